@@ -1,0 +1,52 @@
+//! Every fixed capacity of the stack, in one place (ARCHITECTURE rule 5).
+//!
+//! Nothing in the core allocates: each queue and table below is a fixed
+//! array. When one is full the API says so and nothing already accepted is
+//! dropped silently.
+
+/// Simultaneous LE links. QuecPython uses one; Pycom may use several.
+pub const MAX_CONNECTIONS: usize = 4;
+
+/// Largest ATT_MTU we offer in Exchange MTU (Vol 3 Part F 3.4.2.1 allows up
+/// to 517, which makes every attribute value readable in one response).
+pub const ATT_MTU_MAX: usize = 517;
+/// Default LE ATT_MTU (Vol 3 Part G 5.2.1).
+pub const ATT_MTU_DEFAULT: usize = 23;
+
+/// Largest L2CAP payload we reassemble or send: an ATT PDU of ATT_MTU_MAX.
+pub const L2CAP_PDU_MAX: usize = ATT_MTU_MAX;
+/// Largest ACL payload we keep whole. Bumble's controller forwards a peer's
+/// L2CAP PDU unfragmented (VIRTUAL-AIR.md), so one ACL packet may carry a
+/// 4-byte basic L2CAP header plus a full PDU. Longer ACL packets are
+/// skipped by the H4 parser and counted, never written out of bounds.
+pub const ACL_RX_PAYLOAD_MAX: usize = 4 + L2CAP_PDU_MAX + 16;
+
+/// HCI command parameters are at most 255 bytes (Vol 4 Part E 5.4.1).
+pub const HCI_CMD_PARAM_MAX: usize = 255;
+/// Commands waiting for a Num_HCI_Command_Packets credit.
+pub const HCI_CMD_QUEUE: usize = 8;
+/// A command with no Command Complete/Status after this long has failed
+/// (Vol 4 Part E 4.4 gives the host the duty to time out).
+pub const HCI_CMD_TIMEOUT_MS: u32 = 1000;
+
+/// Bytes waiting to be written to the controller (H4 framed).
+pub const H4_TX_BUFFER: usize = 4096;
+
+/// Attribute table rows (handles) in the GATT server.
+pub const GATT_MAX_ATTRIBUTES: usize = 96;
+/// Bytes of attribute value storage shared by all attributes.
+pub const GATT_VALUE_POOL: usize = 8192;
+/// Prepare Write queue entries per connection (Vol 3 Part F 3.4.6.1).
+pub const ATT_PREPARE_QUEUE: usize = 16;
+/// Bytes held by the Prepare Write queue per connection.
+pub const ATT_PREPARE_BYTES: usize = 1024;
+
+/// Events waiting for the Python callback drain.
+pub const EVENT_QUEUE: usize = 32;
+/// Largest byte payload carried by one event (a whole ATT value).
+pub const EVENT_DATA_MAX: usize = ATT_MTU_MAX + 3;
+
+/// Longest device name (GAP Device Name characteristic, Vol 3 Part C 12.1).
+pub const DEVICE_NAME_MAX: usize = 32;
+/// Legacy advertising and scan response data (Vol 6 Part B 2.3.1.1).
+pub const ADV_DATA_MAX: usize = 31;

@@ -1,0 +1,458 @@
+//! The C ABI that the MicroPython port (micropython-port/) links against.
+//!
+//! This is the only file with `extern "C"`, raw pointers and `unsafe`.
+//! `build.rs` turns it into `include/mpble.h` with cbindgen.
+//!
+//! Contract with the port:
+//! - Every function is called from the MicroPython VM thread only (the port
+//!   holds the GIL), so the core sees one caller at a time; the spin lock
+//!   below only guards against misuse.
+//! - The port feeds controller bytes with [`mpble_h4_rx`], writes out what
+//!   [`mpble_h4_tx`] hands it, calls [`mpble_tick`] when
+//!   [`mpble_next_timeout_ms`] says so, and after each of those (and after
+//!   each API call) drains [`mpble_event_pop`] into Python callbacks.
+//! - Integer arguments arrive as `i64` so that out-of-range Python ints are
+//!   seen (and refused) by the Rust validation instead of being truncated.
+
+use crate::api::Stack;
+use crate::config;
+use spin::Mutex;
+
+/// Maximum number of values in one event tuple.
+pub const MPBLE_EVENT_MAX_ARGS: usize = 9;
+/// Bytes of payload one event can carry (shared by its byte/str values):
+/// a whole ATT value plus room for a name.
+pub const MPBLE_EVENT_DATA_MAX: usize = 600;
+const _: () = assert!(MPBLE_EVENT_DATA_MAX >= config::EVENT_DATA_MAX + 32);
+
+/// Kind of one value of an event tuple.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MpbleValueKind {
+    /// `int_value` holds the value.
+    Int = 0,
+    /// `data[offset..offset+len]` as a Python `bytes`.
+    Bytes = 1,
+    /// `data[offset..offset+len]` (UTF-8) as a Python `str`.
+    Str = 2,
+    /// Python `None`.
+    None = 3,
+}
+
+/// One value of an event tuple.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct MpbleValue {
+    pub kind: MpbleValueKind,
+    pub int_value: i64,
+    pub offset: u16,
+    pub len: u16,
+}
+
+/// Which Python callback an event is for.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MpbleTarget {
+    /// The callback given to QuecPython `ble.serverInit`.
+    QpyServer = 1,
+    /// The callback given to QuecPython `ble.clientInit`.
+    QpyClient = 2,
+    /// Pycom `Bluetooth.callback` (args: [trigger bits]).
+    PycomBluetooth = 3,
+}
+
+/// An event for Python: the port calls the target's callback with one
+/// tuple made of `args[..n_args]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct MpbleEvent {
+    pub target: MpbleTarget,
+    pub n_args: u8,
+    pub args: [MpbleValue; MPBLE_EVENT_MAX_ARGS],
+    pub data_len: u16,
+    pub data: [u8; MPBLE_EVENT_DATA_MAX],
+}
+
+/// Life cycle of the host as the port sees it.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MpbleState {
+    /// Not started, or stopped.
+    Off = 0,
+    /// Controller bring-up in progress.
+    Starting = 1,
+    /// Controller answered; the stack is running.
+    Ready = 2,
+    /// Bring-up failed (the controller did not answer or refused).
+    Failed = 3,
+}
+
+static STACK: Mutex<Stack> = Mutex::new(Stack::new());
+
+fn with_stack<R>(f: impl FnOnce(&mut Stack) -> R) -> R {
+    f(&mut STACK.lock())
+}
+
+/// Borrows `len` bytes at `ptr` as a slice; a null pointer is an empty slice.
+///
+/// # Safety
+/// `ptr` must be null or valid for reads of `len` bytes for the call.
+unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
+    if ptr.is_null() || len == 0 {
+        &[]
+    } else {
+        // SAFETY: the caller (the C port) passes a buffer it owns, valid for
+        // `len` bytes, that outlives this call (a Python buffer it holds).
+        unsafe { core::slice::from_raw_parts(ptr, len) }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Transport and time (port -> core)
+// ---------------------------------------------------------------------------
+
+/// Forgets every piece of state (soft reset of the VM).
+#[no_mangle]
+pub extern "C" fn mpble_reset() {
+    with_stack(|s| s.reset());
+}
+
+/// Starts controller bring-up (HCI Reset, reads, event masks). The port has
+/// already opened the transport. Returns 0, or -1 if already started.
+#[no_mangle]
+pub extern "C" fn mpble_start(now_ms: u32) -> i32 {
+    with_stack(|s| s.start(now_ms))
+}
+
+/// The host's life-cycle state.
+#[no_mangle]
+pub extern "C" fn mpble_state() -> MpbleState {
+    with_stack(|s| s.state())
+}
+
+/// Bytes that arrived from the controller, H4 framed, in any fragmentation.
+///
+/// # Safety
+/// `data` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_h4_rx(data: *const u8, len: usize, now_ms: u32) {
+    // SAFETY: forwarded from this function's own contract.
+    let data = unsafe { bytes(data, len) };
+    with_stack(|s| s.h4_rx(data, now_ms));
+}
+
+/// Copies up to `cap` H4-framed bytes for the controller into `buf`;
+/// returns how many. The port writes them out in order.
+///
+/// # Safety
+/// `buf` must be valid for writes of `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_h4_tx(buf: *mut u8, cap: usize) -> usize {
+    if buf.is_null() || cap == 0 {
+        return 0;
+    }
+    // SAFETY: the port passes a writable buffer of `cap` bytes it owns.
+    let out = unsafe { core::slice::from_raw_parts_mut(buf, cap) };
+    with_stack(|s| s.h4_tx(out))
+}
+
+/// Time has passed: runs command timeouts and other timers.
+#[no_mangle]
+pub extern "C" fn mpble_tick(now_ms: u32) {
+    with_stack(|s| s.tick(now_ms));
+}
+
+/// Milliseconds until [`mpble_tick`] is needed, or `u32::MAX` if no timer runs.
+#[no_mangle]
+pub extern "C" fn mpble_next_timeout_ms(now_ms: u32) -> u32 {
+    with_stack(|s| s.next_timeout_ms(now_ms))
+}
+
+/// Moves the oldest pending event into `out`; false when there is none.
+///
+/// # Safety
+/// `out` must be valid for writes of one `MpbleEvent`.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_event_pop(out: *mut MpbleEvent) -> bool {
+    if out.is_null() {
+        return false;
+    }
+    match with_stack(|s| s.pop_event()) {
+        Some(ev) => {
+            // SAFETY: `out` is non-null and, per the contract, writable.
+            unsafe { out.write(ev) };
+            true
+        }
+        None => false,
+    }
+}
+
+/// Copies the controller's BD_ADDR (LSB first, as in HCI) into `out`;
+/// returns 0, or -1 before bring-up has read it.
+///
+/// # Safety
+/// `out` must be valid for writes of 6 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_public_addr(out: *mut u8) -> i32 {
+    if out.is_null() {
+        return -1;
+    }
+    match with_stack(|s| s.public_addr()) {
+        Some(addr) => {
+            // SAFETY: `out` is non-null and writable for 6 bytes per contract.
+            unsafe { core::ptr::copy_nonoverlapping(addr.as_ptr(), out, 6) };
+            0
+        }
+        None => -1,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// QuecPython `ble` module. Each returns 0 (accepted) or -1 (refused; nothing
+// changed), as the vendor firmware does.
+// ---------------------------------------------------------------------------
+
+/// `ble.serverInit(cb)`: selects the server role.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_server_init() -> i32 {
+    with_stack(|s| s.qpy.server_init())
+}
+
+/// `ble.serverRelease()`.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_server_release() -> i32 {
+    with_stack(|s| s.qpy.server_release())
+}
+
+/// `ble.clientInit(cb)`: selects the client role.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_client_init() -> i32 {
+    with_stack(|s| s.qpy.client_init())
+}
+
+/// `ble.clientRelease()`.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_client_release() -> i32 {
+    with_stack(|s| s.qpy.client_release())
+}
+
+/// `ble.gattStart()`: the port has opened the transport; starts bring-up.
+/// Event 0 follows.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_gatt_start(now_ms: u32) -> i32 {
+    with_stack(|s| s.qpy_gatt_start(now_ms))
+}
+
+/// `ble.gattStop()`. Event 1 follows.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_gatt_stop(now_ms: u32) -> i32 {
+    with_stack(|s| s.qpy_gatt_stop(now_ms))
+}
+
+/// `ble.getStatus()`: 1 started, 0 stopped.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_get_status() -> i32 {
+    with_stack(|s| s.qpy_get_status())
+}
+
+/// `ble.setLocalName(code, name)`.
+///
+/// # Safety
+/// `name` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_set_local_name(code: i64, name: *const u8, len: usize) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let name = unsafe { bytes(name, len) };
+    with_stack(|s| s.qpy_set_local_name(code, name))
+}
+
+/// `ble.setAdvParam(min_adv, max_adv, adv_type, addr_type, channel,
+/// filter_policy, discov_mode, no_br_edr, enable_adv)`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn mpble_qpy_set_adv_param(
+    min_adv: i64,
+    max_adv: i64,
+    adv_type: i64,
+    addr_type: i64,
+    channel: i64,
+    filter_policy: i64,
+    discov_mode: i64,
+    no_br_edr: i64,
+    enable_adv: i64,
+) -> i32 {
+    with_stack(|s| {
+        s.qpy_set_adv_param([
+            min_adv,
+            max_adv,
+            adv_type,
+            addr_type,
+            channel,
+            filter_policy,
+            discov_mode,
+            no_br_edr,
+            enable_adv,
+        ])
+    })
+}
+
+/// `ble.setAdvData(data)`.
+///
+/// # Safety
+/// `data` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_set_adv_data(data: *const u8, len: usize) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let data = unsafe { bytes(data, len) };
+    with_stack(|s| s.qpy_set_adv_data(data, false))
+}
+
+/// `ble.setAdvRspData(data)`.
+///
+/// # Safety
+/// `data` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_set_adv_rsp_data(data: *const u8, len: usize) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let data = unsafe { bytes(data, len) };
+    with_stack(|s| s.qpy_set_adv_data(data, true))
+}
+
+/// `ble.addService(primary, server_id, uuid_type, uuid_s, uuid_l)`.
+///
+/// # Safety
+/// `uuid_l` must be null or valid for reads of `uuid_l_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_add_service(
+    primary: i64,
+    server_id: i64,
+    uuid_type: i64,
+    uuid_s: i64,
+    uuid_l: *const u8,
+    uuid_l_len: usize,
+) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let uuid_l = unsafe { bytes(uuid_l, uuid_l_len) };
+    with_stack(|s| s.qpy.add_service(primary, server_id, uuid_type, uuid_s, uuid_l))
+}
+
+/// `ble.addChara(server_id, chara_id, chara_prop, uuid_type, uuid_s, uuid_l)`.
+///
+/// # Safety
+/// `uuid_l` must be null or valid for reads of `uuid_l_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_add_chara(
+    server_id: i64,
+    chara_id: i64,
+    chara_prop: i64,
+    uuid_type: i64,
+    uuid_s: i64,
+    uuid_l: *const u8,
+    uuid_l_len: usize,
+) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let uuid_l = unsafe { bytes(uuid_l, uuid_l_len) };
+    with_stack(|s| {
+        s.qpy
+            .add_chara(server_id, chara_id, chara_prop, uuid_type, uuid_s, uuid_l)
+    })
+}
+
+/// `ble.addCharaValue(...)` (`is_desc` false) and `ble.addCharaDesc(...)`
+/// (`is_desc` true): `(server_id, chara_id, permission, uuid_type, uuid_s,
+/// uuid_l, value)`.
+///
+/// # Safety
+/// `uuid_l` and `value` must be null or valid for reads of their lengths.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn mpble_qpy_add_chara_attr(
+    is_desc: bool,
+    server_id: i64,
+    chara_id: i64,
+    permission: i64,
+    uuid_type: i64,
+    uuid_s: i64,
+    uuid_l: *const u8,
+    uuid_l_len: usize,
+    value: *const u8,
+    value_len: usize,
+) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let (uuid_l, value) = unsafe { (bytes(uuid_l, uuid_l_len), bytes(value, value_len)) };
+    with_stack(|s| {
+        s.qpy.add_chara_attr(
+            is_desc, server_id, chara_id, permission, uuid_type, uuid_s, uuid_l, value,
+        )
+    })
+}
+
+/// `ble.changeCharaValue(server_id, chara_id, value)`.
+///
+/// # Safety
+/// `value` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_change_chara_value(
+    server_id: i64,
+    chara_id: i64,
+    value: *const u8,
+    len: usize,
+) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let value = unsafe { bytes(value, len) };
+    with_stack(|s| s.qpy_change_chara_value(server_id, chara_id, value))
+}
+
+/// `ble.addOrClearService(option, mode)`.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_add_or_clear_service(option: i64, mode: i64) -> i32 {
+    with_stack(|s| s.qpy_add_or_clear_service(option, mode))
+}
+
+/// `ble.sendNotification(connect_id, attr_handle, value)` (`indicate`
+/// false) and `ble.sendIndication(...)` (`indicate` true).
+///
+/// # Safety
+/// `value` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_send(
+    indicate: bool,
+    connect_id: i64,
+    attr_handle: i64,
+    value: *const u8,
+    len: usize,
+) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let value = unsafe { bytes(value, len) };
+    with_stack(|s| s.qpy_send(indicate, connect_id, attr_handle, value))
+}
+
+/// `ble.advStart()`.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_adv_start() -> i32 {
+    with_stack(|s| s.qpy_adv_enable(true))
+}
+
+/// `ble.advStop()`.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_adv_stop() -> i32 {
+    with_stack(|s| s.qpy_adv_enable(false))
+}
+
+// ---------------------------------------------------------------------------
+// Runtime support for the no_std staticlib.
+// ---------------------------------------------------------------------------
+
+extern "C" {
+    /// Provided by the port: report a fatal internal error and stop. Reached
+    /// only on a bug in the core (input never panics, ARCHITECTURE rule 6).
+    fn mpble_port_fatal(msg: *const u8, len: usize) -> !;
+}
+
+#[cfg(not(any(test, feature = "std")))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    const MSG: &[u8] = b"mpble: internal error (Rust panic)";
+    // SAFETY: the port provides `mpble_port_fatal`; MSG is a static buffer.
+    unsafe { mpble_port_fatal(MSG.as_ptr(), MSG.len()) }
+}

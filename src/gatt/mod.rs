@@ -1,0 +1,2 @@
+//! Generic Attribute Profile (Core spec Vol 3 Part G).
+pub mod db;

@@ -1,0 +1,22 @@
+//! mpble: a Bluetooth Low Energy host that MicroPython links as a static
+//! library.
+//!
+//! The core is sans-IO (see `host`): bytes from the controller go in, bytes
+//! for the controller and events for Python come out, and time is given by
+//! the caller. Layers depend downwards only:
+//! `hci` <- `l2cap` <- `att` <- `gatt` <- `gap`/`host` <- `api` <- `ffi`.
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod config;
+pub mod uuid;
+
+pub mod hci;
+pub mod l2cap;
+pub mod smp;
+pub mod att;
+pub mod gatt;
+pub mod gap;
+pub mod host;
+pub mod api;
+pub mod ffi;
