@@ -1,5 +1,6 @@
 //! Generates `include/mpble.h`, the C ABI the MicroPython port links
-//! against, from `src/ffi.rs` (the only file with `extern "C"`).
+//! against, from the crate: `src/ffi.rs` holds every `extern "C"` function
+//! and `src/api/event.rs` the `#[repr(C)]` types they pass.
 //!
 //! The header is committed so the C side builds without cargo; `make test`
 //! fails when the committed copy differs from what this script writes.
@@ -8,8 +9,7 @@ use std::path::PathBuf;
 
 fn main() {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let ffi = root.join("src/ffi.rs");
-    println!("cargo:rerun-if-changed={}", ffi.display());
+    println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
 
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml"))
@@ -17,12 +17,12 @@ fn main() {
     let header = root.join("include/mpble.h");
     match cbindgen::Builder::new()
         .with_config(config)
-        .with_src(&ffi)
+        .with_crate(&root)
         .generate()
     {
         Ok(bindings) => {
             bindings.write_to_file(&header);
         }
-        Err(e) => panic!("cbindgen failed on src/ffi.rs: {e}"),
+        Err(e) => panic!("cbindgen failed: {e}"),
     }
 }

@@ -7,6 +7,90 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Simultaneous LE links. QuecPython uses one; Pycom may use several.
+#define MAX_CONNECTIONS 4
+
+// Largest ATT_MTU we offer in Exchange MTU (Vol 3 Part F 3.4.2.1 allows up
+// to 517, which makes every attribute value readable in one response).
+#define ATT_MTU_MAX 517
+
+// Default LE ATT_MTU (Vol 3 Part G 5.2.1).
+#define ATT_MTU_DEFAULT 23
+
+// Largest L2CAP payload we reassemble or send: an ATT PDU of ATT_MTU_MAX.
+#define L2CAP_PDU_MAX ATT_MTU_MAX
+
+// Largest ACL payload we keep whole. Bumble's controller forwards a peer's
+// L2CAP PDU unfragmented (VIRTUAL-AIR.md), so one ACL packet may carry a
+// 4-byte basic L2CAP header plus a full PDU. Longer ACL packets are
+// skipped by the H4 parser and counted, never written out of bounds.
+#define ACL_RX_PAYLOAD_MAX ((4 + L2CAP_PDU_MAX) + 16)
+
+// HCI command parameters are at most 255 bytes (Vol 4 Part E 5.4.1).
+#define HCI_CMD_PARAM_MAX 255
+
+// Commands waiting for a Num_HCI_Command_Packets credit.
+#define HCI_CMD_QUEUE 8
+
+// A command with no Command Complete/Status after this long has failed
+// (Vol 4 Part E 4.4 gives the host the duty to time out).
+#define HCI_CMD_TIMEOUT_MS 1000
+
+// Bytes waiting to be written to the controller (H4 framed).
+#define H4_TX_BUFFER 4096
+
+// Attribute table rows (handles) in the GATT server.
+#define GATT_MAX_ATTRIBUTES 96
+
+// Bytes of attribute value storage shared by all attributes.
+#define GATT_VALUE_POOL 8192
+
+// Prepare Write queue entries per connection (Vol 3 Part F 3.4.6.1).
+#define ATT_PREPARE_QUEUE 16
+
+// Bytes held by the Prepare Write queue per connection.
+#define ATT_PREPARE_BYTES 1024
+
+// Events waiting for the Python callback drain.
+#define EVENT_QUEUE 32
+
+// Largest byte payload carried by one event (a whole ATT value).
+#define EVENT_DATA_MAX (ATT_MTU_MAX + 3)
+
+// Longest device name (GAP Device Name characteristic, Vol 3 Part C 12.1).
+#define DEVICE_NAME_MAX 32
+
+// Legacy advertising and scan response data (Vol 6 Part B 2.3.1.1).
+#define ADV_DATA_MAX 31
+
+#define FLAGS 1
+
+#define INCOMPLETE_LIST_16BIT_UUIDS 2
+
+#define COMPLETE_LIST_16BIT_UUIDS 3
+
+#define INCOMPLETE_LIST_128BIT_UUIDS 6
+
+#define COMPLETE_LIST_128BIT_UUIDS 7
+
+#define SHORTENED_LOCAL_NAME 8
+
+#define COMPLETE_LOCAL_NAME 9
+
+#define TX_POWER_LEVEL 10
+
+#define SERVICE_DATA_16BIT_UUID 22
+
+#define APPEARANCE 25
+
+#define MANUFACTURER_SPECIFIC_DATA 255
+
+#define LE_LIMITED_DISCOVERABLE 1
+
+#define LE_GENERAL_DISCOVERABLE 2
+
+#define BR_EDR_NOT_SUPPORTED 4
+
 // Maximum number of values in one event tuple.
 #define MPBLE_EVENT_MAX_ARGS 9
 
@@ -76,6 +160,7 @@ typedef struct MpbleValue {
   uint16_t offset;
   uint16_t len;
 } MpbleValue;
+#define MpbleValue_NONE (MpbleValue){ .kind = MpbleValueKind_None, .int_value = 0, .offset = 0, .len = 0 }
 
 // An event for Python: the port calls the target's callback with one
 // tuple made of `args[..n_args]`.

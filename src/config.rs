@@ -50,3 +50,17 @@ pub const EVENT_DATA_MAX: usize = ATT_MTU_MAX + 3;
 pub const DEVICE_NAME_MAX: usize = 32;
 /// Legacy advertising and scan response data (Vol 6 Part B 2.3.1.1).
 pub const ADV_DATA_MAX: usize = 31;
+
+/// QuecPython: services, characteristics and descriptors registered before
+/// `addOrClearService(1, mode)` commits them to the attribute table.
+pub const QPY_MAX_SERVICES: usize = 8;
+pub const QPY_MAX_CHARAS: usize = 32;
+pub const QPY_MAX_DESCS: usize = 32;
+/// Bytes of initial values held by those registrations.
+pub const QPY_VALUE_POOL: usize = 4096;
+/// Longest value a peer may write to a QuecPython characteristic whose
+/// initial value is shorter: the module's notification limit (HELIOS
+/// `len //max 244`), i.e. MTU 247 - 3.
+pub const QPY_VALUE_MAX_DEFAULT: usize = 244;
+/// Longest attribute value (Vol 3 Part F 3.2.9).
+pub const ATT_VALUE_MAX: usize = 512;

@@ -14,78 +14,9 @@
 //! - Integer arguments arrive as `i64` so that out-of-range Python ints are
 //!   seen (and refused) by the Rust validation instead of being truncated.
 
+use crate::api::event::{MpbleEvent, MpbleState};
 use crate::api::Stack;
-use crate::config;
 use spin::Mutex;
-
-/// Maximum number of values in one event tuple.
-pub const MPBLE_EVENT_MAX_ARGS: usize = 9;
-/// Bytes of payload one event can carry (shared by its byte/str values):
-/// a whole ATT value plus room for a name.
-pub const MPBLE_EVENT_DATA_MAX: usize = 600;
-const _: () = assert!(MPBLE_EVENT_DATA_MAX >= config::EVENT_DATA_MAX + 32);
-
-/// Kind of one value of an event tuple.
-#[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MpbleValueKind {
-    /// `int_value` holds the value.
-    Int = 0,
-    /// `data[offset..offset+len]` as a Python `bytes`.
-    Bytes = 1,
-    /// `data[offset..offset+len]` (UTF-8) as a Python `str`.
-    Str = 2,
-    /// Python `None`.
-    None = 3,
-}
-
-/// One value of an event tuple.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct MpbleValue {
-    pub kind: MpbleValueKind,
-    pub int_value: i64,
-    pub offset: u16,
-    pub len: u16,
-}
-
-/// Which Python callback an event is for.
-#[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MpbleTarget {
-    /// The callback given to QuecPython `ble.serverInit`.
-    QpyServer = 1,
-    /// The callback given to QuecPython `ble.clientInit`.
-    QpyClient = 2,
-    /// Pycom `Bluetooth.callback` (args: [trigger bits]).
-    PycomBluetooth = 3,
-}
-
-/// An event for Python: the port calls the target's callback with one
-/// tuple made of `args[..n_args]`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct MpbleEvent {
-    pub target: MpbleTarget,
-    pub n_args: u8,
-    pub args: [MpbleValue; MPBLE_EVENT_MAX_ARGS],
-    pub data_len: u16,
-    pub data: [u8; MPBLE_EVENT_DATA_MAX],
-}
-
-/// Life cycle of the host as the port sees it.
-#[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MpbleState {
-    /// Not started, or stopped.
-    Off = 0,
-    /// Controller bring-up in progress.
-    Starting = 1,
-    /// Controller answered; the stack is running.
-    Ready = 2,
-    /// Bring-up failed (the controller did not answer or refused).
-    Failed = 3,
-}
 
 static STACK: Mutex<Stack> = Mutex::new(Stack::new());
 

@@ -1,13 +1,26 @@
 //! Vendor API semantics on top of the host. The adapters share the core and
 //! never reach into each other.
+//!
+//! [`Stack`] owns the host and the adapters. After every input (controller
+//! bytes, time, an API call) it hands each new host event to the adapters
+//! at once, so their state machines move in step with the host; what they
+//! produce waits in one bounded queue for the port to call Python.
+pub mod event;
 pub mod pycom;
 pub mod quecpython;
 
-use crate::ffi::{MpbleEvent, MpbleState};
+use crate::config;
+use crate::host::{Host, HostState};
+use event::{MpbleEvent, MpbleState};
+use heapless::Deque;
+use quecpython::QuecPython;
 
-/// The host plus the vendor adapters: everything `ffi` drives.
 pub struct Stack {
-    pub qpy: quecpython::QuecPython,
+    pub host: Host,
+    pub qpy: QuecPython,
+    out: Deque<MpbleEvent, { config::EVENT_QUEUE }>,
+    /// Events the port had no room for (never dropped silently).
+    pub events_dropped: u32,
 }
 
 impl Default for Stack {
@@ -16,62 +29,153 @@ impl Default for Stack {
     }
 }
 
-#[allow(clippy::new_without_default)]
 impl Stack {
     pub const fn new() -> Self {
         Stack {
-            qpy: quecpython::QuecPython::new(),
+            host: Host::new(),
+            qpy: QuecPython::new(),
+            out: Deque::new(),
+            events_dropped: 0,
         }
     }
-    pub fn reset(&mut self) {}
-    pub fn start(&mut self, _now: u32) -> i32 {
-        -1
+
+    /// Soft reset: forget everything.
+    pub fn reset(&mut self) {
+        self.host.reset();
+        self.qpy = QuecPython::new();
+        self.out.clear();
     }
+
+    fn queue(&mut self, ev: Option<MpbleEvent>) {
+        if let Some(ev) = ev {
+            if self.out.push_back(ev).is_err() {
+                self.events_dropped = self.events_dropped.wrapping_add(1);
+            }
+        }
+    }
+
+    /// Hands the host's new events to the adapters.
+    fn dispatch(&mut self) {
+        while let Some(ev) = self.host.core.pop_event() {
+            let out = self.qpy.on_host_event(&ev, &self.host.core);
+            self.queue(out);
+        }
+    }
+
+    pub fn start(&mut self, now: u32) -> i32 {
+        let r = self.host.core.start(now);
+        self.dispatch();
+        quecpython::result(r.map(|_| ()))
+    }
+
     pub fn state(&self) -> MpbleState {
-        MpbleState::Off
+        match self.host.state() {
+            HostState::Off => MpbleState::Off,
+            HostState::Starting => MpbleState::Starting,
+            HostState::Ready | HostState::Stopping => MpbleState::Ready,
+            HostState::Failed => MpbleState::Failed,
+        }
     }
-    pub fn h4_rx(&mut self, _data: &[u8], _now: u32) {}
-    pub fn h4_tx(&mut self, _out: &mut [u8]) -> usize {
-        0
+
+    pub fn h4_rx(&mut self, data: &[u8], now: u32) {
+        self.host.h4_rx(data, now);
+        self.dispatch();
     }
-    pub fn tick(&mut self, _now: u32) {}
-    pub fn next_timeout_ms(&self, _now: u32) -> u32 {
-        u32::MAX
+
+    pub fn h4_tx(&mut self, out: &mut [u8]) -> usize {
+        self.host.core.h4_tx(out)
     }
+
+    pub fn tick(&mut self, now: u32) {
+        self.host.core.tick(now);
+        self.dispatch();
+    }
+
+    pub fn next_timeout_ms(&self, now: u32) -> u32 {
+        self.host.core.next_timeout_ms(now)
+    }
+
     pub fn pop_event(&mut self) -> Option<MpbleEvent> {
-        None
+        self.out.pop_front()
     }
+
     pub fn public_addr(&self) -> Option<[u8; 6]> {
-        None
+        self.host.core.controller().map(|i| i.bd_addr)
     }
-    pub fn qpy_gatt_start(&mut self, _now: u32) -> i32 {
-        -1
+
+    // -- QuecPython calls that need the host --------------------------------
+
+    pub fn qpy_gatt_start(&mut self, now: u32) -> i32 {
+        if self.qpy.role() == quecpython::Role::None {
+            return -1;
+        }
+        self.start(now)
     }
-    pub fn qpy_gatt_stop(&mut self, _now: u32) -> i32 {
-        -1
+
+    pub fn qpy_gatt_stop(&mut self, now: u32) -> i32 {
+        let r = self.host.core.stop(now);
+        self.dispatch();
+        quecpython::result(r)
     }
+
+    /// `getStatus()`: 1 while the stack runs (bring-up counts: the client
+    /// demo polls right after `gattStart` and quits on 0), else 0.
     pub fn qpy_get_status(&self) -> i32 {
-        0
+        match self.host.state() {
+            HostState::Starting | HostState::Ready | HostState::Stopping => 1,
+            HostState::Off | HostState::Failed => 0,
+        }
     }
-    pub fn qpy_set_local_name(&mut self, _code: i64, _name: &[u8]) -> i32 {
-        -1
+
+    pub fn qpy_set_local_name(&mut self, code: i64, name: &[u8]) -> i32 {
+        self.qpy.set_local_name(&mut self.host.core.db, code, name)
     }
-    pub fn qpy_set_adv_param(&mut self, _p: [i64; 9]) -> i32 {
-        -1
+
+    pub fn qpy_set_adv_param(&mut self, p: [i64; 9]) -> i32 {
+        self.qpy.set_adv_param(&mut self.host.core, p)
     }
-    pub fn qpy_set_adv_data(&mut self, _d: &[u8], _rsp: bool) -> i32 {
-        -1
+
+    pub fn qpy_set_adv_data(&mut self, d: &[u8], scan_response: bool) -> i32 {
+        self.qpy.set_adv_data(&mut self.host.core, d, scan_response)
     }
-    pub fn qpy_change_chara_value(&mut self, _s: i64, _c: i64, _v: &[u8]) -> i32 {
-        -1
+
+    pub fn qpy_change_chara_value(&mut self, server_id: i64, chara_id: i64, v: &[u8]) -> i32 {
+        self.qpy
+            .change_chara_value(&mut self.host.core.db, server_id, chara_id, v)
     }
-    pub fn qpy_add_or_clear_service(&mut self, _o: i64, _m: i64) -> i32 {
-        -1
+
+    pub fn qpy_add_or_clear_service(&mut self, option: i64, mode: i64) -> i32 {
+        self.qpy
+            .add_or_clear_service(&mut self.host.core.db, option, mode)
     }
-    pub fn qpy_send(&mut self, _i: bool, _c: i64, _h: i64, _v: &[u8]) -> i32 {
-        -1
+
+    /// `sendNotification` / `sendIndication`. A notification's event 25
+    /// follows once it is queued for the controller; an indication's when
+    /// the peer confirms it (Vol 3 Part F 3.4.7.2). A second indication
+    /// before the confirmation is refused (-1), and the first is not lost.
+    pub fn qpy_send(&mut self, indicate: bool, connect_id: i64, attr_handle: i64, v: &[u8]) -> i32 {
+        if !(0..config::MAX_CONNECTIONS as i64).contains(&connect_id)
+            || !(1..=0xFFFF).contains(&attr_handle)
+        {
+            return -1;
+        }
+        let r = self.host.core.send_handle_value(
+            connect_id as usize,
+            attr_handle as u16,
+            v,
+            indicate,
+        );
+        if r.is_ok() && !indicate {
+            let ev = self.qpy.send_end();
+            self.queue(ev);
+        }
+        self.dispatch();
+        quecpython::result(r)
     }
-    pub fn qpy_adv_enable(&mut self, _on: bool) -> i32 {
-        -1
+
+    pub fn qpy_adv_enable(&mut self, on: bool) -> i32 {
+        let r = self.host.core.advertise(on);
+        self.dispatch();
+        quecpython::result(r)
     }
 }

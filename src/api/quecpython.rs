@@ -1,15 +1,658 @@
-//! QuecPython `ble` semantics (stub; being written).
-pub struct QuecPython {}
-#[allow(clippy::too_many_arguments)]
+//! QuecPython `ble` semantics (shared/reference/quecpython-ble-api.md).
+//!
+//! The module speaks in `server_id`/`chara_id` keys and integer results:
+//! every call returns 0 (accepted) or -1 (refused, nothing changed), and
+//! asynchronous results arrive as tuples `(event_id, status, ...)` at the
+//! callback of the role chosen with `serverInit` or `clientInit`.
+//!
+//! Services are registered first and laid out in the attribute table only
+//! at `addOrClearService(1, mode)`, following the structure (service, then
+//! for each characteristic its declaration, value and descriptors) rather
+//! than the call order: the vendor's SMP demo registers all characteristics
+//! before any value, yet its handles follow the structure.
+
+use super::event::{EventFull, MpbleEvent, MpbleTarget};
+use crate::config;
+use crate::gatt::db::{AttPermissions, AttributeDb};
+use crate::host::{HostCore, HostError, HostEvent};
+use crate::uuid::Uuid;
+use heapless::Vec;
+
+/// Event ids (HELIOS `helios_btble.h`, as the demos name them).
+pub mod event_id {
+    pub const BLE_START_STATUS_IND: i64 = 0;
+    pub const BLE_STOP_STATUS_IND: i64 = 1;
+    pub const BLE_CONNECT_IND: i64 = 16;
+    pub const BLE_DISCONNECT_IND: i64 = 17;
+    pub const BLE_UPDATE_CONN_PARAM_IND: i64 = 18;
+    pub const BLE_SCAN_REPORT_IND: i64 = 19;
+    pub const BLE_GATT_MTU: i64 = 20;
+    pub const BLE_GATT_RECV_WRITE_IND: i64 = 21;
+    pub const BLE_GATT_RECV_READ_IND: i64 = 22;
+    pub const BLE_GATT_SEND_END: i64 = 25;
+}
+
+/// First user handle with the default GAP/GATT services kept
+/// (CSDK `QL_GATT_START_HANDLE_WITH_SYS`) and without them.
+pub const START_HANDLE_WITH_SYS: u16 = 16;
+pub const START_HANDLE_WITHOUT_SYS: u16 = 1;
+
+/// Status reported in event 0 when the controller never answered.
+pub const STATUS_CONTROLLER_TIMEOUT: i64 = 1;
+
+const OK: i32 = 0;
+const ERR: i32 = -1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    None,
+    Server,
+    Client,
+}
+
+/// An initial value kept in the registration pool.
+#[derive(Clone, Copy, Debug)]
+struct AttrReg {
+    permissions: AttPermissions,
+    uuid: Uuid,
+    offset: u16,
+    len: u16,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ServiceReg {
+    server_id: u16,
+    primary: bool,
+    uuid: Uuid,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct CharaReg {
+    server_id: u16,
+    chara_id: u16,
+    properties: u8,
+    uuid: Uuid,
+    value: Option<AttrReg>,
+    /// Value handle once committed (for `changeCharaValue`).
+    value_handle: u16,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct DescReg {
+    server_id: u16,
+    chara_id: u16,
+    attr: AttrReg,
+}
+
+pub struct QuecPython {
+    role: Role,
+    services: Vec<ServiceReg, { config::QPY_MAX_SERVICES }>,
+    charas: Vec<CharaReg, { config::QPY_MAX_CHARAS }>,
+    descs: Vec<DescReg, { config::QPY_MAX_DESCS }>,
+    pool: [u8; config::QPY_VALUE_POOL],
+    pool_len: usize,
+    name: Vec<u8, 29>,
+    /// First handle of the user's services in the committed table; reads
+    /// and writes below it (the default GAP/GATT services) are not reported.
+    first_user_handle: u16,
+    /// Events refused for lack of room (reported, never silently lost).
+    pub events_dropped: u32,
+}
+
+impl Default for QuecPython {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Checks an int argument against an inclusive range.
+fn in_range(v: i64, lo: i64, hi: i64) -> Option<i64> {
+    (lo..=hi).contains(&v).then_some(v)
+}
+
+/// The UUID triple `(uuid_type, uuid_s, uuid_l)`: type 1 takes the 16-bit
+/// `uuid_s`, type 0 the 128-bit `uuid_l` (little-endian as on air, shorter
+/// buffers zero-padded as the vendor binding's memcpy does).
+fn uuid_arg(uuid_type: i64, uuid_s: i64, uuid_l: &[u8]) -> Option<Uuid> {
+    if uuid_l.len() > 16 {
+        return None;
+    }
+    match uuid_type {
+        1 => Some(Uuid::Uuid16(in_range(uuid_s, 0, 0xFFFF)? as u16)),
+        0 => {
+            let mut b = [0u8; 16];
+            b[..uuid_l.len()].copy_from_slice(uuid_l);
+            Some(Uuid::Uuid128(b))
+        }
+        _ => None,
+    }
+}
+
+fn id_arg(v: i64) -> Option<u16> {
+    in_range(v, 0, 0xFFFF).map(|v| v as u16)
+}
+
 impl QuecPython {
     pub const fn new() -> Self {
-        QuecPython {}
+        QuecPython {
+            role: Role::None,
+            services: Vec::new(),
+            charas: Vec::new(),
+            descs: Vec::new(),
+            pool: [0; config::QPY_VALUE_POOL],
+            pool_len: 0,
+            name: Vec::new(),
+            first_user_handle: START_HANDLE_WITHOUT_SYS,
+            events_dropped: 0,
+        }
     }
-    pub fn server_init(&mut self) -> i32 { -1 }
-    pub fn server_release(&mut self) -> i32 { -1 }
-    pub fn client_init(&mut self) -> i32 { -1 }
-    pub fn client_release(&mut self) -> i32 { -1 }
-    pub fn add_service(&mut self, _p: i64, _s: i64, _t: i64, _u: i64, _l: &[u8]) -> i32 { -1 }
-    pub fn add_chara(&mut self, _s: i64, _c: i64, _p: i64, _t: i64, _u: i64, _l: &[u8]) -> i32 { -1 }
-    pub fn add_chara_attr(&mut self, _d: bool, _s: i64, _c: i64, _p: i64, _t: i64, _u: i64, _l: &[u8], _v: &[u8]) -> i32 { -1 }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    // -- role selection ---------------------------------------------------
+
+    /// `serverInit`: one role at a time (reference §1).
+    pub fn server_init(&mut self) -> i32 {
+        match self.role {
+            Role::Client => ERR,
+            _ => {
+                self.role = Role::Server;
+                OK
+            }
+        }
+    }
+
+    /// `serverRelease`: forgets the callback; later events are dropped.
+    pub fn server_release(&mut self) -> i32 {
+        if self.role == Role::Server {
+            self.role = Role::None;
+        }
+        OK
+    }
+
+    pub fn client_init(&mut self) -> i32 {
+        match self.role {
+            Role::Server => ERR,
+            _ => {
+                self.role = Role::Client;
+                OK
+            }
+        }
+    }
+
+    pub fn client_release(&mut self) -> i32 {
+        if self.role == Role::Client {
+            self.role = Role::None;
+        }
+        OK
+    }
+
+    fn target(&self) -> Option<MpbleTarget> {
+        match self.role {
+            Role::Server => Some(MpbleTarget::QpyServer),
+            Role::Client => Some(MpbleTarget::QpyClient),
+            Role::None => None,
+        }
+    }
+
+    // -- service registration ----------------------------------------------
+
+    fn store(&mut self, value: &[u8]) -> Option<(u16, u16)> {
+        let start = self.pool_len;
+        let end = start.checked_add(value.len())?;
+        if end > self.pool.len() {
+            return None;
+        }
+        self.pool[start..end].copy_from_slice(value);
+        self.pool_len = end;
+        Some((start as u16, value.len() as u16))
+    }
+
+    fn pooled(&self, a: &AttrReg) -> &[u8] {
+        let start = a.offset as usize;
+        self.pool
+            .get(start..start + a.len as usize)
+            .unwrap_or(&[])
+    }
+
+    /// `addService(primary, server_id, uuid_type, uuid_s, uuid_l)`.
+    pub fn add_service(
+        &mut self,
+        primary: i64,
+        server_id: i64,
+        uuid_type: i64,
+        uuid_s: i64,
+        uuid_l: &[u8],
+    ) -> i32 {
+        let (Some(server_id), Some(uuid)) = (id_arg(server_id), uuid_arg(uuid_type, uuid_s, uuid_l))
+        else {
+            return ERR;
+        };
+        if self.services.iter().any(|s| s.server_id == server_id) {
+            return ERR;
+        }
+        let reg = ServiceReg {
+            server_id,
+            // "1 primary, anything else secondary" (reference §2.2).
+            primary: primary == 1,
+            uuid,
+        };
+        if self.services.push(reg).is_err() {
+            return ERR;
+        }
+        OK
+    }
+
+    /// `addChara(server_id, chara_id, chara_prop, uuid_type, uuid_s, uuid_l)`.
+    pub fn add_chara(
+        &mut self,
+        server_id: i64,
+        chara_id: i64,
+        chara_prop: i64,
+        uuid_type: i64,
+        uuid_s: i64,
+        uuid_l: &[u8],
+    ) -> i32 {
+        let (Some(server_id), Some(chara_id), Some(props), Some(uuid)) = (
+            id_arg(server_id),
+            id_arg(chara_id),
+            in_range(chara_prop, 0, 0xFF),
+            uuid_arg(uuid_type, uuid_s, uuid_l),
+        ) else {
+            return ERR;
+        };
+        if !self.services.iter().any(|s| s.server_id == server_id)
+            || self
+                .charas
+                .iter()
+                .any(|c| c.server_id == server_id && c.chara_id == chara_id)
+        {
+            return ERR;
+        }
+        let reg = CharaReg {
+            server_id,
+            chara_id,
+            properties: props as u8,
+            uuid,
+            value: None,
+            value_handle: 0,
+        };
+        if self.charas.push(reg).is_err() {
+            return ERR;
+        }
+        OK
+    }
+
+    /// `addCharaValue(...)` (`is_desc` false) and `addCharaDesc(...)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_chara_attr(
+        &mut self,
+        is_desc: bool,
+        server_id: i64,
+        chara_id: i64,
+        permission: i64,
+        uuid_type: i64,
+        uuid_s: i64,
+        uuid_l: &[u8],
+        value: &[u8],
+    ) -> i32 {
+        let (Some(server_id), Some(chara_id), Some(perm), Some(uuid)) = (
+            id_arg(server_id),
+            id_arg(chara_id),
+            in_range(permission, 0, 0x0FFF),
+            uuid_arg(uuid_type, uuid_s, uuid_l),
+        ) else {
+            return ERR;
+        };
+        if value.len() > config::ATT_VALUE_MAX {
+            return ERR;
+        }
+        let Some(idx) = self
+            .charas
+            .iter()
+            .position(|c| c.server_id == server_id && c.chara_id == chara_id)
+        else {
+            return ERR;
+        };
+        if !is_desc && self.charas[idx].value.is_some() {
+            return ERR;
+        }
+        if is_desc && self.descs.is_full() {
+            return ERR;
+        }
+        let permissions = AttPermissions::from_bits_truncate(perm as u16);
+        let pool_mark = self.pool_len;
+        let Some((offset, len)) = self.store(value) else {
+            return ERR;
+        };
+        let attr = AttrReg {
+            permissions,
+            uuid,
+            offset,
+            len,
+        };
+        if is_desc {
+            let reg = DescReg {
+                server_id,
+                chara_id,
+                attr,
+            };
+            if self.descs.push(reg).is_err() {
+                self.pool_len = pool_mark;
+                return ERR;
+            }
+        } else {
+            self.charas[idx].value = Some(attr);
+        }
+        OK
+    }
+
+    fn clear_registrations(&mut self) {
+        self.services.clear();
+        self.charas.clear();
+        self.descs.clear();
+        self.pool_len = 0;
+    }
+
+    /// Lays the registrations out in `db` (reference §4.1).
+    fn build(&mut self, db: &mut AttributeDb, keep_sys: bool) -> Result<(), ()> {
+        db.clear();
+        if keep_sys {
+            let name: &[u8] = if self.name.is_empty() {
+                b"mpble"
+            } else {
+                &self.name
+            };
+            db.add_gap_gatt_services(name).map_err(|_| ())?;
+            db.set_next_handle(START_HANDLE_WITH_SYS).map_err(|_| ())?;
+        } else {
+            db.set_next_handle(START_HANDLE_WITHOUT_SYS).map_err(|_| ())?;
+        }
+        for s in 0..self.services.len() {
+            let svc = self.services[s];
+            db.add_service(svc.uuid, svc.primary).map_err(|_| ())?;
+            for c in 0..self.charas.len() {
+                let chara = self.charas[c];
+                if chara.server_id != svc.server_id {
+                    continue;
+                }
+                // A characteristic registered without a value gets an
+                // empty readable one, so discovery still finds it.
+                let (perms, value) = match chara.value {
+                    Some(v) => (v.permissions, self.pooled(&v)),
+                    None => (AttPermissions::READ, &[][..]),
+                };
+                let max_len = value.len().max(config::QPY_VALUE_MAX_DEFAULT);
+                let (_, value_handle) = db
+                    .add_characteristic(chara.properties, chara.uuid, perms, value, max_len)
+                    .map_err(|_| ())?;
+                self.charas[c].value_handle = value_handle;
+                for d in 0..self.descs.len() {
+                    let desc = self.descs[d];
+                    if desc.server_id != chara.server_id || desc.chara_id != chara.chara_id {
+                        continue;
+                    }
+                    let v = self.pooled(&desc.attr);
+                    db.add_descriptor(desc.attr.uuid, desc.attr.permissions, v, v.len())
+                        .map_err(|_| ())?;
+                }
+            }
+        }
+        self.first_user_handle = if keep_sys {
+            START_HANDLE_WITH_SYS
+        } else {
+            START_HANDLE_WITHOUT_SYS
+        };
+        Ok(())
+    }
+
+    /// `addOrClearService(option, mode)`: option 1 commits the registered
+    /// services to the attribute table, 0 deletes them; mode 1 keeps the
+    /// default GAP and GATT services in handles 1..15.
+    pub fn add_or_clear_service(&mut self, db: &mut AttributeDb, option: i64, mode: i64) -> i32 {
+        let (Some(option), Some(mode)) = (in_range(option, 0, 1), in_range(mode, 0, 1)) else {
+            return ERR;
+        };
+        if option == 0 {
+            self.clear_registrations();
+        }
+        match self.build(db, mode == 1) {
+            Ok(()) => OK,
+            Err(()) => {
+                // The table is left empty rather than half built.
+                db.clear();
+                ERR
+            }
+        }
+    }
+
+    /// `changeCharaValue(server_id, chara_id, value)`: a committed
+    /// characteristic's value, as the next read will see it.
+    pub fn change_chara_value(
+        &mut self,
+        db: &mut AttributeDb,
+        server_id: i64,
+        chara_id: i64,
+        value: &[u8],
+    ) -> i32 {
+        let (Some(server_id), Some(chara_id)) = (id_arg(server_id), id_arg(chara_id)) else {
+            return ERR;
+        };
+        let Some(c) = self
+            .charas
+            .iter()
+            .find(|c| c.server_id == server_id && c.chara_id == chara_id && c.value_handle != 0)
+        else {
+            return ERR;
+        };
+        match db.set_value(c.value_handle, value) {
+            Ok(()) => OK,
+            Err(_) => ERR,
+        }
+    }
+
+    // -- GAP ----------------------------------------------------------------
+
+    /// `setLocalName(code, name)`: code 0 UTF-8 or 1 GBK, 1..29 bytes. The
+    /// name becomes the GAP Device Name; advertising data is the app's.
+    pub fn set_local_name(&mut self, db: &mut AttributeDb, code: i64, name: &[u8]) -> i32 {
+        if in_range(code, 0, 1).is_none() || name.is_empty() || name.len() > 29 {
+            return ERR;
+        }
+        self.name.clear();
+        let _ = self.name.extend_from_slice(name);
+        // Without the GAP service (mode 0) there is no Device Name to set.
+        let _ = db.set_device_name(name);
+        OK
+    }
+
+    /// `setAdvParam(min_adv, max_adv, adv_type, addr_type, channel,
+    /// filter_policy, discov_mode, no_br_edr, enable_adv)` (reference §2.2,
+    /// §4.4). The values map one to one onto LE Set Advertising Parameters
+    /// (Vol 4 Part E 7.8.5).
+    pub fn set_adv_param(&mut self, host: &mut HostCore, p: [i64; 9]) -> i32 {
+        let [min_adv, max_adv, adv_type, addr_type, channel, filter_policy, discov_mode, no_br_edr, enable_adv] =
+            p;
+        let ok = in_range(min_adv, 0x0020, 0x4000).is_some()
+            && in_range(max_adv, 0x0020, 0x4000).is_some()
+            && in_range(adv_type, 0, 4).is_some()
+            && in_range(addr_type, 0, 1).is_some()
+            && matches!(channel, 1 | 2 | 4 | 7)
+            && in_range(filter_policy, 0, 3).is_some()
+            && in_range(discov_mode, 0, 0xFF).is_some()
+            && in_range(no_br_edr, 0, 1).is_some()
+            && in_range(enable_adv, 0, 1).is_some();
+        if !ok {
+            return ERR;
+        }
+        let params = &mut host.adv.params;
+        params.interval_min = min_adv as u16;
+        params.interval_max = max_adv as u16;
+        params.advertising_type = adv_type as u8;
+        params.own_address_type = addr_type as u8;
+        params.channel_map = channel as u8;
+        params.filter_policy = filter_policy as u8;
+        OK
+    }
+
+    /// `setAdvData(data)` / `setAdvRspData(data)`: 1..31 bytes of AD
+    /// structures, taken as given (the demo builds them itself).
+    pub fn set_adv_data(&mut self, host: &mut HostCore, data: &[u8], scan_response: bool) -> i32 {
+        if data.is_empty() || data.len() > config::ADV_DATA_MAX {
+            return ERR;
+        }
+        let target = if scan_response {
+            &mut host.adv.scan_response
+        } else {
+            &mut host.adv.data
+        };
+        target.clear();
+        let _ = target.extend_from_slice(data);
+        match host.refresh_adv_data(scan_response) {
+            Ok(()) => OK,
+            Err(_) => ERR,
+        }
+    }
+
+    // -- events -------------------------------------------------------------
+
+    /// Turns one host event into the vendor's callback tuple, if the role
+    /// that gets it is registered (reference §3). Returns the event to
+    /// queue, or `None` when it is not for QuecPython.
+    pub fn on_host_event(&mut self, ev: &HostEvent, host: &HostCore) -> Option<MpbleEvent> {
+        let mut out = MpbleEvent::new(self.target()?);
+        match self.build_event(ev, host, &mut out) {
+            Ok(true) => Some(out),
+            Ok(false) => None,
+            Err(EventFull) => {
+                self.events_dropped = self.events_dropped.wrapping_add(1);
+                None
+            }
+        }
+    }
+
+    /// Fills `out`; `Ok(false)` when the event has no QuecPython form.
+    fn build_event(
+        &self,
+        ev: &HostEvent,
+        host: &HostCore,
+        out: &mut MpbleEvent,
+    ) -> Result<bool, EventFull> {
+        {
+            match *ev {
+                HostEvent::Started => {
+                    out.int(event_id::BLE_START_STATUS_IND)?.int(0)?;
+                }
+                HostEvent::StartFailed(err) => {
+                    use crate::hci::bringup::BringUpError;
+                    let status = match err {
+                        BringUpError::CommandFailed { status, .. } => status as i64,
+                        _ => STATUS_CONTROLLER_TIMEOUT,
+                    };
+                    out.int(event_id::BLE_START_STATUS_IND)?.int(status)?;
+                }
+                HostEvent::Stopped => {
+                    out.int(event_id::BLE_STOP_STATUS_IND)?.int(0)?;
+                }
+                HostEvent::Connected { conn } => {
+                    let Some(c) = host.connection(conn) else {
+                        return Ok(false);
+                    };
+                    // connect_id is the link's slot: 0 for the first link,
+                    // which the server demo hard-codes (reference §7.14).
+                    out.int(event_id::BLE_CONNECT_IND)?
+                        .int(0)?
+                        .int(conn as i64)?
+                        .bytes(&c.peer_address)?;
+                }
+                HostEvent::Disconnected {
+                    conn, peer_address, ..
+                } => {
+                    out.int(event_id::BLE_DISCONNECT_IND)?
+                        .int(0)?
+                        .int(conn as i64)?
+                        .bytes(&peer_address)?;
+                }
+                HostEvent::ConnectionUpdated { conn, status } => {
+                    // Only a change that happened is reported: the demos
+                    // stop BLE on a non-zero status here.
+                    let Some(c) = host.connection(conn).filter(|_| status == 0) else {
+                        return Ok(false);
+                    };
+                    // max_interval then min_interval (reference §3.1); the
+                    // controller reports the one interval in use.
+                    out.int(event_id::BLE_UPDATE_CONN_PARAM_IND)?
+                        .int(0)?
+                        .int(conn as i64)?
+                        .int(c.interval as i64)?
+                        .int(c.interval as i64)?
+                        .int(c.latency as i64)?
+                        .int(c.supervision_timeout as i64)?;
+                }
+                HostEvent::MtuExchanged { conn, mtu } => {
+                    let Some(c) = host.connection(conn) else {
+                        return Ok(false);
+                    };
+                    out.int(event_id::BLE_GATT_MTU)?
+                        .int(0)?
+                        .int(c.handle as i64)?
+                        .int(mtu as i64)?;
+                }
+                HostEvent::GattWrite { conn, handle, .. } | HostEvent::GattRead { conn, handle } => {
+                    if self.role != Role::Server || handle < self.first_user_handle {
+                        return Ok(false);
+                    }
+                    let id = if matches!(ev, HostEvent::GattWrite { .. }) {
+                        event_id::BLE_GATT_RECV_WRITE_IND
+                    } else {
+                        event_id::BLE_GATT_RECV_READ_IND
+                    };
+                    let db = &host.db;
+                    let cccd;
+                    let data: &[u8] = if db.is_cccd(handle) {
+                        cccd = db.cccd(conn, handle).to_le_bytes();
+                        &cccd
+                    } else {
+                        db.value(handle).unwrap_or(&[])
+                    };
+                    let Some(uuid) = db.uuid(handle) else {
+                        return Ok(false);
+                    };
+                    let (short, long) = match uuid {
+                        Uuid::Uuid16(u) => (u as i64, [0u8; 16]),
+                        Uuid::Uuid128(b) => (0, b),
+                    };
+                    out.int(id)?
+                        .int(0)?
+                        .int(data.len() as i64)?
+                        .bytes(data)?
+                        .int(handle as i64)?
+                        .int(short)?
+                        .bytes(&long)?;
+                }
+                HostEvent::IndicationConfirmed { .. } => {
+                    out.int(event_id::BLE_GATT_SEND_END)?.int(0)?;
+                }
+                HostEvent::CommandFailed { .. } => return Ok(false),
+            }
+            Ok(true)
+        }
+    }
+
+    /// Event 25 for a notification handed to the controller.
+    pub fn send_end(&self) -> Option<MpbleEvent> {
+        let mut out = MpbleEvent::new(self.target()?);
+        out.int(event_id::BLE_GATT_SEND_END).ok()?.int(0).ok()?;
+        Some(out)
+    }
+}
+
+/// Maps a host refusal onto the vendor's -1.
+pub fn result(r: Result<(), HostError>) -> i32 {
+    match r {
+        Ok(()) => OK,
+        Err(_) => ERR,
+    }
 }
