@@ -1,1 +1,522 @@
-//! TODO
+//! HCI ACL Data packets (Core spec Vol 4 Part E 5.4.2), host-to-controller
+//! data flow control (Vol 4 Part E 4.1.1) and the queue of outbound L2CAP
+//! PDUs that waits for controller buffers.
+
+use super::h4::{H4Tx, TxFull};
+use crate::config;
+
+/// Packet_Boundary_Flag 0b00: first non-automatically-flushable packet of a
+/// higher layer message. The only "first" value LE allows host to
+/// controller (Vol 4 Part E 5.4.2).
+pub const PB_FIRST_NON_FLUSHABLE: u8 = 0b00;
+/// Packet_Boundary_Flag 0b01: continuing fragment.
+pub const PB_CONTINUING: u8 = 0b01;
+/// Packet_Boundary_Flag 0b10: first automatically-flushable packet (what
+/// controllers send to the host).
+pub const PB_FIRST_FLUSHABLE: u8 = 0b10;
+
+/// Connection_Handle is 12 bits (Vol 4 Part E 5.4.2).
+pub const HANDLE_MASK: u16 = 0x0FFF;
+
+/// The 4-byte HCI ACL Data packet header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AclHeader {
+    pub handle: u16,
+    pub pb: u8,
+    pub bc: u8,
+    pub len: u16,
+}
+
+impl AclHeader {
+    /// Split an ACL packet (as `H4Packet::Acl` gives it) into header and
+    /// data. `None` if shorter than a header or if the data length differs
+    /// from Data_Total_Length.
+    pub fn parse(packet: &[u8]) -> Option<(AclHeader, &[u8])> {
+        let (hdr, data) = packet.split_first_chunk::<4>()?;
+        let hf = u16::from_le_bytes([hdr[0], hdr[1]]);
+        let len = u16::from_le_bytes([hdr[2], hdr[3]]);
+        if data.len() != usize::from(len) {
+            return None;
+        }
+        Some((
+            AclHeader {
+                handle: hf & HANDLE_MASK,
+                pb: ((hf >> 12) & 0b11) as u8,
+                bc: ((hf >> 14) & 0b11) as u8,
+                len,
+            },
+            data,
+        ))
+    }
+
+    pub fn encode(&self) -> [u8; 4] {
+        let hf = (self.handle & HANDLE_MASK)
+            | (u16::from(self.pb & 0b11) << 12)
+            | (u16::from(self.bc & 0b11) << 14);
+        let [a, b] = hf.to_le_bytes();
+        let [c, d] = self.len.to_le_bytes();
+        [a, b, c, d]
+    }
+}
+
+const NO_HANDLE: u16 = 0xFFFF;
+
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    handle: u16,
+    count: u16,
+}
+
+/// Host-to-controller ACL flow control (Vol 4 Part E 4.1.1): the host may
+/// have at most Total_Num_(LE_)ACL_Data_Packets packets in the controller;
+/// Number Of Completed Packets gives credits back.
+pub struct AclFlow {
+    packet_len: u16,
+    total: u16,
+    free: u16,
+    links: [InFlight; config::MAX_CONNECTIONS],
+}
+
+impl Default for AclFlow {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AclFlow {
+    /// Unconfigured: `can_send()` is false until `configure`.
+    pub const fn new() -> Self {
+        Self {
+            packet_len: 0,
+            total: 0,
+            free: 0,
+            links: [InFlight {
+                handle: NO_HANDLE,
+                count: 0,
+            }; config::MAX_CONNECTIONS],
+        }
+    }
+
+    /// Set the controller's buffer sizes (from LE Read Buffer Size or Read
+    /// Buffer Size) and forget all in-flight packets.
+    pub fn configure(&mut self, acl_data_packet_length: u16, total_num_acl_data_packets: u16) {
+        *self = Self::new();
+        self.packet_len = acl_data_packet_length;
+        self.total = total_num_acl_data_packets;
+        self.free = total_num_acl_data_packets;
+    }
+
+    /// A packet may be sent now (a controller buffer is free).
+    pub fn can_send(&self) -> bool {
+        self.packet_len > 0 && self.free > 0
+    }
+
+    /// Largest ACL data length the controller accepts.
+    pub fn packet_len(&self) -> usize {
+        usize::from(self.packet_len)
+    }
+
+    /// Controller buffers free now.
+    pub fn free_buffers(&self) -> u16 {
+        self.free
+    }
+
+    /// Total controller buffers.
+    pub fn total_buffers(&self) -> u16 {
+        self.total
+    }
+
+    /// Packets sent on `handle` and not yet completed.
+    pub fn in_flight(&self, handle: u16) -> u16 {
+        self.slot(handle).map_or(0, |i| self.links[i].count)
+    }
+
+    fn slot(&self, handle: u16) -> Option<usize> {
+        let handle = handle & HANDLE_MASK;
+        self.links.iter().position(|l| l.handle == handle)
+    }
+
+    /// One ACL packet was handed to the controller on `handle`.
+    pub fn on_sent(&mut self, handle: u16) {
+        self.free = self.free.saturating_sub(1);
+        let handle = handle & HANDLE_MASK;
+        let i = match self.slot(handle) {
+            Some(i) => Some(i),
+            None => self.links.iter().position(|l| l.handle == NO_HANDLE),
+        };
+        // With more links than MAX_CONNECTIONS the credit cannot be tracked
+        // per handle; it is then only returned by a later `configure`.
+        if let Some(l) = i.and_then(|i| self.links.get_mut(i)) {
+            l.handle = handle;
+            l.count = l.count.saturating_add(1);
+        }
+    }
+
+    /// Number Of Completed Packets reported `count` for `handle`
+    /// (Vol 4 Part E 7.7.19). Only packets we know are in flight are
+    /// credited back, so a confused controller cannot inflate the credit.
+    pub fn on_completed(&mut self, handle: u16, count: u16) {
+        let Some(i) = self.slot(handle) else {
+            return;
+        };
+        let Some(l) = self.links.get_mut(i) else {
+            return;
+        };
+        let n = count.min(l.count);
+        l.count -= n;
+        if l.count == 0 {
+            l.handle = NO_HANDLE;
+        }
+        self.free = self.free.saturating_add(n).min(self.total);
+    }
+
+    /// The link is gone: the controller flushed its queued packets and
+    /// sends no Number Of Completed Packets for them (Vol 4 Part E 4.3), so
+    /// their credits come back now.
+    pub fn on_disconnected(&mut self, handle: u16) {
+        let Some(i) = self.slot(handle) else {
+            return;
+        };
+        let Some(l) = self.links.get_mut(i) else {
+            return;
+        };
+        let n = l.count;
+        l.count = 0;
+        l.handle = NO_HANDLE;
+        self.free = self.free.saturating_add(n).min(self.total);
+    }
+}
+
+/// Number of full-size L2CAP PDUs (4-byte basic header + L2CAP_PDU_MAX) the
+/// outbound queue can hold at once. Small PDUs pack more tightly: the queue
+/// is a byte ring with a 4-byte record header per PDU.
+pub const ACL_TX_QUEUE_PDUS: usize = 4;
+const RECORD_HDR: usize = 4;
+const PDU_MAX: usize = 4 + config::L2CAP_PDU_MAX;
+const RING: usize = ACL_TX_QUEUE_PDUS * (RECORD_HDR + PDU_MAX);
+
+/// Outbound L2CAP PDUs waiting for controller buffers, fragmented into ACL
+/// packets of the controller's size as credits allow.
+pub struct AclTxQueue {
+    buf: [u8; RING],
+    head: usize,
+    len: usize,
+    /// Bytes of the head PDU already sent.
+    sent: usize,
+}
+
+impl Default for AclTxQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AclTxQueue {
+    pub const fn new() -> Self {
+        Self {
+            buf: [0; RING],
+            head: 0,
+            len: 0,
+            sent: 0,
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.head = 0;
+        self.len = 0;
+        self.sent = 0;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Free ring bytes; a PDU of n bytes needs n + 4.
+    pub fn free(&self) -> usize {
+        RING - self.len
+    }
+
+    /// Whether a PDU of `pdu_len` bytes would be accepted now.
+    pub fn can_push(&self, pdu_len: usize) -> bool {
+        pdu_len <= PDU_MAX && pdu_len + RECORD_HDR <= self.free()
+    }
+
+    /// Queue a whole L2CAP PDU (basic header included) for `handle`.
+    /// Refused, with nothing queued, when it is longer than
+    /// 4 + `config::L2CAP_PDU_MAX` or there is no room.
+    pub fn push(&mut self, handle: u16, l2cap_pdu: &[u8]) -> Result<(), TxFull> {
+        if !self.can_push(l2cap_pdu.len()) {
+            return Err(TxFull);
+        }
+        let [h0, h1] = (handle & HANDLE_MASK).to_le_bytes();
+        let [l0, l1] = (l2cap_pdu.len() as u16).to_le_bytes();
+        let at = self.len;
+        self.write_at(at, &[h0, h1, l0, l1]);
+        self.write_at(at + RECORD_HDR, l2cap_pdu);
+        self.len += RECORD_HDR + l2cap_pdu.len();
+        Ok(())
+    }
+
+    /// Write at logical offset `off` from head (caller checked room).
+    fn write_at(&mut self, off: usize, data: &[u8]) {
+        let mut pos = (self.head + off) % RING;
+        for &b in data {
+            if let Some(d) = self.buf.get_mut(pos) {
+                *d = b;
+            }
+            pos = (pos + 1) % RING;
+        }
+    }
+
+    fn byte_at(&self, off: usize) -> u8 {
+        self.buf.get((self.head + off) % RING).copied().unwrap_or(0)
+    }
+
+    /// (handle, pdu length) of the record at logical offset `off`.
+    fn record_at(&self, off: usize) -> (u16, usize) {
+        let h = u16::from_le_bytes([self.byte_at(off), self.byte_at(off + 1)]);
+        let l = u16::from_le_bytes([self.byte_at(off + 2), self.byte_at(off + 3)]);
+        (h, usize::from(l))
+    }
+
+    /// Up to two contiguous slices covering `n` bytes at logical `off`.
+    fn slices(&self, off: usize, n: usize) -> (&[u8], &[u8]) {
+        let start = (self.head + off) % RING;
+        let first = n.min(RING - start);
+        let a = self.buf.get(start..start + first).unwrap_or(&[]);
+        let b = self.buf.get(..n - first).unwrap_or(&[]);
+        (a, b)
+    }
+
+    fn pop_record(&mut self, pdu_len: usize) {
+        let n = (RECORD_HDR + pdu_len).min(self.len);
+        self.head = (self.head + n) % RING;
+        self.len -= n;
+        self.sent = 0;
+        if self.len == 0 {
+            self.head = 0;
+        }
+    }
+
+    /// Send as many ACL fragments as controller credits and `tx` room
+    /// allow: PB=00 for a PDU's first fragment, PB=01 after (Vol 4 Part E
+    /// 5.4.2). Stops mid-PDU when out of credits and resumes there.
+    pub fn pump(&mut self, flow: &mut AclFlow, tx: &mut H4Tx) {
+        while self.len > 0 && flow.can_send() {
+            let (handle, pdu_len) = self.record_at(0);
+            if pdu_len == 0 {
+                // Nothing to send for an empty record (never pushed by a
+                // correct L2CAP layer, which always has a 4-byte header).
+                self.pop_record(0);
+                continue;
+            }
+            let remaining = pdu_len.saturating_sub(self.sent);
+            let n = remaining.min(flow.packet_len());
+            if n == 0 {
+                break;
+            }
+            let pb = if self.sent == 0 {
+                PB_FIRST_NON_FLUSHABLE
+            } else {
+                PB_CONTINUING
+            };
+            let (a, b) = self.slices(RECORD_HDR + self.sent, n);
+            if tx.push_acl_parts(handle, pb, a, b).is_err() {
+                break;
+            }
+            flow.on_sent(handle);
+            self.sent += n;
+            if self.sent >= pdu_len {
+                self.pop_record(pdu_len);
+            }
+        }
+    }
+
+    /// Forget every queued PDU for `handle` (the link is gone), including a
+    /// partly sent one.
+    pub fn drop_handle(&mut self, handle: u16) {
+        let handle = handle & HANDLE_MASK;
+        let mut read = 0;
+        let mut write = 0;
+        let mut first = true;
+        let mut sent = self.sent;
+        while read < self.len {
+            let (h, l) = self.record_at(read);
+            let rec = RECORD_HDR + l;
+            if h == handle {
+                if first {
+                    sent = 0;
+                }
+            } else {
+                if read != write {
+                    // Compaction moves records towards the head, so a
+                    // byte-by-byte forward copy never overwrites unread data.
+                    for i in 0..rec {
+                        let b = self.byte_at(read + i);
+                        self.write_at(write + i, &[b]);
+                    }
+                }
+                write += rec;
+            }
+            first = false;
+            read += rec;
+        }
+        self.len = write.min(self.len);
+        self.sent = if self.len == 0 { 0 } else { sent };
+        if self.len == 0 {
+            self.head = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    /// Pop every ACL packet out of tx as (handle, pb, data).
+    fn drain(tx: &mut H4Tx) -> Vec<(u16, u8, Vec<u8>)> {
+        let mut bytes = vec![0u8; config::H4_TX_BUFFER];
+        let n = tx.pop_into(&mut bytes);
+        bytes.truncate(n);
+        let mut out = Vec::new();
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            assert_eq!(rest[0], crate::hci::h4::H4_ACL);
+            let len = u16::from_le_bytes([rest[3], rest[4]]) as usize;
+            let (h, data) = AclHeader::parse(&rest[1..5 + len]).unwrap();
+            out.push((h.handle, h.pb, data.to_vec()));
+            rest = &rest[5 + len..];
+        }
+        out
+    }
+
+    #[test]
+    fn hci_acl_header_roundtrip() {
+        // Handle 0x040, PB=10, BC=00, 7 bytes: as Bumble's controller sends
+        // an L2CAP ATT PDU to the host.
+        let pkt = [
+            0x40, 0x20, 0x07, 0x00, 0x03, 0x00, 0x04, 0x00, 0x02, 0x00, 0x02,
+        ];
+        let (h, data) = AclHeader::parse(&pkt).unwrap();
+        assert_eq!(
+            h,
+            AclHeader {
+                handle: 0x040,
+                pb: PB_FIRST_FLUSHABLE,
+                bc: 0,
+                len: 7
+            }
+        );
+        assert_eq!(data, &pkt[4..]);
+        assert_eq!(h.encode(), [0x40, 0x20, 0x07, 0x00]);
+        assert!(AclHeader::parse(&pkt[..10]).is_none());
+        assert!(AclHeader::parse(&[0x40, 0x20, 0x00]).is_none());
+    }
+
+    #[test]
+    fn hci_acl_flow_credits() {
+        let mut f = AclFlow::new();
+        assert!(!f.can_send());
+        f.configure(27, 2);
+        assert!(f.can_send());
+        f.on_sent(0x40);
+        f.on_sent(0x41);
+        assert!(!f.can_send());
+        f.on_completed(0x99, 5); // unknown handle: ignored
+        assert!(!f.can_send());
+        f.on_completed(0x40, 5); // only 1 was in flight on 0x40
+        assert_eq!(f.free_buffers(), 1);
+        f.on_disconnected(0x41);
+        assert_eq!(f.free_buffers(), 2);
+        f.on_completed(0x41, 1); // already returned
+        assert_eq!(f.free_buffers(), 2);
+    }
+
+    #[test]
+    fn hci_acl_fragment_100_byte_pdu_into_27_byte_packets() {
+        let mut q = AclTxQueue::new();
+        let mut flow = AclFlow::new();
+        let mut tx = H4Tx::new();
+        flow.configure(27, 3);
+        // L2CAP basic header (len 96, CID 0x0004) + 96 bytes of ATT.
+        let mut pdu = vec![96, 0, 0x04, 0x00];
+        pdu.extend((0..96).map(|i| i as u8));
+        q.push(0x40, &pdu).unwrap();
+        q.pump(&mut flow, &mut tx);
+        let first = drain(&mut tx);
+        assert_eq!(first.len(), 3);
+        assert_eq!(first[0], (0x40, PB_FIRST_NON_FLUSHABLE, pdu[..27].to_vec()));
+        assert_eq!(first[1], (0x40, PB_CONTINUING, pdu[27..54].to_vec()));
+        assert_eq!(first[2], (0x40, PB_CONTINUING, pdu[54..81].to_vec()));
+        assert!(!q.is_empty());
+        assert!(!flow.can_send());
+        // No credit: nothing moves.
+        q.pump(&mut flow, &mut tx);
+        assert!(tx.is_empty());
+        flow.on_completed(0x40, 1);
+        q.pump(&mut flow, &mut tx);
+        let rest = drain(&mut tx);
+        assert_eq!(rest, vec![(0x40, PB_CONTINUING, pdu[81..].to_vec())]);
+        assert!(q.is_empty());
+        assert_eq!(flow.in_flight(0x40), 3);
+    }
+
+    #[test]
+    fn hci_acl_tx_stops_when_h4_full_and_resumes() {
+        let mut q = AclTxQueue::new();
+        let mut flow = AclFlow::new();
+        let mut tx = H4Tx::new();
+        flow.configure(251, 1000);
+        let pdu = [0x5Au8; PDU_MAX];
+        let mut pushed = 0;
+        while q.push(0x01, &pdu).is_ok() {
+            pushed += 1;
+        }
+        assert_eq!(pushed, ACL_TX_QUEUE_PDUS);
+        assert_eq!(q.push(0x01, &[0; PDU_MAX + 1]), Err(TxFull));
+        // Leave less room in tx than the queue holds.
+        tx.push_acl(0x0F, 0, &[0; 3000]).unwrap();
+        q.pump(&mut flow, &mut tx);
+        assert!(tx.free() < 256);
+        assert!(!q.is_empty());
+        let mut total = 0;
+        loop {
+            let pk = drain(&mut tx);
+            if pk.is_empty() {
+                break;
+            }
+            total += pk
+                .iter()
+                .filter(|p| p.0 == 0x01)
+                .map(|p| p.2.len())
+                .sum::<usize>();
+            q.pump(&mut flow, &mut tx);
+        }
+        assert_eq!(total, pushed * PDU_MAX);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn hci_acl_drop_handle() {
+        let mut q = AclTxQueue::new();
+        let mut flow = AclFlow::new();
+        let mut tx = H4Tx::new();
+        flow.configure(4, 1);
+        q.push(0x01, &[1; 10]).unwrap();
+        q.push(0x02, &[2; 5]).unwrap();
+        q.push(0x01, &[3; 3]).unwrap();
+        q.push(0x03, &[4; 2]).unwrap();
+        q.pump(&mut flow, &mut tx); // first fragment of handle 1's PDU
+        assert_eq!(drain(&mut tx), vec![(0x01, 0, vec![1; 4])]);
+        q.drop_handle(0x01);
+        flow.on_disconnected(0x01);
+        flow.configure(27, 8);
+        q.pump(&mut flow, &mut tx);
+        assert_eq!(
+            drain(&mut tx),
+            vec![(0x02, 0, vec![2; 5]), (0x03, 0, vec![4; 2])]
+        );
+        assert!(q.is_empty());
+    }
+}
