@@ -63,6 +63,194 @@
 // Legacy advertising and scan response data (Vol 6 Part B 2.3.1.1).
 #define ADV_DATA_MAX 31
 
+// QuecPython: services, characteristics and descriptors registered before
+// `addOrClearService(1, mode)` commits them to the attribute table.
+#define QPY_MAX_SERVICES 8
+
+#define QPY_MAX_CHARAS 32
+
+#define QPY_MAX_DESCS 32
+
+// Bytes of initial values held by those registrations.
+#define QPY_VALUE_POOL 4096
+
+// Longest value a peer may write to a QuecPython characteristic whose
+// initial value is shorter: the module's notification limit (HELIOS
+// `len //max 244`), i.e. MTU 247 - 3.
+#define QPY_VALUE_MAX_DEFAULT 244
+
+// Longest attribute value (Vol 3 Part F 3.2.9).
+#define ATT_VALUE_MAX 512
+
+// Packet_Boundary_Flag 0b00: first non-automatically-flushable packet of a
+// higher layer message. The only "first" value LE allows host to
+// controller (Vol 4 Part E 5.4.2).
+#define PB_FIRST_NON_FLUSHABLE 0
+
+// Packet_Boundary_Flag 0b01: continuing fragment.
+#define PB_CONTINUING 1
+
+// Packet_Boundary_Flag 0b10: first automatically-flushable packet (what
+// controllers send to the host).
+#define PB_FIRST_FLUSHABLE 2
+
+// Connection_Handle is 12 bits (Vol 4 Part E 5.4.2).
+#define HANDLE_MASK 4095
+
+// Number of full-size L2CAP PDUs (4-byte basic header + L2CAP_PDU_MAX) the
+// outbound queue can hold at once. Small PDUs pack more tightly: the queue
+// is a byte ring with a 4-byte record header per PDU.
+#define ACL_TX_QUEUE_PDUS 4
+
+#define DISCONNECTION_COMPLETE (1 << 4)
+
+#define ENCRYPTION_CHANGE (1 << 7)
+
+#define READ_REMOTE_VERSION_INFORMATION_COMPLETE (1 << 11)
+
+#define HARDWARE_ERROR (1 << 15)
+
+#define DATA_BUFFER_OVERFLOW (1 << 25)
+
+#define ENCRYPTION_KEY_REFRESH_COMPLETE (1 << 47)
+
+#define LE_META (1 << 61)
+
+#define HOST ((((((DISCONNECTION_COMPLETE | ENCRYPTION_CHANGE) | READ_REMOTE_VERSION_INFORMATION_COMPLETE) | HARDWARE_ERROR) | DATA_BUFFER_OVERFLOW) | ENCRYPTION_KEY_REFRESH_COMPLETE) | LE_META)
+
+#define CONNECTION_COMPLETE (1 << 0)
+
+#define ADVERTISING_REPORT (1 << 1)
+
+#define CONNECTION_UPDATE_COMPLETE (1 << 2)
+
+#define READ_REMOTE_FEATURES_COMPLETE (1 << 3)
+
+#define LONG_TERM_KEY_REQUEST (1 << 4)
+
+#define REMOTE_CONNECTION_PARAMETER_REQUEST (1 << 5)
+
+#define DATA_LENGTH_CHANGE (1 << 6)
+
+#define ENHANCED_CONNECTION_COMPLETE (1 << 9)
+
+#define PHY_UPDATE_COMPLETE (1 << 11)
+
+// Bumble's controller reports scans only with this event
+// (VIRTUAL-AIR.md).
+#define EXTENDED_ADVERTISING_REPORT (1 << 12)
+
+// No operation: Command Complete/Status with this opcode only carries
+// a new Num_HCI_Command_Packets (Vol 4 Part E 7.7.14).
+#define NOP 0
+
+#define DISCONNECT 1030
+
+#define READ_REMOTE_VERSION_INFORMATION 1053
+
+#define SET_EVENT_MASK 3073
+
+#define RESET 3075
+
+#define READ_LOCAL_VERSION_INFORMATION 4097
+
+#define READ_LOCAL_SUPPORTED_COMMANDS 4098
+
+#define READ_LOCAL_SUPPORTED_FEATURES 4099
+
+#define READ_BUFFER_SIZE 4101
+
+#define READ_BD_ADDR 4105
+
+#define LE_SET_EVENT_MASK 8193
+
+#define LE_READ_BUFFER_SIZE 8194
+
+#define LE_READ_LOCAL_SUPPORTED_FEATURES 8195
+
+#define LE_SET_RANDOM_ADDRESS 8197
+
+#define LE_SET_ADVERTISING_PARAMETERS 8198
+
+#define LE_READ_ADVERTISING_PHYSICAL_CHANNEL_TX_POWER 8199
+
+#define LE_SET_ADVERTISING_DATA 8200
+
+#define LE_SET_SCAN_RESPONSE_DATA 8201
+
+#define LE_SET_ADVERTISING_ENABLE 8202
+
+#define LE_SET_SCAN_PARAMETERS 8203
+
+#define LE_SET_SCAN_ENABLE 8204
+
+#define LE_CREATE_CONNECTION 8205
+
+#define LE_CREATE_CONNECTION_CANCEL 8206
+
+#define LE_READ_FILTER_ACCEPT_LIST_SIZE 8207
+
+#define LE_CONNECTION_UPDATE 8211
+
+#define LE_READ_REMOTE_FEATURES 8214
+
+#define LE_RAND 8216
+
+#define LE_ENABLE_ENCRYPTION 8217
+
+#define LE_LONG_TERM_KEY_REQUEST_REPLY 8218
+
+#define LE_LONG_TERM_KEY_REQUEST_NEGATIVE_REPLY 8219
+
+#define LE_REMOTE_CONNECTION_PARAMETER_REQUEST_REPLY 8224
+
+#define LE_REMOTE_CONNECTION_PARAMETER_REQUEST_NEGATIVE_REPLY 8225
+
+#define LE_SET_DATA_LENGTH 8226
+
+#define LE_READ_PHY 8240
+
+#define LE_SET_DEFAULT_PHY 8241
+
+#define LE_SET_PHY 8242
+
+#define COMMAND_COMPLETE 14
+
+#define COMMAND_STATUS 15
+
+#define NUMBER_OF_COMPLETED_PACKETS 19
+
+#define ENCRYPTION_CHANGE_V2 89
+
+#define DIRECTED_ADVERTISING_REPORT 11
+
+#define ENHANCED_CONNECTION_COMPLETE_V2 41
+
+#define ADV_IND 0
+
+#define ADV_DIRECT_IND 1
+
+#define ADV_SCAN_IND 2
+
+#define ADV_NONCONN_IND 3
+
+#define SCAN_RSP 4
+
+// HCI Command packet indicator (Vol 4 Part A 2, table 2.1).
+#define H4_COMMAND 1
+
+// HCI ACL Data packet indicator.
+#define H4_ACL 2
+
+// HCI Synchronous (SCO) Data packet indicator.
+#define H4_SCO 3
+
+// HCI Event packet indicator.
+#define H4_EVENT 4
+
+// HCI ISO Data packet indicator.
+#define H4_ISO 5
+
 #define FLAGS 1
 
 #define INCOMPLETE_LIST_16BIT_UUIDS 2
@@ -97,6 +285,35 @@
 // Bytes of payload one event can carry (shared by its byte/str values):
 // a whole ATT value plus room for a name.
 #define MPBLE_EVENT_DATA_MAX 600
+
+// First user handle with the default GAP/GATT services kept
+// (CSDK `QL_GATT_START_HANDLE_WITH_SYS`) and without them.
+#define START_HANDLE_WITH_SYS 16
+
+#define START_HANDLE_WITHOUT_SYS 1
+
+// Status reported in event 0 when the controller never answered.
+#define STATUS_CONTROLLER_TIMEOUT 1
+
+#define BLE_START_STATUS_IND 0
+
+#define BLE_STOP_STATUS_IND 1
+
+#define BLE_CONNECT_IND 16
+
+#define BLE_DISCONNECT_IND 17
+
+#define BLE_UPDATE_CONN_PARAM_IND 18
+
+#define BLE_SCAN_REPORT_IND 19
+
+#define BLE_GATT_MTU 20
+
+#define BLE_GATT_RECV_WRITE_IND 21
+
+#define BLE_GATT_RECV_READ_IND 22
+
+#define BLE_GATT_SEND_END 25
 
 // Life cycle of the host as the port sees it.
 enum MpbleState

@@ -12,7 +12,7 @@ use crate::gap::Advertiser;
 use crate::gatt::db::AttributeDb;
 use crate::hci::acl::{AclFlow, AclHeader, AclTxQueue};
 use crate::hci::bringup::{BringUp, BringUpError, BringUpStep, ControllerInfo};
-use crate::hci::command::{self, opcode, Command, CommandQueue};
+use crate::hci::command::{self, opcode, Command, CommandQueue, ConnectionParameters};
 use crate::hci::event::{self, ConnectionComplete, Event, LeEvent};
 use crate::hci::h4::{H4Packet, H4Parser, H4Tx};
 use crate::l2cap::{self, signaling, Reassembler};
@@ -637,17 +637,17 @@ impl HostCore {
             } => {
                 // Accept what the peer asks (Vol 4 Part E 7.8.31); the
                 // vendor APIs have no hook to refuse it.
-                let _ = self
-                    .cmds
-                    .submit(command::le_remote_connection_parameter_request_reply(
-                        handle,
-                        interval_min,
-                        interval_max,
-                        latency,
-                        timeout,
-                        0,
-                        0,
-                    ));
+                let params = ConnectionParameters {
+                    interval_min,
+                    interval_max,
+                    max_latency: latency,
+                    supervision_timeout: timeout,
+                    min_ce_length: 0,
+                    max_ce_length: 0,
+                };
+                let _ = self.cmds.submit(
+                    command::le_remote_connection_parameter_request_reply(handle, &params),
+                );
             }
             _ => {}
         }
@@ -793,9 +793,17 @@ impl HostCore {
         );
         let _ = self.send_l2cap(link, l2cap::CID_LE_SIGNALING, &rsp[..n]);
         if accepted {
-            let _ = self.cmds.submit(command::le_connection_update(
-                link, p[0], p[1], p[2], p[3], 0, 0,
-            ));
+            let params = ConnectionParameters {
+                interval_min: p[0],
+                interval_max: p[1],
+                max_latency: p[2],
+                supervision_timeout: p[3],
+                min_ce_length: 0,
+                max_ce_length: 0,
+            };
+            let _ = self
+                .cmds
+                .submit(command::le_connection_update(link, &params));
         }
     }
 

@@ -20,3 +20,6 @@ pub mod gap;
 pub mod host;
 pub mod api;
 pub mod ffi;
+
+#[cfg(any(test, feature = "std"))]
+pub mod testing;

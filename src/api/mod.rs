@@ -9,6 +9,9 @@ pub mod event;
 pub mod pycom;
 pub mod quecpython;
 
+#[cfg(test)]
+mod tests;
+
 use crate::config;
 use crate::host::{Host, HostState};
 use event::{MpbleEvent, MpbleState};

@@ -1,0 +1,324 @@
+//! The QuecPython adapter driven end to end through the host, against a
+//! scripted controller and a scripted peer (bytes per the Core spec).
+
+extern crate std;
+
+use super::event::{MpbleEvent, MpbleTarget, MpbleValueKind};
+use super::Stack;
+use crate::hci::command::opcode;
+use crate::l2cap::CID_ATT;
+use crate::testing::{acl_frame, disconnection_complete, le_connection_complete, ScriptedController};
+use std::boxed::Box;
+use std::vec::Vec;
+
+const BD_ADDR: [u8; 6] = [0x01, 0x00, 0xEE, 0xFF, 0xC0, 0xF0];
+const PEER: [u8; 6] = [0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F];
+const LINK: u16 = 0x0040;
+
+/// An event as a comparable list: ints as `I`, bytes as `B`, str as `S`.
+#[derive(Debug, PartialEq, Eq)]
+enum V {
+    I(i64),
+    B(Vec<u8>),
+    S(Vec<u8>),
+}
+
+fn values(ev: &MpbleEvent) -> Vec<V> {
+    ev.values()
+        .iter()
+        .map(|v| match v.kind {
+            MpbleValueKind::Int => V::I(v.int_value),
+            MpbleValueKind::Bytes => V::B(ev.data_of(v).to_vec()),
+            MpbleValueKind::Str => V::S(ev.data_of(v).to_vec()),
+            MpbleValueKind::None => V::I(i64::MIN),
+        })
+        .collect()
+}
+
+fn events(stack: &mut Stack) -> Vec<(MpbleTarget, Vec<V>)> {
+    let mut out = Vec::new();
+    while let Some(ev) = stack.pop_event() {
+        out.push((ev.target, values(&ev)));
+    }
+    out
+}
+
+fn ints(v: &[i64]) -> Vec<V> {
+    v.iter().map(|&i| V::I(i)).collect()
+}
+
+/// A started server, as `serverInit` + `gattStart` + event 0 leave it.
+fn started() -> (Box<Stack>, ScriptedController) {
+    let mut stack = Box::new(Stack::new());
+    let mut ctrl = ScriptedController::new(BD_ADDR);
+    assert_eq!(stack.qpy.server_init(), 0);
+    assert_eq!(stack.qpy_gatt_start(0), 0);
+    ctrl.settle(&mut stack, 1);
+    assert_eq!(events(&mut stack), std::vec![(MpbleTarget::QpyServer, ints(&[0, 0]))]);
+    (stack, ctrl)
+}
+
+/// Registers the battery service exactly as shared/demos/quecpython/ble_server.py does.
+fn register_demo_service(stack: &mut Stack, mode: i64) {
+    let zeros = [0u8; 16];
+    assert_eq!(stack.qpy_set_local_name(0, b"Quectel_ble"), 0);
+    assert_eq!(stack.qpy.add_service(1, 1, 1, 0x180F, &zeros), 0);
+    assert_eq!(stack.qpy.add_chara(1, 1, 0x32, 1, 0x2A19, &zeros), 0);
+    assert_eq!(
+        stack.qpy.add_chara_attr(false, 1, 1, 0x0003, 1, 0x2A19, &zeros, &[0u8; 244]),
+        0
+    );
+    assert_eq!(
+        stack.qpy.add_chara_attr(true, 1, 1, 0x0003, 1, 0x2902, &zeros, &[0u8; 4]),
+        0
+    );
+    assert_eq!(stack.qpy_add_or_clear_service(1, mode), 0);
+}
+
+fn connect(stack: &mut Stack, ctrl: &mut ScriptedController) {
+    stack.h4_rx(&le_connection_complete(LINK, PEER), 2);
+    ctrl.settle(stack, 2);
+}
+
+fn att(stack: &mut Stack, ctrl: &mut ScriptedController, pdu: &[u8]) -> Vec<Vec<u8>> {
+    stack.h4_rx(&acl_frame(LINK, CID_ATT, pdu), 3);
+    ctrl.settle(stack, 3);
+    ctrl.take_l2cap(CID_ATT)
+}
+
+#[test]
+fn start_reports_event_0_and_the_controller_address() {
+    let (stack, mut ctrl) = started();
+    assert_eq!(stack.public_addr(), Some(BD_ADDR));
+    assert_eq!(stack.qpy_get_status(), 1);
+    let cmds = ctrl.take_commands();
+    assert_eq!(cmds.first(), Some(&opcode::RESET));
+    assert!(cmds.contains(&opcode::READ_BD_ADDR));
+    assert!(cmds.contains(&opcode::LE_SET_EVENT_MASK));
+}
+
+#[test]
+fn a_silent_controller_fails_start_within_the_command_timeout() {
+    let mut stack = Box::new(Stack::new());
+    let mut ctrl = ScriptedController::new(BD_ADDR);
+    ctrl.silent.push(opcode::RESET);
+    stack.qpy.server_init();
+    assert_eq!(stack.qpy_gatt_start(0), 0);
+    ctrl.settle(&mut stack, 0);
+    assert!(events(&mut stack).is_empty());
+    let wait = stack.next_timeout_ms(0);
+    assert!(wait <= crate::config::HCI_CMD_TIMEOUT_MS);
+    stack.tick(wait);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![(MpbleTarget::QpyServer, ints(&[0, 1]))]
+    );
+    assert_eq!(stack.qpy_get_status(), 0);
+    assert_eq!(stack.public_addr(), None);
+}
+
+#[test]
+fn gatt_start_needs_a_role_and_events_after_release_are_dropped() {
+    let mut stack = Box::new(Stack::new());
+    assert_eq!(stack.qpy_gatt_start(0), -1);
+    let (mut stack, mut ctrl) = started();
+    assert_eq!(stack.qpy.client_init(), -1, "one role at a time");
+    assert_eq!(stack.qpy_gatt_stop(5), 0);
+    assert_eq!(stack.qpy.server_release(), 0);
+    ctrl.settle(&mut stack, 5);
+    assert!(events(&mut stack).is_empty());
+    assert_eq!(stack.qpy_get_status(), 0);
+}
+
+#[test]
+fn demo_table_with_default_services_removed_starts_at_handle_1() {
+    let (mut stack, _ctrl) = started();
+    register_demo_service(&mut stack, 0);
+    let db = &stack.host.core.db;
+    assert_eq!(db.uuid(1), Some(crate::uuid::Uuid::Uuid16(0x2800)));
+    assert_eq!(db.value(1), Some(&[0x0F, 0x18][..]));
+    // Characteristic declaration: properties 0x32, value handle 3, UUID 0x2A19.
+    assert_eq!(db.value(2), Some(&[0x32, 0x03, 0x00, 0x19, 0x2A][..]));
+    assert_eq!(db.value(3).map(|v| v.len()), Some(244));
+    assert!(db.is_cccd(4));
+    assert_eq!(db.uuid(5), None);
+}
+
+#[test]
+fn demo_table_with_default_services_kept_starts_at_handle_16() {
+    let (mut stack, _ctrl) = started();
+    register_demo_service(&mut stack, 1);
+    let db = &stack.host.core.db;
+    assert_eq!(db.value(1), Some(&[0x00, 0x18][..]), "GAP service first");
+    assert_eq!(db.value(16), Some(&[0x0F, 0x18][..]));
+    assert_eq!(db.value(17), Some(&[0x32, 18, 0x00, 0x19, 0x2A][..]));
+    assert!(db.is_cccd(19));
+    // The GAP Device Name is the name given to setLocalName.
+    assert_eq!(db.value(3), Some(&b"Quectel_ble"[..]));
+}
+
+#[test]
+fn advertising_sends_the_apps_bytes_verbatim() {
+    let (mut stack, mut ctrl) = started();
+    ctrl.take_commands();
+    let mut adv = std::vec![0x02, 0x01, 0x05, 0x0C, 0x09];
+    adv.extend_from_slice(b"Quectel_ble");
+    let rsp = adv[3..].to_vec();
+    assert_eq!(stack.qpy_set_adv_param([0x300, 0x320, 0, 0, 7, 0, 2, 1, 1]), 0);
+    assert_eq!(stack.qpy_set_adv_data(&adv, false), 0);
+    assert_eq!(stack.qpy_set_adv_data(&rsp, true), 0);
+    assert_eq!(stack.qpy_adv_enable(true), 0);
+    ctrl.settle(&mut stack, 2);
+    let sent: Vec<_> = ctrl
+        .sent
+        .iter()
+        .filter_map(|s| match s {
+            crate::testing::Sent::Command { opcode, params } => Some((*opcode, params.clone())),
+            _ => None,
+        })
+        .collect();
+    let find = |op| sent.iter().rev().find(|(o, _)| *o == op).map(|(_, p)| p.clone()).unwrap();
+    // LE Set Advertising Parameters (7.8.5): 0x300, 0x320, ADV_IND, public, ..., ch 37-39.
+    assert_eq!(
+        find(opcode::LE_SET_ADVERTISING_PARAMETERS),
+        std::vec![0x00, 0x03, 0x20, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x07, 0]
+    );
+    let data = find(opcode::LE_SET_ADVERTISING_DATA);
+    assert_eq!(data[0] as usize, adv.len());
+    assert_eq!(&data[1..1 + adv.len()], &adv[..]);
+    let sr = find(opcode::LE_SET_SCAN_RESPONSE_DATA);
+    assert_eq!(&sr[1..1 + rsp.len()], &rsp[..]);
+    assert_eq!(find(opcode::LE_SET_ADVERTISING_ENABLE), std::vec![1]);
+}
+
+#[test]
+fn out_of_range_arguments_return_minus_one_and_change_nothing() {
+    let (mut stack, _ctrl) = started();
+    let before = stack.host.core.adv.params;
+    assert_eq!(stack.qpy_set_adv_param([0x1F, 0x320, 0, 0, 7, 0, 2, 1, 1]), -1);
+    assert_eq!(stack.qpy_set_adv_param([0x300, 0x4001, 0, 0, 7, 0, 2, 1, 1]), -1);
+    assert_eq!(stack.qpy_set_adv_param([0x300, 0x320, 5, 0, 7, 0, 2, 1, 1]), -1);
+    assert_eq!(stack.qpy_set_adv_param([0x300, 0x320, 0, 0, 3, 0, 2, 1, 1]), -1);
+    assert_eq!(stack.qpy_set_adv_param([0x300, 0x320, 0, 0, 7, 0, 2, 2, 1]), -1);
+    assert_eq!(stack.host.core.adv.params, before);
+    assert_eq!(stack.qpy_set_adv_data(&[0u8; 32], false), -1);
+    assert_eq!(stack.qpy_set_adv_data(&[], false), -1);
+    assert!(stack.host.core.adv.data.is_empty());
+    assert_eq!(stack.qpy_set_local_name(2, b"x"), -1);
+    assert_eq!(stack.qpy_set_local_name(0, &[b'a'; 30]), -1);
+    assert_eq!(stack.qpy_set_local_name(0, b""), -1);
+    let z = [0u8; 16];
+    assert_eq!(stack.qpy.add_service(1, 0x1_0000, 1, 0x180F, &z), -1);
+    assert_eq!(stack.qpy.add_service(1, 1, 2, 0x180F, &z), -1);
+    assert_eq!(stack.qpy.add_service(1, 1, 1, 0x180F, &[0u8; 17]), -1);
+    assert_eq!(stack.qpy.add_chara(9, 1, 0x02, 1, 0x2A19, &z), -1, "unknown service");
+    assert_eq!(stack.qpy.add_service(1, 1, 1, 0x180F, &z), 0);
+    assert_eq!(stack.qpy.add_service(1, 1, 1, 0x180F, &z), -1, "duplicate server_id");
+    assert_eq!(stack.qpy.add_chara(1, 1, 0x100, 1, 0x2A19, &z), -1);
+    assert_eq!(stack.qpy.add_chara_attr(false, 1, 1, 3, 1, 0x2A19, &z, &[0]), -1, "no chara");
+    assert_eq!(stack.qpy.add_chara(1, 1, 0x02, 1, 0x2A19, &z), 0);
+    assert_eq!(stack.qpy.add_chara_attr(false, 1, 1, 0x1000, 1, 0x2A19, &z, &[0]), -1);
+    assert_eq!(stack.qpy_add_or_clear_service(2, 0), -1);
+    assert_eq!(stack.qpy_add_or_clear_service(1, 2), -1);
+    assert_eq!(stack.qpy_send(false, 0, 3, b"x"), -1, "no connection");
+}
+
+#[test]
+fn connect_notify_write_mtu_and_disconnect_follow_the_demo_tuples() {
+    let (mut stack, mut ctrl) = started();
+    register_demo_service(&mut stack, 0);
+    connect(&mut stack, &mut ctrl);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![(
+            MpbleTarget::QpyServer,
+            std::vec![V::I(16), V::I(0), V::I(0), V::B(PEER.to_vec())]
+        )]
+    );
+
+    // The demo notifies on connect, before the peer could enable the CCCD.
+    assert_eq!(stack.qpy_send(false, 0, 3, b"99999"), 0);
+    ctrl.settle(&mut stack, 3);
+    assert_eq!(
+        ctrl.take_l2cap(CID_ATT),
+        std::vec![std::vec![0x1B, 0x03, 0x00, 0x39, 0x39, 0x39, 0x39, 0x39]]
+    );
+    assert_eq!(events(&mut stack), std::vec![(MpbleTarget::QpyServer, ints(&[25, 0]))]);
+
+    // ATT_EXCHANGE_MTU_REQ 247 -> RSP with our 517; ATT_MTU = 247.
+    assert_eq!(att(&mut stack, &mut ctrl, &[0x02, 0xF7, 0x00]), std::vec![std::vec![0x03, 0x05, 0x02]]);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![(MpbleTarget::QpyServer, ints(&[20, 0, LINK as i64, 247]))]
+    );
+
+    // ATT_WRITE_REQ to handle 3.
+    assert_eq!(att(&mut stack, &mut ctrl, &[0x12, 0x03, 0x00, 0x31, 0x32]), std::vec![std::vec![0x13]]);
+    let mut expected = std::vec![V::I(21), V::I(0), V::I(2), V::B(b"12".to_vec()), V::I(3), V::I(0x2A19)];
+    expected.push(V::B(std::vec![0; 16]));
+    assert_eq!(events(&mut stack), std::vec![(MpbleTarget::QpyServer, expected)]);
+
+    // CCCD write: reported as event 21 on handle 4, uuid 0x2902.
+    assert_eq!(att(&mut stack, &mut ctrl, &[0x12, 0x04, 0x00, 0x01, 0x00]), std::vec![std::vec![0x13]]);
+    let evs = events(&mut stack);
+    assert_eq!(evs[0].1[..6], [V::I(21), V::I(0), V::I(2), V::B(std::vec![1, 0]), V::I(4), V::I(0x2902)]);
+
+    // A read is reported as event 22 with the value.
+    let rsp = att(&mut stack, &mut ctrl, &[0x0A, 0x03, 0x00]);
+    assert_eq!(rsp[0][0], 0x0B);
+    assert_eq!(&rsp[0][1..], b"12");
+    assert_eq!(events(&mut stack)[0].1[..4], [V::I(22), V::I(0), V::I(2), V::B(b"12".to_vec())]);
+
+    stack.h4_rx(&disconnection_complete(LINK, 0x13), 4);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![(
+            MpbleTarget::QpyServer,
+            std::vec![V::I(17), V::I(0), V::I(0), V::B(PEER.to_vec())]
+        )]
+    );
+    assert_eq!(stack.host.core.db.cccd(0, 4), 0, "CCCD forgotten with the link");
+}
+
+#[test]
+fn one_indication_at_a_time_and_send_end_after_confirmation() {
+    let (mut stack, mut ctrl) = started();
+    register_demo_service(&mut stack, 0);
+    connect(&mut stack, &mut ctrl);
+    events(&mut stack);
+    assert_eq!(stack.qpy_send(true, 0, 3, b"A"), 0);
+    assert_eq!(stack.qpy_send(true, 0, 3, b"B"), -1, "second indication refused");
+    ctrl.settle(&mut stack, 3);
+    assert_eq!(ctrl.take_l2cap(CID_ATT), std::vec![std::vec![0x1D, 0x03, 0x00, b'A']]);
+    assert!(events(&mut stack).is_empty(), "no send end before the confirmation");
+    assert!(att(&mut stack, &mut ctrl, &[0x1E]).is_empty());
+    assert_eq!(events(&mut stack), std::vec![(MpbleTarget::QpyServer, ints(&[25, 0]))]);
+    assert_eq!(stack.qpy_send(true, 0, 3, b"B"), 0);
+}
+
+#[test]
+fn gatt_stop_drops_links_resets_the_controller_and_reports_event_1() {
+    let (mut stack, mut ctrl) = started();
+    register_demo_service(&mut stack, 0);
+    connect(&mut stack, &mut ctrl);
+    events(&mut stack);
+    ctrl.take_commands();
+    assert_eq!(stack.qpy_gatt_stop(10), 0);
+    ctrl.settle(&mut stack, 10);
+    let cmds = ctrl.take_commands();
+    assert_eq!(cmds.first(), Some(&opcode::DISCONNECT));
+    assert_eq!(cmds.last(), Some(&opcode::RESET));
+    assert_eq!(events(&mut stack), std::vec![(MpbleTarget::QpyServer, ints(&[1, 0]))]);
+    assert_eq!(stack.qpy_get_status(), 0);
+    assert_eq!(stack.qpy_gatt_stop(11), -1, "already stopped");
+}
+
+#[test]
+fn change_chara_value_is_seen_by_the_next_read() {
+    let (mut stack, mut ctrl) = started();
+    register_demo_service(&mut stack, 0);
+    assert_eq!(stack.qpy_change_chara_value(1, 1, b"\x64"), 0);
+    assert_eq!(stack.qpy_change_chara_value(1, 2, b"\x64"), -1);
+    connect(&mut stack, &mut ctrl);
+    assert_eq!(att(&mut stack, &mut ctrl, &[0x0A, 0x03, 0x00]), std::vec![std::vec![0x0B, 0x64]]);
+}

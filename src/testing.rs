@@ -1,0 +1,248 @@
+//! Test support: a scripted controller and a scripted peer at the HCI
+//! boundary, so the whole host can be driven with byte vectors.
+//!
+//! Compiled for `cargo test` and for host tools (feature `std`, used by
+//! the fuzz targets); never in the firmware.
+
+extern crate std;
+
+use crate::api::Stack;
+use crate::hci::command::opcode;
+use std::collections::BTreeMap;
+use std::vec::Vec;
+
+/// H4 bytes of a Command Complete event (Vol 4 Part E 7.7.14).
+pub fn command_complete(op: u16, return_parameters: &[u8]) -> Vec<u8> {
+    let mut v = std::vec![0x04, 0x0E, (3 + return_parameters.len()) as u8, 1];
+    v.extend_from_slice(&op.to_le_bytes());
+    v.extend_from_slice(return_parameters);
+    v
+}
+
+/// H4 bytes of a Command Status event (Vol 4 Part E 7.7.15).
+pub fn command_status(op: u16, status: u8) -> Vec<u8> {
+    let mut v = std::vec![0x04, 0x0F, 4, status, 1];
+    v.extend_from_slice(&op.to_le_bytes());
+    v
+}
+
+/// H4 bytes of an LE Connection Complete event (Vol 4 Part E 7.7.65.1)
+/// where we are the peripheral (role 1) and the peer a public address.
+pub fn le_connection_complete(handle: u16, peer: [u8; 6]) -> Vec<u8> {
+    let mut v = std::vec![0x04, 0x3E, 19, 0x01, 0x00];
+    v.extend_from_slice(&handle.to_le_bytes());
+    v.push(0x01); // Role: peripheral
+    v.push(0x00); // Peer_Address_Type: public
+    v.extend_from_slice(&peer);
+    v.extend_from_slice(&0x0018u16.to_le_bytes()); // interval 30 ms
+    v.extend_from_slice(&0u16.to_le_bytes()); // latency
+    v.extend_from_slice(&0x0048u16.to_le_bytes()); // timeout 720 ms
+    v.push(0x00);
+    v
+}
+
+/// H4 bytes of a Disconnection Complete event (Vol 4 Part E 7.7.5).
+pub fn disconnection_complete(handle: u16, reason: u8) -> Vec<u8> {
+    let mut v = std::vec![0x04, 0x05, 4, 0x00];
+    v.extend_from_slice(&handle.to_le_bytes());
+    v.push(reason);
+    v
+}
+
+/// H4 bytes of Number Of Completed Packets for one handle (7.7.19).
+pub fn completed_packets(handle: u16, count: u16) -> Vec<u8> {
+    let mut v = std::vec![0x04, 0x13, 5, 1];
+    v.extend_from_slice(&handle.to_le_bytes());
+    v.extend_from_slice(&count.to_le_bytes());
+    v
+}
+
+/// H4 bytes of one ACL packet carrying a whole B-frame (how Bumble's
+/// controller delivers a peer's PDU, VIRTUAL-AIR.md).
+pub fn acl_frame(handle: u16, cid: u16, payload: &[u8]) -> Vec<u8> {
+    let l2cap_len = payload.len() as u16;
+    let acl_len = l2cap_len + 4;
+    let mut v = std::vec![0x02];
+    v.extend_from_slice(&(handle | (0b10 << 12)).to_le_bytes());
+    v.extend_from_slice(&acl_len.to_le_bytes());
+    v.extend_from_slice(&l2cap_len.to_le_bytes());
+    v.extend_from_slice(&cid.to_le_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// What the host sent, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    Command { opcode: u16, params: Vec<u8> },
+    /// A whole L2CAP B-frame, recombined from ACL fragments.
+    L2cap { handle: u16, cid: u16, payload: Vec<u8> },
+}
+
+/// A controller that answers every command at once with success and
+/// records what the host sent. Its ACL buffers are 27 bytes, 64 of them,
+/// as Bumble's.
+pub struct ScriptedController {
+    pub bd_addr: [u8; 6],
+    pub acl_len: u16,
+    pub acl_num: u8,
+    /// Commands it never answers (to test timeouts).
+    pub silent: Vec<u16>,
+    pub sent: Vec<Sent>,
+    pending_acl: BTreeMap<u16, Vec<u8>>,
+    raw: Vec<u8>,
+}
+
+impl ScriptedController {
+    pub fn new(bd_addr: [u8; 6]) -> Self {
+        ScriptedController {
+            bd_addr,
+            acl_len: 27,
+            acl_num: 64,
+            silent: Vec::new(),
+            sent: Vec::new(),
+            pending_acl: BTreeMap::new(),
+            raw: Vec::new(),
+        }
+    }
+
+    fn answer(&self, op: u16) -> Option<Vec<u8>> {
+        if self.silent.contains(&op) {
+            return None;
+        }
+        let params: Vec<u8> = match op {
+            opcode::READ_LOCAL_VERSION_INFORMATION => {
+                std::vec![0, 0x0C, 0, 0, 0x0C, 0xFF, 0xFF, 0, 0]
+            }
+            opcode::READ_LOCAL_SUPPORTED_COMMANDS => {
+                let mut v = std::vec![0u8; 65];
+                v[1..].fill(0xFF);
+                v
+            }
+            opcode::READ_LOCAL_SUPPORTED_FEATURES | opcode::LE_READ_LOCAL_SUPPORTED_FEATURES => {
+                std::vec![0, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0]
+            }
+            opcode::READ_BD_ADDR => {
+                let mut v = std::vec![0];
+                v.extend_from_slice(&self.bd_addr);
+                v
+            }
+            opcode::LE_READ_BUFFER_SIZE => {
+                let mut v = std::vec![0];
+                v.extend_from_slice(&self.acl_len.to_le_bytes());
+                v.push(self.acl_num);
+                v
+            }
+            // Commands answered by Command Status (Vol 4 Part E 7.1.6, 7.8.12).
+            opcode::DISCONNECT | opcode::LE_CREATE_CONNECTION | opcode::LE_CONNECTION_UPDATE => {
+                return Some(command_status(op, 0));
+            }
+            _ => std::vec![0],
+        };
+        Some(command_complete(op, &params))
+    }
+
+    /// Takes everything the host wants to send, records it, and returns
+    /// the controller's answers (H4 bytes).
+    pub fn exchange(&mut self, stack: &mut Stack) -> Vec<u8> {
+        let mut buf = [0u8; 512];
+        loop {
+            let n = stack.h4_tx(&mut buf);
+            if n == 0 {
+                break;
+            }
+            self.raw.extend_from_slice(&buf[..n]);
+        }
+        let mut answers = Vec::new();
+        loop {
+            match self.raw.first() {
+                Some(0x01) if self.raw.len() >= 4 => {
+                    let len = 4 + self.raw[3] as usize;
+                    if self.raw.len() < len {
+                        break;
+                    }
+                    let op = u16::from_le_bytes([self.raw[1], self.raw[2]]);
+                    let params = self.raw[4..len].to_vec();
+                    self.raw.drain(..len);
+                    self.sent.push(Sent::Command { opcode: op, params });
+                    if let Some(a) = self.answer(op) {
+                        answers.extend(a);
+                    }
+                }
+                Some(0x02) if self.raw.len() >= 5 => {
+                    let len = 5 + u16::from_le_bytes([self.raw[3], self.raw[4]]) as usize;
+                    if self.raw.len() < len {
+                        break;
+                    }
+                    let hf = u16::from_le_bytes([self.raw[1], self.raw[2]]);
+                    let handle = hf & 0x0FFF;
+                    let pb = (hf >> 12) & 0b11;
+                    let data = self.raw[5..len].to_vec();
+                    self.raw.drain(..len);
+                    // Give the buffer straight back, as a fast controller would.
+                    answers.extend(completed_packets(handle, 1));
+                    let acc = self.pending_acl.entry(handle).or_default();
+                    if pb != 0b01 {
+                        acc.clear();
+                    }
+                    acc.extend_from_slice(&data);
+                    if acc.len() >= 4 {
+                        let l2len = u16::from_le_bytes([acc[0], acc[1]]) as usize;
+                        if acc.len() >= 4 + l2len {
+                            let cid = u16::from_le_bytes([acc[2], acc[3]]);
+                            let payload = acc[4..4 + l2len].to_vec();
+                            acc.clear();
+                            self.sent.push(Sent::L2cap {
+                                handle,
+                                cid,
+                                payload,
+                            });
+                        }
+                    }
+                }
+                Some(_) if self.raw.len() < 5 => break,
+                Some(other) => panic!("host sent an unknown H4 packet type {other:#04x}"),
+                None => break,
+            }
+        }
+        answers
+    }
+
+    /// Runs host and controller until the host has nothing more to say.
+    pub fn settle(&mut self, stack: &mut Stack, now: u32) {
+        for _ in 0..64 {
+            let answers = self.exchange(stack);
+            if answers.is_empty() {
+                return;
+            }
+            stack.h4_rx(&answers, now);
+        }
+        panic!("host and controller never settled");
+    }
+
+    /// The L2CAP frames the host sent on `cid`, oldest first, and forgets them.
+    pub fn take_l2cap(&mut self, cid: u16) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        self.sent.retain(|s| match s {
+            Sent::L2cap { cid: c, payload, .. } if *c == cid => {
+                out.push(payload.clone());
+                false
+            }
+            _ => true,
+        });
+        out
+    }
+
+    /// The opcodes of the commands the host sent, and forgets them.
+    pub fn take_commands(&mut self) -> Vec<u16> {
+        let mut out = Vec::new();
+        self.sent.retain(|s| match s {
+            Sent::Command { opcode, .. } => {
+                out.push(*opcode);
+                false
+            }
+            _ => true,
+        });
+        out
+    }
+}
