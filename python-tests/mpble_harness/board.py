@@ -235,8 +235,8 @@ class Board:
     def _error(self, what: str) -> BoardError:
         state = "running" if self.alive else f"exited with {self.proc.returncode}"
         return BoardError(
-            f"[{self.name}] {what} (firmware {state}; MPBLE_HCI={self.hci!r})\n"
-            f"--- transcript tail ---\n{self.tail()}\n--- end ---"
+            f"[{self.name}] (firmware {state}; MPBLE_HCI={self.hci!r}) {what}\n"
+            f"--- transcript tail ---\n{self.tail().replace(chr(13) + chr(10), chr(10))}\n--- end ---"
         )
 
     def _wait_for(self, pattern: re.Pattern, since: int, timeout: float, what: str) -> re.Match:
