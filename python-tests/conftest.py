@@ -87,7 +87,8 @@ _DEFAULT = object()
 
 
 @pytest.fixture
-def make_board(request, firmware):
+def make_board(request, firmware, air):
+    # depends on `air` so that boards are reaped before the air closes
     boards: list[Board] = []
 
     def _make(slot=None, *, hci=_DEFAULT, env=None, name=None, args=(), boot_timeout=10.0):
