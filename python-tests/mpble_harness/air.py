@@ -1,0 +1,298 @@
+"""The virtual air: Bumble virtual controllers on one in-memory LocalLink.
+
+Everything Bumble does (controllers, link, TCP servers, peer hosts) runs in ONE
+asyncio event loop on a background thread: the LocalLink delivers packets with
+``loop.call_soon``, so every controller and peer on a link must live in the same
+loop. Test code (in the main thread) calls into that loop with ``Air.run(coro)``
+or ``Air.call(fn, ...)``.
+
+Each board controller is served to one firmware process as an H4 byte stream
+over TCP on 127.0.0.1 (a free port chosen by the kernel; the listening socket is
+bound before the firmware starts, so there is no port race).
+
+Facts about bumble 0.0.236 that matter here (see shared/design/VIRTUAL-AIR.md):
+- ``Controller(...)`` must be constructed inside the running loop (it creates a
+  future in ``__init__``).
+- the tcp-server transport's ``close()`` does not close the listening server or
+  the accepted connection; ``Air.close`` does both itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Optional
+
+from bumble.controller import Controller
+from bumble.hci import Address
+from bumble.link import LocalLink
+from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
+
+# Fixed addresses, written MSB-first as Bumble (and humans) print them.
+# Board i (0-based) gets BOARD_ADDRESS_FMT % (i + 1), peer i gets PEER_*.
+BOARD_ADDRESS_FMT = "00:00:B0:A2:D0:%02X"
+PEER_PUBLIC_ADDRESS_FMT = "00:00:BE:E2:00:%02X"
+# Random static address (two top bits set, Vol 6 Part B 1.3.2.1) used by a peer
+# Device as its own LE address when it advertises / connects (Bumble's default
+# own_address_type is RANDOM).
+PEER_RANDOM_ADDRESS_FMT = "F2:00:BE:E2:00:%02X"
+
+HCI_LOG_DEPTH = 4000
+
+
+class AirError(RuntimeError):
+    pass
+
+
+def format_addr(addr: bytes) -> str:
+    """Format 6 bytes given LSB-first (HCI order, as ble.getPublicAddr returns
+    them) as the usual MSB-first 'AA:BB:CC:DD:EE:FF'."""
+    if len(addr) != 6:
+        raise ValueError(f"an address is 6 bytes, got {len(addr)}: {addr!r}")
+    return ":".join(f"{b:02X}" for b in reversed(addr))
+
+
+def addr_from_lsb_bytes(addr: bytes) -> Address:
+    """A Bumble public Address from 6 LSB-first bytes."""
+    return Address(bytes(addr), Address.PUBLIC_DEVICE_ADDRESS)
+
+
+class _Tap:
+    """A packet sink that records each H4 packet and forwards it."""
+
+    def __init__(self, slot: "ControllerSlot", direction: str, sink: Any) -> None:
+        self.slot = slot
+        self.direction = direction
+        self.sink = sink
+
+    def on_packet(self, packet: bytes) -> None:
+        self.slot.hci_log.append((time.monotonic(), self.direction, bytes(packet)))
+        if self.sink is not None:
+            self.sink.on_packet(packet)
+
+
+@dataclass
+class ControllerSlot:
+    """One virtual controller on the air, served over TCP to one firmware."""
+
+    name: str
+    address: Address  # the controller's public address (Bumble form)
+    port: int
+    controller: Controller = field(repr=False)
+    transport: Any = field(repr=False)
+    hci_log: collections.deque = field(
+        default_factory=lambda: collections.deque(maxlen=HCI_LOG_DEPTH), repr=False
+    )
+
+    @property
+    def hci_spec(self) -> str:
+        """The MPBLE_HCI value that reaches this controller."""
+        return f"tcp:127.0.0.1:{self.port}"
+
+    @property
+    def address_bytes_lsb(self) -> bytes:
+        """The address as 6 LSB-first bytes (HCI order)."""
+        return bytes(self.address)  # Bumble keeps Address LSB-first; no to_bytes() in 0.0.236
+
+    @property
+    def client_connected(self) -> bool:
+        return self.transport.sink.transport is not None
+
+    def hci_log_text(self, limit: int = 200) -> str:
+        lines = []
+        entries = list(self.hci_log)[-limit:]
+        t0 = entries[0][0] if entries else 0.0
+        for t, direction, pkt in entries:
+            lines.append(f"{t - t0:9.4f} {direction} {pkt.hex()}")
+        return "\n".join(lines)
+
+
+class _LogCollector(logging.Handler):
+    def __init__(self, sink: list) -> None:
+        super().__init__(logging.WARNING)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.sink.append(f"{record.name}: {record.levelname}: {record.getMessage()}")
+        except Exception:  # pragma: no cover - logging must never raise
+            pass
+
+
+class Air:
+    """A LocalLink with Bumble controllers and peers, on a private loop thread.
+
+    Usage::
+
+        with Air() as air:
+            slot = air.add_controller()        # serve one firmware
+            peer = air.add_peer()              # a Bumble host on the air
+            air.run(peer.power_on(), 5)
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.slots: list[ControllerSlot] = []
+        self.peers: list = []
+        self.errors: list[str] = []  # exceptions raised inside the loop
+        self.log_lines: list[str] = []  # bumble WARNING+ log records
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._thread_main, name="bumble-air", daemon=True
+        )
+        self.loop.set_exception_handler(self._on_loop_exception)
+        self._log_handler = _LogCollector(self.log_lines)
+        logging.getLogger("bumble").addHandler(self._log_handler)
+        self._thread.start()
+        self.link: LocalLink = self.call(LocalLink)
+
+    # -- loop plumbing ---------------------------------------------------
+
+    def _thread_main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def _on_loop_exception(self, loop, context) -> None:
+        msg = context.get("message", "")
+        exc = context.get("exception")
+        self.errors.append(f"{msg}: {exc!r}" if exc else msg)
+
+    def run(self, coro: Awaitable, timeout: float = 10.0) -> Any:
+        """Run a coroutine in the air's loop and return its result.
+
+        Raises TimeoutError (after cancelling the coroutine) if it takes longer
+        than `timeout` seconds."""
+        if self._closed:
+            raise AirError("air is closed")
+        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return fut.result(timeout)
+        except concurrent.futures.TimeoutError:
+            fut.cancel()
+            raise TimeoutError(f"air.run: {coro!r} did not finish in {timeout} s") from None
+
+    def call(self, fn: Callable, *args, timeout: float = 10.0, **kwargs) -> Any:
+        """Call a plain function in the loop thread (e.g. constructors that need
+        the running loop) and return its result."""
+
+        async def _wrap():
+            return fn(*args, **kwargs)
+
+        return self.run(_wrap(), timeout)
+
+    # -- controllers and peers --------------------------------------------
+
+    def add_controller(self, address: Optional[str] = None, name: Optional[str] = None) -> ControllerSlot:
+        """A new controller on the link, served as H4 over TCP on a free
+        127.0.0.1 port. Returns its slot (`.port`, `.address`, `.hci_spec`)."""
+        index = len(self.slots)
+        address = address or BOARD_ADDRESS_FMT % (index + 1)
+        name = name or f"board{index + 1}"
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+        async def _make() -> ControllerSlot:
+            transport = await open_tcp_server_transport_with_socket(sock)
+            controller = Controller(name, link=self.link, public_address=address)
+            slot = ControllerSlot(
+                name=name,
+                address=controller.public_address,
+                port=port,
+                controller=controller,
+                transport=transport,
+            )
+            # controller -> firmware, firmware -> controller, both recorded
+            controller.host = _Tap(slot, "C>H", transport.sink)
+            transport.source.set_packet_sink(_Tap(slot, "H>C", controller))
+            return slot
+
+        slot = self.run(_make(), 10)
+        self.slots.append(slot)
+        return slot
+
+    def add_peer(self, address: Optional[str] = None, random_address: Optional[str] = None, name: Optional[str] = None):
+        """A Bumble host Device with its own controller on the link."""
+        from .peer import Peer
+
+        index = len(self.peers)
+        peer = Peer(
+            self,
+            public_address=address or PEER_PUBLIC_ADDRESS_FMT % (index + 1),
+            random_address=random_address or PEER_RANDOM_ADDRESS_FMT % (index + 1),
+            name=name or f"peer{index + 1}",
+        )
+        self.peers.append(peer)
+        return peer
+
+    def controller_for(self, address: Address) -> Optional[Controller]:
+        for c in self.link.controllers:
+            if c.public_address == address:
+                return c
+        return None
+
+    # -- reporting and shutdown -------------------------------------------
+
+    def report(self) -> str:
+        """Text for a failure report: loop errors, bumble warnings, HCI tails."""
+        parts = []
+        if self.errors:
+            parts.append("loop errors:\n" + "\n".join(self.errors))
+        if self.log_lines:
+            parts.append("bumble warnings:\n" + "\n".join(self.log_lines[-100:]))
+        for slot in self.slots:
+            parts.append(
+                f"HCI {slot.name} {slot.address} port {slot.port} (last packets):\n"
+                + slot.hci_log_text(60)
+            )
+        return "\n\n".join(parts)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+
+        async def _shutdown():
+            for slot in self.slots:
+                server = getattr(slot.transport, "server", None)
+                sink_transport = getattr(slot.transport.sink, "transport", None)
+                if sink_transport is not None:
+                    sink_transport.close()
+                if server is not None:
+                    server.close()
+            for peer in self.peers:
+                try:
+                    await asyncio.wait_for(peer.shutdown(), 2)
+                except Exception as e:  # shutdown must go on
+                    self.errors.append(f"peer shutdown: {e!r}")
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=2)
+
+        try:
+            if self._thread.is_alive():
+                self.run(_shutdown(), 10)
+        except Exception as e:
+            self.errors.append(f"shutdown: {e!r}")
+        finally:
+            self._closed = True
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+            if not self._thread.is_alive():
+                self.loop.close()
+            logging.getLogger("bumble").removeHandler(self._log_handler)
+
+    def __enter__(self) -> "Air":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,425 @@
+"""A firmware process driven over its REPL, as mpremote drives a board.
+
+The firmware's stdin/stdout/stderr sit on the slave side of a pseudo-terminal
+(as a board's REPL sits on a serial port); the harness holds the master side.
+A reader thread drains the master continuously into ``transcript`` (so the
+firmware never blocks on a full pty) and wakes anyone waiting in ``expect``.
+
+Two REPL protocols:
+
+- ``raw``: mpremote's raw REPL (Ctrl-A -> "raw REPL; CTRL-B to exit\\r\\n>",
+  code, Ctrl-D -> "OK", output, 0x04, error text, 0x04, ">"). Bare-metal ports
+  (qemu) have it.
+- ``paste``: the unix port's REPL has no raw REPL (ports/unix/main.c do_repl
+  only knows Ctrl-E paste mode): wait for ">>> ", Ctrl-E, wait for "=== ",
+  send the code (the firmware echoes it; we pace chunks on that echo), Ctrl-D,
+  output, ">>> ".
+
+Pty facts this relies on (MicroPython 1.25.0 ports/unix/unix_mphal.c):
+- at the prompt the firmware puts the tty in raw mode with TCSAFLUSH, which
+  DISCARDS unread input: never type ahead of a prompt;
+- while code runs the tty is back in its original (cooked, ISIG) mode, so
+  Ctrl-C becomes SIGINT -> KeyboardInterrupt. For that the pty must be the
+  child's controlling terminal (setsid + TIOCSCTTY below);
+- input '\\n' is turned into '\\r'; output gets ONLCR ('\\n' -> '\\r\\n').
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+import select
+import signal
+import subprocess
+import termios
+import threading
+import time
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+PASTE_CHUNK = 256
+RAW_CHUNK = 256
+PROMPT = ">>> "
+PASTE_BANNER = "paste mode; Ctrl-C to cancel, Ctrl-D to finish\r\n=== "
+RAW_BANNER = "raw REPL; CTRL-B to exit\r\n>"
+# The end of a paste-mode run: the REPL prints ">>> " when it is back (the
+# output before it need not end in a newline). Output that itself contains
+# ">>> " would end the wait early; tests should not print that.
+_PROMPT_RE = re.compile(">>> ")
+
+
+class BoardError(AssertionError):
+    """A board did something the test did not expect (timeout, traceback,
+    death). The message carries the recent transcript."""
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def default_firmware_path() -> Path:
+    env = os.environ.get("MPBLE_FIRMWARE")
+    if env:
+        return Path(env)
+    return repo_root() / "build" / "unix" / "micropython"
+
+
+def _child_setup() -> None:
+    # New session with the pty slave (already dup'ed to fd 0) as controlling
+    # terminal, so the line discipline's ISIG delivers Ctrl-C as SIGINT.
+    os.setsid()
+    try:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    except OSError:
+        pass
+
+
+class Board:
+    instances: list["Board"] = []  # every board ever started (for reports)
+
+    def __init__(
+        self,
+        hci: Optional[str] = None,
+        *,
+        name: str = "board",
+        firmware: Optional[os.PathLike | str] = None,
+        env: Optional[Mapping[str, Optional[str]]] = None,
+        args: Sequence[str] = (),
+        repl_mode: str = "auto",
+        cwd: Optional[os.PathLike | str] = None,
+        boot_timeout: float = 10.0,
+    ) -> None:
+        """Start a firmware process.
+
+        hci: value for MPBLE_HCI (e.g. slot.hci_spec); None leaves MPBLE_HCI
+             unset (it is removed from the inherited environment).
+        env: extra environment; a value of None removes that variable.
+        repl_mode: "auto" (from the banner), "paste" or "raw".
+        """
+        self.name = name
+        self.firmware = Path(firmware) if firmware else default_firmware_path()
+        if not self.firmware.exists():
+            raise BoardError(
+                f"firmware {self.firmware} does not exist: run `make firmware` "
+                f"(or set MPBLE_FIRMWARE to a built firmware)"
+            )
+        child_env = dict(os.environ)
+        child_env.pop("MPBLE_HCI", None)
+        if hci is not None:
+            child_env["MPBLE_HCI"] = hci
+        for k, v in (env or {}).items():
+            if v is None:
+                child_env.pop(k, None)
+            else:
+                child_env[k] = v
+        self.env = child_env
+        self.hci = child_env.get("MPBLE_HCI")
+
+        self._raw = bytearray()
+        self._cond = threading.Condition()
+        self._eof = False
+        self._mark = 0
+        self._lock = threading.RLock()
+        # Position in the text from which the next prompt must be awaited
+        # before sending anything (None: we know we are at a prompt).
+        self._busy_since: Optional[int] = None
+        self.mode = repl_mode
+        self.returncode: Optional[int] = None
+        self.started = time.monotonic()
+
+        master, slave = os.openpty()
+        self._master = master
+        try:
+            self.proc = subprocess.Popen(
+                [str(self.firmware), *args],
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                env=child_env,
+                cwd=str(cwd) if cwd else None,
+                preexec_fn=_child_setup,
+                close_fds=True,
+            )
+        except BaseException:
+            os.close(master)
+            os.close(slave)
+            raise
+        os.close(slave)  # only the child holds the slave: EIO on master at exit
+        Board.instances.append(self)
+        self._reader = threading.Thread(target=self._read_loop, name=f"{name}-pty", daemon=True)
+        self._reader.start()
+        try:
+            self._boot(boot_timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- pty plumbing --------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                r, _, _ = select.select([self._master], [], [], 0.2)
+                if not r:
+                    if self._eof:
+                        break
+                    continue
+                data = os.read(self._master, 65536)
+            except OSError as e:
+                if e.errno in (errno.EIO, errno.EBADF):
+                    break
+                raise
+            except ValueError:
+                break
+            if not data:
+                break
+            with self._cond:
+                self._raw += data
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(bytes(data))
+        while view:
+            if not self.alive:
+                raise self._error("firmware exited while we were writing to it")
+            try:
+                n = os.write(self._master, view)
+            except BlockingIOError:
+                time.sleep(0.005)
+                continue
+            view = view[n:]
+
+    @property
+    def transcript(self) -> str:
+        """Everything the board printed so far (\\r\\n kept as sent)."""
+        with self._cond:
+            return self._raw.decode("utf-8", "replace")
+
+    @property
+    def text(self) -> str:
+        """The transcript with \\r\\n normalised to \\n."""
+        return self.transcript.replace("\r\n", "\n")
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def cpu_time(self) -> float:
+        """utime + stime of the firmware process, in seconds (/proc/PID/stat)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            stat = f.read()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        # fields[0] is field 3 (state); utime is field 14, stime field 15
+        utime, stime = int(fields[11]), int(fields[12])
+        return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+    def mark(self) -> int:
+        """Make later expect() calls look only at output printed from now on.
+        Returns the position (usable as expect(..., since=pos))."""
+        self._mark = len(self.transcript)
+        return self._mark
+
+    def tail(self, n: int = 3000) -> str:
+        t = self.transcript
+        return t[-n:]
+
+    def _error(self, what: str) -> BoardError:
+        state = "running" if self.alive else f"exited with {self.proc.returncode}"
+        return BoardError(
+            f"[{self.name}] (firmware {state}; MPBLE_HCI={self.hci!r}) {what}\n"
+            f"--- transcript tail ---\n{self.tail().replace(chr(13) + chr(10), chr(10))}\n--- end ---"
+        )
+
+    def _wait_for(self, pattern: re.Pattern, since: int, timeout: float, what: str) -> re.Match:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                text = self._raw.decode("utf-8", "replace")
+                m = pattern.search(text, since)
+                if m:
+                    return m
+                if self._eof or self.proc.poll() is not None:
+                    # give the reader a moment to collect the last output
+                    if self._eof:
+                        raise self._error(f"firmware exited while waiting for {what}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._error(f"timed out after {timeout} s waiting for {what}")
+                self._cond.wait(min(remaining, 0.1))
+
+    def expect(self, regex: str | re.Pattern, timeout: float = 10.0, since: Optional[int] = None) -> re.Match:
+        """Wait until the board has printed something matching `regex` since
+        the last mark() (or since `since`, a transcript position; 0 = start).
+        The match is against the raw transcript (lines end in \\r\\n; use
+        `\\r?$` with re.M, or plain substrings). Returns the match."""
+        pattern = re.compile(regex) if isinstance(regex, str) else regex
+        return self._wait_for(pattern, self._mark if since is None else since, timeout, f"/{pattern.pattern}/")
+
+    # -- REPL protocols --------------------------------------------------------
+
+    def _boot(self, timeout: float) -> None:
+        m = self._wait_for(re.compile(r">>> $|>>> |raw REPL; CTRL-B to exit\r\n>"), 0, timeout, "the first REPL prompt")
+        banner = self.transcript[: m.end()]
+        if self.mode == "auto":
+            if "Ctrl-E for paste mode" in banner:
+                self.mode = "paste"  # the unix port: no raw REPL
+            else:
+                self.mode = "raw"
+        if self.mode == "raw":
+            self._enter_raw()
+
+    def _enter_raw(self) -> None:
+        pos = len(self.transcript)
+        self._write(b"\r\x03\x03\x01")
+        self._wait_for(re.compile(re.escape(RAW_BANNER)), pos, 5, "the raw REPL banner")
+        self._busy_since = None
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Block until the REPL is at a prompt after the last command we sent."""
+        if self._busy_since is None:
+            return
+        if self.mode == "paste":
+            self._wait_for(_PROMPT_RE, self._busy_since, timeout, "the REPL prompt (previous code still running?)")
+        else:
+            self._wait_for(re.compile("\x04>"), self._busy_since, timeout, "the raw REPL prompt (previous code still running?)")
+        self._busy_since = None
+
+    def _send_paste(self, code: bytes, timeout: float) -> int:
+        """Paste `code`; return the transcript position just before Ctrl-D."""
+        pos = len(self.transcript)
+        self._write(b"\x05")
+        self._wait_for(re.compile(re.escape(PASTE_BANNER)), pos, timeout, "the paste-mode prompt")
+        for i in range(0, len(code), PASTE_CHUNK):
+            chunk = code[i : i + PASTE_CHUNK]
+            with self._cond:
+                before = len(self._raw)
+            self._write(chunk)
+            # Pace on the echo: the firmware echoes each byte it took, and
+            # a line end (input '\n' is read as '\r') as "\n=== ", which
+            # ONLCR makes "\r\n=== " (6 bytes).
+            want = sum(6 if c in (10, 13) else 1 for c in chunk)
+            deadline = time.monotonic() + timeout
+            with self._cond:
+                while len(self._raw) - before < want:
+                    if self._eof:
+                        raise self._error("firmware exited while pasting")
+                    if time.monotonic() > deadline:
+                        raise self._error("paste echo stalled")
+                    self._cond.wait(0.1)
+        end = len(self.transcript)
+        self._write(b"\x04")
+        return end
+
+    def _send_raw(self, code: bytes, timeout: float) -> int:
+        end = len(self.transcript)
+        for i in range(0, len(code), RAW_CHUNK):
+            self._write(code[i : i + RAW_CHUNK])
+            time.sleep(0.01)
+        self._write(b"\x04")
+        self._wait_for(re.compile("OK"), end, timeout, "raw REPL 'OK'")
+        return end
+
+    def _start(self, code: str | bytes, timeout: float) -> int:
+        if isinstance(code, str):
+            code = code.encode()
+        if not self.alive:
+            raise self._error("firmware is not running")
+        self._wait_ready(timeout)
+        if self.mode == "paste":
+            pos = self._send_paste(code, timeout)
+        else:
+            pos = self._send_raw(code, timeout)
+        self._busy_since = pos
+        return pos
+
+    def exec_nowait(self, code: str | bytes, timeout: float = 10.0) -> int:
+        """Send code and return at once (it keeps running on the board).
+        Returns the transcript position where its output starts."""
+        with self._lock:
+            return self._start(code, timeout)
+
+    def exec(self, code: str | bytes, timeout: float = 10.0, check: bool = True) -> str:
+        """Run code, wait until the REPL is back, return what it printed
+        (\\n line ends). Raises BoardError on timeout or, with check=True, if
+        a Traceback was printed."""
+        with self._lock:
+            pos = self._start(code, timeout)
+            if self.mode == "paste":
+                m = self._wait_for(_PROMPT_RE, pos, timeout, "the REPL prompt after exec")
+                out = self.transcript[pos : m.start()]
+                self._busy_since = None
+                out = out.replace("\r\n", "\n")
+                if out.startswith("\n"):
+                    out = out[1:]
+                err = out if "Traceback (most recent call last)" in out else ""
+            else:
+                m = self._wait_for(re.compile("\x04(.*?)\x04>", re.S), pos, timeout, "the raw REPL end of output")
+                text = self.transcript
+                ok = text.index("OK", pos) + 2
+                out = text[ok : m.start()].replace("\r\n", "\n")
+                err = m.group(1).replace("\r\n", "\n")
+                self._busy_since = None
+            if check and err:
+                raise self._error(f"code raised on the board:\n{err}\n--- code ---\n{code if isinstance(code, str) else code.decode('utf-8', 'replace')}")
+            return out
+
+    def eval(self, expr: str, timeout: float = 10.0) -> str:
+        """print(repr(expr)) on the board; return the repr text."""
+        return self.exec(f"print(repr({expr}))", timeout).strip()
+
+    def run_file(self, path: os.PathLike | str, timeout: float = 30.0) -> int:
+        """Run a script file UNCHANGED (its exact bytes) and do NOT wait for it
+        to finish. Returns the transcript position where its output starts; the
+        REPL stays alive afterwards, so callbacks keep firing."""
+        data = Path(path).read_bytes()
+        return self.exec_nowait(data, timeout)
+
+    def interrupt(self) -> None:
+        """Ctrl-C (KeyboardInterrupt for running code)."""
+        self._write(b"\x03")
+
+    def wait_prompt(self, timeout: float = 10.0) -> None:
+        """Wait until code started with exec_nowait/run_file has finished."""
+        with self._lock:
+            self._wait_ready(timeout)
+
+    # -- shutdown ---------------------------------------------------------------
+
+    def close(self) -> Optional[int]:
+        """Reap the firmware: SIGTERM, then SIGKILL. Idempotent."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.terminate()
+                self.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except OSError:
+                    self.proc.kill()
+                self.proc.wait(5)
+        self.returncode = self.proc.returncode
+        self._eof = True
+        self._reader.join(2)
+        try:
+            os.close(self._master)
+        except OSError:
+            pass
+        return self.returncode
+
+    def __enter__(self) -> "Board":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Board {self.name} pid={self.proc.pid} hci={self.hci!r} mode={self.mode}>"
