@@ -24,6 +24,8 @@ FUZZ_SECONDS  ?= 60
 # The unix port, built out of tree, with our user C module and without the
 # parts the Debian source package strips (frozen manifest needs
 # micropython-lib; btree, ffi and ssl need the libs in lib/). _thread stays on.
+# GIT_CEILING_DIRECTORIES keeps MicroPython's version header from describing
+# this repository (build/ lives inside it) instead of v1.25.0.
 MP_UNIX_FLAGS := \
 	BUILD=$(MP_BUILD) \
 	USER_C_MODULES=$(ROOT) \
@@ -50,7 +52,7 @@ rust-lib:
 
 $(FIRMWARE): rust-lib FORCE
 	@mp="$$($(ROOT)/tools/get-micropython.sh)" && \
-	$(MAKE) -C "$$mp/ports/unix" $(MP_UNIX_FLAGS)
+	GIT_CEILING_DIRECTORIES=$(BUILD_DIR) $(MAKE) -C "$$mp/ports/unix" $(MP_UNIX_FLAGS)
 	@mkdir -p $(dir $@)
 	@if ! cmp -s $(MP_BUILD)/micropython $@; then \
 		cp $(MP_BUILD)/micropython $@ && echo "firmware: $@"; \

@@ -39,6 +39,9 @@
 #define HAL_CONNECT_TIMEOUT_MS (1000)
 // Retry delay when the scheduler queue was full.
 #define HAL_SCHED_RETRY_MS (10)
+// Re-signal the main thread while a scheduled pass has not run, backing off.
+#define HAL_NUDGE_FIRST_MS (20)
+#define HAL_NUDGE_MAX_MS (1000)
 
 // The unix port uses SIGRTMIN + 5 to make threads scan their stacks for the
 // GC (ports/unix/mpthreadport.c); this one only interrupts the main thread's
@@ -106,12 +109,6 @@ static void hal_install_wake_handler(void) {
     sigaction(HAL_WAKE_SIGNAL, &sa, NULL);
 }
 
-void mpble_hal_wake_main(void) {
-    if (!pthread_equal(pthread_self(), hal_main_thread)) {
-        pthread_kill(hal_main_thread, HAL_WAKE_SIGNAL);
-    }
-}
-
 // Wakes the reader out of poll() (new deadline, ring drained). Called with
 // hal_mutex held; the pipe is non-blocking, a full pipe already wakes it.
 static void hal_poke_reader(void) {
@@ -119,6 +116,32 @@ static void hal_poke_reader(void) {
         uint8_t b = 0;
         ssize_t r = write(hal_wake_pipe[1], &b, 1);
         (void)r;
+    }
+}
+
+static void hal_signal_main(void) {
+    if (!pthread_equal(pthread_self(), hal_main_thread)) {
+        pthread_kill(hal_main_thread, HAL_WAKE_SIGNAL);
+    }
+}
+
+void mpble_hal_wake_main(void) {
+    pthread_mutex_lock(&hal_mutex);
+    if (hal_state == HAL_OPEN && pthread_equal(pthread_self(), hal_reader)) {
+        // The reader signals the main thread itself after this returns.
+        pthread_mutex_unlock(&hal_mutex);
+        return;
+    }
+    bool reader = hal_state == HAL_OPEN;
+    if (reader) {
+        // The reader signals the main thread, and again (backing off) until
+        // the pass has run: a signal that lands just before the main thread
+        // blocks would otherwise be lost.
+        hal_poke_reader();
+    }
+    pthread_mutex_unlock(&hal_mutex);
+    if (!reader) {
+        hal_signal_main();
     }
 }
 
@@ -132,6 +155,7 @@ static void *hal_reader_main(void *arg) {
     (void)arg;
     uint8_t buf[2048];
     bool retry_sched = false;
+    int nudge_ms = 0; // 0: the main thread has not been nudged yet
     for (;;) {
         pthread_mutex_lock(&hal_mutex);
         int fd = hal_fd;
@@ -148,6 +172,10 @@ static void *hal_reader_main(void *arg) {
             uint64_t left = deadline > now ? deadline - now : 0;
             timeout = left > INT_MAX ? INT_MAX : (int)left;
         }
+        bool pending = mpble_port_process_pending();
+        if (pending && nudge_ms > 0 && (timeout < 0 || timeout > nudge_ms)) {
+            timeout = nudge_ms;
+        }
 
         struct pollfd pfd[2] = {
             { .fd = wake_fd, .events = POLLIN },
@@ -163,7 +191,9 @@ static void *hal_reader_main(void *arg) {
             fprintf(stderr, "mpble: poll() on " HAL_ENV " failed: %s\n", strerror(errno));
             break;
         }
+        bool poked = false;
         if (pfd[0].revents & POLLIN) {
+            poked = true;
             uint8_t drain[64];
             while (read(wake_fd, drain, sizeof(drain)) > 0) {
             }
@@ -212,6 +242,15 @@ static void *hal_reader_main(void *arg) {
         }
         if (want_process || retry_sched) {
             retry_sched = !hal_request_process();
+        }
+        if (mpble_port_process_pending()) {
+            if (want_process || poked || n == 0) {
+                hal_signal_main();
+                nudge_ms = nudge_ms == 0 ? HAL_NUDGE_FIRST_MS
+                    : (nudge_ms >= HAL_NUDGE_MAX_MS / 2 ? HAL_NUDGE_MAX_MS : nudge_ms * 2);
+            }
+        } else {
+            nudge_ms = 0;
         }
     }
     return NULL;

@@ -35,8 +35,9 @@ void mpble_hal_set_timeout(uint32_t timeout_ms);
 // has passed. Returns at once if bytes are already pending.
 void mpble_hal_wait_rx(uint32_t timeout_ms);
 
-// Wakes the thread that runs scheduled callbacks (the main thread) so it
-// notices a freshly scheduled callback even when blocked in a system call.
+// Any thread: makes sure the thread that runs scheduled callbacks (the
+// main thread) notices a freshly scheduled processing pass even when it is
+// blocked in a system call, and keeps nudging it while the pass is pending.
 void mpble_hal_wake_main(void);
 
 #endif // MICROPY_INCLUDED_MPBLE_HAL_H

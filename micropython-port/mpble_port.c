@@ -201,6 +201,10 @@ static mp_obj_t port_process_scheduled(mp_obj_t arg) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(port_process_scheduled_obj, port_process_scheduled);
 
+bool mpble_port_process_pending(void) {
+    return __atomic_load_n(&port_scheduled, __ATOMIC_SEQ_CST);
+}
+
 int mpble_port_request_process(void) {
     if (__atomic_exchange_n(&port_scheduled, true, __ATOMIC_SEQ_CST)) {
         return 0;

@@ -54,6 +54,9 @@ void mpble_port_process(void);
 // queue is full.
 int mpble_port_request_process(void);
 
+// Any thread: a scheduled processing pass has not run yet.
+bool mpble_port_process_pending(void);
+
 // VM: processes until predicate() is true or timeout_ms passes; returns the
 // last predicate() value. Handles pending events and KeyboardInterrupt like
 // MICROPY_EVENT_POLL_HOOK (may raise).
