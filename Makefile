@@ -5,7 +5,8 @@
 #   make test              everything CI checks (setup, build, cargo test/clippy/fmt,
 #                          no_std build, header check, fuzz, pytest)
 #   make bench             benchmarks, if any
-#   make clean
+#   make check-port        the C port against a fake core (part of make test)
+#   make clean / distclean
 #
 # MICROPY_DIR=/path/to/micropython-1.25.0 uses that tree instead of the Debian
 # source package (tools/get-micropython.sh).
@@ -37,7 +38,8 @@ MP_UNIX_FLAGS := \
 	MICROPY_PY_THREAD=1
 
 .DEFAULT_GOAL := firmware
-.PHONY: all firmware rust-lib demo test setup bench clean header-check fuzz pytest \
+.PHONY: all firmware rust-lib demo test setup bench clean distclean header-check check-port \
+	fuzz pytest \
 	cargo-checks FORCE
 
 all: firmware
@@ -71,6 +73,7 @@ test: setup
 	$(MAKE) firmware
 	$(MAKE) cargo-checks
 	$(MAKE) header-check
+	$(MAKE) check-port
 	$(MAKE) fuzz
 	$(MAKE) pytest
 
@@ -90,6 +93,10 @@ header-check:
 		exit 1; \
 	fi
 	@echo "header-check: include/mpble.h is up to date"
+
+# The C port's plumbing against a fake core (no Rust, no Bumble).
+check-port:
+	$(ROOT)/tools/check-port.sh
 
 fuzz:
 	@if [ -x $(ROOT)/fuzz/run.sh ]; then \
@@ -113,6 +120,10 @@ bench:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(MP_BUILD) $(BUILD_DIR)/unix
+	rm -rf $(MP_BUILD) $(BUILD_DIR)/mp-unix-fake $(BUILD_DIR)/fake-core $(BUILD_DIR)/unix
+
+# Also forgets the MicroPython source tree and the venv.
+distclean: clean
+	rm -rf $(BUILD_DIR) $(ROOT)/.venv
 
 FORCE:

@@ -59,6 +59,8 @@ typedef enum {
 } hal_state_t;
 
 static pthread_mutex_t hal_mutex = PTHREAD_MUTEX_INITIALIZER;
+// Serialises mpble_hal_open (Python threads may race to open).
+static pthread_mutex_t hal_open_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t hal_rx_cond; // CLOCK_MONOTONIC, see hal_init_cond()
 static pthread_once_t hal_cond_once = PTHREAD_ONCE_INIT;
 static pthread_t hal_main_thread;
@@ -330,7 +332,16 @@ static int hal_connect(const char *host, const char *port) {
     return fd;
 }
 
+static int hal_open_locked(const char **msg);
+
 int mpble_hal_open(const char **msg) {
+    pthread_mutex_lock(&hal_open_mutex);
+    int err = hal_open_locked(msg);
+    pthread_mutex_unlock(&hal_open_mutex);
+    return err;
+}
+
+static int hal_open_locked(const char **msg) {
     pthread_once(&hal_cond_once, hal_init_cond);
     *msg = hal_msg;
     pthread_mutex_lock(&hal_mutex);

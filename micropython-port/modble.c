@@ -38,9 +38,8 @@ static mp_obj_t ble_gatt_start(void) {
     }
     mpble_port_lock();
     int32_t r = mpble_qpy_gatt_start(mpble_port_now_ms());
+    // Sends the bring-up commands; event 0 reaches the callback later.
     mpble_port_unlock_after_call();
-    // Bring-up bytes are on their way; pick up anything already answered.
-    mpble_port_process();
     return ble_result(r);
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(ble_gatt_start_obj, ble_gatt_start);
