@@ -1,0 +1,129 @@
+# mpble: top-level entry points.
+#
+#   make / make firmware   Rust staticlib + MicroPython unix port -> build/unix/micropython
+#   make demo [DEMOS=dir]  run tools/demo.py on the vendor demos (default ../shared/demos)
+#   make test              everything CI checks (setup, build, cargo test/clippy/fmt,
+#                          no_std build, header check, fuzz, pytest)
+#   make bench             benchmarks, if any
+#   make check-port        the C port against a fake core (part of make test)
+#   make clean / distclean
+#
+# MICROPY_DIR=/path/to/micropython-1.25.0 uses that tree instead of the Debian
+# source package (tools/get-micropython.sh).
+
+ROOT        := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+BUILD_DIR   := $(ROOT)/build
+FIRMWARE    := $(BUILD_DIR)/unix/micropython
+MP_BUILD    := $(BUILD_DIR)/mp-unix
+RUST_LIB    := $(ROOT)/target/release/libmpble.a
+VENV_PY     := $(ROOT)/.venv/bin/python
+DEMOS       ?= $(ROOT)/../shared/demos
+CARGO       ?= cargo
+NO_STD_TARGET := thumbv7m-none-eabi
+FUZZ_SECONDS  ?= 60
+
+# The unix port, built out of tree, with our user C module and without the
+# parts the Debian source package strips (frozen manifest needs
+# micropython-lib; btree, ffi and ssl need the libs in lib/). _thread stays on.
+# GIT_CEILING_DIRECTORIES keeps MicroPython's version header from describing
+# this repository (build/ lives inside it) instead of v1.25.0.
+MP_UNIX_FLAGS := \
+	BUILD=$(MP_BUILD) \
+	USER_C_MODULES=$(ROOT) \
+	MPBLE_LIB=$(RUST_LIB) \
+	FROZEN_MANIFEST= \
+	MICROPY_PY_BTREE=0 \
+	MICROPY_PY_FFI=0 \
+	MICROPY_PY_SSL=0 \
+	MICROPY_PY_THREAD=1
+
+.DEFAULT_GOAL := firmware
+.PHONY: all firmware rust-lib demo test setup bench clean distclean header-check check-port \
+	fuzz pytest \
+	cargo-checks FORCE
+
+all: firmware
+
+firmware: $(FIRMWARE)
+
+# cargo and MicroPython's make both know their own dependencies, so they run
+# every time (each is a quick no-op when nothing changed); the copy only
+# happens when the linked binary changed.
+rust-lib:
+	$(CARGO) build --release
+
+$(FIRMWARE): rust-lib FORCE
+	@mp="$$($(ROOT)/tools/get-micropython.sh)" && \
+	GIT_CEILING_DIRECTORIES=$(BUILD_DIR) $(MAKE) -C "$$mp/ports/unix" $(MP_UNIX_FLAGS)
+	@mkdir -p $(dir $@)
+	@if ! cmp -s $(MP_BUILD)/micropython $@; then \
+		cp $(MP_BUILD)/micropython $@ && echo "firmware: $@"; \
+	fi
+
+setup:
+	$(ROOT)/tools/setup.sh
+
+demo: firmware
+	@test -x $(VENV_PY) || $(ROOT)/tools/setup.sh
+	$(VENV_PY) $(ROOT)/tools/demo.py $(DEMOS)
+
+# Order matters: the header check needs build.rs to have run (cargo build),
+# the pytest stage needs the firmware.
+test: setup
+	$(MAKE) firmware
+	$(MAKE) cargo-checks
+	$(MAKE) header-check
+	$(MAKE) check-port
+	$(MAKE) fuzz
+	$(MAKE) pytest
+
+cargo-checks:
+	$(CARGO) test
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) fmt --check
+	$(CARGO) build --release --lib --target $(NO_STD_TARGET)
+
+# include/mpble.h is committed so the C side builds without cargo; build.rs
+# rewrites it on every cargo build, so a diff here means the committed copy
+# is stale.
+header-check:
+	@cd $(ROOT) && if ! git diff --exit-code -- include/mpble.h; then \
+		echo "header-check: include/mpble.h differs from what build.rs generates" \
+		     "from src/ffi.rs; commit the regenerated header." >&2; \
+		exit 1; \
+	fi
+	@echo "header-check: include/mpble.h is up to date"
+
+# The C port's plumbing against a fake core (no Rust, no Bumble).
+check-port:
+	$(ROOT)/tools/check-port.sh
+
+fuzz:
+	@if [ -x $(ROOT)/fuzz/run.sh ]; then \
+		$(ROOT)/fuzz/run.sh $(FUZZ_SECONDS); \
+	elif [ -f $(ROOT)/fuzz/run.sh ]; then \
+		bash $(ROOT)/fuzz/run.sh $(FUZZ_SECONDS); \
+	else \
+		echo "fuzz: fuzz/run.sh not present, skipped"; \
+	fi
+
+pytest: firmware
+	@test -x $(VENV_PY) || $(ROOT)/tools/setup.sh
+	cd $(ROOT) && $(VENV_PY) -m pytest python-tests -v
+
+bench:
+	@if ls $(ROOT)/benches/*.rs >/dev/null 2>&1; then \
+		$(CARGO) bench --features std; \
+	else \
+		echo "bench: no benchmarks yet"; \
+	fi
+
+clean:
+	$(CARGO) clean
+	rm -rf $(MP_BUILD) $(BUILD_DIR)/mp-unix-fake $(BUILD_DIR)/fake-core $(BUILD_DIR)/unix
+
+# Also forgets the MicroPython source tree and the venv.
+distclean: clean
+	rm -rf $(BUILD_DIR) $(ROOT)/.venv
+
+FORCE:

@@ -1,0 +1,514 @@
+/*
+ * mpble: H4 over TCP transport for the unix port.
+ *
+ * MPBLE_HCI=tcp:HOST:PORT names a controller that speaks H4 (UART framing)
+ * over a TCP stream, e.g. Bumble's virtual controller.
+ *
+ * Threads:
+ * - The VM thread(s) open the socket, write to it (mpble_hal_write) and
+ *   drain received bytes (mpble_hal_read).
+ * - One reader thread blocks in poll() on the socket and on a wake pipe,
+ *   with the core's next timer deadline as timeout (no busy polling). It
+ *   appends received bytes to a mutex-protected ring and asks mpble_port.c
+ *   to process them in the VM (mp_sched_schedule) and to wake the main
+ *   thread, which may be blocked in select() (utime.sleep) or in read()
+ *   (the REPL): both retry on EINTR and run pending callbacks.
+ * The reader never touches Python objects.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mpble_hal.h"
+#include "mpble_port.h"
+
+#define HAL_ENV "MPBLE_HCI"
+#define HAL_RING_SIZE (16384)
+#define HAL_CONNECT_TIMEOUT_MS (1000)
+// Retry delay when the scheduler queue was full.
+#define HAL_SCHED_RETRY_MS (10)
+// Re-signal the main thread while a scheduled pass has not run, backing off.
+#define HAL_NUDGE_FIRST_MS (20)
+#define HAL_NUDGE_MAX_MS (1000)
+
+// The unix port uses SIGRTMIN + 5 to make threads scan their stacks for the
+// GC (ports/unix/mpthreadport.c); this one only interrupts the main thread's
+// blocking system call so that it runs pending scheduled callbacks.
+#ifdef SIGRTMIN
+#define HAL_WAKE_SIGNAL (SIGRTMIN + 6)
+#else
+#define HAL_WAKE_SIGNAL (SIGUSR2)
+#endif
+
+typedef enum {
+    HAL_CLOSED = 0, // never opened
+    HAL_OPEN,
+    HAL_PEER_CLOSED, // the controller closed the connection; reader stopped
+} hal_state_t;
+
+static pthread_mutex_t hal_mutex = PTHREAD_MUTEX_INITIALIZER;
+// Serialises mpble_hal_open (Python threads may race to open).
+static pthread_mutex_t hal_open_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hal_rx_cond; // CLOCK_MONOTONIC, see hal_init_cond()
+static pthread_once_t hal_cond_once = PTHREAD_ONCE_INIT;
+static pthread_t hal_main_thread;
+static pthread_t hal_reader;
+
+// Guarded by hal_mutex.
+static hal_state_t hal_state;
+static int hal_fd = -1;
+static int hal_wake_pipe[2] = { -1, -1 };
+static uint8_t hal_ring[HAL_RING_SIZE];
+static size_t hal_ring_head; // next byte to read
+static size_t hal_ring_len;
+static bool hal_ring_was_full;
+static uint64_t hal_deadline_ms = UINT64_MAX; // CLOCK_MONOTONIC ms
+
+static char hal_msg[256];
+
+// The unix port runs main() and the REPL on the process's first thread.
+__attribute__((constructor)) static void hal_capture_main_thread(void) {
+    hal_main_thread = pthread_self();
+}
+
+static void hal_init_cond(void) {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&hal_rx_cond, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+static uint64_t hal_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void hal_wake_handler(int sig) {
+    (void)sig;
+}
+
+static void hal_install_wake_handler(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = hal_wake_handler;
+    // No SA_RESTART: the point is to make read() of stdin return EINTR.
+    sa.sa_flags = 0;
+    sigemptyset(&sa.sa_mask);
+    sigaction(HAL_WAKE_SIGNAL, &sa, NULL);
+}
+
+// Wakes the reader out of poll() (new deadline, ring drained). Called with
+// hal_mutex held; the pipe is non-blocking, a full pipe already wakes it.
+static void hal_poke_reader(void) {
+    if (hal_wake_pipe[1] >= 0) {
+        uint8_t b = 0;
+        ssize_t r = write(hal_wake_pipe[1], &b, 1);
+        (void)r;
+    }
+}
+
+static void hal_signal_main(void) {
+    if (!pthread_equal(pthread_self(), hal_main_thread)) {
+        pthread_kill(hal_main_thread, HAL_WAKE_SIGNAL);
+    }
+}
+
+void mpble_hal_wake_main(void) {
+    pthread_mutex_lock(&hal_mutex);
+    if (hal_state == HAL_OPEN && pthread_equal(pthread_self(), hal_reader)) {
+        // The reader signals the main thread itself after this returns.
+        pthread_mutex_unlock(&hal_mutex);
+        return;
+    }
+    bool reader = hal_state == HAL_OPEN;
+    if (reader) {
+        // The reader signals the main thread, and again (backing off) until
+        // the pass has run: a signal that lands just before the main thread
+        // blocks would otherwise be lost.
+        hal_poke_reader();
+    }
+    pthread_mutex_unlock(&hal_mutex);
+    if (!reader) {
+        hal_signal_main();
+    }
+}
+
+// Asks for a processing pass in the VM; false if it could not be queued
+// (scheduler full), in which case the reader retries shortly.
+static bool hal_request_process(void) {
+    return mpble_port_request_process() >= 0;
+}
+
+static void *hal_reader_main(void *arg) {
+    (void)arg;
+    uint8_t buf[2048];
+    bool retry_sched = false;
+    int nudge_ms = 0; // 0: the main thread has not been nudged yet
+    for (;;) {
+        pthread_mutex_lock(&hal_mutex);
+        int fd = hal_fd;
+        int wake_fd = hal_wake_pipe[0];
+        size_t room = HAL_RING_SIZE - hal_ring_len;
+        uint64_t deadline = hal_deadline_ms;
+        pthread_mutex_unlock(&hal_mutex);
+
+        int timeout = -1;
+        uint64_t now = hal_now_ms();
+        if (retry_sched) {
+            timeout = HAL_SCHED_RETRY_MS;
+        } else if (deadline != UINT64_MAX) {
+            uint64_t left = deadline > now ? deadline - now : 0;
+            timeout = left > INT_MAX ? INT_MAX : (int)left;
+        }
+        bool pending = mpble_port_process_pending();
+        if (pending && nudge_ms > 0 && (timeout < 0 || timeout > nudge_ms)) {
+            timeout = nudge_ms;
+        }
+
+        struct pollfd pfd[2] = {
+            { .fd = wake_fd, .events = POLLIN },
+            // When the ring is full, stop reading until the VM drains it
+            // (it pokes the wake pipe); TCP flow control does the rest.
+            { .fd = room > 0 ? fd : -1, .events = POLLIN },
+        };
+        int n = poll(pfd, 2, timeout);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            fprintf(stderr, "mpble: poll() on " HAL_ENV " failed: %s\n", strerror(errno));
+            break;
+        }
+        bool poked = false;
+        if (pfd[0].revents & POLLIN) {
+            poked = true;
+            uint8_t drain[64];
+            while (read(wake_fd, drain, sizeof(drain)) > 0) {
+            }
+        }
+        bool want_process = false;
+        if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            size_t cap = room < sizeof(buf) ? room : sizeof(buf);
+            ssize_t got = recv(fd, buf, cap, 0);
+            if (got < 0 && (errno == EINTR || errno == EAGAIN)) {
+                continue;
+            }
+            if (got <= 0) {
+                pthread_mutex_lock(&hal_mutex);
+                hal_state = HAL_PEER_CLOSED;
+                pthread_cond_broadcast(&hal_rx_cond);
+                pthread_mutex_unlock(&hal_mutex);
+                fprintf(stderr, "mpble: the controller (%s=%s) closed the connection%s%s\n",
+                    HAL_ENV, getenv(HAL_ENV) ? getenv(HAL_ENV) : "",
+                    got < 0 ? ": " : "", got < 0 ? strerror(errno) : "");
+                // Let the core notice nothing more will come (timeouts).
+                hal_request_process();
+                return NULL;
+            }
+            pthread_mutex_lock(&hal_mutex);
+            size_t tail = (hal_ring_head + hal_ring_len) % HAL_RING_SIZE;
+            for (ssize_t i = 0; i < got; i++) {
+                hal_ring[tail] = buf[i];
+                tail = (tail + 1) % HAL_RING_SIZE;
+            }
+            hal_ring_len += (size_t)got;
+            if (hal_ring_len == HAL_RING_SIZE) {
+                hal_ring_was_full = true;
+            }
+            pthread_cond_broadcast(&hal_rx_cond);
+            pthread_mutex_unlock(&hal_mutex);
+            want_process = true;
+        }
+        if (deadline != UINT64_MAX && hal_now_ms() >= deadline) {
+            // The deadline is consumed; the processing pass publishes the next.
+            pthread_mutex_lock(&hal_mutex);
+            if (hal_deadline_ms == deadline) {
+                hal_deadline_ms = UINT64_MAX;
+            }
+            pthread_mutex_unlock(&hal_mutex);
+            want_process = true;
+        }
+        if (want_process || retry_sched) {
+            retry_sched = !hal_request_process();
+        }
+        if (mpble_port_process_pending()) {
+            if (want_process || poked || n == 0) {
+                hal_signal_main();
+                nudge_ms = nudge_ms == 0 ? HAL_NUDGE_FIRST_MS
+                    : (nudge_ms >= HAL_NUDGE_MAX_MS / 2 ? HAL_NUDGE_MAX_MS : nudge_ms * 2);
+            }
+        } else {
+            nudge_ms = 0;
+        }
+    }
+    return NULL;
+}
+
+// Non-blocking, and not inherited by programs started with os.system().
+static void hal_set_flags(int fd) {
+    fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+static int hal_fail(int err, const char *fmt, const char *a, const char *b) {
+    snprintf(hal_msg, sizeof(hal_msg), fmt, a, b);
+    return err;
+}
+
+// Connects to host:port within HAL_CONNECT_TIMEOUT_MS. Returns the socket or
+// -errno.
+static int hal_connect(const char *host, const char *port) {
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai != 0) {
+        return -EHOSTUNREACH;
+    }
+    int err = ECONNREFUSED;
+    int fd = -1;
+    uint64_t deadline = hal_now_ms() + HAL_CONNECT_TIMEOUT_MS;
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        hal_set_flags(fd);
+        int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        if (r < 0 && errno == EINPROGRESS) {
+            for (;;) {
+                uint64_t now = hal_now_ms();
+                int left = now < deadline ? (int)(deadline - now) : 0;
+                struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+                int n = poll(&pfd, 1, left);
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (n <= 0) {
+                    errno = n == 0 ? ETIMEDOUT : errno;
+                    r = -1;
+                    break;
+                }
+                int so_err = 0;
+                socklen_t len = sizeof(so_err);
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_err, &len);
+                errno = so_err;
+                r = so_err == 0 ? 0 : -1;
+                break;
+            }
+        }
+        if (r == 0) {
+            break;
+        }
+        err = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        return -err;
+    }
+    // Back to blocking mode: writes from the VM block until the kernel takes
+    // the bytes; the reader only recv()s after poll() said so.
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+static int hal_open_locked(const char **msg);
+
+int mpble_hal_open(const char **msg) {
+    pthread_mutex_lock(&hal_open_mutex);
+    int err = hal_open_locked(msg);
+    pthread_mutex_unlock(&hal_open_mutex);
+    return err;
+}
+
+static int hal_open_locked(const char **msg) {
+    pthread_once(&hal_cond_once, hal_init_cond);
+    *msg = hal_msg;
+    pthread_mutex_lock(&hal_mutex);
+    hal_state_t state = hal_state;
+    pthread_mutex_unlock(&hal_mutex);
+    if (state == HAL_OPEN) {
+        return 0;
+    }
+    if (state == HAL_PEER_CLOSED) {
+        // The reader has returned; reconnect (the controller may be back).
+        pthread_join(hal_reader, NULL);
+        pthread_mutex_lock(&hal_mutex);
+        close(hal_fd);
+        hal_fd = -1;
+        hal_state = HAL_CLOSED;
+        pthread_mutex_unlock(&hal_mutex);
+    }
+
+    const char *spec = getenv(HAL_ENV);
+    if (spec == NULL || spec[0] == '\0') {
+        return hal_fail(ENODEV, "%s%s is not set (expected " HAL_ENV "=tcp:HOST:PORT)", HAL_ENV, "");
+    }
+    // tcp:HOST:PORT; HOST may be [v6addr].
+    char host[128], port[16];
+    const char *p = spec + 4;
+    const char *colon = strrchr(spec, ':');
+    size_t host_len = colon != NULL && colon > p ? (size_t)(colon - p) : 0;
+    size_t port_len = colon != NULL ? strlen(colon + 1) : 0;
+    if (strncmp(spec, "tcp:", 4) != 0 || host_len == 0 || host_len >= sizeof(host)
+        || port_len == 0 || port_len >= sizeof(port)
+        || strspn(colon + 1, "0123456789") != port_len) {
+        return hal_fail(ENODEV, HAL_ENV "=%s is malformed (expected " HAL_ENV "=tcp:HOST:PORT)%s", spec, "");
+    }
+    if (p[0] == '[' && p[host_len - 1] == ']' && host_len > 2) {
+        p++;
+        host_len -= 2;
+    }
+    memcpy(host, p, host_len);
+    host[host_len] = '\0';
+    memcpy(port, colon + 1, port_len + 1);
+
+    int fd = hal_connect(host, port);
+    if (fd < 0) {
+        char addr[160];
+        snprintf(addr, sizeof(addr), "%s:%s", host, port);
+        snprintf(hal_msg, sizeof(hal_msg), "cannot connect to the controller at %s (" HAL_ENV "=%s): %s",
+            addr, spec, strerror(-fd));
+        return -fd;
+    }
+
+    if (hal_wake_pipe[0] < 0) {
+        if (pipe(hal_wake_pipe) != 0) {
+            int err = errno;
+            close(fd);
+            return hal_fail(err, "%s: cannot create a pipe%s", HAL_ENV, "");
+        }
+        for (int i = 0; i < 2; i++) {
+            hal_set_flags(hal_wake_pipe[i]);
+        }
+    }
+    hal_install_wake_handler();
+
+    pthread_mutex_lock(&hal_mutex);
+    hal_fd = fd;
+    hal_ring_head = 0;
+    hal_ring_len = 0;
+    hal_ring_was_full = false;
+    hal_state = HAL_OPEN;
+    pthread_mutex_unlock(&hal_mutex);
+
+    // The reader blocks every signal: Ctrl-C and our wake signal must reach
+    // the main thread, whose blocking calls they are meant to interrupt.
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int err = pthread_create(&hal_reader, NULL, hal_reader_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err != 0) {
+        pthread_mutex_lock(&hal_mutex);
+        hal_state = HAL_CLOSED;
+        hal_fd = -1;
+        pthread_mutex_unlock(&hal_mutex);
+        close(fd);
+        return hal_fail(err, "%s: cannot start the reader thread%s", HAL_ENV, "");
+    }
+    return 0;
+}
+
+bool mpble_hal_is_open(void) {
+    pthread_mutex_lock(&hal_mutex);
+    bool open = hal_state == HAL_OPEN;
+    pthread_mutex_unlock(&hal_mutex);
+    return open;
+}
+
+size_t mpble_hal_read(uint8_t *buf, size_t cap) {
+    pthread_mutex_lock(&hal_mutex);
+    size_t n = 0;
+    while (n < cap && hal_ring_len > 0) {
+        buf[n++] = hal_ring[hal_ring_head];
+        hal_ring_head = (hal_ring_head + 1) % HAL_RING_SIZE;
+        hal_ring_len--;
+    }
+    if (n > 0 && hal_ring_was_full) {
+        // The reader stopped reading the socket while the ring was full.
+        hal_ring_was_full = false;
+        hal_poke_reader();
+    }
+    pthread_mutex_unlock(&hal_mutex);
+    return n;
+}
+
+int mpble_hal_write(const uint8_t *buf, size_t len) {
+    pthread_mutex_lock(&hal_mutex);
+    int fd = hal_state == HAL_OPEN ? hal_fd : -1;
+    pthread_mutex_unlock(&hal_mutex);
+    if (fd < 0) {
+        return ENOTCONN;
+    }
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return errno;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+void mpble_hal_set_timeout(uint32_t timeout_ms) {
+    uint64_t deadline = timeout_ms == UINT32_MAX ? UINT64_MAX : hal_now_ms() + timeout_ms;
+    pthread_mutex_lock(&hal_mutex);
+    uint64_t old = hal_deadline_ms;
+    hal_deadline_ms = deadline;
+    if (deadline < old) {
+        // The reader may sleep in poll() with a later (or no) deadline.
+        hal_poke_reader();
+    }
+    pthread_mutex_unlock(&hal_mutex);
+}
+
+void mpble_hal_wait_rx(uint32_t timeout_ms) {
+    pthread_once(&hal_cond_once, hal_init_cond);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&hal_mutex);
+    while (hal_ring_len == 0 && hal_state == HAL_OPEN) {
+        if (pthread_cond_timedwait(&hal_rx_cond, &hal_mutex, &ts) == ETIMEDOUT) {
+            break;
+        }
+    }
+    bool open = hal_state == HAL_OPEN;
+    bool pending = hal_ring_len > 0;
+    pthread_mutex_unlock(&hal_mutex);
+    if (!open && !pending && timeout_ms > 0) {
+        // Nothing will arrive: sleep out the timeout without spinning.
+        struct timespec rq = { (time_t)(timeout_ms / 1000), (long)(timeout_ms % 1000) * 1000000L };
+        nanosleep(&rq, NULL);
+    }
+}

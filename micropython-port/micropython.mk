@@ -1,0 +1,23 @@
+# mpble user C module (make-based ports, e.g. unix, qemu).
+#
+#   make USER_C_MODULES=<repo root> MPBLE_LIB=<path to libmpble.a> ...
+#
+# MPBLE_LIB defaults to the host release build of the Rust core.
+MPBLE_MOD_DIR := $(USERMOD_DIR)
+MPBLE_ROOT := $(abspath $(MPBLE_MOD_DIR)/..)
+MPBLE_LIB ?= $(MPBLE_ROOT)/target/release/libmpble.a
+
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/modble.c
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/modnetwork_bt.c
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/mpble_port.c
+# The transport is per platform; only the unix one exists so far.
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_tcp.c
+
+CFLAGS_USERMOD += -I$(MPBLE_MOD_DIR) -I$(MPBLE_ROOT)/include
+LDFLAGS_USERMOD += $(MPBLE_LIB)
+
+# Relink when the Rust core changes (MicroPython's link rule only knows its
+# own objects).
+ifneq ($(PROG),)
+$(BUILD)/$(PROG): $(MPBLE_LIB)
+endif

@@ -1,0 +1,106 @@
+/*
+ * mpble: Pycom's `network.Bluetooth` (minimal: the constructor brings the
+ * controller up). Marshalling only; the behaviour lives in the Rust core.
+ *
+ * The unix port has no `network` module (MICROPY_PY_NETWORK is off), so this
+ * file registers one holding `Bluetooth`. Ports with their own `network`
+ * module would add Bluetooth to it via MICROPY_PORT_NETWORK_INTERFACES
+ * instead (not done yet).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "py/runtime.h"
+
+#include "mpble_port.h"
+
+// How long Bluetooth() waits for the controller to come up.
+#define BT_START_TIMEOUT_MS (2000)
+
+typedef struct _network_bt_obj_t {
+    mp_obj_base_t base;
+} network_bt_obj_t;
+
+static const mp_obj_type_t network_bt_type;
+
+// Bluetooth is a singleton: every construction returns this object.
+static const network_bt_obj_t network_bt_singleton = { { &network_bt_type } };
+
+static NORETURN void network_bt_raise(int err, const char *msg) {
+    mp_obj_t args[2] = {
+        MP_OBJ_NEW_SMALL_INT(err),
+        mp_obj_new_str(msg, strlen(msg)),
+    };
+    nlr_raise(mp_obj_new_exception_args(&mp_type_OSError, 2, args));
+}
+
+static bool network_bt_started(void) {
+    MpbleState s = mpble_state();
+    return s == MPBLE_STATE_READY || s == MPBLE_STATE_FAILED;
+}
+
+static mp_obj_t network_bt_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *all_args) {
+    // Pycom's arguments are accepted and, for now, ignored.
+    enum { ARG_id, ARG_mode, ARG_antenna, ARG_modem_sleep, ARG_pin, ARG_privacy,
+           ARG_secure_connections, ARG_mtu };
+    static const mp_arg_t allowed_args[] = {
+        { MP_QSTR_id, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(0)} },
+        { MP_QSTR_mode, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(0)} },
+        { MP_QSTR_antenna, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
+        { MP_QSTR_modem_sleep, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
+        { MP_QSTR_pin, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
+        { MP_QSTR_privacy, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_TRUE} },
+        { MP_QSTR_secure_connections, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_TRUE} },
+        { MP_QSTR_mtu, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(200)} },
+    };
+    mp_arg_val_t args[MP_ARRAY_SIZE(allowed_args)];
+    mp_arg_parse_all_kw_array(n_args, n_kw, all_args, MP_ARRAY_SIZE(allowed_args), allowed_args, args);
+
+    const char *msg;
+    int err = mpble_port_open(&msg);
+    if (err != 0) {
+        network_bt_raise(err, msg);
+    }
+
+    mpble_port_lock();
+    MpbleState state = mpble_state();
+    if (state != MPBLE_STATE_READY && state != MPBLE_STATE_STARTING) {
+        mpble_start(mpble_port_now_ms());
+    }
+    mpble_port_unlock_after_call();
+
+    mpble_port_wait(network_bt_started, BT_START_TIMEOUT_MS);
+    if (mpble_state() != MPBLE_STATE_READY) {
+        network_bt_raise(ETIMEDOUT, "the controller named by MPBLE_HCI did not come up");
+    }
+    return MP_OBJ_FROM_PTR(&network_bt_singleton);
+}
+
+static const mp_rom_map_elem_t network_bt_locals_dict_table[] = {
+};
+static MP_DEFINE_CONST_DICT(network_bt_locals_dict, network_bt_locals_dict_table);
+
+static MP_DEFINE_CONST_OBJ_TYPE(
+    network_bt_type,
+    MP_QSTR_Bluetooth,
+    MP_TYPE_FLAG_NONE,
+    make_new, network_bt_make_new,
+    locals_dict, &network_bt_locals_dict
+    );
+
+#if !MICROPY_PY_NETWORK
+
+static const mp_rom_map_elem_t network_module_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_network) },
+    { MP_ROM_QSTR(MP_QSTR_Bluetooth), MP_ROM_PTR(&network_bt_type) },
+};
+static MP_DEFINE_CONST_DICT(network_module_globals, network_module_globals_table);
+
+const mp_obj_module_t mp_module_network_bt = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&network_module_globals,
+};
+
+MP_REGISTER_MODULE(MP_QSTR_network, mp_module_network_bt);
+
+#endif // !MICROPY_PY_NETWORK

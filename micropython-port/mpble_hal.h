@@ -1,0 +1,43 @@
+/*
+ * mpble: byte transport between the MicroPython port and a BLE controller.
+ *
+ * One implementation per platform (hal_unix_tcp.c: H4 over TCP). The core
+ * (Rust) never sees the transport; mpble_port.c moves bytes between the two.
+ */
+#ifndef MICROPY_INCLUDED_MPBLE_HAL_H
+#define MICROPY_INCLUDED_MPBLE_HAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// Opens the transport named by the environment (MPBLE_HCI) unless it is
+// already open; once open it stays open for the life of the process.
+// Returns 0, or a positive errno value (ENODEV: MPBLE_HCI unset or
+// malformed; ECONNREFUSED, ETIMEDOUT, ...: connect failed). On failure
+// *msg points to a static, NUL-terminated message naming MPBLE_HCI.
+int mpble_hal_open(const char **msg);
+
+// True while the transport is open and the peer has not closed it.
+bool mpble_hal_is_open(void);
+
+// Moves up to cap received bytes into buf; returns how many (0: none).
+size_t mpble_hal_read(uint8_t *buf, size_t cap);
+
+// Writes all len bytes, in order. Returns 0, or a positive errno value.
+int mpble_hal_write(const uint8_t *buf, size_t len);
+
+// The core wants mpble_tick() in timeout_ms (UINT32_MAX: no timer runs).
+// Publishes the deadline for the transport's reader.
+void mpble_hal_set_timeout(uint32_t timeout_ms);
+
+// Blocks the calling thread until received bytes are pending or timeout_ms
+// has passed. Returns at once if bytes are already pending.
+void mpble_hal_wait_rx(uint32_t timeout_ms);
+
+// Any thread: makes sure the thread that runs scheduled callbacks (the
+// main thread) notices a freshly scheduled processing pass even when it is
+// blocked in a system call, and keeps nudging it while the pass is pending.
+void mpble_hal_wake_main(void);
+
+#endif // MICROPY_INCLUDED_MPBLE_HAL_H

@@ -1,0 +1,294 @@
+/*
+ * mpble: scheduler glue between the Rust core and MicroPython.
+ *
+ * The core is sans-IO: this file feeds it received bytes and the time,
+ * writes out what it wants sent and turns its events into calls of the
+ * user's Python callbacks. It holds no BLE behaviour of its own.
+ *
+ * Events are delivered only on the main thread, from a function scheduled
+ * with mp_sched_schedule (or from a blocking wait running there), one at a
+ * time and never nested, with no lock held while Python runs: callbacks may
+ * call back into the API.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "py/mphal.h"
+#include "py/objint.h"
+#include "py/mpprint.h"
+#include "py/mpthread.h"
+#include "py/runtime.h"
+
+#include "mpble_hal.h"
+#include "mpble_port.h"
+
+// The callback of each MpbleTarget (index MpbleTarget - 1).
+MP_REGISTER_ROOT_POINTER(mp_obj_t mpble_callbacks[3]);
+
+#if MICROPY_PY_THREAD
+static mp_thread_mutex_t port_mutex;
+#endif
+static bool port_inited;
+// A processing pass is scheduled and has not started yet. Set from any
+// thread (the transport's reader included), cleared on the main thread.
+static bool port_scheduled;
+// Events are being delivered (main thread); guards against nesting.
+static bool port_delivering;
+static bool port_tx_error_reported;
+
+// Only used with the port lock held.
+static uint8_t port_rx_buf[512];
+static uint8_t port_tx_buf[512];
+
+static void port_unlock(void) {
+    #if MICROPY_PY_THREAD
+    mp_thread_mutex_unlock(&port_mutex);
+    #endif
+}
+
+void mpble_port_init(void) {
+    if (port_inited) {
+        return;
+    }
+    #if MICROPY_PY_THREAD
+    mp_thread_mutex_init(&port_mutex);
+    #endif
+    port_inited = true;
+}
+
+void mpble_port_deinit(void) {
+    mpble_port_init();
+    mpble_port_lock();
+    mpble_reset();
+    mpble_hal_set_timeout(UINT32_MAX);
+    port_unlock();
+    for (size_t i = 0; i < MPBLE_PORT_CB_COUNT; i++) {
+        MP_STATE_PORT(mpble_callbacks)[i] = MP_OBJ_NULL;
+    }
+}
+
+uint32_t mpble_port_now_ms(void) {
+    return (uint32_t)mp_hal_ticks_ms();
+}
+
+int mpble_port_open(const char **msg) {
+    mpble_port_init();
+    return mpble_hal_open(msg);
+}
+
+void mpble_port_lock(void) {
+    mpble_port_init();
+    #if MICROPY_PY_THREAD
+    mp_thread_mutex_lock(&port_mutex, 1);
+    #endif
+}
+
+// With the port lock held: hands the controller what the core wants sent,
+// in order, and publishes when the core next needs mpble_tick().
+static void port_flush_and_publish(uint32_t now) {
+    for (;;) {
+        size_t n = mpble_h4_tx(port_tx_buf, sizeof(port_tx_buf));
+        if (n == 0) {
+            break;
+        }
+        int err = mpble_hal_write(port_tx_buf, n);
+        if (err != 0 && !port_tx_error_reported) {
+            // Keep draining: the core must not stall on a dead link.
+            port_tx_error_reported = true;
+            mp_printf(MICROPY_ERROR_PRINTER, "mpble: cannot write to the controller (MPBLE_HCI): errno %d\n", err);
+        } else if (err == 0) {
+            port_tx_error_reported = false;
+        }
+    }
+    mpble_hal_set_timeout(mpble_next_timeout_ms(now));
+}
+
+static mp_obj_t port_value(const MpbleEvent *ev, const MpbleValue *v) {
+    switch (v->kind) {
+        case MPBLE_VALUE_KIND_INT:
+            return mp_obj_new_int_from_ll(v->int_value);
+        case MPBLE_VALUE_KIND_BYTES:
+        case MPBLE_VALUE_KIND_STR: {
+            // Memory safety only: a slice outside the payload is empty.
+            size_t end = (size_t)v->offset + v->len;
+            size_t data_len = ev->data_len < MPBLE_EVENT_DATA_MAX ? ev->data_len : MPBLE_EVENT_DATA_MAX;
+            const uint8_t *p = ev->data + v->offset;
+            size_t len = v->len;
+            if (end > data_len) {
+                p = ev->data;
+                len = 0;
+            }
+            if (v->kind == MPBLE_VALUE_KIND_STR) {
+                return mp_obj_new_str((const char *)p, len);
+            }
+            return mp_obj_new_bytes(p, len);
+        }
+        default:
+            return mp_const_none;
+    }
+}
+
+static void port_deliver_one(const MpbleEvent *ev) {
+    if (ev->target < 1 || ev->target > MPBLE_PORT_CB_COUNT) {
+        return;
+    }
+    mp_obj_t cb = MP_STATE_PORT(mpble_callbacks)[ev->target - 1];
+    if (cb == MP_OBJ_NULL) {
+        // No callback registered (or released): the event is dropped.
+        return;
+    }
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        size_t n = ev->n_args < MPBLE_EVENT_MAX_ARGS ? ev->n_args : MPBLE_EVENT_MAX_ARGS;
+        mp_obj_t items[MPBLE_EVENT_MAX_ARGS];
+        for (size_t i = 0; i < n; i++) {
+            items[i] = port_value(ev, &ev->args[i]);
+        }
+        mp_call_function_1(cb, mp_obj_new_tuple(n, items));
+        nlr_pop();
+    } else {
+        // A failing callback must not stop delivery of later events.
+        mp_obj_print_exception(&mp_plat_print, MP_OBJ_FROM_PTR(nlr.ret_val));
+    }
+}
+
+static void port_deliver_events(void) {
+    #if MICROPY_PY_THREAD
+    if (!mp_thread_is_main_thread()) {
+        // Callbacks run on the main thread only, one at a time.
+        mpble_port_request_process();
+        return;
+    }
+    #endif
+    if (port_delivering) {
+        // Called from inside a callback: the outer loop delivers the rest.
+        return;
+    }
+    port_delivering = true;
+    static MpbleEvent ev;
+    while (mpble_event_pop(&ev)) {
+        port_deliver_one(&ev);
+    }
+    port_delivering = false;
+}
+
+void mpble_port_unlock_after_call(void) {
+    port_flush_and_publish(mpble_port_now_ms());
+    port_unlock();
+    // Events the call produced reach Python later, like the vendor firmware
+    // (callbacks are scheduled, never run inside the API call).
+    mpble_port_request_process();
+}
+
+void mpble_port_process(void) {
+    mpble_port_lock();
+    uint32_t now = mpble_port_now_ms();
+    size_t n;
+    while ((n = mpble_hal_read(port_rx_buf, sizeof(port_rx_buf))) > 0) {
+        mpble_h4_rx(port_rx_buf, n, now);
+    }
+    mpble_tick(now);
+    port_flush_and_publish(now);
+    port_unlock();
+    port_deliver_events();
+}
+
+static mp_obj_t port_process_scheduled(mp_obj_t arg) {
+    (void)arg;
+    __atomic_store_n(&port_scheduled, false, __ATOMIC_SEQ_CST);
+    mpble_port_process();
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(port_process_scheduled_obj, port_process_scheduled);
+
+bool mpble_port_process_pending(void) {
+    return __atomic_load_n(&port_scheduled, __ATOMIC_SEQ_CST);
+}
+
+int mpble_port_request_process(void) {
+    if (__atomic_exchange_n(&port_scheduled, true, __ATOMIC_SEQ_CST)) {
+        return 0;
+    }
+    if (!mp_sched_schedule(MP_OBJ_FROM_PTR(&port_process_scheduled_obj), mp_const_none)) {
+        __atomic_store_n(&port_scheduled, false, __ATOMIC_SEQ_CST);
+        return -1;
+    }
+    mpble_hal_wake_main();
+    return 1;
+}
+
+bool mpble_port_wait(bool (*predicate)(void), uint32_t timeout_ms) {
+    uint32_t start = mpble_port_now_ms();
+    for (;;) {
+        mpble_port_process();
+        if (predicate()) {
+            return true;
+        }
+        uint32_t now = mpble_port_now_ms();
+        uint32_t elapsed = now - start;
+        if (elapsed >= timeout_ms) {
+            return false;
+        }
+        // Short slices keep Ctrl-C responsive; the core's timer bounds them too.
+        uint32_t slice = timeout_ms - elapsed;
+        if (slice > 50) {
+            slice = 50;
+        }
+        uint32_t next = mpble_next_timeout_ms(now);
+        if (next < slice) {
+            slice = next;
+        }
+        MP_THREAD_GIL_EXIT();
+        mpble_hal_wait_rx(slice);
+        MP_THREAD_GIL_ENTER();
+        mp_handle_pending(true);
+    }
+}
+
+void mpble_port_set_callback(mpble_port_cb_t slot, mp_obj_t cb) {
+    if (slot < MPBLE_PORT_CB_COUNT) {
+        MP_STATE_PORT(mpble_callbacks)[slot] = cb;
+    }
+}
+
+int64_t mpble_port_arg_int(mp_obj_t arg, qstr name) {
+    if (arg == mp_const_false || arg == mp_const_true) {
+        return arg == mp_const_true;
+    }
+    if (mp_obj_is_small_int(arg)) {
+        return MP_OBJ_SMALL_INT_VALUE(arg);
+    }
+    if (!mp_obj_is_int(arg)) {
+        mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%q must be an int"), name);
+    }
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        int64_t v = mp_obj_int_get_checked(arg);
+        nlr_pop();
+        return v;
+    }
+    // OverflowError: out of every valid range anyway; the core refuses it.
+    return mp_obj_int_sign(arg) < 0 ? INT64_MIN : INT64_MAX;
+}
+
+void mpble_port_arg_buf(mp_obj_t arg, qstr name, mp_buffer_info_t *bufinfo) {
+    if (!mp_get_buffer(arg, bufinfo, MP_BUFFER_READ)) {
+        mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%q must be bytes-like"), name);
+    }
+}
+
+// Called by the Rust panic handler; reached only on a bug in the core.
+void mpble_port_fatal(const uint8_t *msg, size_t len) {
+    mp_printf(MICROPY_ERROR_PRINTER, "mpble: fatal: %.*s\n", (int)len, (const char *)msg);
+    fflush(stdout);
+    abort();
+}
+
+// The Rust core is built with panic = "abort", but the precompiled `core`
+// of hosted targets (x86_64-unknown-linux-gnu) still references the unwinder
+// personality routine from its unwind tables. Nothing unwinds, so a weak
+// stub satisfies the linker; a definition in the Rust crate would win.
+__attribute__((weak)) void rust_eh_personality(void);
+__attribute__((weak)) void rust_eh_personality(void) {
+    abort();
+}

@@ -1,0 +1,75 @@
+/*
+ * mpble: glue between the Rust core (include/mpble.h), the transport
+ * (mpble_hal.h) and MicroPython (scheduler, callbacks).
+ *
+ * Threads: functions marked "VM" run in a thread that executes Python (the
+ * unix port may have several, without a GIL); mpble_port_request_process()
+ * may be called from any thread, including the transport's reader.
+ */
+#ifndef MICROPY_INCLUDED_MPBLE_PORT_H
+#define MICROPY_INCLUDED_MPBLE_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "py/obj.h"
+#include "mpble.h"
+
+// Python callback slots (root pointers), indexed by MpbleTarget.
+typedef enum {
+    MPBLE_PORT_CB_QPY_SERVER = 0,
+    MPBLE_PORT_CB_QPY_CLIENT = 1,
+    MPBLE_PORT_CB_PYCOM_BLUETOOTH = 2,
+    MPBLE_PORT_CB_COUNT,
+} mpble_port_cb_t;
+
+// VM: one-time initialisation (idempotent).
+void mpble_port_init(void);
+
+// VM: soft reset. Forgets the core's state and the callbacks; the
+// transport stays open.
+void mpble_port_deinit(void);
+
+// VM: the core's notion of time.
+uint32_t mpble_port_now_ms(void);
+
+// VM: opens the transport if needed. Returns 0, or a positive errno with
+// *msg set to a message naming MPBLE_HCI.
+int mpble_port_open(const char **msg);
+
+// VM: serialises calls into the core with the transmit path. Every API
+// call is mpble_port_lock(); mpble_xxx(); mpble_port_unlock_after_call().
+void mpble_port_lock(void);
+// VM: flushes what the core wants sent, publishes the next timer deadline,
+// unlocks, and schedules event delivery.
+void mpble_port_unlock_after_call(void);
+
+// VM: one processing pass: received bytes -> core, tick, transmit, publish
+// the next deadline, then deliver pending events to Python (main thread
+// only; elsewhere delivery is scheduled on the main thread).
+void mpble_port_process(void);
+
+// Any thread: schedule mpble_port_process() on the main thread and wake it.
+// Returns 1 if newly scheduled, 0 if already pending, -1 if the scheduler
+// queue is full.
+int mpble_port_request_process(void);
+
+// Any thread: a scheduled processing pass has not run yet.
+bool mpble_port_process_pending(void);
+
+// VM: processes until predicate() is true or timeout_ms passes; returns the
+// last predicate() value. Handles pending events and KeyboardInterrupt like
+// MICROPY_EVENT_POLL_HOOK (may raise).
+bool mpble_port_wait(bool (*predicate)(void), uint32_t timeout_ms);
+
+// VM: stores (or clears, with MP_OBJ_NULL) the callback of a slot.
+void mpble_port_set_callback(mpble_port_cb_t slot, mp_obj_t cb);
+
+// VM: argument marshalling shared by the API modules. An int argument is
+// an int or a bool (else TypeError "<name> must be an int"); ints beyond
+// int64 saturate so that the core's range checks refuse them. A bytes
+// argument is anything with the buffer protocol (else TypeError).
+int64_t mpble_port_arg_int(mp_obj_t arg, qstr name);
+void mpble_port_arg_buf(mp_obj_t arg, qstr name, mp_buffer_info_t *bufinfo);
+
+#endif // MICROPY_INCLUDED_MPBLE_PORT_H

@@ -1,0 +1,210 @@
+/*
+ * A stand-in for the Rust core, to check the port's plumbing alone
+ * (tools/check-port.sh): it implements include/mpble.h with just enough
+ * behaviour to exercise every path of mpble_port.c and the transport.
+ *
+ * - mpble_start / mpble_qpy_gatt_start queue an HCI Reset (01 03 0c 00)
+ *   and arm a 1 s timer; a Command Complete for it (04 0e 04 xx 03 0c 00)
+ *   makes the state READY and queues server event (0, 0, b'\x01\x02', 'ok',
+ *   None); the timer firing first makes it FAILED.
+ * - Every other API function returns 0 and queues event (99, <n>) for the
+ *   server callback, n counting calls.
+ */
+#include <string.h>
+
+#include "mpble.h"
+
+static MpbleState state;
+static uint32_t deadline;
+static uint8_t tx[64];
+static size_t tx_len;
+static uint8_t rx[16];
+static size_t rx_len;
+static MpbleEvent queue[8];
+static size_t q_head, q_len;
+static int64_t calls;
+
+static void push_tx(const uint8_t *b, size_t n) {
+    if (tx_len + n <= sizeof(tx)) {
+        memcpy(tx + tx_len, b, n);
+        tx_len += n;
+    }
+}
+
+static MpbleEvent *new_event(void) {
+    if (q_len == 8) {
+        return NULL;
+    }
+    MpbleEvent *e = &queue[(q_head + q_len++) % 8];
+    memset(e, 0, sizeof(*e));
+    e->target = MPBLE_TARGET_QPY_SERVER;
+    return e;
+}
+
+static int32_t api_call(void) {
+    MpbleEvent *e = new_event();
+    if (e) {
+        e->n_args = 2;
+        e->args[0] = (MpbleValue) { MPBLE_VALUE_KIND_INT, 99, 0, 0 };
+        e->args[1] = (MpbleValue) { MPBLE_VALUE_KIND_INT, ++calls, 0, 0 };
+    }
+    return 0;
+}
+
+void mpble_reset(void) {
+    state = MPBLE_STATE_OFF;
+    tx_len = rx_len = q_len = 0;
+}
+
+int32_t mpble_start(uint32_t now_ms) {
+    if (state == MPBLE_STATE_STARTING || state == MPBLE_STATE_READY) {
+        return -1;
+    }
+    static const uint8_t reset[] = { 0x01, 0x03, 0x0c, 0x00 };
+    push_tx(reset, sizeof(reset));
+    state = MPBLE_STATE_STARTING;
+    deadline = now_ms + 1000;
+    return 0;
+}
+
+MpbleState mpble_state(void) {
+    return state;
+}
+
+void mpble_h4_rx(const uint8_t *data, size_t len, uint32_t now_ms) {
+    (void)now_ms;
+    for (size_t i = 0; i < len; i++) {
+        if (rx_len == sizeof(rx)) {
+            rx_len = 0;
+        }
+        rx[rx_len++] = data[i];
+        // Command Complete for HCI_Reset: 04 0e 04 <n> 03 0c <status>.
+        if (rx_len >= 7 && rx[rx_len - 7] == 0x04 && rx[rx_len - 6] == 0x0e
+            && rx[rx_len - 3] == 0x03 && rx[rx_len - 2] == 0x0c && state == MPBLE_STATE_STARTING) {
+            state = MPBLE_STATE_READY;
+            rx_len = 0;
+            MpbleEvent *e = new_event();
+            if (e) {
+                e->n_args = 5;
+                e->data_len = 4;
+                memcpy(e->data, "\x01\x02ok", 4);
+                e->args[0] = (MpbleValue) { MPBLE_VALUE_KIND_INT, 0, 0, 0 };
+                e->args[1] = (MpbleValue) { MPBLE_VALUE_KIND_INT, 0, 0, 0 };
+                e->args[2] = (MpbleValue) { MPBLE_VALUE_KIND_BYTES, 0, 0, 2 };
+                e->args[3] = (MpbleValue) { MPBLE_VALUE_KIND_STR, 0, 2, 2 };
+                e->args[4] = (MpbleValue) { MPBLE_VALUE_KIND_NONE, 0, 0, 0 };
+            }
+        }
+    }
+}
+
+size_t mpble_h4_tx(uint8_t *buf, size_t cap) {
+    size_t n = tx_len < cap ? tx_len : cap;
+    memcpy(buf, tx, n);
+    memmove(tx, tx + n, tx_len - n);
+    tx_len -= n;
+    return n;
+}
+
+void mpble_tick(uint32_t now_ms) {
+    if (state == MPBLE_STATE_STARTING && (int32_t)(now_ms - deadline) >= 0) {
+        state = MPBLE_STATE_FAILED;
+    }
+}
+
+uint32_t mpble_next_timeout_ms(uint32_t now_ms) {
+    if (state != MPBLE_STATE_STARTING) {
+        return UINT32_MAX;
+    }
+    int32_t left = (int32_t)(deadline - now_ms);
+    return left > 0 ? (uint32_t)left : 0;
+}
+
+bool mpble_event_pop(MpbleEvent *out) {
+    if (q_len == 0) {
+        return false;
+    }
+    *out = queue[q_head];
+    q_head = (q_head + 1) % 8;
+    q_len--;
+    return true;
+}
+
+int32_t mpble_public_addr(uint8_t *out) {
+    if (state != MPBLE_STATE_READY) {
+        return -1;
+    }
+    memcpy(out, "\x01\x02\x03\x04\x05\x06", 6);
+    return 0;
+}
+
+int32_t mpble_qpy_server_init(void) {
+    return api_call();
+}
+int32_t mpble_qpy_server_release(void) {
+    return api_call();
+}
+int32_t mpble_qpy_client_init(void) {
+    return api_call();
+}
+int32_t mpble_qpy_client_release(void) {
+    return api_call();
+}
+int32_t mpble_qpy_gatt_start(uint32_t now_ms) {
+    return mpble_start(now_ms) == 0 ? 0 : -1;
+}
+int32_t mpble_qpy_gatt_stop(uint32_t now_ms) {
+    (void)now_ms;
+    state = MPBLE_STATE_OFF;
+    return api_call();
+}
+int32_t mpble_qpy_get_status(void) {
+    return state == MPBLE_STATE_READY;
+}
+int32_t mpble_qpy_set_local_name(int64_t code, const uint8_t *name, size_t len) {
+    (void)name;
+    return code == 0 && len > 0 ? api_call() : -1;
+}
+int32_t mpble_qpy_set_adv_param(int64_t a, int64_t b, int64_t c, int64_t d, int64_t e,
+    int64_t f, int64_t g, int64_t h, int64_t i) {
+    (void)b; (void)c; (void)d; (void)e; (void)f; (void)g; (void)h; (void)i;
+    return a >= 0x20 && a <= 0x4000 ? api_call() : -1;
+}
+int32_t mpble_qpy_set_adv_data(const uint8_t *data, size_t len) {
+    (void)data;
+    return len >= 1 && len <= 31 ? api_call() : -1;
+}
+int32_t mpble_qpy_set_adv_rsp_data(const uint8_t *data, size_t len) {
+    return mpble_qpy_set_adv_data(data, len);
+}
+int32_t mpble_qpy_add_service(int64_t a, int64_t b, int64_t c, int64_t d, const uint8_t *u, size_t n) {
+    (void)a; (void)b; (void)c; (void)d; (void)u; (void)n;
+    return api_call();
+}
+int32_t mpble_qpy_add_chara(int64_t a, int64_t b, int64_t c, int64_t d, int64_t e, const uint8_t *u, size_t n) {
+    (void)a; (void)b; (void)c; (void)d; (void)e; (void)u; (void)n;
+    return api_call();
+}
+int32_t mpble_qpy_add_chara_attr(bool is_desc, int64_t a, int64_t b, int64_t c, int64_t d, int64_t e,
+    const uint8_t *u, size_t n, const uint8_t *v, size_t m) {
+    (void)is_desc; (void)a; (void)b; (void)c; (void)d; (void)e; (void)u; (void)n; (void)v; (void)m;
+    return api_call();
+}
+int32_t mpble_qpy_change_chara_value(int64_t a, int64_t b, const uint8_t *v, size_t n) {
+    (void)a; (void)b; (void)v; (void)n;
+    return api_call();
+}
+int32_t mpble_qpy_add_or_clear_service(int64_t option, int64_t mode) {
+    (void)option; (void)mode;
+    return api_call();
+}
+int32_t mpble_qpy_send(bool indicate, int64_t a, int64_t b, const uint8_t *v, size_t n) {
+    (void)indicate; (void)a; (void)b; (void)v; (void)n;
+    return api_call();
+}
+int32_t mpble_qpy_adv_start(void) {
+    return api_call();
+}
+int32_t mpble_qpy_adv_stop(void) {
+    return api_call();
+}
