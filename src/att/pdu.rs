@@ -212,7 +212,7 @@ fn u16_at(b: &[u8], i: usize) -> u16 {
 }
 
 /// Checks that `data` is a list of (length u16, value) tuples, with
-/// `prefix` bytes before each length (Vol 3 Part F 3.4.4.12 / 3.4.7.4).
+/// `prefix` bytes before each length (Vol 3 Part F 3.4.7.4).
 fn valid_tuples(data: &[u8], prefix: usize) -> bool {
     let mut rest = data;
     while !rest.is_empty() {
@@ -394,12 +394,10 @@ impl<'a> AttPdu<'a> {
                 }
             }
             ATT_READ_MULTIPLE_RSP => AttPdu::ReadMultipleRsp { values: p },
-            ATT_READ_MULTIPLE_VARIABLE_RSP => {
-                if !valid_tuples(p, 0) {
-                    return Err(bad);
-                }
-                AttPdu::ReadMultipleVariableRsp { data: p }
-            }
+            // The tuple list is cut at ATT_MTU-1 octets wherever that falls,
+            // even inside a Length field (Vol 3 Part F 3.4.4.12), so any
+            // body is well-formed.
+            ATT_READ_MULTIPLE_VARIABLE_RSP => AttPdu::ReadMultipleVariableRsp { data: p },
             ATT_MULTIPLE_HANDLE_VALUE_NTF => {
                 if p.is_empty() || !valid_tuples(p, 2) {
                     return Err(bad);
@@ -895,7 +893,12 @@ mod tests {
         assert_eq!(AttPdu::decode(&[0x09, 0x01, 1]), Err(Malformed(0x09)));
         assert_eq!(AttPdu::decode(&[0x11, 0x03, 1, 0, 2]), Err(Malformed(0x11)));
         assert_eq!(AttPdu::decode(&[0xD2, 1, 0, 1, 2, 3]), Err(Malformed(0xD2)));
-        assert_eq!(AttPdu::decode(&[0x21, 0x05, 0x00, 1]), Err(Malformed(0x21)));
+        // A truncated Read Multiple Variable Response is legal.
+        assert!(AttPdu::decode(&[0x21, 0x05, 0x00, 1]).is_ok());
+        assert_eq!(
+            AttPdu::decode(&[0x23, 0x03, 0x00, 0x05, 0x00, 1]),
+            Err(Malformed(0x23))
+        );
         assert_eq!(AttPdu::decode(&[0x13, 0x00]), Err(Malformed(0x13)));
         assert_eq!(AttPdu::decode(&[0x12, 0x01]), Err(Malformed(0x12)));
     }
