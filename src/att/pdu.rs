@@ -564,6 +564,11 @@ impl<'a> AttPdu<'a> {
     }
 }
 
+/// Same as [`AttPdu::decode`].
+pub fn decode(pdu: &[u8]) -> Result<AttPdu<'_>, DecodeError> {
+    AttPdu::decode(pdu)
+}
+
 /// True for opcodes that are requests a server must answer (Vol 3 Part F
 /// 3.3: a PDU that is not a command, response, notification, indication or
 /// confirmation). Unknown opcodes without the Command Flag count as

@@ -1,2 +1,4 @@
 //! Generic Attribute Profile (Core spec Vol 3 Part G).
 pub mod db;
+
+pub use db::{AttPermissions, AttributeDb, DbError};
