@@ -82,6 +82,252 @@
 // Longest attribute value (Vol 3 Part F 3.2.9).
 #define ATT_VALUE_MAX 512
 
+// Maximum number of values in one event tuple.
+#define MPBLE_EVENT_MAX_ARGS 9
+
+// Bytes of payload one event can carry (shared by its byte/str values):
+// a whole ATT value plus room for a name.
+#define MPBLE_EVENT_DATA_MAX 600
+
+// First user handle with the default GAP/GATT services kept
+// (CSDK `QL_GATT_START_HANDLE_WITH_SYS`) and without them.
+#define START_HANDLE_WITH_SYS 16
+
+#define START_HANDLE_WITHOUT_SYS 1
+
+// Status reported in event 0 when the controller never answered.
+#define STATUS_CONTROLLER_TIMEOUT 1
+
+#define BLE_START_STATUS_IND 0
+
+#define BLE_STOP_STATUS_IND 1
+
+#define BLE_CONNECT_IND 16
+
+#define BLE_DISCONNECT_IND 17
+
+#define BLE_UPDATE_CONN_PARAM_IND 18
+
+#define BLE_SCAN_REPORT_IND 19
+
+#define BLE_GATT_MTU 20
+
+#define BLE_GATT_RECV_WRITE_IND 21
+
+#define BLE_GATT_RECV_READ_IND 22
+
+#define BLE_GATT_SEND_END 25
+
+#define ATT_ERROR_RSP 1
+
+#define ATT_EXCHANGE_MTU_REQ 2
+
+#define ATT_EXCHANGE_MTU_RSP 3
+
+#define ATT_FIND_INFORMATION_REQ 4
+
+#define ATT_FIND_INFORMATION_RSP 5
+
+#define ATT_FIND_BY_TYPE_VALUE_REQ 6
+
+#define ATT_FIND_BY_TYPE_VALUE_RSP 7
+
+#define ATT_READ_BY_TYPE_REQ 8
+
+#define ATT_READ_BY_TYPE_RSP 9
+
+#define ATT_READ_REQ 10
+
+#define ATT_READ_RSP 11
+
+#define ATT_READ_BLOB_REQ 12
+
+#define ATT_READ_BLOB_RSP 13
+
+#define ATT_READ_MULTIPLE_REQ 14
+
+#define ATT_READ_MULTIPLE_RSP 15
+
+#define ATT_READ_BY_GROUP_TYPE_REQ 16
+
+#define ATT_READ_BY_GROUP_TYPE_RSP 17
+
+#define ATT_WRITE_REQ 18
+
+#define ATT_WRITE_RSP 19
+
+#define ATT_PREPARE_WRITE_REQ 22
+
+#define ATT_PREPARE_WRITE_RSP 23
+
+#define ATT_EXECUTE_WRITE_REQ 24
+
+#define ATT_EXECUTE_WRITE_RSP 25
+
+#define ATT_READ_MULTIPLE_VARIABLE_REQ 32
+
+#define ATT_READ_MULTIPLE_VARIABLE_RSP 33
+
+#define ATT_MULTIPLE_HANDLE_VALUE_NTF 35
+
+#define ATT_HANDLE_VALUE_NTF 27
+
+#define ATT_HANDLE_VALUE_IND 29
+
+#define ATT_HANDLE_VALUE_CFM 30
+
+#define ATT_WRITE_CMD 82
+
+#define ATT_SIGNED_WRITE_CMD 210
+
+// Command Flag of the opcode (Vol 3 Part F 3.3.1).
+#define COMMAND_FLAG 64
+
+// Authentication Signature Flag of the opcode (Vol 3 Part F 3.3.1).
+#define AUTHENTICATION_SIGNATURE_FLAG 128
+
+// Length of the Authentication Signature of a signed write (Vol 3 Part F
+// 3.4.5.4).
+#define SIGNATURE_LEN 12
+
+// Find Information Response formats (Vol 3 Part F 3.4.3.2).
+#define FORMAT_UUID16 1
+
+#define FORMAT_UUID128 2
+
+// Execute Write Request flags (Vol 3 Part F 3.4.6.3).
+#define EXECUTE_WRITE_CANCEL 0
+
+#define EXECUTE_WRITE_IMMEDIATELY 1
+
+#define INVALID_HANDLE 1
+
+#define READ_NOT_PERMITTED 2
+
+#define WRITE_NOT_PERMITTED 3
+
+#define INVALID_PDU 4
+
+#define INSUFFICIENT_AUTHENTICATION 5
+
+#define REQUEST_NOT_SUPPORTED 6
+
+#define INVALID_OFFSET 7
+
+#define INSUFFICIENT_AUTHORIZATION 8
+
+#define PREPARE_QUEUE_FULL 9
+
+#define ATTRIBUTE_NOT_FOUND 10
+
+#define ATTRIBUTE_NOT_LONG 11
+
+#define INSUFFICIENT_ENCRYPTION_KEY_SIZE 12
+
+#define INVALID_ATTRIBUTE_VALUE_LENGTH 13
+
+#define UNLIKELY_ERROR 14
+
+#define INSUFFICIENT_ENCRYPTION 15
+
+#define UNSUPPORTED_GROUP_TYPE 16
+
+#define INSUFFICIENT_RESOURCES 17
+
+#define DATABASE_OUT_OF_SYNC 18
+
+#define VALUE_NOT_ALLOWED 19
+
+// First application error code (0x80..=0x9F are the application's).
+#define APPLICATION_ERROR 128
+
+#define WRITE_REQUEST_REJECTED 252
+
+#define CCCD_IMPROPERLY_CONFIGURED 253
+
+#define PROCEDURE_ALREADY_IN_PROGRESS 254
+
+#define OUT_OF_RANGE 255
+
+#define FLAGS 1
+
+#define INCOMPLETE_LIST_16BIT_UUIDS 2
+
+#define COMPLETE_LIST_16BIT_UUIDS 3
+
+#define INCOMPLETE_LIST_128BIT_UUIDS 6
+
+#define COMPLETE_LIST_128BIT_UUIDS 7
+
+#define SHORTENED_LOCAL_NAME 8
+
+#define COMPLETE_LOCAL_NAME 9
+
+#define TX_POWER_LEVEL 10
+
+#define SERVICE_DATA_16BIT_UUID 22
+
+#define APPEARANCE 25
+
+#define MANUFACTURER_SPECIFIC_DATA 255
+
+#define LE_LIMITED_DISCOVERABLE 1
+
+#define LE_GENERAL_DISCOVERABLE 2
+
+#define BR_EDR_NOT_SUPPORTED 4
+
+// Attribute types (Assigned Numbers, Vol 3 Part G 3).
+#define PRIMARY_SERVICE 10240
+
+#define SECONDARY_SERVICE 10241
+
+#define INCLUDE 10242
+
+#define CHARACTERISTIC 10243
+
+#define CLIENT_CHARACTERISTIC_CONFIGURATION 10498
+
+// GAP and GATT services and their characteristics (Vol 3 Part C 12,
+// Vol 3 Part G 7).
+#define GAP_SERVICE 6144
+
+#define GATT_SERVICE 6145
+
+#define DEVICE_NAME 10752
+
+#define PERIPHERAL_PREFERRED_CONNECTION_PARAMETERS 10756
+
+#define SERVICE_CHANGED 10757
+
+// CCCD bits (Vol 3 Part G 3.3.3.3).
+#define CCCD_NOTIFICATION 1
+
+#define CCCD_INDICATION 2
+
+// Longest attribute value (Vol 3 Part F 3.2.9).
+#define MAX_ATTRIBUTE_VALUE_LEN 512
+
+// First handle for user services when GAP/GATT are kept (QuecPython CSDK
+// `QL_GATT_START_HANDLE_WITH_SYS`).
+#define FIRST_USER_HANDLE_WITH_GAP_GATT 16
+
+#define BROADCAST 1
+
+#define READ 2
+
+#define WRITE_WITHOUT_RESPONSE 4
+
+#define WRITE 8
+
+#define NOTIFY 16
+
+#define INDICATE 32
+
+#define AUTHENTICATED_SIGNED_WRITES 64
+
+#define EXTENDED_PROPERTIES 128
+
 // Packet_Boundary_Flag 0b00: first non-automatically-flushable packet of a
 // higher layer message. The only "first" value LE allows host to
 // controller (Vol 4 Part E 5.4.2).
@@ -251,69 +497,125 @@
 // HCI ISO Data packet indicator.
 #define H4_ISO 5
 
-#define FLAGS 1
+// Attribute protocol fixed channel (Vol 3 Part A 2.1, table 2.3).
+#define CID_ATT 4
 
-#define INCOMPLETE_LIST_16BIT_UUIDS 2
+// LE signaling fixed channel (Vol 3 Part A 2.1).
+#define CID_LE_SIGNALING 5
 
-#define COMPLETE_LIST_16BIT_UUIDS 3
+// Security Manager protocol fixed channel (Vol 3 Part A 2.1).
+#define CID_SMP 6
 
-#define INCOMPLETE_LIST_128BIT_UUIDS 6
+// Size of the basic L2CAP header: PDU length (2) + channel ID (2)
+// (Vol 3 Part A 3.1).
+#define BASIC_HEADER_LEN 4
 
-#define COMPLETE_LIST_128BIT_UUIDS 7
+// Signaling command codes (Vol 3 Part A 4, table 4.2).
+#define COMMAND_REJECT_RSP 1
 
-#define SHORTENED_LOCAL_NAME 8
+#define CONNECTION_REQ 2
 
-#define COMPLETE_LOCAL_NAME 9
+#define CONNECTION_RSP 3
 
-#define TX_POWER_LEVEL 10
+#define CONFIGURATION_REQ 4
 
-#define SERVICE_DATA_16BIT_UUID 22
+#define CONFIGURATION_RSP 5
 
-#define APPEARANCE 25
+#define DISCONNECTION_REQ 6
 
-#define MANUFACTURER_SPECIFIC_DATA 255
+#define DISCONNECTION_RSP 7
 
-#define LE_LIMITED_DISCOVERABLE 1
+#define ECHO_REQ 8
 
-#define LE_GENERAL_DISCOVERABLE 2
+#define ECHO_RSP 9
 
-#define BR_EDR_NOT_SUPPORTED 4
+#define INFORMATION_REQ 10
 
-// Maximum number of values in one event tuple.
-#define MPBLE_EVENT_MAX_ARGS 9
+#define INFORMATION_RSP 11
 
-// Bytes of payload one event can carry (shared by its byte/str values):
-// a whole ATT value plus room for a name.
-#define MPBLE_EVENT_DATA_MAX 600
+#define CONNECTION_PARAMETER_UPDATE_REQ 18
 
-// First user handle with the default GAP/GATT services kept
-// (CSDK `QL_GATT_START_HANDLE_WITH_SYS`) and without them.
-#define START_HANDLE_WITH_SYS 16
+#define CONNECTION_PARAMETER_UPDATE_RSP 19
 
-#define START_HANDLE_WITHOUT_SYS 1
+#define LE_CREDIT_BASED_CONNECTION_REQ 20
 
-// Status reported in event 0 when the controller never answered.
-#define STATUS_CONTROLLER_TIMEOUT 1
+#define LE_CREDIT_BASED_CONNECTION_RSP 21
 
-#define BLE_START_STATUS_IND 0
+#define FLOW_CONTROL_CREDIT_IND 22
 
-#define BLE_STOP_STATUS_IND 1
+#define CREDIT_BASED_CONNECTION_REQ 23
 
-#define BLE_CONNECT_IND 16
+#define CREDIT_BASED_CONNECTION_RSP 24
 
-#define BLE_DISCONNECT_IND 17
+#define CREDIT_BASED_RECONFIGURE_REQ 25
 
-#define BLE_UPDATE_CONN_PARAM_IND 18
+#define CREDIT_BASED_RECONFIGURE_RSP 26
 
-#define BLE_SCAN_REPORT_IND 19
+// Command Reject reasons (Vol 3 Part A 4.1).
+#define REJECT_COMMAND_NOT_UNDERSTOOD 0
 
-#define BLE_GATT_MTU 20
+#define REJECT_SIGNALING_MTU_EXCEEDED 1
 
-#define BLE_GATT_RECV_WRITE_IND 21
+#define REJECT_INVALID_CID 2
 
-#define BLE_GATT_RECV_READ_IND 22
+// Connection Parameter Update Response results (Vol 3 Part A 4.21).
+#define CONNECTION_PARAMETERS_ACCEPTED 0
 
-#define BLE_GATT_SEND_END 25
+#define CONNECTION_PARAMETERS_REJECTED 1
+
+// SMP command codes (Vol 3 Part H 3.3, table 3.3).
+#define PAIRING_REQUEST 1
+
+#define PAIRING_RESPONSE 2
+
+#define PAIRING_CONFIRM 3
+
+#define PAIRING_RANDOM 4
+
+#define PAIRING_FAILED 5
+
+#define ENCRYPTION_INFORMATION 6
+
+#define CENTRAL_IDENTIFICATION 7
+
+#define IDENTITY_INFORMATION 8
+
+#define IDENTITY_ADDRESS_INFORMATION 9
+
+#define SIGNING_INFORMATION 10
+
+#define SECURITY_REQUEST 11
+
+#define PAIRING_PUBLIC_KEY 12
+
+#define PAIRING_DHKEY_CHECK 13
+
+#define PAIRING_KEYPRESS_NOTIFICATION 14
+
+// Pairing Failed reasons (Vol 3 Part H 3.5.5, table 3.7).
+#define REASON_PASSKEY_ENTRY_FAILED 1
+
+#define REASON_OOB_NOT_AVAILABLE 2
+
+#define REASON_AUTHENTICATION_REQUIREMENTS 3
+
+#define REASON_CONFIRM_VALUE_FAILED 4
+
+#define REASON_PAIRING_NOT_SUPPORTED 5
+
+#define REASON_ENCRYPTION_KEY_SIZE 6
+
+#define REASON_COMMAND_NOT_SUPPORTED 7
+
+#define REASON_UNSPECIFIED_REASON 8
+
+#define REASON_REPEATED_ATTEMPTS 9
+
+#define REASON_INVALID_PARAMETERS 10
+
+#define REASON_DHKEY_CHECK_FAILED 11
+
+#define REASON_NUMERIC_COMPARISON_FAILED 12
 
 // Life cycle of the host as the port sees it.
 enum MpbleState

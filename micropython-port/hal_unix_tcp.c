@@ -334,6 +334,13 @@ static int hal_connect(const char *host, const char *port) {
 
 static int hal_open_locked(const char **msg);
 
+const char *mpble_hal_describe(void) {
+    static char desc[128];
+    const char *spec = getenv(HAL_ENV);
+    snprintf(desc, sizeof(desc), "%s=%s", HAL_ENV, spec ? spec : "(unset)");
+    return desc;
+}
+
 int mpble_hal_open(const char **msg) {
     pthread_mutex_lock(&hal_open_mutex);
     int err = hal_open_locked(msg);

@@ -18,6 +18,9 @@
 // *msg points to a static, NUL-terminated message naming MPBLE_HCI.
 int mpble_hal_open(const char **msg);
 
+// Names the transport for messages, e.g. "MPBLE_HCI=tcp:127.0.0.1:9000".
+const char *mpble_hal_describe(void);
+
 // True while the transport is open and the peer has not closed it.
 bool mpble_hal_is_open(void);
 

@@ -103,6 +103,10 @@ static void port_flush_and_publish(uint32_t now) {
     mpble_hal_set_timeout(mpble_next_timeout_ms(now));
 }
 
+// Life-cycle state seen by the last processing pass, to report a failed
+// bring-up once.
+static MpbleState port_last_state = MPBLE_STATE_OFF;
+
 static mp_obj_t port_value(const MpbleEvent *ev, const MpbleValue *v) {
     switch (v->kind) {
         case MPBLE_VALUE_KIND_INT:
@@ -189,6 +193,15 @@ void mpble_port_process(void) {
     }
     mpble_tick(now);
     port_flush_and_publish(now);
+    MpbleState state = mpble_state();
+    if (state == MPBLE_STATE_FAILED && port_last_state != MPBLE_STATE_FAILED) {
+        // The core reports the failure as an event (QuecPython event 0 with
+        // a non-zero status); the user also needs to know where we looked.
+        mp_printf(MICROPY_ERROR_PRINTER,
+            "mpble: no controller answered on %s (HCI bring-up timed out or failed)\n",
+            mpble_hal_describe());
+    }
+    port_last_state = state;
     port_unlock();
     port_deliver_events();
 }

@@ -115,8 +115,10 @@ def test_missing_firmware_fails_with_make_hint(monkeypatch, tmp_path):
         Board(None, firmware=tmp_path / "nope")
 
 
-def test_failure_report_carries_transcripts(pytester):
+def test_failure_report_carries_transcripts(pytester, monkeypatch, firmware):
     """A failing test gets each board's transcript and the air log attached."""
+    # The inner run copies the harness elsewhere: name our firmware for it.
+    monkeypatch.setenv("MPBLE_FIRMWARE", str(firmware))
     shutil.copytree(HERE / "mpble_harness", pytester.path / "mpble_harness")
     pytester.makeconftest((HERE / "conftest.py").read_text())
     pytester.makepyfile(

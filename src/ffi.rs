@@ -264,7 +264,10 @@ pub unsafe extern "C" fn mpble_qpy_add_service(
 ) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let uuid_l = unsafe { bytes(uuid_l, uuid_l_len) };
-    with_stack(|s| s.qpy.add_service(primary, server_id, uuid_type, uuid_s, uuid_l))
+    with_stack(|s| {
+        s.qpy
+            .add_service(primary, server_id, uuid_type, uuid_s, uuid_l)
+    })
 }
 
 /// `ble.addChara(server_id, chara_id, chara_prop, uuid_type, uuid_s, uuid_l)`.
@@ -374,6 +377,7 @@ pub extern "C" fn mpble_qpy_adv_stop() -> i32 {
 // Runtime support for the no_std staticlib.
 // ---------------------------------------------------------------------------
 
+#[cfg(not(any(test, feature = "std")))]
 extern "C" {
     /// Provided by the port: report a fatal internal error and stop. Reached
     /// only on a bug in the core (input never panics, ARCHITECTURE rule 6).

@@ -331,12 +331,10 @@ impl HostCore {
             }
             _ => return Err(HostError::NotReady),
         }
-        for slot in self.conns.iter() {
-            if let Some(c) = slot {
-                let _ = self
-                    .cmds
-                    .submit(command::disconnect(c.handle, REMOTE_USER_TERMINATED));
-            }
+        for c in self.conns.iter().flatten() {
+            let _ = self
+                .cmds
+                .submit(command::disconnect(c.handle, REMOTE_USER_TERMINATED));
         }
         if self.adv.enabled {
             let _ = self.cmds.submit(command::le_set_advertising_enable(false));
@@ -387,9 +385,7 @@ impl HostCore {
             }
             self.command(command::le_set_advertising_parameters(&self.adv.params))?;
             self.command(command::le_set_advertising_data(&self.adv.data))?;
-            self.command(command::le_set_scan_response_data(
-                &self.adv.scan_response,
-            ))?;
+            self.command(command::le_set_scan_response_data(&self.adv.scan_response))?;
         }
         self.command(command::le_set_advertising_enable(enable))?;
         self.adv.enabled = enable;
@@ -402,9 +398,7 @@ impl HostCore {
             return Ok(());
         }
         if scan_response {
-            self.command(command::le_set_scan_response_data(
-                &self.adv.scan_response,
-            ))
+            self.command(command::le_set_scan_response_data(&self.adv.scan_response))
         } else {
             self.command(command::le_set_advertising_data(&self.adv.data))
         }
@@ -459,7 +453,8 @@ impl HostCore {
     }
 
     fn send_l2cap(&mut self, link: u16, cid: u16, payload: &[u8]) -> Result<(), HostError> {
-        let n = l2cap::write_basic_frame(cid, payload, &mut self.frame).ok_or(HostError::TooLong)?;
+        let n =
+            l2cap::write_basic_frame(cid, payload, &mut self.frame).ok_or(HostError::TooLong)?;
         let res = self.acl_tx.push(link, &self.frame[..n]);
         self.pump();
         res.map_err(|_| {
@@ -645,9 +640,11 @@ impl HostCore {
                     min_ce_length: 0,
                     max_ce_length: 0,
                 };
-                let _ = self.cmds.submit(
-                    command::le_remote_connection_parameter_request_reply(handle, &params),
-                );
+                let _ = self
+                    .cmds
+                    .submit(command::le_remote_connection_parameter_request_reply(
+                        handle, &params,
+                    ));
             }
             _ => {}
         }
@@ -662,9 +659,9 @@ impl HostCore {
         self.adv.enabled = false;
         let Some(conn) = self.conns.iter().position(|c| c.is_none()) else {
             // No room: refuse the link rather than half-track it.
-            let _ = self
-                .cmds
-                .submit(command::disconnect(cc.handle, 0x0D /* limited resources */));
+            let _ = self.cmds.submit(command::disconnect(
+                cc.handle, 0x0D, /* limited resources */
+            ));
             return;
         };
         let mut c = Connection::new();

@@ -11,15 +11,15 @@
 pub mod config;
 pub mod uuid;
 
+pub mod api;
+pub mod att;
+pub mod ffi;
+pub mod gap;
+pub mod gatt;
 pub mod hci;
+pub mod host;
 pub mod l2cap;
 pub mod smp;
-pub mod att;
-pub mod gatt;
-pub mod gap;
-pub mod host;
-pub mod api;
-pub mod ffi;
 
 #[cfg(any(test, feature = "std"))]
 pub mod testing;

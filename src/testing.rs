@@ -74,9 +74,16 @@ pub fn acl_frame(handle: u16, cid: u16, payload: &[u8]) -> Vec<u8> {
 /// What the host sent, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sent {
-    Command { opcode: u16, params: Vec<u8> },
+    Command {
+        opcode: u16,
+        params: Vec<u8>,
+    },
     /// A whole L2CAP B-frame, recombined from ACL fragments.
-    L2cap { handle: u16, cid: u16, payload: Vec<u8> },
+    L2cap {
+        handle: u16,
+        cid: u16,
+        payload: Vec<u8>,
+    },
 }
 
 /// A controller that answers every command at once with success and
@@ -224,7 +231,9 @@ impl ScriptedController {
     pub fn take_l2cap(&mut self, cid: u16) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         self.sent.retain(|s| match s {
-            Sent::L2cap { cid: c, payload, .. } if *c == cid => {
+            Sent::L2cap {
+                cid: c, payload, ..
+            } if *c == cid => {
                 out.push(payload.clone());
                 false
             }

@@ -75,7 +75,6 @@ pub enum MpbleState {
     Failed = 3,
 }
 
-
 impl MpbleValue {
     pub const NONE: MpbleValue = MpbleValue {
         kind: MpbleValueKind::None,

@@ -162,12 +162,10 @@ impl Stack {
         {
             return -1;
         }
-        let r = self.host.core.send_handle_value(
-            connect_id as usize,
-            attr_handle as u16,
-            v,
-            indicate,
-        );
+        let r =
+            self.host
+                .core
+                .send_handle_value(connect_id as usize, attr_handle as u16, v, indicate);
         if r.is_ok() && !indicate {
             let ev = self.qpy.send_end();
             self.queue(ev);

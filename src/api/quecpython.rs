@@ -212,9 +212,7 @@ impl QuecPython {
 
     fn pooled(&self, a: &AttrReg) -> &[u8] {
         let start = a.offset as usize;
-        self.pool
-            .get(start..start + a.len as usize)
-            .unwrap_or(&[])
+        self.pool.get(start..start + a.len as usize).unwrap_or(&[])
     }
 
     /// `addService(primary, server_id, uuid_type, uuid_s, uuid_l)`.
@@ -226,7 +224,8 @@ impl QuecPython {
         uuid_s: i64,
         uuid_l: &[u8],
     ) -> i32 {
-        let (Some(server_id), Some(uuid)) = (id_arg(server_id), uuid_arg(uuid_type, uuid_s, uuid_l))
+        let (Some(server_id), Some(uuid)) =
+            (id_arg(server_id), uuid_arg(uuid_type, uuid_s, uuid_l))
         else {
             return ERR;
         };
@@ -368,7 +367,8 @@ impl QuecPython {
             db.add_gap_gatt_services(name).map_err(|_| ())?;
             db.set_next_handle(START_HANDLE_WITH_SYS).map_err(|_| ())?;
         } else {
-            db.set_next_handle(START_HANDLE_WITHOUT_SYS).map_err(|_| ())?;
+            db.set_next_handle(START_HANDLE_WITHOUT_SYS)
+                .map_err(|_| ())?;
         }
         for s in 0..self.services.len() {
             let svc = self.services[s];
@@ -600,7 +600,8 @@ impl QuecPython {
                         .int(c.handle as i64)?
                         .int(mtu as i64)?;
                 }
-                HostEvent::GattWrite { conn, handle, .. } | HostEvent::GattRead { conn, handle } => {
+                HostEvent::GattWrite { conn, handle, .. }
+                | HostEvent::GattRead { conn, handle } => {
                     if self.role != Role::Server || handle < self.first_user_handle {
                         return Ok(false);
                     }

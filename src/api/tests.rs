@@ -7,7 +7,9 @@ use super::event::{MpbleEvent, MpbleTarget, MpbleValueKind};
 use super::Stack;
 use crate::hci::command::opcode;
 use crate::l2cap::CID_ATT;
-use crate::testing::{acl_frame, disconnection_complete, le_connection_complete, ScriptedController};
+use crate::testing::{
+    acl_frame, disconnection_complete, le_connection_complete, ScriptedController,
+};
 use std::boxed::Box;
 use std::vec::Vec;
 
@@ -54,7 +56,10 @@ fn started() -> (Box<Stack>, ScriptedController) {
     assert_eq!(stack.qpy.server_init(), 0);
     assert_eq!(stack.qpy_gatt_start(0), 0);
     ctrl.settle(&mut stack, 1);
-    assert_eq!(events(&mut stack), std::vec![(MpbleTarget::QpyServer, ints(&[0, 0]))]);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![(MpbleTarget::QpyServer, ints(&[0, 0]))]
+    );
     (stack, ctrl)
 }
 
@@ -65,11 +70,15 @@ fn register_demo_service(stack: &mut Stack, mode: i64) {
     assert_eq!(stack.qpy.add_service(1, 1, 1, 0x180F, &zeros), 0);
     assert_eq!(stack.qpy.add_chara(1, 1, 0x32, 1, 0x2A19, &zeros), 0);
     assert_eq!(
-        stack.qpy.add_chara_attr(false, 1, 1, 0x0003, 1, 0x2A19, &zeros, &[0u8; 244]),
+        stack
+            .qpy
+            .add_chara_attr(false, 1, 1, 0x0003, 1, 0x2A19, &zeros, &[0u8; 244]),
         0
     );
     assert_eq!(
-        stack.qpy.add_chara_attr(true, 1, 1, 0x0003, 1, 0x2902, &zeros, &[0u8; 4]),
+        stack
+            .qpy
+            .add_chara_attr(true, 1, 1, 0x0003, 1, 0x2902, &zeros, &[0u8; 4]),
         0
     );
     assert_eq!(stack.qpy_add_or_clear_service(1, mode), 0);
@@ -164,7 +173,10 @@ fn advertising_sends_the_apps_bytes_verbatim() {
     let mut adv = std::vec![0x02, 0x01, 0x05, 0x0C, 0x09];
     adv.extend_from_slice(b"Quectel_ble");
     let rsp = adv[3..].to_vec();
-    assert_eq!(stack.qpy_set_adv_param([0x300, 0x320, 0, 0, 7, 0, 2, 1, 1]), 0);
+    assert_eq!(
+        stack.qpy_set_adv_param([0x300, 0x320, 0, 0, 7, 0, 2, 1, 1]),
+        0
+    );
     assert_eq!(stack.qpy_set_adv_data(&adv, false), 0);
     assert_eq!(stack.qpy_set_adv_data(&rsp, true), 0);
     assert_eq!(stack.qpy_adv_enable(true), 0);
@@ -177,7 +189,13 @@ fn advertising_sends_the_apps_bytes_verbatim() {
             _ => None,
         })
         .collect();
-    let find = |op| sent.iter().rev().find(|(o, _)| *o == op).map(|(_, p)| p.clone()).unwrap();
+    let find = |op| {
+        sent.iter()
+            .rev()
+            .find(|(o, _)| *o == op)
+            .map(|(_, p)| p.clone())
+            .unwrap()
+    };
     // LE Set Advertising Parameters (7.8.5): 0x300, 0x320, ADV_IND, public, ..., ch 37-39.
     assert_eq!(
         find(opcode::LE_SET_ADVERTISING_PARAMETERS),
@@ -195,11 +213,26 @@ fn advertising_sends_the_apps_bytes_verbatim() {
 fn out_of_range_arguments_return_minus_one_and_change_nothing() {
     let (mut stack, _ctrl) = started();
     let before = stack.host.core.adv.params;
-    assert_eq!(stack.qpy_set_adv_param([0x1F, 0x320, 0, 0, 7, 0, 2, 1, 1]), -1);
-    assert_eq!(stack.qpy_set_adv_param([0x300, 0x4001, 0, 0, 7, 0, 2, 1, 1]), -1);
-    assert_eq!(stack.qpy_set_adv_param([0x300, 0x320, 5, 0, 7, 0, 2, 1, 1]), -1);
-    assert_eq!(stack.qpy_set_adv_param([0x300, 0x320, 0, 0, 3, 0, 2, 1, 1]), -1);
-    assert_eq!(stack.qpy_set_adv_param([0x300, 0x320, 0, 0, 7, 0, 2, 2, 1]), -1);
+    assert_eq!(
+        stack.qpy_set_adv_param([0x1F, 0x320, 0, 0, 7, 0, 2, 1, 1]),
+        -1
+    );
+    assert_eq!(
+        stack.qpy_set_adv_param([0x300, 0x4001, 0, 0, 7, 0, 2, 1, 1]),
+        -1
+    );
+    assert_eq!(
+        stack.qpy_set_adv_param([0x300, 0x320, 5, 0, 7, 0, 2, 1, 1]),
+        -1
+    );
+    assert_eq!(
+        stack.qpy_set_adv_param([0x300, 0x320, 0, 0, 3, 0, 2, 1, 1]),
+        -1
+    );
+    assert_eq!(
+        stack.qpy_set_adv_param([0x300, 0x320, 0, 0, 7, 0, 2, 2, 1]),
+        -1
+    );
     assert_eq!(stack.host.core.adv.params, before);
     assert_eq!(stack.qpy_set_adv_data(&[0u8; 32], false), -1);
     assert_eq!(stack.qpy_set_adv_data(&[], false), -1);
@@ -211,13 +244,32 @@ fn out_of_range_arguments_return_minus_one_and_change_nothing() {
     assert_eq!(stack.qpy.add_service(1, 0x1_0000, 1, 0x180F, &z), -1);
     assert_eq!(stack.qpy.add_service(1, 1, 2, 0x180F, &z), -1);
     assert_eq!(stack.qpy.add_service(1, 1, 1, 0x180F, &[0u8; 17]), -1);
-    assert_eq!(stack.qpy.add_chara(9, 1, 0x02, 1, 0x2A19, &z), -1, "unknown service");
+    assert_eq!(
+        stack.qpy.add_chara(9, 1, 0x02, 1, 0x2A19, &z),
+        -1,
+        "unknown service"
+    );
     assert_eq!(stack.qpy.add_service(1, 1, 1, 0x180F, &z), 0);
-    assert_eq!(stack.qpy.add_service(1, 1, 1, 0x180F, &z), -1, "duplicate server_id");
+    assert_eq!(
+        stack.qpy.add_service(1, 1, 1, 0x180F, &z),
+        -1,
+        "duplicate server_id"
+    );
     assert_eq!(stack.qpy.add_chara(1, 1, 0x100, 1, 0x2A19, &z), -1);
-    assert_eq!(stack.qpy.add_chara_attr(false, 1, 1, 3, 1, 0x2A19, &z, &[0]), -1, "no chara");
+    assert_eq!(
+        stack
+            .qpy
+            .add_chara_attr(false, 1, 1, 3, 1, 0x2A19, &z, &[0]),
+        -1,
+        "no chara"
+    );
     assert_eq!(stack.qpy.add_chara(1, 1, 0x02, 1, 0x2A19, &z), 0);
-    assert_eq!(stack.qpy.add_chara_attr(false, 1, 1, 0x1000, 1, 0x2A19, &z, &[0]), -1);
+    assert_eq!(
+        stack
+            .qpy
+            .add_chara_attr(false, 1, 1, 0x1000, 1, 0x2A19, &z, &[0]),
+        -1
+    );
     assert_eq!(stack.qpy_add_or_clear_service(2, 0), -1);
     assert_eq!(stack.qpy_add_or_clear_service(1, 2), -1);
     assert_eq!(stack.qpy_send(false, 0, 3, b"x"), -1, "no connection");
@@ -243,31 +295,66 @@ fn connect_notify_write_mtu_and_disconnect_follow_the_demo_tuples() {
         ctrl.take_l2cap(CID_ATT),
         std::vec![std::vec![0x1B, 0x03, 0x00, 0x39, 0x39, 0x39, 0x39, 0x39]]
     );
-    assert_eq!(events(&mut stack), std::vec![(MpbleTarget::QpyServer, ints(&[25, 0]))]);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![(MpbleTarget::QpyServer, ints(&[25, 0]))]
+    );
 
     // ATT_EXCHANGE_MTU_REQ 247 -> RSP with our 517; ATT_MTU = 247.
-    assert_eq!(att(&mut stack, &mut ctrl, &[0x02, 0xF7, 0x00]), std::vec![std::vec![0x03, 0x05, 0x02]]);
+    assert_eq!(
+        att(&mut stack, &mut ctrl, &[0x02, 0xF7, 0x00]),
+        std::vec![std::vec![0x03, 0x05, 0x02]]
+    );
     assert_eq!(
         events(&mut stack),
         std::vec![(MpbleTarget::QpyServer, ints(&[20, 0, LINK as i64, 247]))]
     );
 
     // ATT_WRITE_REQ to handle 3.
-    assert_eq!(att(&mut stack, &mut ctrl, &[0x12, 0x03, 0x00, 0x31, 0x32]), std::vec![std::vec![0x13]]);
-    let mut expected = std::vec![V::I(21), V::I(0), V::I(2), V::B(b"12".to_vec()), V::I(3), V::I(0x2A19)];
+    assert_eq!(
+        att(&mut stack, &mut ctrl, &[0x12, 0x03, 0x00, 0x31, 0x32]),
+        std::vec![std::vec![0x13]]
+    );
+    let mut expected = std::vec![
+        V::I(21),
+        V::I(0),
+        V::I(2),
+        V::B(b"12".to_vec()),
+        V::I(3),
+        V::I(0x2A19)
+    ];
     expected.push(V::B(std::vec![0; 16]));
-    assert_eq!(events(&mut stack), std::vec![(MpbleTarget::QpyServer, expected)]);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![(MpbleTarget::QpyServer, expected)]
+    );
 
     // CCCD write: reported as event 21 on handle 4, uuid 0x2902.
-    assert_eq!(att(&mut stack, &mut ctrl, &[0x12, 0x04, 0x00, 0x01, 0x00]), std::vec![std::vec![0x13]]);
+    assert_eq!(
+        att(&mut stack, &mut ctrl, &[0x12, 0x04, 0x00, 0x01, 0x00]),
+        std::vec![std::vec![0x13]]
+    );
     let evs = events(&mut stack);
-    assert_eq!(evs[0].1[..6], [V::I(21), V::I(0), V::I(2), V::B(std::vec![1, 0]), V::I(4), V::I(0x2902)]);
+    assert_eq!(
+        evs[0].1[..6],
+        [
+            V::I(21),
+            V::I(0),
+            V::I(2),
+            V::B(std::vec![1, 0]),
+            V::I(4),
+            V::I(0x2902)
+        ]
+    );
 
     // A read is reported as event 22 with the value.
     let rsp = att(&mut stack, &mut ctrl, &[0x0A, 0x03, 0x00]);
     assert_eq!(rsp[0][0], 0x0B);
     assert_eq!(&rsp[0][1..], b"12");
-    assert_eq!(events(&mut stack)[0].1[..4], [V::I(22), V::I(0), V::I(2), V::B(b"12".to_vec())]);
+    assert_eq!(
+        events(&mut stack)[0].1[..4],
+        [V::I(22), V::I(0), V::I(2), V::B(b"12".to_vec())]
+    );
 
     stack.h4_rx(&disconnection_complete(LINK, 0x13), 4);
     assert_eq!(
@@ -277,7 +364,11 @@ fn connect_notify_write_mtu_and_disconnect_follow_the_demo_tuples() {
             std::vec![V::I(17), V::I(0), V::I(0), V::B(PEER.to_vec())]
         )]
     );
-    assert_eq!(stack.host.core.db.cccd(0, 4), 0, "CCCD forgotten with the link");
+    assert_eq!(
+        stack.host.core.db.cccd(0, 4),
+        0,
+        "CCCD forgotten with the link"
+    );
 }
 
 #[test]
@@ -287,12 +378,25 @@ fn one_indication_at_a_time_and_send_end_after_confirmation() {
     connect(&mut stack, &mut ctrl);
     events(&mut stack);
     assert_eq!(stack.qpy_send(true, 0, 3, b"A"), 0);
-    assert_eq!(stack.qpy_send(true, 0, 3, b"B"), -1, "second indication refused");
+    assert_eq!(
+        stack.qpy_send(true, 0, 3, b"B"),
+        -1,
+        "second indication refused"
+    );
     ctrl.settle(&mut stack, 3);
-    assert_eq!(ctrl.take_l2cap(CID_ATT), std::vec![std::vec![0x1D, 0x03, 0x00, b'A']]);
-    assert!(events(&mut stack).is_empty(), "no send end before the confirmation");
+    assert_eq!(
+        ctrl.take_l2cap(CID_ATT),
+        std::vec![std::vec![0x1D, 0x03, 0x00, b'A']]
+    );
+    assert!(
+        events(&mut stack).is_empty(),
+        "no send end before the confirmation"
+    );
     assert!(att(&mut stack, &mut ctrl, &[0x1E]).is_empty());
-    assert_eq!(events(&mut stack), std::vec![(MpbleTarget::QpyServer, ints(&[25, 0]))]);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![(MpbleTarget::QpyServer, ints(&[25, 0]))]
+    );
     assert_eq!(stack.qpy_send(true, 0, 3, b"B"), 0);
 }
 
@@ -308,7 +412,10 @@ fn gatt_stop_drops_links_resets_the_controller_and_reports_event_1() {
     let cmds = ctrl.take_commands();
     assert_eq!(cmds.first(), Some(&opcode::DISCONNECT));
     assert_eq!(cmds.last(), Some(&opcode::RESET));
-    assert_eq!(events(&mut stack), std::vec![(MpbleTarget::QpyServer, ints(&[1, 0]))]);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![(MpbleTarget::QpyServer, ints(&[1, 0]))]
+    );
     assert_eq!(stack.qpy_get_status(), 0);
     assert_eq!(stack.qpy_gatt_stop(11), -1, "already stopped");
 }
@@ -320,5 +427,8 @@ fn change_chara_value_is_seen_by_the_next_read() {
     assert_eq!(stack.qpy_change_chara_value(1, 1, b"\x64"), 0);
     assert_eq!(stack.qpy_change_chara_value(1, 2, b"\x64"), -1);
     connect(&mut stack, &mut ctrl);
-    assert_eq!(att(&mut stack, &mut ctrl, &[0x0A, 0x03, 0x00]), std::vec![std::vec![0x0B, 0x64]]);
+    assert_eq!(
+        att(&mut stack, &mut ctrl, &[0x0A, 0x03, 0x00]),
+        std::vec![std::vec![0x0B, 0x64]]
+    );
 }

@@ -124,7 +124,8 @@ mod tests {
             &[flags::LE_LIMITED_DISCOVERABLE | flags::BR_EDR_NOT_SUPPORTED],
         )
         .unwrap();
-        b.push(ad_type::COMPLETE_LOCAL_NAME, b"Quectel_ble").unwrap();
+        b.push(ad_type::COMPLETE_LOCAL_NAME, b"Quectel_ble")
+            .unwrap();
         let mut expected = std::vec![0x02, 0x01, 0x05, 0x0C, 0x09];
         expected.extend_from_slice(b"Quectel_ble");
         assert_eq!(b.as_bytes(), &expected[..]);
@@ -134,10 +135,14 @@ mod tests {
     fn refuses_a_structure_past_31_bytes_and_keeps_what_was_there() {
         let mut b = AdBuilder::new();
         b.push(ad_type::FLAGS, &[0x06]).unwrap();
-        assert_eq!(b.push(ad_type::MANUFACTURER_SPECIFIC_DATA, &[0u8; 27]), Err(AdFull));
+        assert_eq!(
+            b.push(ad_type::MANUFACTURER_SPECIFIC_DATA, &[0u8; 27]),
+            Err(AdFull)
+        );
         assert_eq!(b.as_bytes(), &[0x02, 0x01, 0x06]);
         // Exactly 31 bytes fits: 3 + (1 + 1 + 26).
-        b.push(ad_type::MANUFACTURER_SPECIFIC_DATA, &[0u8; 26]).unwrap();
+        b.push(ad_type::MANUFACTURER_SPECIFIC_DATA, &[0u8; 26])
+            .unwrap();
         assert_eq!(b.as_bytes().len(), 31);
     }
 
