@@ -77,6 +77,39 @@ fn main() {
     let mut smp = l2cap(H, 6, &[0x01, 0x03, 0x00, 0x09, 0x10, 0x07, 0x07]);
     smp.extend(l2cap(H, 6, &[0x0B, 0x05]));
     seeds.push(("smp", smp));
+    // host_h4 takes an H4 stream: the same ACL packets behind the 0x02
+    // indicator, after a chunk-size byte, plus controller events.
+    let h4_dir = std::env::args().nth(2);
+    if let Some(h4_dir) = &h4_dir {
+        std::fs::create_dir_all(h4_dir).unwrap();
+        for (name, bytes) in &seeds {
+            let mut h4 = vec![0x07];
+            let mut rest = &bytes[..];
+            while rest.len() >= 2 {
+                let len = u16::from_le_bytes([rest[0], rest[1]]) as usize;
+                let end = (2 + len).min(rest.len());
+                h4.push(0x02);
+                h4.extend_from_slice(&rest[2..end]);
+                rest = &rest[end..];
+            }
+            std::fs::write(format!("{h4_dir}/{name}"), h4).unwrap();
+        }
+        let events: Vec<u8> = [
+            // Number Of Completed Packets, LE Connection Update Complete,
+            // Encryption Change, Disconnection Complete (Vol 4 Part E 7.7).
+            &[0x04, 0x13, 0x05, 0x01, 0x40, 0x00, 0x01, 0x00][..],
+            &[
+                0x04, 0x3E, 0x0A, 0x03, 0x00, 0x40, 0x00, 0x18, 0x00, 0x00, 0x00, 0x48, 0x00,
+            ],
+            &[0x04, 0x08, 0x04, 0x00, 0x40, 0x00, 0x01],
+            &[0x04, 0x0E, 0x04, 0x01, 0x0A, 0x20, 0x00],
+            &[0x04, 0x05, 0x04, 0x00, 0x40, 0x00, 0x13],
+        ]
+        .concat();
+        let mut ev = vec![0x05];
+        ev.extend(events);
+        std::fs::write(format!("{h4_dir}/events"), ev).unwrap();
+    }
     for (name, bytes) in seeds {
         std::fs::write(format!("{dir}/{name}"), bytes).unwrap();
     }

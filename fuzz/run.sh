@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Fuzzes ACL -> L2CAP -> ATT/signaling/SMP for SECONDS (default 60).
+# Runs each fuzz target for SECONDS (default 60):
+#   acl_att  ACL -> L2CAP -> ATT server / LE signaling / SMP
+#   host_h4  raw H4 bytes into the whole connected host (HCI events, ACL,
+#            every layer up to the QuecPython event tuples)
 # Installs cargo-fuzz if missing. Exits non-zero on any crash.
 # cargo-fuzz needs nightly-only rustc flags (-Zsanitizer); on a stable
 # toolchain RUSTC_BOOTSTRAP=1 unlocks them.
@@ -15,9 +18,11 @@ fi
 # Seeds are committed in seeds/acl_att; regenerate them from the code so
 # they follow the PDU layouts. The working corpus lives under artifacts/
 # (ignored by git) so fuzzing never dirties the tree.
-cargo run --quiet --release --bin gen_seeds -- seeds/acl_att
-mkdir -p artifacts/corpus/acl_att
+cargo run --quiet --release --bin gen_seeds -- seeds/acl_att seeds/host_h4
 
-# -a: debug assertions, so that integer overflow panics too.
-cargo fuzz run -a acl_att artifacts/corpus/acl_att seeds/acl_att -- \
-    -max_total_time="$SECONDS_TO_RUN" -max_len=4096 -timeout=10 -print_final_stats=1
+for target in acl_att host_h4; do
+    mkdir -p "artifacts/corpus/$target"
+    # -a: debug assertions, so that integer overflow panics too.
+    cargo fuzz run -a "$target" "artifacts/corpus/$target" "seeds/$target" -- \
+        -max_total_time="$SECONDS_TO_RUN" -max_len=4096 -timeout=10 -print_final_stats=1
+done
