@@ -383,6 +383,10 @@ impl HostCore {
                 // Parameters cannot change while advertising (7.8.5).
                 self.command(command::le_set_advertising_enable(false))?;
             }
+            if self.adv.params.own_address_type == 0x01 {
+                let addr = self.static_random_address().ok_or(HostError::NotReady)?;
+                self.command(command::le_set_random_address(addr))?;
+            }
             self.command(command::le_set_advertising_parameters(&self.adv.params))?;
             self.command(command::le_set_advertising_data(&self.adv.data))?;
             self.command(command::le_set_scan_response_data(&self.adv.scan_response))?;
@@ -390,6 +394,16 @@ impl HostCore {
         self.command(command::le_set_advertising_enable(enable))?;
         self.adv.enabled = enable;
         Ok(())
+    }
+
+    /// Our random static address (Vol 6 Part B 1.3.2.1): the public address
+    /// with the two most significant bits set, so it is stable for this
+    /// controller and differs from any public address.
+    pub fn static_random_address(&self) -> Option<[u8; 6]> {
+        let mut addr = self.info.as_ref()?.bd_addr;
+        // LSB first: byte 5 holds the most significant bits.
+        addr[5] |= 0xC0;
+        Some(addr)
     }
 
     /// Updates advertising or scan response data, live if advertising.

@@ -432,3 +432,33 @@ fn change_chara_value_is_seen_by_the_next_read() {
         std::vec![std::vec![0x0B, 0x64]]
     );
 }
+
+#[test]
+fn random_own_address_is_set_before_advertising() {
+    let mut stack = Box::new(Stack::new());
+    let mut ctrl = ScriptedController::new([0x01, 0x02, 0x03, 0x04, 0x05, 0x12]);
+    stack.qpy.server_init();
+    stack.qpy_gatt_start(0);
+    ctrl.settle(&mut stack, 1);
+    ctrl.take_commands();
+    ctrl.sent.clear();
+    assert_eq!(
+        stack.qpy_set_adv_param([0x30, 0x30, 0, 1, 7, 0, 2, 1, 1]),
+        0
+    );
+    assert_eq!(stack.qpy_adv_enable(true), 0);
+    ctrl.settle(&mut stack, 2);
+    let sent: Vec<_> = ctrl
+        .sent
+        .iter()
+        .filter_map(|s| match s {
+            crate::testing::Sent::Command { opcode, params } => Some((*opcode, params.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent[0].0, opcode::LE_SET_RANDOM_ADDRESS);
+    // Static random: the two most significant bits set (Vol 6 Part B 1.3.2.1).
+    assert_eq!(sent[0].1, std::vec![0x01, 0x02, 0x03, 0x04, 0x05, 0xD2]);
+    assert_eq!(sent[1].0, opcode::LE_SET_ADVERTISING_PARAMETERS);
+    assert_eq!(sent[1].1[5], 0x01, "Own_Address_Type random");
+}
