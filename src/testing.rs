@@ -242,6 +242,17 @@ impl ScriptedController {
         out
     }
 
+    /// The commands the host sent, with their parameters, oldest first.
+    pub fn commands(&self) -> Vec<(u16, Vec<u8>)> {
+        self.sent
+            .iter()
+            .filter_map(|s| match s {
+                Sent::Command { opcode, params } => Some((*opcode, params.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The opcodes of the commands the host sent, and forgets them.
     pub fn take_commands(&mut self) -> Vec<u16> {
         let mut out = Vec::new();
@@ -254,4 +265,27 @@ impl ScriptedController {
         });
         out
     }
+}
+
+/// Registers the battery service exactly as
+/// shared/demos/quecpython/ble_server.py does, and commits it with the
+/// default GAP/GATT services removed (`mode` 0) or kept (1).
+pub fn register_demo_service(stack: &mut Stack, mode: i64) {
+    let zeros = [0u8; 16];
+    assert_eq!(stack.qpy_set_local_name(0, b"Quectel_ble"), 0);
+    assert_eq!(stack.qpy.add_service(1, 1, 1, 0x180F, &zeros), 0);
+    assert_eq!(stack.qpy.add_chara(1, 1, 0x32, 1, 0x2A19, &zeros), 0);
+    assert_eq!(
+        stack
+            .qpy
+            .add_chara_attr(false, 1, 1, 0x0003, 1, 0x2A19, &zeros, &[0u8; 244]),
+        0
+    );
+    assert_eq!(
+        stack
+            .qpy
+            .add_chara_attr(true, 1, 1, 0x0003, 1, 0x2902, &zeros, &[0u8; 4]),
+        0
+    );
+    assert_eq!(stack.qpy_add_or_clear_service(1, mode), 0);
 }

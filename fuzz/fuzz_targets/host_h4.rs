@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mpble::api::Stack;
-use mpble::testing::{le_connection_complete, ScriptedController};
+use mpble::testing::{le_connection_complete, register_demo_service, ScriptedController};
 
 const LINK: u16 = 0x0040;
 
@@ -18,23 +18,7 @@ fn connected_demo_server() -> (Box<Stack>, ScriptedController) {
     assert_eq!(stack.qpy.server_init(), 0);
     assert_eq!(stack.qpy_gatt_start(0), 0);
     ctrl.settle(&mut stack, 0);
-    let z = [0u8; 16];
-    assert_eq!(stack.qpy_set_local_name(0, b"Quectel_ble"), 0);
-    assert_eq!(stack.qpy.add_service(1, 1, 1, 0x180F, &z), 0);
-    assert_eq!(stack.qpy.add_chara(1, 1, 0x32, 1, 0x2A19, &z), 0);
-    assert_eq!(
-        stack
-            .qpy
-            .add_chara_attr(false, 1, 1, 3, 1, 0x2A19, &z, &[0u8; 244]),
-        0
-    );
-    assert_eq!(
-        stack
-            .qpy
-            .add_chara_attr(true, 1, 1, 3, 1, 0x2902, &z, &[0u8; 4]),
-        0
-    );
-    assert_eq!(stack.qpy_add_or_clear_service(1, 1), 0);
+    register_demo_service(&mut stack, 1);
     assert_eq!(stack.qpy_adv_enable(true), 0);
     stack.h4_rx(&le_connection_complete(LINK, [1, 2, 3, 4, 5, 6]), 1);
     ctrl.settle(&mut stack, 1);

@@ -8,7 +8,8 @@ use super::Stack;
 use crate::hci::command::opcode;
 use crate::l2cap::CID_ATT;
 use crate::testing::{
-    acl_frame, disconnection_complete, le_connection_complete, ScriptedController,
+    acl_frame, disconnection_complete, le_connection_complete, register_demo_service,
+    ScriptedController,
 };
 use std::boxed::Box;
 use std::vec::Vec;
@@ -61,27 +62,6 @@ fn started() -> (Box<Stack>, ScriptedController) {
         std::vec![(MpbleTarget::QpyServer, ints(&[0, 0]))]
     );
     (stack, ctrl)
-}
-
-/// Registers the battery service exactly as shared/demos/quecpython/ble_server.py does.
-fn register_demo_service(stack: &mut Stack, mode: i64) {
-    let zeros = [0u8; 16];
-    assert_eq!(stack.qpy_set_local_name(0, b"Quectel_ble"), 0);
-    assert_eq!(stack.qpy.add_service(1, 1, 1, 0x180F, &zeros), 0);
-    assert_eq!(stack.qpy.add_chara(1, 1, 0x32, 1, 0x2A19, &zeros), 0);
-    assert_eq!(
-        stack
-            .qpy
-            .add_chara_attr(false, 1, 1, 0x0003, 1, 0x2A19, &zeros, &[0u8; 244]),
-        0
-    );
-    assert_eq!(
-        stack
-            .qpy
-            .add_chara_attr(true, 1, 1, 0x0003, 1, 0x2902, &zeros, &[0u8; 4]),
-        0
-    );
-    assert_eq!(stack.qpy_add_or_clear_service(1, mode), 0);
 }
 
 fn connect(stack: &mut Stack, ctrl: &mut ScriptedController) {
@@ -181,14 +161,7 @@ fn advertising_sends_the_apps_bytes_verbatim() {
     assert_eq!(stack.qpy_set_adv_data(&rsp, true), 0);
     assert_eq!(stack.qpy_adv_enable(true), 0);
     ctrl.settle(&mut stack, 2);
-    let sent: Vec<_> = ctrl
-        .sent
-        .iter()
-        .filter_map(|s| match s {
-            crate::testing::Sent::Command { opcode, params } => Some((*opcode, params.clone())),
-            _ => None,
-        })
-        .collect();
+    let sent = ctrl.commands();
     let find = |op| {
         sent.iter()
             .rev()
@@ -448,14 +421,7 @@ fn random_own_address_is_set_before_advertising() {
     );
     assert_eq!(stack.qpy_adv_enable(true), 0);
     ctrl.settle(&mut stack, 2);
-    let sent: Vec<_> = ctrl
-        .sent
-        .iter()
-        .filter_map(|s| match s {
-            crate::testing::Sent::Command { opcode, params } => Some((*opcode, params.clone())),
-            _ => None,
-        })
-        .collect();
+    let sent = ctrl.commands();
     assert_eq!(sent[0].0, opcode::LE_SET_RANDOM_ADDRESS);
     // Static random: the two most significant bits set (Vol 6 Part B 1.3.2.1).
     assert_eq!(sent[0].1, std::vec![0x01, 0x02, 0x03, 0x04, 0x05, 0xD2]);
