@@ -50,6 +50,7 @@ from qpy_common import (
 )
 
 VALUE_LEN = 244
+HCI_LE_SET_ADVERTISING_PARAMETERS = 0x2006
 NOTIFY_VALUE = b"99999"  # 39 39 39 39 39, ble_gatt_send_notification
 
 
@@ -80,12 +81,16 @@ def test_demo_advertising_and_scan_response(board, peer):
     adv = [r for r in reports if not r.is_scan_response]
     rsp = [r for r in reports if r.is_scan_response]
 
-    # Over the air: ADV_IND (connectable, scannable, legacy) from the board's
-    # public address carrying exactly the 15 bytes the script set.
+    # Over the air: connectable advertising from the board's public address
+    # carrying exactly the 15 bytes the script set. (Bumble 0.0.236's
+    # controller reports every advertiser with an extended report of type
+    # CONNECTABLE_ADVERTISING only, so the scannable/legacy bits of ADV_IND
+    # are not visible here; the advertising type is checked in the HCI
+    # command below.)
     assert adv, f"no advertising report from {addr}: {peer.reports}"
     for r in adv:
         assert r.data == DEMO_ADV_DATA, f"adv data {r.data.hex()} != {DEMO_ADV_DATA.hex()}"
-        assert (r.is_connectable, r.is_scannable, r.is_legacy) == (True, True, True), r
+        assert r.is_connectable, r
         assert str(r.address).endswith("/P"), f"not a public address: {r.address}"
 
     # Active scanning gets scan-response reports. Observed with bumble 0.0.236:
@@ -113,6 +118,15 @@ def test_demo_advertising_and_scan_response(board, peer):
     )
     assert adv_cmds and adv_cmds[-1] == DEMO_ADV_DATA, [c.hex() for c in adv_cmds]
     assert rsp_cmds and rsp_cmds[-1] == DEMO_SCAN_RSP, [c.hex() for c in rsp_cmds]
+    # LE Set Advertising Parameters (Vol 4 Part E 7.8.5) as setAdvParam asked:
+    # interval 0x300..0x320, ADV_IND (0), own address public (0), channel
+    # map 7, filter policy 0.
+    params = hci_commands(slot, HCI_LE_SET_ADVERTISING_PARAMETERS)
+    assert params, "no LE Set Advertising Parameters command"
+    p = params[-1]
+    assert (int.from_bytes(p[0:2], "little"), int.from_bytes(p[2:4], "little"), p[4], p[5], p[13], p[14]) == (
+        0x300, 0x320, 0, 0, 7, 0
+    ), p.hex()
     # The script printed what it set.
     board.expect(line("set adv_data:[2, 1, 5, 12, 9, " + ", ".join(str(b) for b in DEMO_NAME) + "]"), 1, since=pos)
     board.expect(line("set adv_rsp_data:[12, 9, " + ", ".join(str(b) for b in DEMO_NAME) + "]"), 1, since=pos)
