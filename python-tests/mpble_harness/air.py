@@ -15,12 +15,13 @@ Facts about bumble 0.0.236 that matter here (see shared/design/VIRTUAL-AIR.md):
   future in ``__init__``).
 - the tcp-server transport's ``close()`` does not close the listening server or
   the accepted connection; ``Air.close`` does both itself.
-- ``LocalLink.send_acl_data`` stamps LE data with the sender controller's
-  *random* address, whatever address the link was made with. A peripheral that
-  advertised with its public address (the QuecPython demo does: addr_type 0)
-  then has every packet it sends dropped by the peer's controller ("no
-  connection for 00:00:00:00:00:00"). ``_Link`` below stamps the address the
-  connection really uses, as a radio would; nothing else about the air changes.
+- ``LocalLink.send_acl_data`` stamps LE ACL data with the sender controller's
+  RANDOM address, whatever address the sender uses on that connection. A
+  board that advertises with its public address (QuecPython addr_type 0) has
+  no random address (00:00:00:00:00:00), so the central's controller finds no
+  connection and drops everything the board sends ("!!! no connection for
+  00:00:00:00:00:00"). ``AirLink`` below stamps it with the address the sender
+  is known by on that connection (its ``self_address``), as a radio would.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Optional
 
 from bumble.controller import Controller
-from bumble.hci import Address
 from bumble.core import PhysicalTransport
+from bumble.hci import Address
 from bumble.link import LocalLink
 from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
 
@@ -51,23 +52,6 @@ PEER_PUBLIC_ADDRESS_FMT = "00:00:BE:E2:00:%02X"
 PEER_RANDOM_ADDRESS_FMT = "F2:00:BE:E2:00:%02X"
 
 HCI_LOG_DEPTH = 4000
-
-
-class _Link(LocalLink):
-    """LocalLink whose LE data carries the sender's address on that link."""
-
-    def send_acl_data(self, sender_controller, destination_address, transport, data):
-        if transport == PhysicalTransport.LE:
-            connection = sender_controller.le_connections.get(destination_address)
-            if connection is not None and connection.self_address is not None:
-                destination = self.find_le_controller(destination_address)
-                if destination is not None:
-                    source = connection.self_address
-                    asyncio.get_running_loop().call_soon(
-                        lambda: destination.on_link_acl_data(source, transport, data)
-                    )
-                return
-        super().send_acl_data(sender_controller, destination_address, transport, data)
 
 
 class AirError(RuntimeError):
@@ -85,6 +69,23 @@ def format_addr(addr: bytes) -> str:
 def addr_from_lsb_bytes(addr: bytes) -> Address:
     """A Bumble public Address from 6 LSB-first bytes."""
     return Address(bytes(addr), Address.PUBLIC_DEVICE_ADDRESS)
+
+
+class AirLink(LocalLink):
+    """LocalLink whose LE ACL data carries the sender's address on that
+    connection (see the module doc)."""
+
+    def send_acl_data(self, sender_controller, destination_address, transport, data):
+        if transport == PhysicalTransport.LE:
+            connection = sender_controller.le_connections.get(destination_address)
+            destination = self.find_le_controller(destination_address)
+            if connection is not None and destination is not None:
+                source = connection.self_address
+                asyncio.get_running_loop().call_soon(
+                    lambda: destination.on_link_acl_data(source, transport, data)
+                )
+                return
+        super().send_acl_data(sender_controller, destination_address, transport, data)
 
 
 class _Tap:
@@ -174,7 +175,7 @@ class Air:
         self._log_handler = _LogCollector(self.log_lines)
         logging.getLogger("bumble").addHandler(self._log_handler)
         self._thread.start()
-        self.link: LocalLink = self.call(_Link)
+        self.link: LocalLink = self.call(AirLink)
 
     # -- loop plumbing ---------------------------------------------------
 

@@ -13,7 +13,9 @@ a notification/indication (or of any PDU, with ``any_pdu=True``). It works by
 replacing the Device's fixed-channel handler for CID 4 with a tap that keeps a
 raw log of every ATT PDU received (``peer.att_log``) and then hands the PDU to
 Bumble (errors Bumble raises while parsing hostile answers are recorded in
-``peer.att_parse_errors`` instead of propagating).
+``peer.att_parse_errors`` instead of propagating). With
+``peer.auto_confirm = False`` indications are only logged, so Bumble does
+not confirm them; the test confirms by hand (``att_send(conn, b"\x1e")``).
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ class Peer:
         self.advertisements: list[Advertisement] = []  # Bumble-merged
         self._att_waiters: list[tuple[int, bool, asyncio.Future]] = []
         self._scanning_listener = None
+        # False: Handle Value Indications are logged but not handed to
+        # Bumble, so it does not confirm them (send 0x1E with att_send).
+        self.auto_confirm = True
 
         def _make():
             controller = Controller(f"{name}-ctrl", link=air.link, public_address=public_address)
@@ -162,6 +167,8 @@ class Peer:
         if consumed and opcode & 1 and opcode not in _ATT_UNSOLICITED:
             # A response to our raw request: Bumble's GATT client has no request
             # pending for it, so do not hand it over.
+            return
+        if opcode == 0x1D and not self.auto_confirm:
             return
         try:
             self._bumble_att_handler(connection_handle, pdu)
