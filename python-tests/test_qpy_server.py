@@ -386,6 +386,30 @@ def test_demo_disconnect(board, peer):
     assert_no_traceback(board)
 
 
+def test_demo_connection_parameter_update(board, peer):
+    """The central changes the connection parameters (LE Connection Update,
+    Vol 6 Part B 5.1.1): the demo prints event 18 with the new interval,
+    latency and supervision timeout, in the units of the HCI event
+    (1.25 ms, intervals; 10 ms, timeout), max_interval before min_interval."""
+    pos = start_demo(board)
+    conn = connect_to_demo(peer, board, pos)
+    mark = len(board.transcript)
+    # 50 ms interval = 40 units, latency 2, timeout 4 s = 400 units.
+    peer.air.run(peer.device.update_connection_parameters(conn, 50, 50, 2, 4000), 10)
+    lines_in_order(
+        board,
+        [
+            line("[ble_callback]: event_id=18, status=0"),
+            line("[callback] ble update parameter successful."),
+            line("[callback] connect_id=0,max_interval=40,min_interval=40,latency=2,timeout=400"),
+        ],
+        mark,
+    )
+    # The link still serves requests afterwards.
+    assert peer.att_raw(conn, GOOD_READ) == GOOD_READ_RSP
+    assert_no_traceback(board)
+
+
 # -- BLE_GATT_SYS_SERVICE = 1 -------------------------------------------------------------------
 
 
