@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
-    cargo install --locked cargo-fuzz
+    cargo install --locked cargo-fuzz --version 0.13.2
 fi
 
 # Seeds are committed in seeds/acl_att; regenerate them from the code so
