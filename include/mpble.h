@@ -57,6 +57,10 @@
 // Largest byte payload carried by one event (a whole ATT value).
 #define EVENT_DATA_MAX (ATT_MTU_MAX + 3)
 
+// An ATT transaction (here: an indication awaiting its confirmation)
+// fails after 30 s (Vol 3 Part F 3.3.3).
+#define ATT_TRANSACTION_TIMEOUT_MS 30000
+
 // Longest device name (GAP Device Name characteristic, Vol 3 Part C 12.1).
 #define DEVICE_NAME_MAX 32
 
@@ -850,7 +854,8 @@ int32_t mpble_qpy_send(bool indicate,
                        int64_t connect_id,
                        int64_t attr_handle,
                        const uint8_t *value,
-                       size_t len);
+                       size_t len,
+                       uint32_t now_ms);
 
 // `ble.advStart()`.
 int32_t mpble_qpy_adv_start(void);

@@ -288,7 +288,7 @@ static mp_obj_t ble_send(bool indicate, mp_obj_t connect_id_in, mp_obj_t attr_ha
     mp_buffer_info_t value;
     mpble_port_arg_buf(value_in, MP_QSTR_value, &value);
     mpble_port_lock();
-    int32_t r = mpble_qpy_send(indicate, connect_id, attr_handle, value.buf, value.len);
+    int32_t r = mpble_qpy_send(indicate, connect_id, attr_handle, value.buf, value.len, mpble_port_now_ms());
     mpble_port_unlock_after_call();
     return ble_result(r);
 }

@@ -46,6 +46,10 @@ pub const EVENT_QUEUE: usize = 32;
 /// Largest byte payload carried by one event (a whole ATT value).
 pub const EVENT_DATA_MAX: usize = ATT_MTU_MAX + 3;
 
+/// An ATT transaction (here: an indication awaiting its confirmation)
+/// fails after 30 s (Vol 3 Part F 3.3.3).
+pub const ATT_TRANSACTION_TIMEOUT_MS: u32 = 30_000;
+
 /// Longest device name (GAP Device Name characteristic, Vol 3 Part C 12.1).
 pub const DEVICE_NAME_MAX: usize = 32;
 /// Legacy advertising and scan response data (Vol 6 Part B 2.3.1.1).

@@ -355,10 +355,11 @@ pub unsafe extern "C" fn mpble_qpy_send(
     attr_handle: i64,
     value: *const u8,
     len: usize,
+    now_ms: u32,
 ) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let value = unsafe { bytes(value, len) };
-    with_stack(|s| s.qpy_send(indicate, connect_id, attr_handle, value))
+    with_stack(|s| s.qpy_send(indicate, connect_id, attr_handle, value, now_ms))
 }
 
 /// `ble.advStart()`.

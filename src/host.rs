@@ -23,6 +23,12 @@ use heapless::Deque;
 /// the reason we give when the application stops BLE.
 const REMOTE_USER_TERMINATED: u8 = 0x13;
 
+/// Whether `deadline` has passed at `now` on the wrapping millisecond clock
+/// (a deadline in the past reads as a huge wrapped distance).
+fn expired(deadline: u32, now: u32) -> bool {
+    now.wrapping_sub(deadline) < u32::MAX / 2
+}
+
 /// Life cycle of the host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HostState {
@@ -98,6 +104,11 @@ pub struct Connection {
     pub supervision_timeout: u16,
     pub security: LinkSecurity,
     pub att: AttBearer,
+    /// When the outstanding indication's transaction times out.
+    indication_deadline: u32,
+    /// The ATT bearer timed out: nothing more may be sent on it
+    /// (Vol 3 Part F 3.3.3) and the link is being dropped.
+    att_dead: bool,
     reassembler: Reassembler,
 }
 
@@ -117,6 +128,8 @@ impl Connection {
                 key_size: 0,
             },
             att: AttBearer::new(),
+            indication_deadline: 0,
+            att_dead: false,
             reassembler: Reassembler::new(),
         }
     }
@@ -277,23 +290,45 @@ impl HostCore {
                 });
             }
         }
+        self.expire_indications(now_ms);
         self.pump();
+    }
+
+    /// An indication unconfirmed for 30 s fails its ATT transaction: no
+    /// more ATT PDUs may go to that peer (Vol 3 Part F 3.3.3), so the link
+    /// is dropped rather than left half alive.
+    fn expire_indications(&mut self, now_ms: u32) {
+        for c in self.conns.iter_mut().flatten() {
+            if c.att.indication_pending() && !c.att_dead && expired(c.indication_deadline, now_ms) {
+                c.att_dead = true;
+                let _ = self
+                    .cmds
+                    .submit(command::disconnect(c.handle, REMOTE_USER_TERMINATED));
+            }
+        }
     }
 
     /// Milliseconds until `tick` is needed, `u32::MAX` when no timer runs.
     pub fn next_timeout_ms(&self, now_ms: u32) -> u32 {
-        match self.cmds.next_deadline() {
-            None => u32::MAX,
-            Some(deadline) => {
-                let left = deadline.wrapping_sub(now_ms);
-                // A deadline in the past reads as a huge wrapped value.
-                if left > u32::MAX / 2 {
+        let indications = self
+            .conns
+            .iter()
+            .flatten()
+            .filter(|c| c.att.indication_pending() && !c.att_dead)
+            .map(|c| c.indication_deadline);
+        self.cmds
+            .next_deadline()
+            .into_iter()
+            .chain(indications)
+            .map(|deadline| {
+                if expired(deadline, now_ms) {
                     0
                 } else {
-                    left
+                    deadline.wrapping_sub(now_ms)
                 }
-            }
-        }
+            })
+            .min()
+            .unwrap_or(u32::MAX)
     }
 
     /// Starts controller bring-up.
@@ -436,13 +471,18 @@ impl HostCore {
         handle: u16,
         value: &[u8],
         indicate: bool,
+        now_ms: u32,
     ) -> Result<(), HostError> {
         if self.state != HostState::Ready {
             return Err(HostError::NotReady);
         }
+        self.now_ms = now_ms;
         let Some(Some(c)) = self.conns.get_mut(conn) else {
             return Err(HostError::NoConnection);
         };
+        if c.att_dead {
+            return Err(HostError::NoConnection);
+        }
         let mtu = c.att.mtu();
         if value.len() + 3 > mtu as usize {
             return Err(HostError::TooLong);
@@ -461,6 +501,7 @@ impl HostCore {
         if indicate {
             if let Some(Some(c)) = self.conns.get_mut(conn) {
                 let _ = c.att.begin_indication();
+                c.indication_deadline = now_ms.wrapping_add(config::ATT_TRANSACTION_TIMEOUT_MS);
             }
         }
         Ok(())

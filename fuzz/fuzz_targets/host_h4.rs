@@ -42,7 +42,7 @@ fuzz_target!(|input: &[u8]| {
         let answers = ctrl.exchange(&mut stack);
         stack.h4_rx(&answers, now);
         // The app keeps notifying, as the demo does on connect.
-        let _ = stack.qpy_send(false, 0, 18, b"99999");
+        let _ = stack.qpy_send(false, 0, 18, b"99999", now);
         now = now.wrapping_add(250);
         stack.tick(now);
         while let Some(ev) = stack.pop_event() {

@@ -198,7 +198,8 @@ int32_t mpble_qpy_add_or_clear_service(int64_t option, int64_t mode) {
     (void)option; (void)mode;
     return api_call();
 }
-int32_t mpble_qpy_send(bool indicate, int64_t a, int64_t b, const uint8_t *v, size_t n) {
+int32_t mpble_qpy_send(bool indicate, int64_t a, int64_t b, const uint8_t *v, size_t n, uint32_t now_ms) {
+    (void)now_ms;
     (void)indicate; (void)a; (void)b; (void)v; (void)n;
     return api_call();
 }

@@ -156,16 +156,26 @@ impl Stack {
     /// follows once it is queued for the controller; an indication's when
     /// the peer confirms it (Vol 3 Part F 3.4.7.2). A second indication
     /// before the confirmation is refused (-1), and the first is not lost.
-    pub fn qpy_send(&mut self, indicate: bool, connect_id: i64, attr_handle: i64, v: &[u8]) -> i32 {
+    pub fn qpy_send(
+        &mut self,
+        indicate: bool,
+        connect_id: i64,
+        attr_handle: i64,
+        v: &[u8],
+        now: u32,
+    ) -> i32 {
         if !(0..config::MAX_CONNECTIONS as i64).contains(&connect_id)
             || !(1..=0xFFFF).contains(&attr_handle)
         {
             return -1;
         }
-        let r =
-            self.host
-                .core
-                .send_handle_value(connect_id as usize, attr_handle as u16, v, indicate);
+        let r = self.host.core.send_handle_value(
+            connect_id as usize,
+            attr_handle as u16,
+            v,
+            indicate,
+            now,
+        );
         if r.is_ok() && !indicate {
             let ev = self.qpy.send_end();
             self.queue(ev);

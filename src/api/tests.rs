@@ -245,7 +245,7 @@ fn out_of_range_arguments_return_minus_one_and_change_nothing() {
     );
     assert_eq!(stack.qpy_add_or_clear_service(2, 0), -1);
     assert_eq!(stack.qpy_add_or_clear_service(1, 2), -1);
-    assert_eq!(stack.qpy_send(false, 0, 3, b"x"), -1, "no connection");
+    assert_eq!(stack.qpy_send(false, 0, 3, b"x", 3), -1, "no connection");
 }
 
 #[test]
@@ -262,7 +262,7 @@ fn connect_notify_write_mtu_and_disconnect_follow_the_demo_tuples() {
     );
 
     // The demo notifies on connect, before the peer could enable the CCCD.
-    assert_eq!(stack.qpy_send(false, 0, 3, b"99999"), 0);
+    assert_eq!(stack.qpy_send(false, 0, 3, b"99999", 3), 0);
     ctrl.settle(&mut stack, 3);
     assert_eq!(
         ctrl.take_l2cap(CID_ATT),
@@ -350,9 +350,9 @@ fn one_indication_at_a_time_and_send_end_after_confirmation() {
     register_demo_service(&mut stack, 0);
     connect(&mut stack, &mut ctrl);
     events(&mut stack);
-    assert_eq!(stack.qpy_send(true, 0, 3, b"A"), 0);
+    assert_eq!(stack.qpy_send(true, 0, 3, b"A", 3), 0);
     assert_eq!(
-        stack.qpy_send(true, 0, 3, b"B"),
+        stack.qpy_send(true, 0, 3, b"B", 3),
         -1,
         "second indication refused"
     );
@@ -370,7 +370,7 @@ fn one_indication_at_a_time_and_send_end_after_confirmation() {
         events(&mut stack),
         std::vec![(MpbleTarget::QpyServer, ints(&[25, 0]))]
     );
-    assert_eq!(stack.qpy_send(true, 0, 3, b"B"), 0);
+    assert_eq!(stack.qpy_send(true, 0, 3, b"B", 3), 0);
 }
 
 #[test]
@@ -427,4 +427,29 @@ fn random_own_address_is_set_before_advertising() {
     assert_eq!(sent[0].1, std::vec![0x01, 0x02, 0x03, 0x04, 0x05, 0xD2]);
     assert_eq!(sent[1].0, opcode::LE_SET_ADVERTISING_PARAMETERS);
     assert_eq!(sent[1].1[5], 0x01, "Own_Address_Type random");
+}
+
+#[test]
+fn an_indication_never_confirmed_drops_the_link_after_30_s() {
+    let (mut stack, mut ctrl) = started();
+    register_demo_service(&mut stack, 0);
+    connect(&mut stack, &mut ctrl);
+    events(&mut stack);
+    ctrl.take_commands();
+    assert_eq!(stack.qpy_send(true, 0, 3, b"A", 1_000), 0);
+    ctrl.settle(&mut stack, 1_000);
+    assert_eq!(
+        stack.next_timeout_ms(1_000),
+        crate::config::ATT_TRANSACTION_TIMEOUT_MS
+    );
+    stack.tick(30_999);
+    assert!(ctrl.exchange(&mut stack).is_empty(), "not before 30 s");
+    stack.tick(31_000);
+    ctrl.settle(&mut stack, 31_000);
+    assert_eq!(ctrl.take_commands(), std::vec![opcode::DISCONNECT]);
+    // Nothing more goes out on that bearer (Vol 3 Part F 3.3.3).
+    assert_eq!(stack.qpy_send(false, 0, 3, b"B", 31_001), -1);
+    stack.h4_rx(&disconnection_complete(LINK, 0x16), 31_002);
+    assert_eq!(events(&mut stack)[0].1[0], V::I(17));
+    assert_eq!(stack.next_timeout_ms(31_002), u32::MAX);
 }
