@@ -1,0 +1,80 @@
+"""The board's L2CAP signaling and SMP channels against a Bumble central,
+while the unchanged QuecPython server demo runs.
+
+- LE signaling (Vol 3 Part A 4): a command the board does not support is
+  answered with Command Reject "command not understood" (reason 0x0000)
+  carrying the request's identifier; the link keeps serving ATT.
+- SMP (Vol 3 Part H 3.5.5): until pairing is built, a Pairing Request is
+  answered with Pairing Failed, reason Pairing Not Supported (0x05). Bumble's
+  own pairing procedure sees that and fails cleanly; the link stays up.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from qpy_common import GOOD_READ, GOOD_READ_RSP, assert_no_traceback, connect_to_demo, start_demo
+
+CID_LE_SIGNALING = 0x0005
+CID_SMP = 0x0006
+
+
+def record_l2cap(peer) -> list:
+    """Every L2CAP PDU the peer's host receives, as (handle, cid, payload)."""
+    seen: list = []
+    peer.air.call(lambda: peer.device.host.on("l2cap_pdu", lambda h, cid, pdu: seen.append((h, cid, bytes(pdu)))))
+    return seen
+
+
+def wait_for(seen: list, cid: int, timeout: float = 5.0) -> list[bytes]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = [pdu for _h, c, pdu in list(seen) if c == cid]
+        if got:
+            return got
+        time.sleep(0.02)
+    return []
+
+
+def test_unsupported_signaling_commands_get_command_reject(board, peer):
+    pos = start_demo(board)
+    conn = connect_to_demo(peer, board, pos)
+    seen = record_l2cap(peer)
+
+    # An unknown code 0x77, identifier 0x09, no data.
+    peer.l2cap_send(conn, CID_LE_SIGNALING, bytes([0x77, 0x09, 0x00, 0x00]))
+    # Command Reject: code 0x01, same identifier, length 2, reason 0x0000.
+    assert wait_for(seen, CID_LE_SIGNALING) == [bytes([0x01, 0x09, 0x02, 0x00, 0x00, 0x00])]
+    assert peer.att_raw(conn, GOOD_READ) == GOOD_READ_RSP
+
+    # LE Credit Based Connection Request (code 0x14) for SPSM 0x0080: LE
+    # credit based channels are optional and not offered here.
+    seen.clear()
+    request = bytes([0x14, 0x0A, 0x0A, 0x00, 0x80, 0x00, 0x40, 0x00, 0x17, 0x00, 0x17, 0x00, 0x01, 0x00])
+    peer.l2cap_send(conn, CID_LE_SIGNALING, request)
+    assert wait_for(seen, CID_LE_SIGNALING) == [bytes([0x01, 0x0A, 0x02, 0x00, 0x00, 0x00])]
+
+    # A Command Reject sent to the board is never answered (no reject loop).
+    seen.clear()
+    peer.l2cap_send(conn, CID_LE_SIGNALING, bytes([0x01, 0x0B, 0x02, 0x00, 0x00, 0x00]))
+    assert peer.att_raw(conn, GOOD_READ) == GOOD_READ_RSP
+    assert wait_for(seen, CID_LE_SIGNALING, timeout=0.5) == []
+    assert_no_traceback(board)
+
+
+def test_pairing_is_refused_and_the_link_survives(board, peer):
+    pos = start_demo(board)
+    conn = connect_to_demo(peer, board, pos)
+    seen = record_l2cap(peer)
+
+    # Bumble's own SMP initiator (an independent implementation) asks to pair.
+    with pytest.raises(Exception) as failure:
+        peer.air.run(conn.pair(), 10)
+    # Pairing Failed (0x05), reason Pairing Not Supported (0x05).
+    assert wait_for(seen, CID_SMP) == [bytes([0x05, 0x05])], failure.value
+    assert conn.handle is not None
+    assert peer.att_raw(conn, GOOD_READ) == GOOD_READ_RSP
+    assert "disconnect" not in board.text[pos:].split("ble_adv_start success.")[-1]
+    assert_no_traceback(board)
