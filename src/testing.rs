@@ -11,6 +11,14 @@ use crate::hci::command::opcode;
 use std::collections::BTreeMap;
 use std::vec::Vec;
 
+/// Bytes from a hex string ("040e04..."), for byte vectors in tests.
+pub fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digits"))
+        .collect()
+}
+
 /// H4 bytes of a Command Complete event (Vol 4 Part E 7.7.14).
 pub fn command_complete(op: u16, return_parameters: &[u8]) -> Vec<u8> {
     let mut v = std::vec![0x04, 0x0E, (3 + return_parameters.len()) as u8, 1];

@@ -372,12 +372,7 @@ mod tests {
     use crate::hci::h4::H4Tx;
     use std::vec::Vec;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testing::hex;
 
     /// Command Complete events (H4 indicator stripped) captured from a
     /// bumble 0.0.236 Controller with public address F0:F1:F2:F3:F4:F5.

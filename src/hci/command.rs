@@ -609,12 +609,7 @@ mod tests {
         out
     }
 
-    fn hex(s: &str) -> StdVec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testing::hex;
 
     #[test]
     fn hci_command_encodings() {

@@ -597,12 +597,7 @@ mod tests {
     use super::*;
     use std::vec::Vec;
 
-    pub(crate) fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testing::hex;
 
     // Captured from a bumble 0.0.236 Controller (public address
     // F0:F1:F2:F3:F4:F5) on a LocalLink, H4 indicator stripped.

@@ -81,6 +81,8 @@ pub struct H4Parser {
     buf: [u8; RX_BUF],
     filled: usize,
     total: usize,
+    /// Packets emitted so far (wrapping); lets `feed_one` stop after one.
+    packets: u32,
     stats: H4Stats,
 }
 
@@ -97,6 +99,7 @@ impl H4Parser {
             buf: [0; RX_BUF],
             filled: 0,
             total: 0,
+            packets: 0,
             stats: H4Stats {
                 oversize_dropped: 0,
                 bad_indicator: 0,
@@ -119,8 +122,29 @@ impl H4Parser {
 
     /// Consume `bytes`, calling `on_packet` for each packet completed.
     pub fn feed(&mut self, bytes: &[u8], on_packet: &mut dyn FnMut(H4Packet<'_>)) {
+        self.feed_inner(bytes, on_packet, false);
+    }
+
+    /// Consumes `bytes` up to the end of the next complete packet (calling
+    /// `on_packet` once at most) and returns how many bytes it took, so a
+    /// caller can stop between packets when it has no room for what the
+    /// next one may produce.
+    pub fn feed_one(&mut self, bytes: &[u8], on_packet: &mut dyn FnMut(H4Packet<'_>)) -> usize {
+        self.feed_inner(bytes, on_packet, true)
+    }
+
+    fn feed_inner(
+        &mut self,
+        bytes: &[u8],
+        on_packet: &mut dyn FnMut(H4Packet<'_>),
+        one: bool,
+    ) -> usize {
         let mut rest = bytes;
+        let packets = self.packets;
         while let Some((&first, tail)) = rest.split_first() {
+            if one && self.packets != packets {
+                break;
+            }
             match self.state {
                 State::Indicator => {
                     rest = tail;
@@ -176,6 +200,7 @@ impl H4Parser {
                 }
             }
         }
+        bytes.len() - rest.len()
     }
 
     /// The header of `kind` is in `buf[..header_len(kind)]`: decide whether
@@ -224,6 +249,7 @@ impl H4Parser {
 
     fn emit(&mut self, kind: Kind, on_packet: &mut dyn FnMut(H4Packet<'_>)) {
         self.state = State::Indicator;
+        self.packets = self.packets.wrapping_add(1);
         let Some(pkt) = self.buf.get(..self.total) else {
             return;
         };
@@ -383,6 +409,7 @@ impl H4Tx {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::hex;
     use std::vec::Vec;
 
     /// xorshift32: deterministic chunk sizes without the rand crate.
@@ -586,5 +613,24 @@ mod tests {
         );
         assert!(all[all.len() - 32..].iter().all(|&b| b == 7));
         assert_eq!(tx.push_command(0x0C03, &[0; 256]), Err(TxFull));
+    }
+
+    #[test]
+    fn feed_one_stops_after_each_packet() {
+        // Two events back to back (Command Complete for Reset, then a
+        // Number Of Completed Packets), then half of a third.
+        let stream = hex("040e0401030c00041305014000010004050400");
+        let mut p = H4Parser::new();
+        let mut got = vec![];
+        let n1 = p.feed_one(&stream, &mut |pkt| got.push(format!("{pkt:?}")));
+        assert_eq!(n1, 7);
+        assert_eq!(got.len(), 1);
+        let n2 = p.feed_one(&stream[n1..], &mut |pkt| got.push(format!("{pkt:?}")));
+        assert_eq!(n2, 8);
+        assert_eq!(got.len(), 2);
+        // The rest is an incomplete packet: all taken, nothing emitted.
+        let n3 = p.feed_one(&stream[n1 + n2..], &mut |pkt| got.push(format!("{pkt:?}")));
+        assert_eq!(n3, stream.len() - n1 - n2);
+        assert_eq!(got.len(), 2);
     }
 }
