@@ -54,6 +54,12 @@
 // Events waiting for the Python callback drain.
 #define EVENT_QUEUE 32
 
+// The most events one packet from the controller can produce: an
+// Execute Write Request reports each queued handle (Vol 3 Part F 3.4.6.3).
+// Controller input waits (in the port, then in TCP or UART flow control)
+// until the event queue has this much room, so no event is ever dropped.
+#define EVENTS_PER_PACKET_MAX ATT_PREPARE_QUEUE
+
 // Largest byte payload carried by one event (a whole ATT value).
 #define EVENT_DATA_MAX (ATT_MTU_MAX + 3)
 
@@ -710,10 +716,13 @@ int32_t mpble_start(uint32_t now_ms);
 MpbleState mpble_state(void);
 
 // Bytes that arrived from the controller, H4 framed, in any fragmentation.
+// Returns how many were taken: fewer than `len` while the event queue is
+// too full for what the next packet may produce. The port keeps the rest
+// and offers it again after draining events to Python.
 //
 // # Safety
 // `data` must be null or valid for reads of `len` bytes.
-void mpble_h4_rx(const uint8_t *data, size_t len, uint32_t now_ms);
+size_t mpble_h4_rx(const uint8_t *data, size_t len, uint32_t now_ms);
 
 // Copies up to `cap` H4-framed bytes for the controller into `buf`;
 // returns how many. The port writes them out in order.

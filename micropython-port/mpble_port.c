@@ -36,8 +36,14 @@ static bool port_scheduled;
 static bool port_delivering;
 static bool port_tx_error_reported;
 
-// Only used with the port lock held.
+// Only used with the port lock held. port_rx_buf[port_rx_off..port_rx_len]
+// holds controller bytes the core has not taken yet: it takes them only
+// while its event queue has room for what they may produce, so a flood
+// from a peer waits here (and then in the transport's flow control)
+// instead of being dropped.
 static uint8_t port_rx_buf[512];
+static size_t port_rx_off;
+static size_t port_rx_len;
 static uint8_t port_tx_buf[512];
 
 static void port_unlock(void) {
@@ -156,17 +162,19 @@ static void port_deliver_one(const MpbleEvent *ev) {
     }
 }
 
-static void port_deliver_events(void) {
+// Delivers every pending event to Python. Returns false when it may not
+// deliver here (not the main thread, or inside a callback already).
+static bool port_deliver_events(void) {
     #if MICROPY_PY_THREAD
     if (!mp_thread_is_main_thread()) {
         // Callbacks run on the main thread only, one at a time.
         mpble_port_request_process();
-        return;
+        return false;
     }
     #endif
     if (port_delivering) {
         // Called from inside a callback: the outer loop delivers the rest.
-        return;
+        return false;
     }
     port_delivering = true;
     static MpbleEvent ev;
@@ -174,6 +182,7 @@ static void port_deliver_events(void) {
         port_deliver_one(&ev);
     }
     port_delivering = false;
+    return true;
 }
 
 void mpble_port_unlock_after_call(void) {
@@ -184,13 +193,31 @@ void mpble_port_unlock_after_call(void) {
     mpble_port_request_process();
 }
 
-void mpble_port_process(void) {
+// With the port lock held: offers the core what the transport received.
+// Returns true when bytes remain that the core cannot take until Python has
+// drained its events.
+static bool port_feed(uint32_t now) {
+    for (;;) {
+        if (port_rx_off == port_rx_len) {
+            port_rx_off = 0;
+            port_rx_len = mpble_hal_read(port_rx_buf, sizeof(port_rx_buf));
+            if (port_rx_len == 0) {
+                return false;
+            }
+        }
+        port_rx_off += mpble_h4_rx(port_rx_buf + port_rx_off, port_rx_len - port_rx_off, now);
+        if (port_rx_off < port_rx_len) {
+            return true;
+        }
+    }
+}
+
+// One pass with the port lock held: input, timers, output. Returns true
+// when input remains for after the events have been delivered.
+static bool port_process_once(void) {
     mpble_port_lock();
     uint32_t now = mpble_port_now_ms();
-    size_t n;
-    while ((n = mpble_hal_read(port_rx_buf, sizeof(port_rx_buf))) > 0) {
-        mpble_h4_rx(port_rx_buf, n, now);
-    }
+    bool more = port_feed(now);
     mpble_tick(now);
     port_flush_and_publish(now);
     MpbleState state = mpble_state();
@@ -203,7 +230,21 @@ void mpble_port_process(void) {
     }
     port_last_state = state;
     port_unlock();
-    port_deliver_events();
+    return more;
+}
+
+void mpble_port_process(void) {
+    bool more;
+    do {
+        more = port_process_once();
+        if (!port_deliver_events()) {
+            // Python cannot take events here; a later pass continues.
+            if (more) {
+                mpble_port_request_process();
+            }
+            return;
+        }
+    } while (more);
 }
 
 static mp_obj_t port_process_scheduled(mp_obj_t arg) {

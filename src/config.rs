@@ -43,6 +43,12 @@ pub const ATT_PREPARE_BYTES: usize = 1024;
 
 /// Events waiting for the Python callback drain.
 pub const EVENT_QUEUE: usize = 32;
+/// The most events one packet from the controller can produce: an
+/// Execute Write Request reports each queued handle (Vol 3 Part F 3.4.6.3).
+/// Controller input waits (in the port, then in TCP or UART flow control)
+/// until the event queue has this much room, so no event is ever dropped.
+pub const EVENTS_PER_PACKET_MAX: usize = ATT_PREPARE_QUEUE;
+const _: () = assert!(EVENTS_PER_PACKET_MAX < EVENT_QUEUE);
 /// Largest byte payload carried by one event (a whole ATT value).
 pub const EVENT_DATA_MAX: usize = ATT_MTU_MAX + 3;
 

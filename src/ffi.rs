@@ -62,14 +62,17 @@ pub extern "C" fn mpble_state() -> MpbleState {
 }
 
 /// Bytes that arrived from the controller, H4 framed, in any fragmentation.
+/// Returns how many were taken: fewer than `len` while the event queue is
+/// too full for what the next packet may produce. The port keeps the rest
+/// and offers it again after draining events to Python.
 ///
 /// # Safety
 /// `data` must be null or valid for reads of `len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn mpble_h4_rx(data: *const u8, len: usize, now_ms: u32) {
+pub unsafe extern "C" fn mpble_h4_rx(data: *const u8, len: usize, now_ms: u32) -> usize {
     // SAFETY: forwarded from this function's own contract.
     let data = unsafe { bytes(data, len) };
-    with_stack(|s| s.h4_rx(data, now_ms));
+    with_stack(|s| s.h4_rx(data, now_ms))
 }
 
 /// Copies up to `cap` H4-framed bytes for the controller into `buf`;

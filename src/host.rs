@@ -249,6 +249,19 @@ impl Host {
         core.pump();
     }
 
+    /// Takes bytes from the controller up to the end of the next complete
+    /// packet and returns how many it took: one packet's worth of events
+    /// at a time, so the caller can stop while it has no room for them.
+    pub fn h4_rx_one(&mut self, bytes: &[u8], now_ms: u32) -> usize {
+        let core = &mut self.core;
+        core.now_ms = now_ms;
+        let used = self
+            .rx
+            .feed_one(bytes, &mut |packet| core.on_packet(packet));
+        core.pump();
+        used
+    }
+
     pub fn h4_stats(&self) -> crate::hci::h4::H4Stats {
         self.rx.stats()
     }

@@ -71,7 +71,7 @@ MpbleState mpble_state(void) {
     return state;
 }
 
-void mpble_h4_rx(const uint8_t *data, size_t len, uint32_t now_ms) {
+size_t mpble_h4_rx(const uint8_t *data, size_t len, uint32_t now_ms) {
     (void)now_ms;
     for (size_t i = 0; i < len; i++) {
         if (rx_len == sizeof(rx)) {
@@ -96,6 +96,7 @@ void mpble_h4_rx(const uint8_t *data, size_t len, uint32_t now_ms) {
             }
         }
     }
+    return len;
 }
 
 size_t mpble_h4_tx(uint8_t *buf, size_t cap) {

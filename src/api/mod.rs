@@ -80,9 +80,23 @@ impl Stack {
         }
     }
 
-    pub fn h4_rx(&mut self, data: &[u8], now: u32) {
-        self.host.h4_rx(data, now);
-        self.dispatch();
+    /// Takes controller bytes while the event queue has room for what the
+    /// next packet may produce; returns how many bytes it took. The caller
+    /// keeps the rest and offers it again once Python has drained events,
+    /// so a peer that floods writes is slowed by flow control instead of
+    /// having its data dropped (ARCHITECTURE rule 5).
+    pub fn h4_rx(&mut self, data: &[u8], now: u32) -> usize {
+        let mut used = 0;
+        while used < data.len() && self.event_room() >= config::EVENTS_PER_PACKET_MAX {
+            used += self.host.h4_rx_one(&data[used..], now);
+            self.dispatch();
+        }
+        used
+    }
+
+    /// Free slots in the event queue.
+    pub fn event_room(&self) -> usize {
+        config::EVENT_QUEUE - self.out.len()
     }
 
     pub fn h4_tx(&mut self, out: &mut [u8]) -> usize {

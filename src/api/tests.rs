@@ -19,7 +19,7 @@ const PEER: [u8; 6] = [0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F];
 const LINK: u16 = 0x0040;
 
 /// An event as a comparable list: ints as `I`, bytes as `B`, str as `S`.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum V {
     I(i64),
     B(Vec<u8>),
@@ -452,4 +452,39 @@ fn an_indication_never_confirmed_drops_the_link_after_30_s() {
     stack.h4_rx(&disconnection_complete(LINK, 0x16), 31_002);
     assert_eq!(events(&mut stack)[0].1[0], V::I(17));
     assert_eq!(stack.next_timeout_ms(31_002), u32::MAX);
+}
+
+#[test]
+fn a_write_flood_waits_for_room_instead_of_dropping_events() {
+    let (mut stack, mut ctrl) = started();
+    register_demo_service(&mut stack, 0);
+    connect(&mut stack, &mut ctrl);
+    events(&mut stack);
+    // 40 Write Commands (Vol 3 Part F 3.4.5.3) in one burst, more events
+    // than the queue holds.
+    let mut burst = Vec::new();
+    for i in 0..40u8 {
+        burst.extend(acl_frame(LINK, CID_ATT, &[0x52, 0x03, 0x00, i]));
+    }
+    let used = stack.h4_rx(&burst, 3);
+    assert!(
+        used < burst.len(),
+        "the stack must stop before its queue overflows"
+    );
+    // It stopped because one more packet might not fit, not after dropping.
+    assert!(stack.event_room() < crate::config::EVENTS_PER_PACKET_MAX);
+    assert_eq!(stack.events_dropped, 0);
+    // Python drains; the port offers the rest again.
+    let mut seen = events(&mut stack);
+    let mut rest = &burst[used..];
+    while !rest.is_empty() {
+        let n = stack.h4_rx(rest, 4);
+        assert!(n > 0);
+        rest = &rest[n..];
+        seen.extend(events(&mut stack));
+    }
+    let data: Vec<_> = seen.iter().map(|(_, v)| v[3].clone()).collect();
+    let expected: Vec<_> = (0..40u8).map(|i| V::B(std::vec![i])).collect();
+    assert_eq!(data, expected, "every write reported once, in order");
+    assert_eq!(stack.events_dropped, 0);
 }
