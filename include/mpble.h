@@ -81,6 +81,9 @@
 
 #define QPY_MAX_DESCS 32
 
+// Devices remembered per scan for `setScanFilter(1)`.
+#define QPY_SCAN_SEEN 32
+
 // Bytes of initial values held by those registrations.
 #define QPY_VALUE_POOL 4096
 
@@ -127,6 +130,8 @@
 #define BLE_GATT_RECV_READ_IND 22
 
 #define BLE_GATT_SEND_END 25
+
+#define BLE_GATT_START_DISCOVER_SERVICE_IND 26
 
 #define ATT_ERROR_RSP 1
 
@@ -871,6 +876,34 @@ int32_t mpble_qpy_adv_start(void);
 
 // `ble.advStop()`.
 int32_t mpble_qpy_adv_stop(void);
+
+// `ble.setScanParam(scan_mode, interval, scan_window, filter_policy, addr_type)`.
+int32_t mpble_qpy_set_scan_param(int64_t scan_mode,
+                                 int64_t interval,
+                                 int64_t scan_window,
+                                 int64_t filter_policy,
+                                 int64_t addr_type);
+
+// `ble.scanStart()` (`enable` true) and `ble.scanStop()`. Event 19 reports.
+int32_t mpble_qpy_scan(bool enable);
+
+// `ble.setScanFilter(act)`.
+int32_t mpble_qpy_set_scan_filter(int64_t act);
+
+// `ble.connect(addr_type, addr)`. Event 16 follows.
+//
+// # Safety
+// `addr` must be null or valid for reads of `len` bytes.
+int32_t mpble_qpy_connect(int64_t addr_type, const uint8_t *addr, size_t len);
+
+// `ble.cancelConnect(addr)`.
+//
+// # Safety
+// `addr` must be null or valid for reads of `len` bytes.
+int32_t mpble_qpy_cancel_connect(const uint8_t *addr, size_t len);
+
+// `ble.disconnect(connect_id)`. Event 17 follows.
+int32_t mpble_qpy_disconnect(int64_t connect_id);
 
 // Provided by the port: report a fatal internal error and stop. Reached
 // only on a bug in the core (input never panics, ARCHITECTURE rule 6).

@@ -7,8 +7,7 @@
  * core, not here. Events reach the callbacks given to serverInit/clientInit
  * through mpble_port.c.
  *
- * Not yet here: the client functions (scan, connect, discover, read,
- * write) until the core exports them.
+ * Every function keeps the vendor's fixed positional arity.
  */
 #include "py/runtime.h"
 
@@ -304,6 +303,80 @@ static mp_obj_t ble_send_indication(mp_obj_t connect_id, mp_obj_t attr_handle, m
 static MP_DEFINE_CONST_FUN_OBJ_3(ble_send_indication_obj, ble_send_indication);
 
 // ---------------------------------------------------------------------------
+// Client: scanning and connections
+// ---------------------------------------------------------------------------
+
+static mp_obj_t ble_set_scan_param(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    int64_t scan_mode = BLE_INT(args[0], scan_mode);
+    int64_t interval = BLE_INT(args[1], interval);
+    int64_t scan_window = BLE_INT(args[2], scan_window);
+    int64_t filter_policy = BLE_INT(args[3], filter_policy);
+    int64_t addr_type = BLE_INT(args[4], addr_type);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_set_scan_param(scan_mode, interval, scan_window, filter_policy, addr_type);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(ble_set_scan_param_obj, 5, 5, ble_set_scan_param);
+
+static mp_obj_t ble_scan(bool enable) {
+    mpble_port_lock();
+    int32_t r = mpble_qpy_scan(enable);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+
+static mp_obj_t ble_scan_start(void) {
+    return ble_scan(true);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(ble_scan_start_obj, ble_scan_start);
+
+static mp_obj_t ble_scan_stop(void) {
+    return ble_scan(false);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(ble_scan_stop_obj, ble_scan_stop);
+
+static mp_obj_t ble_set_scan_filter(mp_obj_t act_in) {
+    int64_t act = BLE_INT(act_in, act);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_set_scan_filter(act);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(ble_set_scan_filter_obj, ble_set_scan_filter);
+
+static mp_obj_t ble_connect(mp_obj_t addr_type_in, mp_obj_t addr_in) {
+    int64_t addr_type = BLE_INT(addr_type_in, addr_type);
+    mp_buffer_info_t addr;
+    mpble_port_arg_buf(addr_in, MP_QSTR_addr, &addr);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_connect(addr_type, addr.buf, addr.len);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(ble_connect_obj, ble_connect);
+
+static mp_obj_t ble_cancel_connect(mp_obj_t addr_in) {
+    mp_buffer_info_t addr;
+    mpble_port_arg_buf(addr_in, MP_QSTR_addr, &addr);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_cancel_connect(addr.buf, addr.len);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(ble_cancel_connect_obj, ble_cancel_connect);
+
+static mp_obj_t ble_disconnect(mp_obj_t connect_id_in) {
+    int64_t connect_id = BLE_INT(connect_id_in, connect_id);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_disconnect(connect_id);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(ble_disconnect_obj, ble_disconnect);
+
+// ---------------------------------------------------------------------------
 
 static const mp_rom_map_elem_t ble_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_ble) },
@@ -333,9 +406,16 @@ static const mp_rom_map_elem_t ble_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_advStart), MP_ROM_PTR(&ble_adv_start_obj) },
     { MP_ROM_QSTR(MP_QSTR_advStop), MP_ROM_PTR(&ble_adv_stop_obj) },
 
-    // Client (role selection only for now).
+    // Client.
     { MP_ROM_QSTR(MP_QSTR_clientInit), MP_ROM_PTR(&ble_client_init_obj) },
     { MP_ROM_QSTR(MP_QSTR_clientRelease), MP_ROM_PTR(&ble_client_release_obj) },
+    { MP_ROM_QSTR(MP_QSTR_setScanParam), MP_ROM_PTR(&ble_set_scan_param_obj) },
+    { MP_ROM_QSTR(MP_QSTR_scanStart), MP_ROM_PTR(&ble_scan_start_obj) },
+    { MP_ROM_QSTR(MP_QSTR_scanStop), MP_ROM_PTR(&ble_scan_stop_obj) },
+    { MP_ROM_QSTR(MP_QSTR_setScanFilter), MP_ROM_PTR(&ble_set_scan_filter_obj) },
+    { MP_ROM_QSTR(MP_QSTR_connect), MP_ROM_PTR(&ble_connect_obj) },
+    { MP_ROM_QSTR(MP_QSTR_cancelConnect), MP_ROM_PTR(&ble_cancel_connect_obj) },
+    { MP_ROM_QSTR(MP_QSTR_disconnect), MP_ROM_PTR(&ble_disconnect_obj) },
 };
 static MP_DEFINE_CONST_DICT(ble_module_globals, ble_module_globals_table);
 

@@ -87,6 +87,9 @@ void mpble_port_lock(void) {
     #if MICROPY_PY_THREAD
     mp_thread_mutex_lock(&port_mutex, 1);
     #endif
+    // The core learns the time before every call, so what the call starts
+    // (an ATT request's 30 s timeout) is timed from now.
+    mpble_tick(mpble_port_now_ms());
 }
 
 // With the port lock held: hands the controller what the core wants sent,

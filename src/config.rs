@@ -66,6 +66,8 @@ pub const ADV_DATA_MAX: usize = 31;
 pub const QPY_MAX_SERVICES: usize = 8;
 pub const QPY_MAX_CHARAS: usize = 32;
 pub const QPY_MAX_DESCS: usize = 32;
+/// Devices remembered per scan for `setScanFilter(1)`.
+pub const QPY_SCAN_SEEN: usize = 32;
 /// Bytes of initial values held by those registrations.
 pub const QPY_VALUE_POOL: usize = 4096;
 /// Longest value a peer may write to a QuecPython characteristic whose

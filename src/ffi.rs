@@ -378,6 +378,64 @@ pub extern "C" fn mpble_qpy_adv_stop() -> i32 {
 }
 
 // ---------------------------------------------------------------------------
+// QuecPython `ble` client (central) functions, reference §2.3.
+// ---------------------------------------------------------------------------
+
+/// `ble.setScanParam(scan_mode, interval, scan_window, filter_policy, addr_type)`.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_set_scan_param(
+    scan_mode: i64,
+    interval: i64,
+    scan_window: i64,
+    filter_policy: i64,
+    addr_type: i64,
+) -> i32 {
+    with_stack(|s| {
+        s.qpy_set_scan_param([scan_mode, interval, scan_window, filter_policy, addr_type])
+    })
+}
+
+/// `ble.scanStart()` (`enable` true) and `ble.scanStop()`. Event 19 reports.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_scan(enable: bool) -> i32 {
+    with_stack(|s| s.qpy_scan(enable))
+}
+
+/// `ble.setScanFilter(act)`.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_set_scan_filter(act: i64) -> i32 {
+    with_stack(|s| s.qpy.set_scan_filter(act))
+}
+
+/// `ble.connect(addr_type, addr)`. Event 16 follows.
+///
+/// # Safety
+/// `addr` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_connect(addr_type: i64, addr: *const u8, len: usize) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let addr = unsafe { bytes(addr, len) };
+    with_stack(|s| s.qpy_connect(addr_type, addr))
+}
+
+/// `ble.cancelConnect(addr)`.
+///
+/// # Safety
+/// `addr` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_cancel_connect(addr: *const u8, len: usize) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let addr = unsafe { bytes(addr, len) };
+    with_stack(|s| s.qpy_cancel_connect(addr))
+}
+
+/// `ble.disconnect(connect_id)`. Event 17 follows.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_disconnect(connect_id: i64) -> i32 {
+    with_stack(|s| s.qpy_disconnect(connect_id))
+}
+
+// ---------------------------------------------------------------------------
 // Runtime support for the no_std staticlib.
 // ---------------------------------------------------------------------------
 

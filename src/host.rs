@@ -8,12 +8,14 @@
 
 use crate::att::server::{self as att_server, AttBearer, LinkSecurity, ServerEvent};
 use crate::config;
-use crate::gap::Advertiser;
+use crate::gap::{AdvReportEvent, Advertiser, Scanner};
 use crate::gatt::db::AttributeDb;
 use crate::hci::acl::{AclFlow, AclHeader, AclTxQueue};
 use crate::hci::bringup::{BringUp, BringUpError, BringUpStep, ControllerInfo};
-use crate::hci::command::{self, opcode, Command, CommandQueue, ConnectionParameters};
-use crate::hci::event::{self, ConnectionComplete, Event, LeEvent};
+use crate::hci::command::{
+    self, opcode, Command, CommandQueue, ConnectionParameters, CreateConnection,
+};
+use crate::hci::event::{self, AdvReport, ConnectionComplete, Event, LeEvent};
 use crate::hci::h4::{H4Packet, H4Parser, H4Tx};
 use crate::l2cap::{self, signaling, Reassembler};
 use crate::smp;
@@ -57,6 +59,13 @@ pub enum HostEvent {
     Connected {
         conn: usize,
     },
+    /// LE Create Connection failed (Command Status or Connection Complete
+    /// with an error).
+    ConnectFailed {
+        status: u8,
+    },
+    /// An advertising report while scanning.
+    AdvReport(AdvReportEvent),
     Disconnected {
         conn: usize,
         handle: u16,
@@ -174,6 +183,9 @@ pub struct HostCore {
     signaling_identifier: u8,
     pub db: AttributeDb,
     pub adv: Advertiser,
+    pub scan: Scanner,
+    /// An LE Create Connection is pending (we are the initiator).
+    connecting: bool,
     pub stats: HostStats,
     /// Scratch for one outbound L2CAP frame (header + ATT_MTU_MAX).
     frame: [u8; 4 + config::L2CAP_PDU_MAX],
@@ -209,6 +221,8 @@ impl Host {
                 signaling_identifier: 0,
                 db: AttributeDb::new(),
                 adv: Advertiser::new(),
+                scan: Scanner::new(),
+                connecting: false,
                 stats: HostStats {
                     bad_events: 0,
                     bad_acl: 0,
@@ -238,6 +252,8 @@ impl Host {
         c.events.clear();
         c.db.clear();
         c.adv = Advertiser::new();
+        c.scan = Scanner::new();
+        c.connecting = false;
         c.stats = HostStats::default();
     }
 
@@ -354,6 +370,9 @@ impl HostCore {
         self.cmds.reset();
         self.acl_tx.reset();
         self.conns = Default::default();
+        self.adv.enabled = false;
+        self.scan.enabled = false;
+        self.connecting = false;
         self.bringup = BringUp::new();
         self.bringup
             .start(&mut self.cmds)
@@ -387,6 +406,14 @@ impl HostCore {
         if self.adv.enabled {
             let _ = self.cmds.submit(command::le_set_advertising_enable(false));
             self.adv.enabled = false;
+        }
+        if self.scan.enabled {
+            let _ = self.cmds.submit(command::le_set_scan_enable(false, false));
+            self.scan.enabled = false;
+        }
+        if self.connecting {
+            let _ = self.cmds.submit(command::le_create_connection_cancel());
+            self.connecting = false;
         }
         if self.cmds.submit(command::reset()).is_err() {
             self.finish_stop();
@@ -464,6 +491,78 @@ impl HostCore {
         } else {
             self.command(command::le_set_advertising_data(&self.adv.data))
         }
+    }
+
+    /// Starts or stops scanning with `self.scan.params` (Vol 6 Part D 4.2:
+    /// parameters are set while the scanner is off).
+    pub fn set_scanning(&mut self, enable: bool) -> Result<(), HostError> {
+        if self.state != HostState::Ready {
+            return Err(HostError::NotReady);
+        }
+        if enable {
+            if self.scan.enabled {
+                self.command(command::le_set_scan_enable(false, false))?;
+            }
+            self.command(command::le_set_scan_parameters(&self.scan.params))?;
+        }
+        // Duplicate filtering is the adapter's (the vendor API decides).
+        self.command(command::le_set_scan_enable(enable, false))?;
+        self.scan.enabled = enable;
+        Ok(())
+    }
+
+    /// Connects to a peripheral as central (LE Create Connection, Vol 4
+    /// Part E 7.8.12): 30-50 ms interval, no latency, 5 s supervision
+    /// timeout, scanning for it at 60 ms / 30 ms.
+    pub fn connect(
+        &mut self,
+        peer_address_type: u8,
+        peer_address: [u8; 6],
+    ) -> Result<(), HostError> {
+        if self.state != HostState::Ready {
+            return Err(HostError::NotReady);
+        }
+        if self.connecting {
+            return Err(HostError::Busy);
+        }
+        if self.conns.iter().all(|c| c.is_some()) {
+            return Err(HostError::QueueFull);
+        }
+        let cmd = command::le_create_connection(&CreateConnection {
+            scan_interval: 0x0060,
+            scan_window: 0x0030,
+            initiator_filter_policy: 0x00,
+            peer_address_type,
+            peer_address,
+            own_address_type: self.adv.params.own_address_type,
+            connection: ConnectionParameters {
+                interval_min: 0x0018,
+                interval_max: 0x0028,
+                max_latency: 0,
+                supervision_timeout: 0x01F4,
+                min_ce_length: 0,
+                max_ce_length: 0,
+            },
+        });
+        self.command(cmd)?;
+        self.connecting = true;
+        Ok(())
+    }
+
+    /// Cancels a pending connect (LE Create Connection Cancel, 7.8.13).
+    pub fn cancel_connect(&mut self) -> Result<(), HostError> {
+        if !self.connecting {
+            return Err(HostError::NoConnection);
+        }
+        self.command(command::le_create_connection_cancel())?;
+        self.connecting = false;
+        Ok(())
+    }
+
+    /// Drops a link (HCI Disconnect, reason Remote User Terminated).
+    pub fn disconnect(&mut self, conn: usize) -> Result<(), HostError> {
+        let handle = self.connection(conn).ok_or(HostError::NoConnection)?.handle;
+        self.command(command::disconnect(handle, REMOTE_USER_TERMINATED))
     }
 
     pub fn connection(&self, conn: usize) -> Option<&Connection> {
@@ -575,6 +674,9 @@ impl HostCore {
                 if self.bringup.is_running() {
                     let step = self.bringup.on_command_status(op, status);
                     self.on_bringup_step(step);
+                } else if status != 0 && op == opcode::LE_CREATE_CONNECTION {
+                    self.connecting = false;
+                    self.push_event(HostEvent::ConnectFailed { status });
                 } else if status != 0 {
                     self.push_event(HostEvent::CommandFailed { opcode: op, status });
                 }
@@ -667,6 +769,16 @@ impl HostCore {
     fn on_le_event(&mut self, le: LeEvent<'_>) {
         match le {
             LeEvent::ConnectionComplete(cc) => self.on_connection_complete(&cc),
+            LeEvent::AdvertisingReport(reports) => {
+                for r in reports {
+                    self.on_adv_report(&r);
+                }
+            }
+            LeEvent::ExtendedAdvertisingReport(reports) => {
+                for r in reports {
+                    self.on_adv_report(&r);
+                }
+            }
             LeEvent::ConnectionUpdateComplete {
                 status,
                 handle,
@@ -718,13 +830,43 @@ impl HostCore {
         }
     }
 
-    fn on_connection_complete(&mut self, cc: &ConnectionComplete) {
-        if cc.status != 0 {
+    fn on_adv_report(&mut self, r: &AdvReport<'_>) {
+        if !self.scan.enabled {
             return;
         }
-        // A connectable advertising set stops when a link is made
-        // (Vol 4 Part E 7.8.9).
-        self.adv.enabled = false;
+        let mut ev = AdvReportEvent {
+            event_type: r.event_type,
+            address_type: r.address_type,
+            address: r.address,
+            rssi: r.rssi,
+            len: 0,
+            data: [0; config::ADV_DATA_MAX],
+            truncated: r.data.len() > config::ADV_DATA_MAX,
+        };
+        let n = r.data.len().min(config::ADV_DATA_MAX);
+        ev.data[..n].copy_from_slice(&r.data[..n]);
+        ev.len = n as u8;
+        self.push_event(HostEvent::AdvReport(ev));
+    }
+
+    fn on_connection_complete(&mut self, cc: &ConnectionComplete) {
+        if cc.status != 0 {
+            // Only our own LE Create Connection can fail this way (the
+            // other parameters are not valid then, Vol 4 Part E 7.7.65.1).
+            if self.connecting {
+                self.connecting = false;
+                self.push_event(HostEvent::ConnectFailed { status: cc.status });
+            }
+            return;
+        }
+        if cc.role == 0 {
+            // Our LE Create Connection finished.
+            self.connecting = false;
+        } else {
+            // A connectable advertising set stops when a link is made
+            // (Vol 4 Part E 7.8.9).
+            self.adv.enabled = false;
+        }
         let Some(conn) = self.conns.iter().position(|c| c.is_none()) else {
             // No room: refuse the link rather than half-track it.
             let _ = self.cmds.submit(command::disconnect(

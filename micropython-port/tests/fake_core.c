@@ -210,3 +210,29 @@ int32_t mpble_qpy_adv_start(void) {
 int32_t mpble_qpy_adv_stop(void) {
     return api_call();
 }
+
+// Client (central) functions: accepted, no behaviour.
+int32_t mpble_qpy_set_scan_param(int64_t a, int64_t b, int64_t c, int64_t d, int64_t e) {
+    (void)a; (void)b; (void)c; (void)d; (void)e;
+    return api_call();
+}
+int32_t mpble_qpy_scan(bool enable) {
+    (void)enable;
+    return api_call();
+}
+int32_t mpble_qpy_set_scan_filter(int64_t act) {
+    (void)act;
+    return api_call();
+}
+int32_t mpble_qpy_connect(int64_t t, const uint8_t *a, size_t n) {
+    (void)t; (void)a; (void)n;
+    return api_call();
+}
+int32_t mpble_qpy_cancel_connect(const uint8_t *a, size_t n) {
+    (void)a; (void)n;
+    return api_call();
+}
+int32_t mpble_qpy_disconnect(int64_t c) {
+    (void)c;
+    return api_call();
+}

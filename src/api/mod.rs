@@ -60,8 +60,17 @@ impl Stack {
     /// Hands the host's new events to the adapters.
     fn dispatch(&mut self) {
         while let Some(ev) = self.host.core.pop_event() {
-            let out = self.qpy.on_host_event(&ev, &self.host.core);
-            self.queue(out);
+            let Stack {
+                host,
+                qpy,
+                out,
+                events_dropped,
+            } = self;
+            qpy.on_host_event(&ev, &host.core, &mut |e| {
+                if out.push_back(e).is_err() {
+                    *events_dropped = events_dropped.wrapping_add(1);
+                }
+            });
         }
     }
 
@@ -196,6 +205,34 @@ impl Stack {
         }
         self.dispatch();
         quecpython::result(r)
+    }
+
+    pub fn qpy_set_scan_param(&mut self, p: [i64; 5]) -> i32 {
+        self.qpy.set_scan_param(&mut self.host.core, p)
+    }
+
+    pub fn qpy_scan(&mut self, enable: bool) -> i32 {
+        let r = self.qpy.scan(&mut self.host.core, enable);
+        self.dispatch();
+        r
+    }
+
+    pub fn qpy_connect(&mut self, addr_type: i64, addr: &[u8]) -> i32 {
+        let r = self.qpy.connect(&mut self.host.core, addr_type, addr);
+        self.dispatch();
+        r
+    }
+
+    pub fn qpy_cancel_connect(&mut self, addr: &[u8]) -> i32 {
+        let r = self.qpy.cancel_connect(&mut self.host.core, addr);
+        self.dispatch();
+        r
+    }
+
+    pub fn qpy_disconnect(&mut self, connect_id: i64) -> i32 {
+        let r = self.qpy.disconnect(&mut self.host.core, connect_id);
+        self.dispatch();
+        r
     }
 
     pub fn qpy_adv_enable(&mut self, on: bool) -> i32 {

@@ -14,7 +14,7 @@
 use super::event::{EventFull, MpbleEvent, MpbleTarget};
 use crate::config;
 use crate::gatt::db::{AttPermissions, AttributeDb};
-use crate::host::{HostCore, HostError, HostEvent};
+use crate::host::{HostCore, HostError, HostEvent, Role as Role_};
 use crate::uuid::Uuid;
 use heapless::Vec;
 
@@ -30,6 +30,7 @@ pub mod event_id {
     pub const BLE_GATT_RECV_WRITE_IND: i64 = 21;
     pub const BLE_GATT_RECV_READ_IND: i64 = 22;
     pub const BLE_GATT_SEND_END: i64 = 25;
+    pub const BLE_GATT_START_DISCOVER_SERVICE_IND: i64 = 26;
 }
 
 /// First user handle with the default GAP/GATT services kept
@@ -95,6 +96,12 @@ pub struct QuecPython {
     /// First handle of the user's services in the committed table; reads
     /// and writes below it (the default GAP/GATT services) are not reported.
     first_user_handle: u16,
+    /// `setScanFilter(1)` (the default): one report per device per scan.
+    scan_filter: bool,
+    /// Devices reported in this scan (address type, address).
+    seen: Vec<(u8, [u8; 6]), { config::QPY_SCAN_SEEN }>,
+    /// The address given to the pending `connect`, for a failure event.
+    connecting_to: [u8; 6],
     /// Events refused for lack of room (reported, never silently lost).
     pub events_dropped: u32,
 }
@@ -143,6 +150,9 @@ impl QuecPython {
             pool_len: 0,
             name: Vec::new(),
             first_user_handle: START_HANDLE_WITHOUT_SYS,
+            scan_filter: true,
+            seen: Vec::new(),
+            connecting_to: [0; 6],
             events_dropped: 0,
         }
     }
@@ -516,26 +526,121 @@ impl QuecPython {
         }
     }
 
+    // -- GAP central --------------------------------------------------------
+
+    /// `setScanParam(scan_mode, interval, scan_window, filter_policy,
+    /// addr_type)` (reference §2.3): LE Set Scan Parameters (Vol 4 Part E
+    /// 7.8.10) ranges. A window longer than the interval is refused here,
+    /// as the controller would refuse it at `scanStart`.
+    pub fn set_scan_param(&mut self, host: &mut HostCore, p: [i64; 5]) -> i32 {
+        let [scan_mode, interval, window, filter_policy, addr_type] = p;
+        let ok = in_range(scan_mode, 0, 1).is_some()
+            && in_range(interval, 0x0004, 0x4000).is_some()
+            && in_range(window, 0x0004, 0x4000).is_some()
+            && window <= interval
+            && in_range(filter_policy, 0, 3).is_some()
+            && in_range(addr_type, 0, 1).is_some();
+        if !ok {
+            return ERR;
+        }
+        let s = &mut host.scan.params;
+        s.scan_type = scan_mode as u8;
+        s.interval = interval as u16;
+        s.window = window as u16;
+        s.filter_policy = filter_policy as u8;
+        s.own_address_type = addr_type as u8;
+        OK
+    }
+
+    /// `scanStart()` / `scanStop()`; each scan reports a device afresh.
+    pub fn scan(&mut self, host: &mut HostCore, enable: bool) -> i32 {
+        if enable {
+            self.seen.clear();
+        }
+        result(host.set_scanning(enable))
+    }
+
+    /// `setScanFilter(act)`: 1 reports each device once per scan, 0 every
+    /// advertising packet.
+    pub fn set_scan_filter(&mut self, act: i64) -> i32 {
+        match in_range(act, 0, 1) {
+            Some(a) => {
+                self.scan_filter = a == 1;
+                OK
+            }
+            None => ERR,
+        }
+    }
+
+    /// `connect(addr_type, addr)`: the address as event 19 gave it.
+    pub fn connect(&mut self, host: &mut HostCore, addr_type: i64, addr: &[u8]) -> i32 {
+        let (Some(t), Ok(a)) = (in_range(addr_type, 0, 1), <[u8; 6]>::try_from(addr)) else {
+            return ERR;
+        };
+        let r = result(host.connect(t as u8, a));
+        if r == OK {
+            self.connecting_to = a;
+        }
+        r
+    }
+
+    /// `cancelConnect(addr)`.
+    pub fn cancel_connect(&mut self, host: &mut HostCore, addr: &[u8]) -> i32 {
+        if addr.len() != 6 {
+            return ERR;
+        }
+        result(host.cancel_connect())
+    }
+
+    /// `disconnect(connect_id)`; event 17 follows.
+    pub fn disconnect(&mut self, host: &mut HostCore, connect_id: i64) -> i32 {
+        match in_range(connect_id, 0, config::MAX_CONNECTIONS as i64 - 1) {
+            Some(c) => result(host.disconnect(c as usize)),
+            None => ERR,
+        }
+    }
+
     // -- events -------------------------------------------------------------
 
     /// Turns one host event into the vendor's callback tuple, if the role
     /// that gets it is registered (reference §3). Returns the event to
     /// queue, or `None` when it is not for QuecPython.
-    pub fn on_host_event(&mut self, ev: &HostEvent, host: &HostCore) -> Option<MpbleEvent> {
-        let mut out = MpbleEvent::new(self.target()?);
+    pub fn on_host_event(
+        &mut self,
+        ev: &HostEvent,
+        host: &HostCore,
+        emit: &mut dyn FnMut(MpbleEvent),
+    ) {
+        let Some(target) = self.target() else {
+            return;
+        };
+        let mut out = MpbleEvent::new(target);
         match self.build_event(ev, host, &mut out) {
-            Ok(true) => Some(out),
-            Ok(false) => None,
-            Err(EventFull) => {
-                self.events_dropped = self.events_dropped.wrapping_add(1);
-                None
+            Ok(true) => emit(out),
+            Ok(false) => {}
+            Err(EventFull) => self.events_dropped = self.events_dropped.wrapping_add(1),
+        }
+        // A client link is ready for discovery: the stack says so on its
+        // own with event 26, which the client demo waits for (reference
+        // §7.10).
+        if let HostEvent::Connected { conn } = *ev {
+            let central = host.connection(conn).map(|c| c.role) == Some(Role_::Central);
+            if self.role == Role::Client && central {
+                let mut out = MpbleEvent::new(target);
+                if out
+                    .int(event_id::BLE_GATT_START_DISCOVER_SERVICE_IND)
+                    .and_then(|o| o.int(0))
+                    .is_ok()
+                {
+                    emit(out);
+                }
             }
         }
     }
 
     /// Fills `out`; `Ok(false)` when the event has no QuecPython form.
     fn build_event(
-        &self,
+        &mut self,
         ev: &HostEvent,
         host: &HostCore,
         out: &mut MpbleEvent,
@@ -637,6 +742,40 @@ impl QuecPython {
                     out.int(event_id::BLE_GATT_SEND_END)?.int(0)?;
                 }
                 HostEvent::CommandFailed { .. } => return Ok(false),
+                HostEvent::ConnectFailed { status } => {
+                    out.int(event_id::BLE_CONNECT_IND)?
+                        .int(status as i64)?
+                        .int(0)?
+                        .bytes(&self.connecting_to)?;
+                }
+                HostEvent::AdvReport(r) => {
+                    if self.role != Role::Client {
+                        return Ok(false);
+                    }
+                    if self.scan_filter {
+                        let key = (r.address_type, r.address);
+                        if self.seen.contains(&key) {
+                            return Ok(false);
+                        }
+                        // A full list reports again rather than hides.
+                        let _ = self.seen.push(key);
+                    }
+                    // The name from Complete/Shortened Local Name, '' when
+                    // absent or not UTF-8 (the event gives a str).
+                    let name = crate::gap::ad::local_name(r.data())
+                        .filter(|n| core::str::from_utf8(n).is_ok())
+                        .unwrap_or(&[]);
+                    // RSSI as the signed dBm the controller reports.
+                    out.int(event_id::BLE_SCAN_REPORT_IND)?
+                        .int(0)?
+                        .int(r.event_type as i64)?
+                        .str(name)?
+                        .int(r.address_type as i64)?
+                        .bytes(&r.address)?
+                        .int(r.rssi as i64)?
+                        .int(r.len as i64)?
+                        .bytes(r.data())?;
+                }
             }
             Ok(true)
         }
