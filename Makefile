@@ -23,15 +23,18 @@ NO_STD_TARGET := thumbv7m-none-eabi
 FUZZ_SECONDS  ?= 60
 
 # The unix port, built out of tree, with our user C module and without the
-# parts the Debian source package strips (frozen manifest needs
-# micropython-lib; btree, ffi and ssl need the libs in lib/). _thread stays on.
+# parts the Debian source package strips (btree, ffi and ssl need the libs
+# in lib/). Our own frozen manifest replaces the port's (which needs
+# micropython-lib): asyncio plus the shims the vendor demos import.
+# _thread stays on.
 # GIT_CEILING_DIRECTORIES keeps MicroPython's version header from describing
 # this repository (build/ lives inside it) instead of v1.25.0.
 MP_UNIX_FLAGS := \
 	BUILD=$(MP_BUILD) \
 	USER_C_MODULES=$(ROOT) \
 	MPBLE_LIB=$(RUST_LIB) \
-	FROZEN_MANIFEST= \
+	FROZEN_MANIFEST=$(ROOT)/micropython-port/shims/manifest.py \
+	MPY_LIB_DIR=$(ROOT)/micropython-port/shims \
 	MICROPY_PY_BTREE=0 \
 	MICROPY_PY_FFI=0 \
 	MICROPY_PY_SSL=0 \
@@ -52,8 +55,12 @@ firmware: $(FIRMWARE)
 rust-lib:
 	$(CARGO) build --release
 
+# mpy-cross (for the frozen shims) is built first, in the tree's own
+# mpy-cross/build where makemanifest.py looks for it; left to the unix
+# build it would inherit our BUILD= and share its generated headers.
 $(FIRMWARE): rust-lib FORCE
 	@mp="$$($(ROOT)/tools/get-micropython.sh)" && \
+	$(MAKE) -C "$$mp/mpy-cross" BUILD=build USER_C_MODULES= && \
 	GIT_CEILING_DIRECTORIES=$(BUILD_DIR) $(MAKE) -C "$$mp/ports/unix" $(MP_UNIX_FLAGS)
 	@mkdir -p $(dir $@)
 	@if ! cmp -s $(MP_BUILD)/micropython $@; then \
