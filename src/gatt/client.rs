@@ -997,3 +997,862 @@ fn discovered(kind: ProcedureKind, rsp: AttPdu<'_>, start: u16, end: u16) -> Res
         _ => Err(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::att::server::{handle_pdu, AttBearer, LinkSecurity};
+    use crate::gatt::db::{AttPermissions as P, AttributeDb};
+    use std::vec::Vec;
+    use ClientEvent::*;
+    use ProcedureKind as K;
+
+    type Buf = [u8; config::ATT_MTU_MAX];
+
+    /// Starts a procedure; returns the request bytes.
+    fn start(
+        c: &mut GattClient,
+        f: impl FnOnce(&mut GattClient, &mut Buf) -> Result<usize, ClientError>,
+    ) -> Vec<u8> {
+        let mut out = [0u8; config::ATT_MTU_MAX];
+        let n = f(c, &mut out).expect("start");
+        assert!(n <= usize::from(c.mtu()));
+        out[..n].to_vec()
+    }
+
+    /// Feeds a PDU from the server; returns (bytes to send, events).
+    fn feed(c: &mut GattClient, pdu: &[u8]) -> (Vec<u8>, Vec<ClientEvent>) {
+        let mut out = [0u8; config::ATT_MTU_MAX];
+        let s = c.on_pdu(pdu, &mut out);
+        assert!(s.request_len <= usize::from(c.mtu()));
+        (out[..s.request_len].to_vec(), s.events.to_vec())
+    }
+
+    fn done(procedure: ProcedureKind, att_error: u8, handle: u16) -> ClientEvent {
+        Done {
+            procedure,
+            att_error,
+            handle,
+        }
+    }
+
+    #[test]
+    fn first_requests() {
+        let mut c = GattClient::new();
+        let mut first = |f: &dyn Fn(&mut GattClient, &mut Buf) -> Result<usize, ClientError>| {
+            c.reset();
+            let r = start(&mut c, f);
+            assert!(c.busy());
+            r
+        };
+        assert_eq!(first(&|c, o| c.exchange_mtu(517, o)), [0x02, 0x05, 0x02]);
+        assert_eq!(
+            first(&|c, o| c.discover_all_primary_services(o)),
+            [0x10, 0x01, 0x00, 0xFF, 0xFF, 0x00, 0x28]
+        );
+        assert_eq!(
+            first(&|c, o| c.discover_primary_service_by_uuid(Uuid::Uuid16(0x180F), o)),
+            [0x06, 0x01, 0x00, 0xFF, 0xFF, 0x00, 0x28, 0x0F, 0x18]
+        );
+        let u = [0x10u8; 16];
+        let mut want = std::vec![0x06, 0x01, 0x00, 0xFF, 0xFF, 0x00, 0x28];
+        want.extend_from_slice(&u);
+        assert_eq!(
+            first(&|c, o| c.discover_primary_service_by_uuid(Uuid::Uuid128(u), o)),
+            want
+        );
+        assert_eq!(
+            first(&|c, o| c.find_included_services(1, 4, o)),
+            [0x08, 0x01, 0x00, 0x04, 0x00, 0x02, 0x28]
+        );
+        assert_eq!(
+            first(&|c, o| c.discover_all_characteristics(1, 4, o)),
+            [0x08, 0x01, 0x00, 0x04, 0x00, 0x03, 0x28]
+        );
+        assert_eq!(
+            first(&|c, o| c.discover_all_descriptors(4, 4, o)),
+            [0x04, 0x04, 0x00, 0x04, 0x00]
+        );
+        assert_eq!(
+            first(&|c, o| c.read_by_handle(3, 0, true, o)),
+            [0x0A, 0x03, 0x00]
+        );
+        assert_eq!(
+            first(&|c, o| c.read_by_handle(3, 22, false, o)),
+            [0x0C, 0x03, 0x00, 0x16, 0x00]
+        );
+        assert_eq!(
+            first(&|c, o| c.read_by_uuid(1, 0xFFFF, Uuid::Uuid16(0x2A19), o)),
+            [0x08, 0x01, 0x00, 0xFF, 0xFF, 0x19, 0x2A]
+        );
+        assert_eq!(
+            first(&|c, o| c.read_multiple(&[0x03, 0x00, 0x04, 0x00], o)),
+            [0x0E, 0x03, 0x00, 0x04, 0x00]
+        );
+        assert_eq!(
+            first(&|c, o| c.write(4, &[0x01, 0x00], o)),
+            [0x12, 0x04, 0x00, 0x01, 0x00]
+        );
+        let mut want = std::vec![0x16, 0x03, 0x00, 0x00, 0x00];
+        want.extend(0u8..18);
+        let value: Vec<u8> = (0u8..50).collect();
+        assert_eq!(first(&|c, o| c.write_long(3, 0, &value, o)), want);
+        // Write Command: no procedure.
+        c.reset();
+        assert_eq!(
+            start(&mut c, |c, o| c.write_without_response(3, &[0xAA], o)),
+            [0x52, 0x03, 0x00, 0xAA]
+        );
+        assert!(!c.busy());
+    }
+
+    #[test]
+    fn invalid_arguments() {
+        let mut c = GattClient::new();
+        let mut o = [0u8; config::ATT_MTU_MAX];
+        let inv = Err(ClientError::InvalidArgument);
+        assert_eq!(c.exchange_mtu(22, &mut o), inv);
+        assert_eq!(c.exchange_mtu(518, &mut o), inv);
+        assert_eq!(c.find_included_services(0, 4, &mut o), inv);
+        assert_eq!(c.discover_all_characteristics(5, 4, &mut o), inv);
+        assert_eq!(c.discover_all_descriptors(0, 0, &mut o), inv);
+        assert_eq!(c.read_by_uuid(2, 1, Uuid::Uuid16(0x2A19), &mut o), inv);
+        assert_eq!(c.read_by_handle(0, 0, false, &mut o), inv);
+        assert_eq!(c.read_multiple(&[3, 0], &mut o), inv);
+        assert_eq!(c.read_multiple(&[3, 0, 4], &mut o), inv);
+        assert_eq!(c.write(0, &[1], &mut o), inv);
+        assert_eq!(c.write_long(3, 0, &[], &mut o), inv);
+        assert_eq!(c.write_long(3, 0xFFFF, &[1, 2], &mut o), inv);
+        assert!(c.write_long(3, 0xFFFF, &[1], &mut o).is_ok());
+        c.reset();
+        // Values beyond ATT_MTU-3 (or 512 for long writes).
+        let big = [0u8; 600];
+        let too = Err(ClientError::TooLong);
+        assert_eq!(c.write(3, &big[..21], &mut o), too);
+        assert_eq!(c.write_without_response(3, &big[..21], &mut o), too);
+        assert_eq!(c.write(3, &big[..20], &mut o), Ok(23));
+        c.reset();
+        assert_eq!(c.write_long(3, 0, &big[..513], &mut o), too);
+        assert_eq!(c.read_multiple(&big[..24], &mut o), too);
+        assert_eq!(c.read_multiple(&big[..22], &mut o), Ok(23));
+        assert!(c.busy());
+    }
+
+    #[test]
+    fn busy_rejection() {
+        let mut c = GattClient::new();
+        let mut o = [0u8; config::ATT_MTU_MAX];
+        c.read_by_handle(3, 0, false, &mut o).unwrap();
+        assert_eq!(c.running(), Some(K::ReadByHandle));
+        o.fill(0xEE);
+        let busy = Err(ClientError::Busy);
+        assert_eq!(c.discover_all_primary_services(&mut o), busy);
+        assert_eq!(c.write(3, &[1], &mut o), busy);
+        assert_eq!(c.write_long(3, 0, &[1], &mut o), busy);
+        assert_eq!(c.exchange_mtu(100, &mut o), busy);
+        assert_eq!(c.read_multiple(&[3, 0, 4, 0], &mut o), busy);
+        assert!(o.iter().all(|&b| b == 0xEE), "nothing written");
+        // A Write Command is not a request.
+        assert_eq!(c.write_without_response(3, &[7], &mut o), Ok(4));
+        assert_eq!(&o[..4], [0x52, 0x03, 0x00, 0x07]);
+        assert_eq!(c.running(), Some(K::ReadByHandle));
+        assert_eq!(
+            feed(&mut c, &[0x0B, 0x64]).1,
+            [
+                Results {
+                    procedure: K::ReadByHandle
+                },
+                done(K::ReadByHandle, 0, 0)
+            ]
+        );
+        assert!(!c.busy());
+        assert_eq!(c.running(), None);
+    }
+
+    #[test]
+    fn exchange_mtu() {
+        let mut c = GattClient::new();
+        start(&mut c, |c, o| c.exchange_mtu(517, o));
+        assert_eq!(
+            feed(&mut c, &[0x03, 0xF7, 0x00]),
+            (std::vec![], std::vec![MtuExchanged { mtu: 247 }])
+        );
+        assert_eq!(c.mtu(), 247);
+        assert!(!c.busy());
+        // Only once per connection (Vol 3 Part F 3.4.2.1).
+        let mut o = [0u8; config::ATT_MTU_MAX];
+        assert_eq!(
+            c.exchange_mtu(517, &mut o),
+            Err(ClientError::InvalidArgument)
+        );
+        // A server Rx MTU below 23 leaves the default.
+        c.reset();
+        start(&mut c, |c, o| c.exchange_mtu(100, o));
+        assert_eq!(
+            feed(&mut c, &[0x03, 0x10, 0x00]).1,
+            [MtuExchanged { mtu: 23 }]
+        );
+        // Ours is the smaller.
+        c.reset();
+        start(&mut c, |c, o| c.exchange_mtu(100, o));
+        assert_eq!(
+            feed(&mut c, &[0x03, 0x05, 0x02]).1,
+            [MtuExchanged { mtu: 100 }]
+        );
+        // Request Not Supported: MTU stays 23.
+        c.reset();
+        start(&mut c, |c, o| c.exchange_mtu(517, o));
+        assert_eq!(
+            feed(&mut c, &[0x01, 0x02, 0x00, 0x00, 0x06]).1,
+            [done(K::ExchangeMtu, 0x06, 0)]
+        );
+        assert_eq!(c.mtu(), 23);
+        // The peer's exchange with our server.
+        c.set_mtu(1000);
+        assert_eq!(c.mtu(), 517);
+        c.set_mtu(5);
+        assert_eq!(c.mtu(), 23);
+    }
+
+    /// The QuecPython demo table: service 0x180F at 1..4, characteristic
+    /// 0x2A19 (properties 0x32) at 2/3, CCCD at 4.
+    #[test]
+    fn characteristic_discovery_of_demo_table() {
+        let mut c = GattClient::new();
+        assert_eq!(
+            start(&mut c, |c, o| c.discover_all_characteristics(1, 0xFFFF, o)),
+            [0x08, 0x01, 0x00, 0xFF, 0xFF, 0x03, 0x28]
+        );
+        let (req, ev) = feed(
+            &mut c,
+            &[0x09, 0x07, 0x02, 0x00, 0x32, 0x03, 0x00, 0x19, 0x2A],
+        );
+        assert_eq!(req, [0x08, 0x03, 0x00, 0xFF, 0xFF, 0x03, 0x28]);
+        assert_eq!(
+            ev,
+            [Results {
+                procedure: K::DiscoverAllCharacteristics
+            }]
+        );
+        let (req, ev) = feed(&mut c, &[0x01, 0x08, 0x04, 0x00, 0x0A]);
+        assert!(req.is_empty());
+        assert_eq!(ev, [done(K::DiscoverAllCharacteristics, 0x0A, 4)]);
+        assert!(!c.busy());
+    }
+
+    #[test]
+    fn service_discovery_across_two_responses() {
+        let mut c = GattClient::new();
+        start(&mut c, |c, o| c.discover_all_primary_services(o));
+        // GAP 1..5 and GATT 6..9.
+        let (req, ev) = feed(
+            &mut c,
+            &[
+                0x11, 0x06, 0x01, 0x00, 0x05, 0x00, 0x00, 0x18, 0x06, 0x00, 0x09, 0x00, 0x01, 0x18,
+            ],
+        );
+        assert_eq!(req, [0x10, 0x0A, 0x00, 0xFF, 0xFF, 0x00, 0x28]);
+        assert_eq!(
+            ev,
+            [Results {
+                procedure: K::DiscoverAllPrimaryServices
+            }]
+        );
+        // A 128-bit service at 0x0A..0x0F.
+        let mut rsp = std::vec![0x11, 20, 0x0A, 0x00, 0x0F, 0x00];
+        rsp.extend_from_slice(&[0x42; 16]);
+        let (req, ev) = feed(&mut c, &rsp);
+        assert_eq!(req, [0x10, 0x10, 0x00, 0xFF, 0xFF, 0x00, 0x28]);
+        assert_eq!(
+            ev,
+            [Results {
+                procedure: K::DiscoverAllPrimaryServices
+            }]
+        );
+        let (req, ev) = feed(&mut c, &[0x01, 0x10, 0x10, 0x00, 0x0A]);
+        assert!(req.is_empty());
+        assert_eq!(ev, [done(K::DiscoverAllPrimaryServices, 0x0A, 0x10)]);
+    }
+
+    #[test]
+    fn range_covered_ends_without_extra_request() {
+        // A service whose group ends at 0xFFFF is the last one.
+        let mut c = GattClient::new();
+        start(&mut c, |c, o| c.discover_all_primary_services(o));
+        let (req, ev) = feed(&mut c, &[0x11, 0x06, 0x01, 0x00, 0xFF, 0xFF, 0x0F, 0x18]);
+        assert!(req.is_empty());
+        assert_eq!(
+            ev,
+            [
+                Results {
+                    procedure: K::DiscoverAllPrimaryServices
+                },
+                done(K::DiscoverAllPrimaryServices, 0, 0)
+            ]
+        );
+        // By UUID.
+        start(&mut c, |c, o| {
+            c.discover_primary_service_by_uuid(Uuid::Uuid16(0x180F), o)
+        });
+        let (req, ev) = feed(&mut c, &[0x07, 0x01, 0x00, 0x04, 0x00]);
+        assert_eq!(req, [0x06, 0x05, 0x00, 0xFF, 0xFF, 0x00, 0x28, 0x0F, 0x18]);
+        assert_eq!(
+            ev,
+            [Results {
+                procedure: K::DiscoverPrimaryServiceByUuid
+            }]
+        );
+        let (req, ev) = feed(&mut c, &[0x07, 0x10, 0x00, 0xFF, 0xFF]);
+        assert!(req.is_empty());
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[1], done(K::DiscoverPrimaryServiceByUuid, 0, 0));
+        // Descriptors of 4..4: handle 4 covers the range.
+        start(&mut c, |c, o| c.discover_all_descriptors(4, 4, o));
+        let (req, ev) = feed(&mut c, &[0x05, 0x01, 0x04, 0x00, 0x02, 0x29]);
+        assert!(req.is_empty());
+        assert_eq!(
+            ev,
+            [
+                Results {
+                    procedure: K::DiscoverAllDescriptors
+                },
+                done(K::DiscoverAllDescriptors, 0, 0)
+            ]
+        );
+        // Characteristics 1..3 of the demo table: the declaration at 2 leaves 3.
+        start(&mut c, |c, o| c.discover_all_characteristics(1, 3, o));
+        let (req, _) = feed(
+            &mut c,
+            &[0x09, 0x07, 0x02, 0x00, 0x32, 0x03, 0x00, 0x19, 0x2A],
+        );
+        assert_eq!(req, [0x08, 0x03, 0x00, 0x03, 0x00, 0x03, 0x28]);
+        assert_eq!(
+            feed(&mut c, &[0x01, 0x08, 0x03, 0x00, 0x0A]).1,
+            [done(K::DiscoverAllCharacteristics, 0x0A, 3)]
+        );
+        // Included services: one record (16-bit UUID) at the end handle.
+        start(&mut c, |c, o| c.find_included_services(1, 2, o));
+        let (req, ev) = feed(
+            &mut c,
+            &[0x09, 0x08, 0x02, 0x00, 0x10, 0x00, 0x12, 0x00, 0x0F, 0x18],
+        );
+        assert!(req.is_empty());
+        assert_eq!(ev[1], done(K::FindIncludedServices, 0, 0));
+        // Included service with a 128-bit UUID: record without it (6).
+        start(&mut c, |c, o| c.find_included_services(1, 9, o));
+        let (req, ev) = feed(&mut c, &[0x09, 0x06, 0x02, 0x00, 0x10, 0x00, 0x12, 0x00]);
+        assert_eq!(req, [0x08, 0x03, 0x00, 0x09, 0x00, 0x02, 0x28]);
+        assert_eq!(
+            ev,
+            [Results {
+                procedure: K::FindIncludedServices
+            }]
+        );
+    }
+
+    #[test]
+    fn non_advancing_response_terminates() {
+        let mut c = GattClient::new();
+        start(&mut c, |c, o| c.discover_all_characteristics(1, 0xFFFF, o));
+        feed(
+            &mut c,
+            &[0x09, 0x07, 0x02, 0x00, 0x32, 0x03, 0x00, 0x19, 0x2A],
+        );
+        // Asked from 3, the server repeats handle 2.
+        let (req, ev) = feed(
+            &mut c,
+            &[0x09, 0x07, 0x02, 0x00, 0x32, 0x03, 0x00, 0x19, 0x2A],
+        );
+        assert!(req.is_empty());
+        assert_eq!(
+            ev,
+            [done(
+                K::DiscoverAllCharacteristics,
+                ERROR_INVALID_RESPONSE,
+                3
+            )]
+        );
+        // A service group ending before it starts.
+        start(&mut c, |c, o| c.discover_all_primary_services(o));
+        let (req, ev) = feed(&mut c, &[0x11, 0x06, 0x05, 0x00, 0x04, 0x00, 0x0F, 0x18]);
+        assert!(req.is_empty());
+        assert_eq!(
+            ev,
+            [done(
+                K::DiscoverAllPrimaryServices,
+                ERROR_INVALID_RESPONSE,
+                1
+            )]
+        );
+        // Records out of order within one response.
+        start(&mut c, |c, o| c.discover_all_descriptors(1, 9, o));
+        let (_, ev) = feed(
+            &mut c,
+            &[0x05, 0x01, 0x05, 0x00, 0x02, 0x29, 0x04, 0x00, 0x02, 0x29],
+        );
+        assert_eq!(
+            ev,
+            [done(K::DiscoverAllDescriptors, ERROR_INVALID_RESPONSE, 1)]
+        );
+        // Handle beyond the requested end.
+        start(&mut c, |c, o| c.discover_all_descriptors(1, 4, o));
+        let (_, ev) = feed(&mut c, &[0x05, 0x01, 0x05, 0x00, 0x02, 0x29]);
+        assert_eq!(
+            ev,
+            [done(K::DiscoverAllDescriptors, ERROR_INVALID_RESPONSE, 1)]
+        );
+        // An endless server that keeps advancing still ends at 0xFFFF.
+        start(&mut c, |c, o| c.discover_all_descriptors(1, 0xFFFF, o));
+        let mut n = 0;
+        let mut h: u16 = 1;
+        loop {
+            let b = h.to_le_bytes();
+            let (req, ev) = feed(&mut c, &[0x05, 0x01, b[0], b[1], 0x02, 0x29]);
+            n += 1;
+            if req.is_empty() {
+                assert_eq!(ev[1], done(K::DiscoverAllDescriptors, 0, 0));
+                break;
+            }
+            h = h.wrapping_add(1);
+        }
+        assert_eq!(n, 0xFFFF);
+    }
+
+    #[test]
+    fn malformed_responses() {
+        let bad = |c: &mut GattClient, pdu: &[u8], kind: ProcedureKind, handle: u16| {
+            let (req, ev) = feed(c, pdu);
+            assert!(req.is_empty(), "{pdu:02X?}");
+            assert_eq!(
+                ev,
+                [done(kind, ERROR_INVALID_RESPONSE, handle)],
+                "{pdu:02X?}"
+            );
+        };
+        let mut c = GattClient::new();
+        let chars = |c: &mut GattClient| {
+            start(c, |c, o| c.discover_all_characteristics(1, 0xFFFF, o));
+        };
+        // pair_len 5 is neither 7 nor 21.
+        chars(&mut c);
+        bad(
+            &mut c,
+            &[0x09, 0x05, 0x02, 0x00, 0x32, 0x03, 0x00],
+            K::DiscoverAllCharacteristics,
+            1,
+        );
+        // Not a whole number of records.
+        chars(&mut c);
+        bad(
+            &mut c,
+            &[0x09, 0x07, 0x02, 0x00, 0x32, 0x03, 0x00, 0x19],
+            K::DiscoverAllCharacteristics,
+            0,
+        );
+        // Empty list.
+        chars(&mut c);
+        bad(&mut c, &[0x09, 0x07], K::DiscoverAllCharacteristics, 0);
+        chars(&mut c);
+        bad(&mut c, &[0x09], K::DiscoverAllCharacteristics, 0);
+        // Find Information format 3.
+        start(&mut c, |c, o| c.discover_all_descriptors(1, 9, o));
+        bad(
+            &mut c,
+            &[0x05, 0x03, 0x04, 0x00, 0x02, 0x29],
+            K::DiscoverAllDescriptors,
+            0,
+        );
+        // Group length 8 (service UUIDs are 2 or 16 octets).
+        start(&mut c, |c, o| c.discover_all_primary_services(o));
+        bad(
+            &mut c,
+            &[0x11, 0x08, 1, 0, 4, 0, 1, 2, 3, 4],
+            K::DiscoverAllPrimaryServices,
+            1,
+        );
+        // Included service with start handle 0.
+        start(&mut c, |c, o| c.find_included_services(1, 9, o));
+        bad(
+            &mut c,
+            &[0x09, 0x06, 0x02, 0x00, 0x00, 0x00, 0x12, 0x00],
+            K::FindIncludedServices,
+            1,
+        );
+        // Exchange MTU Response of 3 octets; Write Response with a body.
+        start(&mut c, |c, o| c.exchange_mtu(100, o));
+        bad(&mut c, &[0x03, 0x40, 0x00, 0x00], K::ExchangeMtu, 0);
+        assert_eq!(c.mtu(), 23);
+        start(&mut c, |c, o| c.write(3, &[1], o));
+        bad(&mut c, &[0x13, 0x00], K::Write, 0);
+        // Read By Type for read_by_uuid with a handle outside the range.
+        start(&mut c, |c, o| c.read_by_uuid(1, 2, Uuid::Uuid16(0x2A19), o));
+        bad(&mut c, &[0x09, 0x03, 0x03, 0x00, 0x64], K::ReadByUuid, 1);
+        // A truncated Error Response naming our request.
+        start(&mut c, |c, o| c.read_by_handle(3, 0, false, o));
+        bad(&mut c, &[0x01, 0x0A, 0x03], K::ReadByHandle, 0);
+        assert_eq!(c.unexpected(), 0);
+        // Garbage never panics, in any state.
+        let mut rng = 0x1234_5678u32;
+        for i in 0..20_000u32 {
+            let mut o = [0u8; config::ATT_MTU_MAX];
+            if !c.busy() {
+                let _ = match i % 7 {
+                    0 => c.discover_all_primary_services(&mut o),
+                    1 => c.discover_all_characteristics(1, 0xFFFF, &mut o),
+                    2 => c.read_by_handle(3, 0, true, &mut o),
+                    3 => c.write_long(3, 0, &[0x5A; 100], &mut o),
+                    4 => c.discover_all_descriptors(1, 9, &mut o),
+                    5 => c.find_included_services(1, 9, &mut o),
+                    _ => c.discover_primary_service_by_uuid(Uuid::Uuid16(0x180F), &mut o),
+                };
+            }
+            let mut pdu = [0u8; 24];
+            rng ^= rng << 13;
+            rng ^= rng >> 17;
+            rng ^= rng << 5;
+            let len = (rng % 24) as usize;
+            for b in pdu.iter_mut() {
+                rng ^= rng << 13;
+                rng ^= rng >> 17;
+                rng ^= rng << 5;
+                *b = rng as u8;
+            }
+            pdu[0] = [
+                0x01, 0x03, 0x05, 0x07, 0x09, 0x0B, 0x0D, 0x11, 0x17, 0x19, 0x1B, 0x1D,
+            ][(rng % 12) as usize];
+            let _ = c.on_pdu(&pdu[..len], &mut o);
+        }
+    }
+
+    #[test]
+    fn unexpected_responses_are_ignored() {
+        let mut c = GattClient::new();
+        // Nothing running.
+        assert_eq!(feed(&mut c, &[0x0B, 0x01]), (std::vec![], std::vec![]));
+        assert_eq!(feed(&mut c, &[0x01, 0x0A, 0x03, 0x00, 0x02]).1, []);
+        assert_eq!(c.unexpected(), 2);
+        // Wrong response opcode, and an Error Response for another request.
+        start(&mut c, |c, o| c.read_by_handle(3, 0, false, o));
+        assert_eq!(feed(&mut c, &[0x13]).1, []);
+        assert_eq!(feed(&mut c, &[0x01, 0x12, 0x03, 0x00, 0x02]).1, []);
+        assert_eq!(feed(&mut c, &[]).1, []);
+        assert_eq!(feed(&mut c, &[0x23, 0x03, 0x00, 0x01, 0x00, 0x64]).1, []);
+        assert_eq!(c.unexpected(), 6);
+        assert!(c.busy());
+        // The matching Error Response ends it.
+        assert_eq!(
+            feed(&mut c, &[0x01, 0x0A, 0x03, 0x00, 0x02]).1,
+            [done(K::ReadByHandle, 0x02, 3)]
+        );
+    }
+
+    #[test]
+    fn read_long_across_three_parts() {
+        // A 50-octet value at MTU 23: 22 + 22 + 6 (Vol 3 Part G 4.8.3).
+        let value: Vec<u8> = (0u8..50).collect();
+        let mut c = GattClient::new();
+        assert_eq!(
+            start(&mut c, |c, o| c.read_by_handle(3, 0, true, o)),
+            [0x0A, 0x03, 0x00]
+        );
+        let mut rsp = std::vec![0x0B];
+        rsp.extend_from_slice(&value[..22]);
+        let (req, ev) = feed(&mut c, &rsp);
+        assert_eq!(req, [0x0C, 0x03, 0x00, 0x16, 0x00]);
+        assert_eq!(
+            ev,
+            [Results {
+                procedure: K::ReadByHandle
+            }]
+        );
+        let mut rsp = std::vec![0x0D];
+        rsp.extend_from_slice(&value[22..44]);
+        let (req, ev) = feed(&mut c, &rsp);
+        assert_eq!(req, [0x0C, 0x03, 0x00, 0x2C, 0x00]);
+        assert_eq!(
+            ev,
+            [Results {
+                procedure: K::ReadByHandle
+            }]
+        );
+        let mut rsp = std::vec![0x0D];
+        rsp.extend_from_slice(&value[44..]);
+        let (req, ev) = feed(&mut c, &rsp);
+        assert!(req.is_empty());
+        assert_eq!(
+            ev,
+            [
+                Results {
+                    procedure: K::ReadByHandle
+                },
+                done(K::ReadByHandle, 0, 0)
+            ]
+        );
+
+        // Exactly 22 octets: the Read Blob gets Attribute Not Long.
+        start(&mut c, |c, o| c.read_by_handle(2, 0, true, o));
+        let (req, _) = feed(&mut c, &[0x0B; 23]);
+        assert_eq!(req, [0x0C, 0x02, 0x00, 0x16, 0x00]);
+        let (req, ev) = feed(&mut c, &[0x01, 0x0C, 0x02, 0x00, 0x0B]);
+        assert!(req.is_empty());
+        assert_eq!(ev, [done(K::ReadByHandle, 0, 0)]);
+        // ...but an error on the first request is an error.
+        start(&mut c, |c, o| c.read_by_handle(2, 5, true, o));
+        assert_eq!(
+            feed(&mut c, &[0x01, 0x0C, 0x02, 0x00, 0x0B]).1,
+            [done(K::ReadByHandle, 0x0B, 2)]
+        );
+        // Not long: one full part ends it.
+        start(&mut c, |c, o| c.read_by_handle(3, 0, false, o));
+        let (req, ev) = feed(&mut c, &[0x0B; 23]);
+        assert!(req.is_empty());
+        assert_eq!(ev[1], done(K::ReadByHandle, 0, 0));
+        // A server sending full parts forever stops at 512 octets.
+        start(&mut c, |c, o| c.read_by_handle(3, 0, true, o));
+        assert_eq!(feed(&mut c, &[0x0B; 23]).0, [0x0C, 0x03, 0x00, 0x16, 0x00]);
+        // Blobs at 22, 44, ... 506: the one at 506 reaches 512.
+        let mut blobs = 1;
+        while !feed(&mut c, &[0x0D; 23]).0.is_empty() {
+            blobs += 1;
+        }
+        assert_eq!(blobs, 506 / 22);
+        assert!(!c.busy());
+    }
+
+    #[test]
+    fn write_long_with_echo_check() {
+        let value: Vec<u8> = (0u8..50).collect();
+        let prep = |off: usize, part: &[u8]| {
+            let mut v = std::vec![0x03, 0x00, off as u8, 0x00];
+            v.extend_from_slice(part);
+            v
+        };
+        let mut c = GattClient::new();
+        let req = start(&mut c, |c, o| c.write_long(3, 0, &value, o));
+        assert_eq!(req[1..], prep(0, &value[..18]));
+        // The response echoes the request; the next part follows.
+        let mut rsp = std::vec![0x17];
+        rsp.extend_from_slice(&req[1..]);
+        let (req, ev) = feed(&mut c, &rsp);
+        assert!(ev.is_empty());
+        assert_eq!(req[0], 0x16);
+        assert_eq!(req[1..], prep(18, &value[18..36]));
+        let mut rsp = std::vec![0x17];
+        rsp.extend_from_slice(&req[1..]);
+        let (req, _) = feed(&mut c, &rsp);
+        assert_eq!(req[1..], prep(36, &value[36..]));
+        let mut rsp = std::vec![0x17];
+        rsp.extend_from_slice(&req[1..]);
+        // Execute Write, flags 0x01.
+        let (req, ev) = feed(&mut c, &rsp);
+        assert_eq!(req, [0x18, 0x01]);
+        assert!(ev.is_empty());
+        assert_eq!(c.running(), Some(K::WriteLong));
+        let (req, ev) = feed(&mut c, &[0x19]);
+        assert!(req.is_empty());
+        assert_eq!(ev, [done(K::WriteLong, 0, 0)]);
+
+        // A wrong echo cancels (flags 0x00) and fails.
+        let req = start(&mut c, |c, o| c.write_long(3, 0, &value, o));
+        let mut rsp = std::vec![0x17];
+        rsp.extend_from_slice(&req[1..]);
+        rsp[10] ^= 1;
+        let (req, ev) = feed(&mut c, &rsp);
+        assert_eq!(req, [0x18, 0x00]);
+        assert!(ev.is_empty());
+        assert_eq!(
+            feed(&mut c, &[0x19]).1,
+            [done(K::WriteLong, ERROR_INVALID_RESPONSE, 3)]
+        );
+        // Wrong offset in the echo.
+        let req = start(&mut c, |c, o| c.write_long(3, 0, &value, o));
+        let mut rsp = std::vec![0x17];
+        rsp.extend_from_slice(&req[1..]);
+        rsp[3] = 1;
+        assert_eq!(feed(&mut c, &rsp).0, [0x18, 0x00]);
+        // An error on the cancel still reports the echo failure.
+        assert_eq!(
+            feed(&mut c, &[0x01, 0x18, 0x00, 0x00, 0x0E]).1,
+            [done(K::WriteLong, ERROR_INVALID_RESPONSE, 3)]
+        );
+        // Prepare Queue Full: cancel, then the server's code.
+        start(&mut c, |c, o| c.write_long(3, 0, &value, o));
+        let (req, ev) = feed(&mut c, &[0x01, 0x16, 0x03, 0x00, 0x09]);
+        assert_eq!(req, [0x18, 0x00]);
+        assert!(ev.is_empty());
+        assert_eq!(feed(&mut c, &[0x19]).1, [done(K::WriteLong, 0x09, 3)]);
+        // An error on Execute Write itself.
+        start(&mut c, |c, o| c.write_long(3, 10, &value[..5], o));
+        let (_, _) = feed(&mut c, &[0x17, 0x03, 0x00, 0x0A, 0x00, 0, 1, 2, 3, 4]);
+        assert_eq!(
+            feed(&mut c, &[0x01, 0x18, 0x03, 0x00, 0x0D]).1,
+            [done(K::WriteLong, 0x0D, 3)]
+        );
+        // Writes and Write Response.
+        start(&mut c, |c, o| c.write(4, &[1, 0], o));
+        assert_eq!(
+            feed(&mut c, &[0x13]),
+            (std::vec![], std::vec![done(K::Write, 0, 0)])
+        );
+    }
+
+    #[test]
+    fn notifications_and_indications() {
+        let mut c = GattClient::new();
+        assert_eq!(
+            feed(&mut c, &[0x1B, 0x03, 0x00, 0x39, 0x39]),
+            (std::vec![], std::vec![Notification { handle: 3 }])
+        );
+        assert_eq!(
+            feed(&mut c, &[0x1D, 0x03, 0x00, 0x01]),
+            (std::vec![0x1E], std::vec![Indication { handle: 3 }])
+        );
+        // Also while a procedure runs, which they do not disturb.
+        start(&mut c, |c, o| c.read_by_handle(3, 0, false, o));
+        assert_eq!(
+            feed(&mut c, &[0x1D, 0x0A, 0x00]),
+            (std::vec![0x1E], std::vec![Indication { handle: 10 }])
+        );
+        assert_eq!(c.running(), Some(K::ReadByHandle));
+        // Malformed: ignored, no confirmation.
+        assert_eq!(feed(&mut c, &[0x1D, 0x0A]), (std::vec![], std::vec![]));
+        assert_eq!(feed(&mut c, &[0x1B]), (std::vec![], std::vec![]));
+        assert_eq!(c.unexpected(), 2);
+    }
+
+    #[test]
+    fn timeout() {
+        let mut c = GattClient::new();
+        assert_eq!(c.on_timeout(), None);
+        start(&mut c, |c, o| c.discover_all_primary_services(o));
+        assert_eq!(
+            c.on_timeout(),
+            Some(done(K::DiscoverAllPrimaryServices, ERROR_TIMEOUT, 0))
+        );
+        assert!(!c.busy());
+        // The bearer is dead (Vol 3 Part F 3.3.3).
+        let mut o = [0u8; config::ATT_MTU_MAX];
+        assert_eq!(
+            c.read_by_handle(3, 0, false, &mut o),
+            Err(ClientError::TimedOut)
+        );
+        assert_eq!(
+            c.write_without_response(3, &[1], &mut o),
+            Err(ClientError::TimedOut)
+        );
+        // A late response is ignored.
+        assert_eq!(
+            feed(&mut c, &[0x11, 0x06, 0x01, 0x00, 0x04, 0x00, 0x0F, 0x18]).1,
+            []
+        );
+        c.reset();
+        assert!(c.read_by_handle(3, 0, false, &mut o).is_ok());
+    }
+
+    #[test]
+    fn routing() {
+        for op in [
+            0x01, 0x03, 0x05, 0x07, 0x09, 0x0B, 0x0D, 0x0F, 0x11, 0x13, 0x17, 0x19, 0x1B, 0x1D,
+            0x21, 0x23,
+        ] {
+            assert!(is_for_client(op), "{op:02X}");
+        }
+        for op in [
+            0x02, 0x04, 0x0A, 0x10, 0x12, 0x16, 0x18, 0x1E, 0x20, 0x52, 0xD2, 0x3F, 0x7F, 0x00,
+        ] {
+            assert!(!is_for_client(op), "{op:02X}");
+        }
+    }
+
+    /// Our client against our server with the QuecPython demo table.
+    #[test]
+    fn round_trip_with_our_server() {
+        let mut db = AttributeDb::new();
+        let rw = P::READ | P::WRITE;
+        db.add_service(Uuid::Uuid16(0x180F), true).unwrap();
+        let long: Vec<u8> = (0..244u32).map(|i| i as u8).collect();
+        db.add_characteristic(0x32, Uuid::Uuid16(0x2A19), rw, &long, 244)
+            .unwrap();
+        db.add_descriptor(Uuid::Uuid16(0x2902), rw, &[0; 2], 2)
+            .unwrap();
+        let mut bearer = AttBearer::new();
+        let mut c = GattClient::new();
+
+        // Runs a procedure to its end; returns the server's responses that
+        // came with Results, and the final event.
+        let mut run = |c: &mut GattClient, first: Vec<u8>| -> (Vec<Vec<u8>>, ClientEvent) {
+            let mut req = first;
+            let mut results = Vec::new();
+            for _ in 0..100 {
+                let mut out = [0u8; config::ATT_MTU_MAX];
+                let o = handle_pdu(
+                    &mut bearer,
+                    &mut db,
+                    0,
+                    LinkSecurity::default(),
+                    &req,
+                    &mut out,
+                );
+                let rsp = out[..o.response_len].to_vec();
+                let (next, ev) = feed(c, &rsp);
+                for e in ev {
+                    match e {
+                        Results { .. } => results.push(rsp.clone()),
+                        e => return (results, e),
+                    }
+                }
+                req = next;
+            }
+            panic!("no end");
+        };
+
+        let r = start(&mut c, |c, o| c.discover_all_primary_services(o));
+        let (res, end) = run(&mut c, r);
+        assert_eq!(
+            res,
+            [std::vec![0x11, 0x06, 0x01, 0x00, 0x04, 0x00, 0x0F, 0x18]]
+        );
+        assert_eq!(end, done(K::DiscoverAllPrimaryServices, 0x0A, 5));
+
+        let r = start(&mut c, |c, o| c.discover_all_characteristics(1, 4, o));
+        let (res, end) = run(&mut c, r);
+        assert_eq!(
+            res,
+            [std::vec![
+                0x09, 0x07, 0x02, 0x00, 0x32, 0x03, 0x00, 0x19, 0x2A
+            ]]
+        );
+        assert_eq!(end, done(K::DiscoverAllCharacteristics, 0x0A, 3));
+
+        let r = start(&mut c, |c, o| c.discover_all_descriptors(4, 4, o));
+        let (res, end) = run(&mut c, r);
+        assert_eq!(res, [std::vec![0x05, 0x01, 0x04, 0x00, 0x02, 0x29]]);
+        assert_eq!(end, done(K::DiscoverAllDescriptors, 0, 0));
+
+        // Read the 244-octet value in parts of 22 and reassemble.
+        let r = start(&mut c, |c, o| c.read_by_handle(3, 0, true, o));
+        let (res, end) = run(&mut c, r);
+        assert_eq!(end, done(K::ReadByHandle, 0, 0));
+        let got: Vec<u8> = res.iter().flat_map(|p| p[1..].to_vec()).collect();
+        assert_eq!(got, long);
+        assert_eq!(res.len(), 244 / 22 + 1);
+
+        // Write a new 100-octet value with queued writes.
+        let new: Vec<u8> = (0..100u8).rev().collect();
+        let r = start(&mut c, |c, o| c.write_long(3, 0, &new, o));
+        let (res, end) = run(&mut c, r);
+        assert!(res.is_empty());
+        assert_eq!(end, done(K::WriteLong, 0, 0));
+
+        // Exchange MTU, then the whole value reads in one response.
+        let r = start(&mut c, |c, o| c.exchange_mtu(517, o));
+        let (_, end) = run(&mut c, r);
+        assert_eq!(end, MtuExchanged { mtu: 517 });
+        let r = start(&mut c, |c, o| c.read_by_handle(3, 0, true, o));
+        let (res, end) = run(&mut c, r);
+        assert_eq!(res.len(), 1);
+        assert_eq!(res[0][1..], new[..]);
+        assert_eq!(end, done(K::ReadByHandle, 0, 0));
+        assert_eq!(db.value(3), Some(&new[..]));
+    }
+}
