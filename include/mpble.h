@@ -292,6 +292,11 @@
 
 #define BR_EDR_NOT_SUPPORTED 4
 
+
+
+// `Done` code for a request unanswered for 30 s (Vol 3 Part F 3.3.3).
+#define ERROR_TIMEOUT 255
+
 // Attribute types (Assigned Numbers, Vol 3 Part G 3).
 #define PRIMARY_SERVICE 10240
 

@@ -1,4 +1,5 @@
 //! Generic Attribute Profile (Core spec Vol 3 Part G).
+pub mod client;
 pub mod db;
 
 pub use db::{AttPermissions, AttributeDb, DbError};
