@@ -84,6 +84,12 @@
 // Devices remembered per scan for `setScanFilter(1)`.
 #define QPY_SCAN_SEEN 32
 
+// QuecPython client calls waiting per link behind the running one.
+#define QPY_CLIENT_QUEUE 4
+
+// Bytes of write values and handle lists those queued calls hold.
+#define QPY_CLIENT_POOL 1024
+
 // Bytes of initial values held by those registrations.
 #define QPY_VALUE_POOL 4096
 
@@ -131,7 +137,33 @@
 
 #define BLE_GATT_SEND_END 25
 
+#define BLE_GATT_RECV_NOTIFICATION_IND 23
+
+#define BLE_GATT_RECV_INDICATION_IND 24
+
 #define BLE_GATT_START_DISCOVER_SERVICE_IND 26
+
+#define BLE_GATT_DISCOVER_SERVICE_IND 27
+
+#define BLE_GATT_DISCOVER_CHARACTERISTIC_DATA_IND 28
+
+#define BLE_GATT_DISCOVER_CHARA_DESC_IND 29
+
+#define BLE_GATT_CHARA_WRITE_WITH_RSP_IND 30
+
+#define BLE_GATT_CHARA_WRITE_WITHOUT_RSP_IND 31
+
+#define BLE_GATT_CHARA_READ_IND 32
+
+#define BLE_GATT_CHARA_READ_BY_UUID_IND 33
+
+#define BLE_GATT_CHARA_MULTI_READ_IND 34
+
+#define BLE_GATT_DESC_WRITE_WITH_RSP_IND 35
+
+#define BLE_GATT_DESC_READ_IND 36
+
+#define BLE_GATT_ATT_ERROR_IND 37
 
 #define ATT_ERROR_RSP 1
 

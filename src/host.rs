@@ -9,6 +9,7 @@
 use crate::att::server::{self as att_server, AttBearer, LinkSecurity, ServerEvent};
 use crate::config;
 use crate::gap::{AdvReportEvent, Advertiser, Scanner};
+use crate::gatt::client::{self as gatt_client, ClientError, ClientEvent, GattClient};
 use crate::gatt::db::AttributeDb;
 use crate::hci::acl::{AclFlow, AclHeader, AclTxQueue};
 use crate::hci::bringup::{BringUp, BringUpError, BringUpStep, ControllerInfo};
@@ -93,6 +94,12 @@ pub enum HostEvent {
     IndicationConfirmed {
         conn: usize,
     },
+    /// Our GATT client's progress on a link. For `Results`, the response
+    /// PDU is [`HostCore::client_pdu`] until the next packet is handled.
+    GattClient {
+        conn: usize,
+        event: ClientEvent,
+    },
     /// A command the application caused failed in the controller.
     CommandFailed {
         opcode: u16,
@@ -118,6 +125,10 @@ pub struct Connection {
     /// The ATT bearer timed out: nothing more may be sent on it
     /// (Vol 3 Part F 3.3.3) and the link is being dropped.
     att_dead: bool,
+    /// Our GATT client on this link, and when its outstanding request
+    /// times out (Vol 3 Part F 3.3.3).
+    pub client: GattClient,
+    client_deadline: u32,
     reassembler: Reassembler,
 }
 
@@ -139,6 +150,8 @@ impl Connection {
             att: AttBearer::new(),
             indication_deadline: 0,
             att_dead: false,
+            client: GattClient::new(),
+            client_deadline: 0,
             reassembler: Reassembler::new(),
         }
     }
@@ -161,6 +174,7 @@ pub struct HostStats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HostError {
     NotReady,
+    InvalidArgument,
     NoConnection,
     Busy,
     TooLong,
@@ -189,6 +203,9 @@ pub struct HostCore {
     pub stats: HostStats,
     /// Scratch for one outbound L2CAP frame (header + ATT_MTU_MAX).
     frame: [u8; 4 + config::L2CAP_PDU_MAX],
+    /// The last ATT PDU our GATT client received (see `client_pdu`).
+    client_rx: [u8; config::ATT_MTU_MAX],
+    client_rx_len: usize,
 }
 
 pub struct Host {
@@ -233,6 +250,8 @@ impl Host {
                     events_dropped: 0,
                 },
                 frame: [0; 4 + config::L2CAP_PDU_MAX],
+                client_rx: [0; config::ATT_MTU_MAX],
+                client_rx_len: 0,
             },
         }
     }
@@ -327,12 +346,26 @@ impl HostCore {
     /// more ATT PDUs may go to that peer (Vol 3 Part F 3.3.3), so the link
     /// is dropped rather than left half alive.
     fn expire_indications(&mut self, now_ms: u32) {
-        for c in self.conns.iter_mut().flatten() {
-            if c.att.indication_pending() && !c.att_dead && expired(c.indication_deadline, now_ms) {
-                c.att_dead = true;
-                let _ = self
-                    .cmds
-                    .submit(command::disconnect(c.handle, REMOTE_USER_TERMINATED));
+        for conn in 0..self.conns.len() {
+            let Some(c) = self.conns[conn].as_mut() else {
+                continue;
+            };
+            if c.att_dead {
+                continue;
+            }
+            let indication = c.att.indication_pending() && expired(c.indication_deadline, now_ms);
+            let request = c.client.busy() && expired(c.client_deadline, now_ms);
+            if !indication && !request {
+                continue;
+            }
+            c.att_dead = true;
+            let handle = c.handle;
+            let done = if request { c.client.on_timeout() } else { None };
+            let _ = self
+                .cmds
+                .submit(command::disconnect(handle, REMOTE_USER_TERMINATED));
+            if let Some(event) = done {
+                self.push_event(HostEvent::GattClient { conn, event });
             }
         }
     }
@@ -343,8 +376,12 @@ impl HostCore {
             .conns
             .iter()
             .flatten()
-            .filter(|c| c.att.indication_pending() && !c.att_dead)
-            .map(|c| c.indication_deadline);
+            .filter(|c| !c.att_dead)
+            .flat_map(|c| {
+                let ind = c.att.indication_pending().then_some(c.indication_deadline);
+                let req = c.client.busy().then_some(c.client_deadline);
+                ind.into_iter().chain(req)
+            });
         self.cmds
             .next_deadline()
             .into_iter()
@@ -617,6 +654,44 @@ impl HostCore {
             }
         }
         Ok(())
+    }
+
+    /// Starts a GATT client procedure on a link: `start` writes its first
+    /// request (a `GattClient` method), which is sent at once and timed
+    /// (30 s, Vol 3 Part F 3.3.3).
+    pub fn gatt_client_request(
+        &mut self,
+        conn: usize,
+        start: impl FnOnce(&mut GattClient, &mut [u8]) -> Result<usize, ClientError>,
+    ) -> Result<(), HostError> {
+        if self.state != HostState::Ready {
+            return Err(HostError::NotReady);
+        }
+        let Some(Some(c)) = self.conns.get_mut(conn) else {
+            return Err(HostError::NoConnection);
+        };
+        if c.att_dead {
+            return Err(HostError::NoConnection);
+        }
+        let mut pdu = [0u8; config::ATT_MTU_MAX];
+        let n = start(&mut c.client, &mut pdu).map_err(|e| match e {
+            ClientError::Busy => HostError::Busy,
+            ClientError::TooLong => HostError::TooLong,
+            ClientError::InvalidArgument => HostError::InvalidArgument,
+            ClientError::TimedOut => HostError::NoConnection,
+        })?;
+        c.client_deadline = self.now_ms.wrapping_add(config::ATT_TRANSACTION_TIMEOUT_MS);
+        let link = c.handle;
+        if n > 0 {
+            self.send_l2cap(link, l2cap::CID_ATT, &pdu[..n])?;
+        }
+        Ok(())
+    }
+
+    /// The last ATT PDU our GATT client received (opcode first): the
+    /// response a `ClientEvent::Results` refers to.
+    pub fn client_pdu(&self) -> &[u8] {
+        &self.client_rx[..self.client_rx_len.min(self.client_rx.len())]
     }
 
     fn send_l2cap(&mut self, link: u16, cid: u16, payload: &[u8]) -> Result<(), HostError> {
@@ -928,6 +1003,32 @@ impl HostCore {
         let link = c.handle;
         let mut rsp = [0u8; config::ATT_MTU_MAX];
         match cid {
+            l2cap::CID_ATT
+                if pdu
+                    .first()
+                    .is_some_and(|&op| gatt_client::is_for_client(op)) =>
+            {
+                let step = c.client.on_pdu(pdu, &mut rsp);
+                let n = pdu.len().min(self.client_rx.len());
+                self.client_rx[..n].copy_from_slice(&pdu[..n]);
+                self.client_rx_len = n;
+                if step.request_len > 0 {
+                    c.client_deadline =
+                        self.now_ms.wrapping_add(config::ATT_TRANSACTION_TIMEOUT_MS);
+                    let _ = self.send_l2cap(link, l2cap::CID_ATT, &rsp[..step.request_len]);
+                }
+                for &event in step.events.iter() {
+                    if let ClientEvent::MtuExchanged { mtu } = event {
+                        // One ATT bearer per link: client and server share
+                        // its MTU (Vol 3 Part F 3.4.2).
+                        if let Some(Some(c)) = self.conns.get_mut(conn) {
+                            c.att.set_mtu(mtu);
+                        }
+                        self.push_event(HostEvent::MtuExchanged { conn, mtu });
+                    }
+                    self.push_event(HostEvent::GattClient { conn, event });
+                }
+            }
             l2cap::CID_ATT => {
                 let security = c.security;
                 let outcome =
@@ -937,7 +1038,12 @@ impl HostCore {
                 }
                 for ev in outcome.events.iter() {
                     let ev = match *ev {
-                        ServerEvent::MtuExchanged { mtu } => HostEvent::MtuExchanged { conn, mtu },
+                        ServerEvent::MtuExchanged { mtu } => {
+                            if let Some(Some(c)) = self.conns.get_mut(conn) {
+                                c.client.set_mtu(mtu);
+                            }
+                            HostEvent::MtuExchanged { conn, mtu }
+                        }
                         ServerEvent::Read { handle } => HostEvent::GattRead { conn, handle },
                         ServerEvent::Write {
                             handle,

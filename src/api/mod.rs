@@ -72,6 +72,19 @@ impl Stack {
                 }
             });
         }
+        // Client calls queued behind a finished one start now.
+        let target = self.qpy.target();
+        let Stack {
+            host,
+            qpy,
+            out,
+            events_dropped,
+        } = self;
+        qpy.client.pump(&mut host.core, target, &mut |e| {
+            if out.push_back(e).is_err() {
+                *events_dropped = events_dropped.wrapping_add(1);
+            }
+        });
     }
 
     pub fn start(&mut self, now: u32) -> i32 {

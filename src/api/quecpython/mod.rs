@@ -11,6 +11,8 @@
 //! than the call order: the vendor's SMP demo registers all characteristics
 //! before any value, yet its handles follow the structure.
 
+pub mod client;
+
 use super::event::{EventFull, MpbleEvent, MpbleTarget};
 use crate::config;
 use crate::gatt::db::{AttPermissions, AttributeDb};
@@ -30,7 +32,20 @@ pub mod event_id {
     pub const BLE_GATT_RECV_WRITE_IND: i64 = 21;
     pub const BLE_GATT_RECV_READ_IND: i64 = 22;
     pub const BLE_GATT_SEND_END: i64 = 25;
+    pub const BLE_GATT_RECV_NOTIFICATION_IND: i64 = 23;
+    pub const BLE_GATT_RECV_INDICATION_IND: i64 = 24;
     pub const BLE_GATT_START_DISCOVER_SERVICE_IND: i64 = 26;
+    pub const BLE_GATT_DISCOVER_SERVICE_IND: i64 = 27;
+    pub const BLE_GATT_DISCOVER_CHARACTERISTIC_DATA_IND: i64 = 28;
+    pub const BLE_GATT_DISCOVER_CHARA_DESC_IND: i64 = 29;
+    pub const BLE_GATT_CHARA_WRITE_WITH_RSP_IND: i64 = 30;
+    pub const BLE_GATT_CHARA_WRITE_WITHOUT_RSP_IND: i64 = 31;
+    pub const BLE_GATT_CHARA_READ_IND: i64 = 32;
+    pub const BLE_GATT_CHARA_READ_BY_UUID_IND: i64 = 33;
+    pub const BLE_GATT_CHARA_MULTI_READ_IND: i64 = 34;
+    pub const BLE_GATT_DESC_WRITE_WITH_RSP_IND: i64 = 35;
+    pub const BLE_GATT_DESC_READ_IND: i64 = 36;
+    pub const BLE_GATT_ATT_ERROR_IND: i64 = 37;
 }
 
 /// First user handle with the default GAP/GATT services kept
@@ -41,8 +56,8 @@ pub const START_HANDLE_WITHOUT_SYS: u16 = 1;
 /// Status reported in event 0 when the controller never answered.
 pub const STATUS_CONTROLLER_TIMEOUT: i64 = 1;
 
-const OK: i32 = 0;
-const ERR: i32 = -1;
+pub(crate) const OK: i32 = 0;
+pub(crate) const ERR: i32 = -1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -102,6 +117,8 @@ pub struct QuecPython {
     seen: Vec<(u8, [u8; 6]), { config::QPY_SCAN_SEEN }>,
     /// The address given to the pending `connect`, for a failure event.
     connecting_to: [u8; 6],
+    /// The GATT client calls (central role).
+    pub client: client::Client,
     /// Events refused for lack of room (reported, never silently lost).
     pub events_dropped: u32,
 }
@@ -113,14 +130,14 @@ impl Default for QuecPython {
 }
 
 /// Checks an int argument against an inclusive range.
-fn in_range(v: i64, lo: i64, hi: i64) -> Option<i64> {
+pub(crate) fn in_range(v: i64, lo: i64, hi: i64) -> Option<i64> {
     (lo..=hi).contains(&v).then_some(v)
 }
 
 /// The UUID triple `(uuid_type, uuid_s, uuid_l)`: type 1 takes the 16-bit
 /// `uuid_s`, type 0 the 128-bit `uuid_l` (little-endian as on air, shorter
 /// buffers zero-padded as the vendor binding's memcpy does).
-fn uuid_arg(uuid_type: i64, uuid_s: i64, uuid_l: &[u8]) -> Option<Uuid> {
+pub(crate) fn uuid_arg(uuid_type: i64, uuid_s: i64, uuid_l: &[u8]) -> Option<Uuid> {
     if uuid_l.len() > 16 {
         return None;
     }
@@ -153,6 +170,7 @@ impl QuecPython {
             scan_filter: true,
             seen: Vec::new(),
             connecting_to: [0; 6],
+            client: client::Client::new(),
             events_dropped: 0,
         }
     }
@@ -199,7 +217,7 @@ impl QuecPython {
         OK
     }
 
-    fn target(&self) -> Option<MpbleTarget> {
+    pub(crate) fn target(&self) -> Option<MpbleTarget> {
         match self.role {
             Role::Server => Some(MpbleTarget::QpyServer),
             Role::Client => Some(MpbleTarget::QpyClient),
@@ -611,9 +629,23 @@ impl QuecPython {
         host: &HostCore,
         emit: &mut dyn FnMut(MpbleEvent),
     ) {
+        if let HostEvent::Disconnected { conn, .. } = *ev {
+            self.client.link_down(conn);
+        }
         let Some(target) = self.target() else {
             return;
         };
+        if let HostEvent::GattClient { conn, event } = *ev {
+            if self.role == Role::Client
+                && self
+                    .client
+                    .on_event(conn, event, host, target, emit)
+                    .is_err()
+            {
+                self.events_dropped = self.events_dropped.wrapping_add(1);
+            }
+            return;
+        }
         let mut out = MpbleEvent::new(target);
         match self.build_event(ev, host, &mut out) {
             Ok(true) => emit(out),
@@ -741,7 +773,7 @@ impl QuecPython {
                 HostEvent::IndicationConfirmed { .. } => {
                     out.int(event_id::BLE_GATT_SEND_END)?.int(0)?;
                 }
-                HostEvent::CommandFailed { .. } => return Ok(false),
+                HostEvent::CommandFailed { .. } | HostEvent::GattClient { .. } => return Ok(false),
                 HostEvent::ConnectFailed { status } => {
                     out.int(event_id::BLE_CONNECT_IND)?
                         .int(status as i64)?
