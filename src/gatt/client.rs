@@ -20,14 +20,17 @@
 //!   An Error Response ends a procedure with its Error Code and Attribute
 //!   Handle In Error; discoveries thus normally end with Attribute Not
 //!   Found (0x0A) and the handle the server gave. Problems found by the
-//!   client itself use two codes:
+//!   client itself use two codes, with the handle the request was about
+//!   (start handle of a range, attribute handle of a read or write, else
+//!   0), as a server's Error Response would:
 //!   - [`ERROR_INVALID_RESPONSE`] (0x0E, Unlikely Error): a malformed
 //!     response (bad length, record size, UUID format), handles outside the
 //!     requested range or not advancing (which would loop forever), or a
 //!     Prepare Write Response that does not echo the request.
-//!   - [`ERROR_TIMEOUT`] (0xFF): [`GattClient::on_timeout`]. The host knows
-//!     a timeout anyway (it called `on_timeout`); 0xFF just keeps it apart
-//!     from anything a GATT discovery server sends.
+//!   - [`ERROR_TIMEOUT`] (0xFF): [`GattClient::on_timeout`]. 0xFF is also
+//!     the profile code Out of Range (Supplement Part B 1.2), which no
+//!     discovery or plain read returns; the host knows a timeout anyway,
+//!     since it called `on_timeout` and got the `Done` from it.
 //! - **Exchange MTU** ends with `MtuExchanged { mtu }` (no `Done`) on
 //!   success, ATT_MTU = max(23, min(ours, server's)) (Vol 3 Part F
 //!   3.4.2.2); an Error Response ends it with `Done { code }` and ATT_MTU
@@ -43,7 +46,9 @@
 //! - **Long writes** (Vol 3 Part G 4.9.4): the value (up to 512 octets) is
 //!   copied into the client and sent as Prepare Write Requests of ATT_MTU-5
 //!   octets, then Execute Write (flags 0x01). Each Prepare Write Response
-//!   must echo handle, offset and value (4.9.4, "reliable"); if one does
+//!   must echo handle, offset and value (the check of Reliable Writes,
+//!   4.9.5, applied to long writes too, so a corrupted part is never
+//!   executed); if one does
 //!   not, or the server answers a Prepare Write with an Error Response, the
 //!   client cancels the server's queue with Execute Write (flags 0x00) and,
 //!   once that is answered, ends with `Done { ERROR_INVALID_RESPONSE }` or
@@ -201,7 +206,9 @@ enum State {
         end: u16,
     },
     ReadMultiple,
-    Write,
+    Write {
+        handle: u16,
+    },
     PrepareWrite {
         handle: u16,
         offset: u16,
@@ -210,8 +217,9 @@ enum State {
         /// Octets in the outstanding Prepare Write Request.
         part: u16,
     },
-    /// Execute Write outstanding; `att_error`/`handle` are what `Done`
-    /// reports when it is answered (non-zero: a cancel after a failure).
+    /// Execute Write outstanding for the value at `handle`; `att_error` is
+    /// what `Done` reports when it is answered (non-zero: a cancel after a
+    /// failure).
     ExecuteWrite {
         att_error: u8,
         handle: u16,
@@ -322,7 +330,7 @@ impl GattClient {
             State::Read { .. } => ProcedureKind::ReadByHandle,
             State::ReadByUuid { .. } => ProcedureKind::ReadByUuid,
             State::ReadMultiple => ProcedureKind::ReadMultiple,
-            State::Write => ProcedureKind::Write,
+            State::Write { .. } => ProcedureKind::Write,
             State::PrepareWrite { .. } | State::ExecuteWrite { .. } => ProcedureKind::WriteLong,
         })
     }
@@ -587,7 +595,11 @@ impl GattClient {
     ) -> Result<usize, ClientError> {
         self.can_start()?;
         self.check_short_write(handle, value)?;
-        self.start(State::Write, AttPdu::WriteReq { handle, value }, out)
+        self.start(
+            State::Write { handle },
+            AttPdu::WriteReq { handle, value },
+            out,
+        )
     }
 
     /// Octets of value in one Prepare Write Request (Vol 3 Part F 3.4.6.1).
@@ -694,6 +706,25 @@ impl GattClient {
         self.request = 0;
     }
 
+    /// The handle the outstanding request is about: the start handle of a
+    /// range, the attribute handle of a read or write, else 0.
+    fn request_handle(&self) -> u16 {
+        match self.state {
+            State::Discover { start, .. } | State::ReadByUuid { start, .. } => start,
+            State::Read { handle, .. }
+            | State::Write { handle }
+            | State::PrepareWrite { handle, .. }
+            | State::ExecuteWrite { handle, .. } => handle,
+            State::Idle | State::ExchangeMtu { .. } | State::ReadMultiple => 0,
+        }
+    }
+
+    /// Ends the procedure on a response the client rejects.
+    fn reject(&mut self, step: &mut ClientStep) {
+        let handle = self.request_handle();
+        self.finish(ERROR_INVALID_RESPONSE, handle, step)
+    }
+
     /// Writes the next request of the running procedure; if it cannot be
     /// built (only with a too-short `out`) the procedure fails.
     fn send(&mut self, n: Option<usize>, opcode: u8, step: &mut ClientStep) {
@@ -702,7 +733,10 @@ impl GattClient {
                 step.request_len = n;
                 self.request = opcode;
             }
-            None => self.finish(error::UNLIKELY_ERROR, 0, step),
+            None => {
+                let handle = self.request_handle();
+                self.finish(error::UNLIKELY_ERROR, handle, step)
+            }
         }
     }
 
@@ -752,9 +786,7 @@ impl GattClient {
                 }
                 // A malformed Error Response naming our request still
                 // answers it (Vol 3 Part F 3.4.1.1).
-                Err(_) if pdu.get(1) == Some(&self.request) => {
-                    self.finish(ERROR_INVALID_RESPONSE, 0, &mut step)
-                }
+                Err(_) if pdu.get(1) == Some(&self.request) => self.reject(&mut step),
                 _ => self.ignore(),
             }
             return step;
@@ -766,7 +798,7 @@ impl GattClient {
         }
         match AttPdu::decode(pdu) {
             Ok(rsp) => self.on_response(rsp, out, &mut step),
-            Err(_) => self.finish(ERROR_INVALID_RESPONSE, 0, &mut step),
+            Err(_) => self.reject(&mut step),
         }
         step
     }
@@ -816,7 +848,7 @@ impl GattClient {
             (State::Discover { kind, start, end }, rsp) => {
                 match discovered(kind, rsp, start, end) {
                     Ok(last) => self.next_discovery(kind, last, end, out, step),
-                    Err(()) => self.finish(ERROR_INVALID_RESPONSE, start, step),
+                    Err(()) => self.reject(step),
                 }
             }
             (
@@ -835,7 +867,7 @@ impl GattClient {
                     });
                     self.finish(0, 0, step);
                 } else {
-                    self.finish(ERROR_INVALID_RESPONSE, start, step);
+                    self.reject(step);
                 }
             }
             (State::ReadMultiple, AttPdu::ReadMultipleRsp { .. }) => {
@@ -844,7 +876,7 @@ impl GattClient {
                 });
                 self.finish(0, 0, step);
             }
-            (State::Write, AttPdu::WriteRsp) => self.finish(0, 0, step),
+            (State::Write { .. }, AttPdu::WriteRsp) => self.finish(0, 0, step),
             (
                 State::PrepareWrite {
                     handle,
@@ -870,7 +902,7 @@ impl GattClient {
                 if sent >= self.value_len {
                     self.state = State::ExecuteWrite {
                         att_error: 0,
-                        handle: 0,
+                        handle,
                     };
                     let req = AttPdu::ExecuteWriteReq {
                         flags: pdu::EXECUTE_WRITE_IMMEDIATELY,
@@ -893,11 +925,12 @@ impl GattClient {
                 }
             }
             (State::ExecuteWrite { att_error, handle }, AttPdu::ExecuteWriteRsp) => {
+                let handle = if att_error == 0 { 0 } else { handle };
                 self.finish(att_error, handle, step)
             }
             // The opcode matched the request, so the state did too; this
             // is only reachable if they ever disagree.
-            _ => self.finish(ERROR_INVALID_RESPONSE, 0, step),
+            _ => self.reject(step),
         }
     }
 
@@ -1447,20 +1480,20 @@ mod tests {
             &mut c,
             &[0x09, 0x07, 0x02, 0x00, 0x32, 0x03, 0x00, 0x19],
             K::DiscoverAllCharacteristics,
-            0,
+            1,
         );
         // Empty list.
         chars(&mut c);
-        bad(&mut c, &[0x09, 0x07], K::DiscoverAllCharacteristics, 0);
+        bad(&mut c, &[0x09, 0x07], K::DiscoverAllCharacteristics, 1);
         chars(&mut c);
-        bad(&mut c, &[0x09], K::DiscoverAllCharacteristics, 0);
+        bad(&mut c, &[0x09], K::DiscoverAllCharacteristics, 1);
         // Find Information format 3.
         start(&mut c, |c, o| c.discover_all_descriptors(1, 9, o));
         bad(
             &mut c,
             &[0x05, 0x03, 0x04, 0x00, 0x02, 0x29],
             K::DiscoverAllDescriptors,
-            0,
+            1,
         );
         // Group length 8 (service UUIDs are 2 or 16 octets).
         start(&mut c, |c, o| c.discover_all_primary_services(o));
@@ -1483,13 +1516,13 @@ mod tests {
         bad(&mut c, &[0x03, 0x40, 0x00, 0x00], K::ExchangeMtu, 0);
         assert_eq!(c.mtu(), 23);
         start(&mut c, |c, o| c.write(3, &[1], o));
-        bad(&mut c, &[0x13, 0x00], K::Write, 0);
+        bad(&mut c, &[0x13, 0x00], K::Write, 3);
         // Read By Type for read_by_uuid with a handle outside the range.
         start(&mut c, |c, o| c.read_by_uuid(1, 2, Uuid::Uuid16(0x2A19), o));
         bad(&mut c, &[0x09, 0x03, 0x03, 0x00, 0x64], K::ReadByUuid, 1);
         // A truncated Error Response naming our request.
         start(&mut c, |c, o| c.read_by_handle(3, 0, false, o));
-        bad(&mut c, &[0x01, 0x0A, 0x03], K::ReadByHandle, 0);
+        bad(&mut c, &[0x01, 0x0A, 0x03], K::ReadByHandle, 3);
         assert_eq!(c.unexpected(), 0);
         // Garbage never panics, in any state.
         let mut rng = 0x1234_5678u32;
@@ -1614,6 +1647,7 @@ mod tests {
         let mut blobs = 1;
         while !feed(&mut c, &[0x0D; 23]).0.is_empty() {
             blobs += 1;
+            assert!(blobs < 100, "never ends");
         }
         assert_eq!(blobs, 506 / 22);
         assert!(!c.busy());
