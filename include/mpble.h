@@ -942,6 +942,77 @@ int32_t mpble_qpy_cancel_connect(const uint8_t *addr, size_t len);
 // `ble.disconnect(connect_id)`. Event 17 follows.
 int32_t mpble_qpy_disconnect(int64_t connect_id);
 
+// `ble.discoverAllService(connect_id)`. Events 27.
+int32_t mpble_qpy_discover_all_service(int64_t connect_id);
+
+// `ble.discoverByUUID(connect_id, uuid_type, uuid_s, uuid_l)`. Events 27.
+//
+// # Safety
+// `uuid_l` must be null or valid for reads of `uuid_l_len` bytes.
+int32_t mpble_qpy_discover_by_uuid(int64_t connect_id,
+                                   int64_t uuid_type,
+                                   int64_t uuid_s,
+                                   const uint8_t *uuid_l,
+                                   size_t uuid_l_len);
+
+// `ble.discoverAllIncludes` (`which` 0), `ble.discoverAllChara` (1) and
+// `ble.discoverAllCharaDesc` (2): `(connect_id, start_handle, end_handle)`.
+int32_t mpble_qpy_discover_range(uint8_t which, int64_t connect_id, int64_t start, int64_t end);
+
+// `ble.readCharaByUUID(connect_id, start_handle, end_handle, uuid_type,
+// uuid_s, uuid_l)`. Event 33.
+//
+// # Safety
+// `uuid_l` must be null or valid for reads of `uuid_l_len` bytes.
+int32_t mpble_qpy_read_chara_by_uuid(int64_t connect_id,
+                                     int64_t start,
+                                     int64_t end,
+                                     int64_t uuid_type,
+                                     int64_t uuid_s,
+                                     const uint8_t *uuid_l,
+                                     size_t uuid_l_len);
+
+// `ble.readCharaByHandle(connect_id, handle, offset, is_long)`. Event 32.
+int32_t mpble_qpy_read_chara_by_handle(int64_t connect_id,
+                                       int64_t handle,
+                                       int64_t offset,
+                                       int64_t is_long);
+
+// `ble.readCharaDesc(connect_id, handle, is_long)`. Event 36.
+int32_t mpble_qpy_read_chara_desc(int64_t connect_id, int64_t handle, int64_t is_long);
+
+// `ble.readMultiChara(connect_id, handles)`. Event 34.
+//
+// # Safety
+// `handles` must be null or valid for reads of `len` bytes.
+int32_t mpble_qpy_read_multi_chara(int64_t connect_id, const uint8_t *handles, size_t len);
+
+// `ble.writeChara(connect_id, handle, offset, is_long, data)` (`desc`
+// false, event 30) and `ble.writeCharaDesc(connect_id, handle, data)`
+// (`desc` true, offset 0, not long, event 35).
+//
+// # Safety
+// `data` must be null or valid for reads of `len` bytes.
+int32_t mpble_qpy_write_chara(bool desc,
+                              int64_t connect_id,
+                              int64_t handle,
+                              int64_t offset,
+                              int64_t is_long,
+                              const uint8_t *data,
+                              size_t len);
+
+// `ble.writeCharaNoRsp(connect_id, handle, data)`. Event 31.
+//
+// # Safety
+// `data` must be null or valid for reads of `len` bytes.
+int32_t mpble_qpy_write_chara_no_rsp(int64_t connect_id,
+                                     int64_t handle,
+                                     const uint8_t *data,
+                                     size_t len);
+
+// `ble.exchangeMtu(connect_id, mtu_size)`. Event 20.
+int32_t mpble_qpy_exchange_mtu(int64_t connect_id, int64_t mtu);
+
 // Provided by the port: report a fatal internal error and stop. Reached
 // only on a bug in the core (input never panics, ARCHITECTURE rule 6).
 extern void mpble_port_fatal(const uint8_t *msg, size_t len);

@@ -377,6 +377,161 @@ static mp_obj_t ble_disconnect(mp_obj_t connect_id_in) {
 static MP_DEFINE_CONST_FUN_OBJ_1(ble_disconnect_obj, ble_disconnect);
 
 // ---------------------------------------------------------------------------
+// Client: GATT
+// ---------------------------------------------------------------------------
+
+static mp_obj_t ble_discover_all_service(mp_obj_t connect_id_in) {
+    int64_t connect_id = BLE_INT(connect_id_in, connect_id);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_discover_all_service(connect_id);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(ble_discover_all_service_obj, ble_discover_all_service);
+
+static mp_obj_t ble_discover_by_uuid(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    int64_t connect_id = BLE_INT(args[0], connect_id);
+    int64_t uuid_type = BLE_INT(args[1], uuid_type);
+    int64_t uuid_s = BLE_INT(args[2], uuid_s);
+    mp_buffer_info_t uuid_l;
+    mpble_port_arg_buf(args[3], MP_QSTR_uuid_l, &uuid_l);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_discover_by_uuid(connect_id, uuid_type, uuid_s, uuid_l.buf, uuid_l.len);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(ble_discover_by_uuid_obj, 4, 4, ble_discover_by_uuid);
+
+// discoverAllIncludes, discoverAllChara, discoverAllCharaDesc:
+// (connect_id, start_handle, end_handle).
+static mp_obj_t ble_discover_range(uint8_t which, mp_obj_t connect_id_in, mp_obj_t start_in, mp_obj_t end_in) {
+    int64_t connect_id = BLE_INT(connect_id_in, connect_id);
+    int64_t start = BLE_INT(start_in, start_handle);
+    int64_t end = BLE_INT(end_in, end_handle);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_discover_range(which, connect_id, start, end);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+
+static mp_obj_t ble_discover_all_includes(mp_obj_t c, mp_obj_t s, mp_obj_t e) {
+    return ble_discover_range(0, c, s, e);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(ble_discover_all_includes_obj, ble_discover_all_includes);
+
+static mp_obj_t ble_discover_all_chara(mp_obj_t c, mp_obj_t s, mp_obj_t e) {
+    return ble_discover_range(1, c, s, e);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(ble_discover_all_chara_obj, ble_discover_all_chara);
+
+static mp_obj_t ble_discover_all_chara_desc(mp_obj_t c, mp_obj_t s, mp_obj_t e) {
+    return ble_discover_range(2, c, s, e);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(ble_discover_all_chara_desc_obj, ble_discover_all_chara_desc);
+
+static mp_obj_t ble_read_chara_by_uuid(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    int64_t connect_id = BLE_INT(args[0], connect_id);
+    int64_t start = BLE_INT(args[1], start_handle);
+    int64_t end = BLE_INT(args[2], end_handle);
+    int64_t uuid_type = BLE_INT(args[3], uuid_type);
+    int64_t uuid_s = BLE_INT(args[4], uuid_s);
+    mp_buffer_info_t uuid_l;
+    mpble_port_arg_buf(args[5], MP_QSTR_uuid_l, &uuid_l);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_read_chara_by_uuid(connect_id, start, end, uuid_type, uuid_s,
+        uuid_l.buf, uuid_l.len);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(ble_read_chara_by_uuid_obj, 6, 6, ble_read_chara_by_uuid);
+
+static mp_obj_t ble_read_chara_by_handle(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    int64_t connect_id = BLE_INT(args[0], connect_id);
+    int64_t handle = BLE_INT(args[1], handle);
+    int64_t offset = BLE_INT(args[2], offset);
+    int64_t is_long = BLE_INT(args[3], is_long);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_read_chara_by_handle(connect_id, handle, offset, is_long);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(ble_read_chara_by_handle_obj, 4, 4, ble_read_chara_by_handle);
+
+static mp_obj_t ble_read_chara_desc(mp_obj_t connect_id_in, mp_obj_t handle_in, mp_obj_t is_long_in) {
+    int64_t connect_id = BLE_INT(connect_id_in, connect_id);
+    int64_t handle = BLE_INT(handle_in, handle);
+    int64_t is_long = BLE_INT(is_long_in, is_long);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_read_chara_desc(connect_id, handle, is_long);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(ble_read_chara_desc_obj, ble_read_chara_desc);
+
+static mp_obj_t ble_read_multi_chara(mp_obj_t connect_id_in, mp_obj_t handles_in) {
+    int64_t connect_id = BLE_INT(connect_id_in, connect_id);
+    mp_buffer_info_t handles;
+    mpble_port_arg_buf(handles_in, MP_QSTR_handles, &handles);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_read_multi_chara(connect_id, handles.buf, handles.len);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(ble_read_multi_chara_obj, ble_read_multi_chara);
+
+static mp_obj_t ble_write_chara(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    int64_t connect_id = BLE_INT(args[0], connect_id);
+    int64_t handle = BLE_INT(args[1], handle);
+    int64_t offset = BLE_INT(args[2], offset);
+    int64_t is_long = BLE_INT(args[3], is_long);
+    mp_buffer_info_t data;
+    mpble_port_arg_buf(args[4], MP_QSTR_data, &data);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_write_chara(false, connect_id, handle, offset, is_long, data.buf, data.len);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(ble_write_chara_obj, 5, 5, ble_write_chara);
+
+static mp_obj_t ble_write_chara_desc(mp_obj_t connect_id_in, mp_obj_t handle_in, mp_obj_t data_in) {
+    int64_t connect_id = BLE_INT(connect_id_in, connect_id);
+    int64_t handle = BLE_INT(handle_in, handle);
+    mp_buffer_info_t data;
+    mpble_port_arg_buf(data_in, MP_QSTR_data, &data);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_write_chara(true, connect_id, handle, 0, 0, data.buf, data.len);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(ble_write_chara_desc_obj, ble_write_chara_desc);
+
+static mp_obj_t ble_write_chara_no_rsp(mp_obj_t connect_id_in, mp_obj_t handle_in, mp_obj_t data_in) {
+    int64_t connect_id = BLE_INT(connect_id_in, connect_id);
+    int64_t handle = BLE_INT(handle_in, handle);
+    mp_buffer_info_t data;
+    mpble_port_arg_buf(data_in, MP_QSTR_data, &data);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_write_chara_no_rsp(connect_id, handle, data.buf, data.len);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(ble_write_chara_no_rsp_obj, ble_write_chara_no_rsp);
+
+static mp_obj_t ble_exchange_mtu(mp_obj_t connect_id_in, mp_obj_t mtu_in) {
+    int64_t connect_id = BLE_INT(connect_id_in, connect_id);
+    int64_t mtu = BLE_INT(mtu_in, mtu_size);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_exchange_mtu(connect_id, mtu);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(ble_exchange_mtu_obj, ble_exchange_mtu);
+
+// ---------------------------------------------------------------------------
 
 static const mp_rom_map_elem_t ble_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_ble) },
@@ -416,6 +571,19 @@ static const mp_rom_map_elem_t ble_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_connect), MP_ROM_PTR(&ble_connect_obj) },
     { MP_ROM_QSTR(MP_QSTR_cancelConnect), MP_ROM_PTR(&ble_cancel_connect_obj) },
     { MP_ROM_QSTR(MP_QSTR_disconnect), MP_ROM_PTR(&ble_disconnect_obj) },
+    { MP_ROM_QSTR(MP_QSTR_discoverAllService), MP_ROM_PTR(&ble_discover_all_service_obj) },
+    { MP_ROM_QSTR(MP_QSTR_discoverByUUID), MP_ROM_PTR(&ble_discover_by_uuid_obj) },
+    { MP_ROM_QSTR(MP_QSTR_discoverAllIncludes), MP_ROM_PTR(&ble_discover_all_includes_obj) },
+    { MP_ROM_QSTR(MP_QSTR_discoverAllChara), MP_ROM_PTR(&ble_discover_all_chara_obj) },
+    { MP_ROM_QSTR(MP_QSTR_discoverAllCharaDesc), MP_ROM_PTR(&ble_discover_all_chara_desc_obj) },
+    { MP_ROM_QSTR(MP_QSTR_readCharaByUUID), MP_ROM_PTR(&ble_read_chara_by_uuid_obj) },
+    { MP_ROM_QSTR(MP_QSTR_readCharaByHandle), MP_ROM_PTR(&ble_read_chara_by_handle_obj) },
+    { MP_ROM_QSTR(MP_QSTR_readMultiChara), MP_ROM_PTR(&ble_read_multi_chara_obj) },
+    { MP_ROM_QSTR(MP_QSTR_readCharaDesc), MP_ROM_PTR(&ble_read_chara_desc_obj) },
+    { MP_ROM_QSTR(MP_QSTR_writeChara), MP_ROM_PTR(&ble_write_chara_obj) },
+    { MP_ROM_QSTR(MP_QSTR_writeCharaNoRsp), MP_ROM_PTR(&ble_write_chara_no_rsp_obj) },
+    { MP_ROM_QSTR(MP_QSTR_writeCharaDesc), MP_ROM_PTR(&ble_write_chara_desc_obj) },
+    { MP_ROM_QSTR(MP_QSTR_exchangeMtu), MP_ROM_PTR(&ble_exchange_mtu_obj) },
 };
 static MP_DEFINE_CONST_DICT(ble_module_globals, ble_module_globals_table);
 

@@ -435,6 +435,142 @@ pub extern "C" fn mpble_qpy_disconnect(connect_id: i64) -> i32 {
     with_stack(|s| s.qpy_disconnect(connect_id))
 }
 
+/// `ble.discoverAllService(connect_id)`. Events 27.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_discover_all_service(connect_id: i64) -> i32 {
+    with_stack(|s| s.qpy_client(|c, h| c.discover_all_service(h, connect_id)))
+}
+
+/// `ble.discoverByUUID(connect_id, uuid_type, uuid_s, uuid_l)`. Events 27.
+///
+/// # Safety
+/// `uuid_l` must be null or valid for reads of `uuid_l_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_discover_by_uuid(
+    connect_id: i64,
+    uuid_type: i64,
+    uuid_s: i64,
+    uuid_l: *const u8,
+    uuid_l_len: usize,
+) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let uuid_l = unsafe { bytes(uuid_l, uuid_l_len) };
+    with_stack(|s| {
+        s.qpy_client(|c, h| c.discover_by_uuid(h, connect_id, uuid_type, uuid_s, uuid_l))
+    })
+}
+
+/// `ble.discoverAllIncludes` (`which` 0), `ble.discoverAllChara` (1) and
+/// `ble.discoverAllCharaDesc` (2): `(connect_id, start_handle, end_handle)`.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_discover_range(
+    which: u8,
+    connect_id: i64,
+    start: i64,
+    end: i64,
+) -> i32 {
+    with_stack(|s| s.qpy_client(|c, h| c.discover_range(h, which, connect_id, start, end)))
+}
+
+/// `ble.readCharaByUUID(connect_id, start_handle, end_handle, uuid_type,
+/// uuid_s, uuid_l)`. Event 33.
+///
+/// # Safety
+/// `uuid_l` must be null or valid for reads of `uuid_l_len` bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn mpble_qpy_read_chara_by_uuid(
+    connect_id: i64,
+    start: i64,
+    end: i64,
+    uuid_type: i64,
+    uuid_s: i64,
+    uuid_l: *const u8,
+    uuid_l_len: usize,
+) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let uuid_l = unsafe { bytes(uuid_l, uuid_l_len) };
+    with_stack(|s| {
+        s.qpy_client(|c, h| c.read_by_uuid(h, connect_id, start, end, uuid_type, uuid_s, uuid_l))
+    })
+}
+
+/// `ble.readCharaByHandle(connect_id, handle, offset, is_long)`. Event 32.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_read_chara_by_handle(
+    connect_id: i64,
+    handle: i64,
+    offset: i64,
+    is_long: i64,
+) -> i32 {
+    with_stack(|s| s.qpy_client(|c, h| c.read_by_handle(h, connect_id, handle, offset, is_long)))
+}
+
+/// `ble.readCharaDesc(connect_id, handle, is_long)`. Event 36.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_read_chara_desc(connect_id: i64, handle: i64, is_long: i64) -> i32 {
+    with_stack(|s| s.qpy_client(|c, h| c.read_desc(h, connect_id, handle, is_long)))
+}
+
+/// `ble.readMultiChara(connect_id, handles)`. Event 34.
+///
+/// # Safety
+/// `handles` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_read_multi_chara(
+    connect_id: i64,
+    handles: *const u8,
+    len: usize,
+) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let handles = unsafe { bytes(handles, len) };
+    with_stack(|s| s.qpy_client(|c, h| c.read_multi(h, connect_id, handles)))
+}
+
+/// `ble.writeChara(connect_id, handle, offset, is_long, data)` (`desc`
+/// false, event 30) and `ble.writeCharaDesc(connect_id, handle, data)`
+/// (`desc` true, offset 0, not long, event 35).
+///
+/// # Safety
+/// `data` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn mpble_qpy_write_chara(
+    desc: bool,
+    connect_id: i64,
+    handle: i64,
+    offset: i64,
+    is_long: i64,
+    data: *const u8,
+    len: usize,
+) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let data = unsafe { bytes(data, len) };
+    with_stack(|s| s.qpy_client(|c, h| c.write(h, desc, connect_id, handle, offset, is_long, data)))
+}
+
+/// `ble.writeCharaNoRsp(connect_id, handle, data)`. Event 31.
+///
+/// # Safety
+/// `data` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_write_chara_no_rsp(
+    connect_id: i64,
+    handle: i64,
+    data: *const u8,
+    len: usize,
+) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let data = unsafe { bytes(data, len) };
+    with_stack(|s| s.qpy_write_no_rsp(connect_id, handle, data))
+}
+
+/// `ble.exchangeMtu(connect_id, mtu_size)`. Event 20.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_exchange_mtu(connect_id: i64, mtu: i64) -> i32 {
+    with_stack(|s| s.qpy_client(|c, h| c.exchange_mtu(h, connect_id, mtu)))
+}
+
 // ---------------------------------------------------------------------------
 // Runtime support for the no_std staticlib.
 // ---------------------------------------------------------------------------

@@ -236,3 +236,43 @@ int32_t mpble_qpy_disconnect(int64_t c) {
     (void)c;
     return api_call();
 }
+int32_t mpble_qpy_discover_all_service(int64_t c) {
+    (void)c;
+    return api_call();
+}
+int32_t mpble_qpy_discover_by_uuid(int64_t c, int64_t t, int64_t u, const uint8_t *l, size_t n) {
+    (void)c; (void)t; (void)u; (void)l; (void)n;
+    return api_call();
+}
+int32_t mpble_qpy_discover_range(uint8_t w, int64_t c, int64_t s, int64_t e) {
+    (void)w; (void)c; (void)s; (void)e;
+    return api_call();
+}
+int32_t mpble_qpy_read_chara_by_uuid(int64_t c, int64_t s, int64_t e, int64_t t, int64_t u, const uint8_t *l, size_t n) {
+    (void)c; (void)s; (void)e; (void)t; (void)u; (void)l; (void)n;
+    return api_call();
+}
+int32_t mpble_qpy_read_chara_by_handle(int64_t c, int64_t h, int64_t o, int64_t l) {
+    (void)c; (void)h; (void)o; (void)l;
+    return api_call();
+}
+int32_t mpble_qpy_read_chara_desc(int64_t c, int64_t h, int64_t l) {
+    (void)c; (void)h; (void)l;
+    return api_call();
+}
+int32_t mpble_qpy_read_multi_chara(int64_t c, const uint8_t *h, size_t n) {
+    (void)c; (void)h; (void)n;
+    return api_call();
+}
+int32_t mpble_qpy_write_chara(bool d, int64_t c, int64_t h, int64_t o, int64_t l, const uint8_t *v, size_t n) {
+    (void)d; (void)c; (void)h; (void)o; (void)l; (void)v; (void)n;
+    return api_call();
+}
+int32_t mpble_qpy_write_chara_no_rsp(int64_t c, int64_t h, const uint8_t *v, size_t n) {
+    (void)c; (void)h; (void)v; (void)n;
+    return api_call();
+}
+int32_t mpble_qpy_exchange_mtu(int64_t c, int64_t m) {
+    (void)c; (void)m;
+    return api_call();
+}

@@ -248,6 +248,40 @@ impl Stack {
         r
     }
 
+    /// A QuecPython client GATT call: `f` gets the client side of the
+    /// adapter and the host.
+    pub fn qpy_client(
+        &mut self,
+        f: impl FnOnce(&mut quecpython::client::Client, &mut crate::host::HostCore) -> i32,
+    ) -> i32 {
+        let r = f(&mut self.qpy.client, &mut self.host.core);
+        self.dispatch();
+        r
+    }
+
+    /// `writeCharaNoRsp`: event 31 follows once the Write Command is queued
+    /// for the controller.
+    pub fn qpy_write_no_rsp(&mut self, connect_id: i64, handle: i64, data: &[u8]) -> i32 {
+        let r = self
+            .qpy
+            .client
+            .write_no_rsp(&mut self.host.core, connect_id, handle, data);
+        if r == 0 {
+            if let Some(target) = self.qpy.target() {
+                let mut ev = MpbleEvent::new(target);
+                if ev
+                    .int(quecpython::event_id::BLE_GATT_CHARA_WRITE_WITHOUT_RSP_IND)
+                    .and_then(|e| e.int(0))
+                    .is_ok()
+                {
+                    self.queue(Some(ev));
+                }
+            }
+        }
+        self.dispatch();
+        r
+    }
+
     pub fn qpy_adv_enable(&mut self, on: bool) -> i32 {
         let r = self.host.core.advertise(on);
         self.dispatch();
