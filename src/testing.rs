@@ -37,15 +37,31 @@ pub fn command_status(op: u16, status: u8) -> Vec<u8> {
 /// H4 bytes of an LE Connection Complete event (Vol 4 Part E 7.7.65.1)
 /// where we are the peripheral (role 1) and the peer a public address.
 pub fn le_connection_complete(handle: u16, peer: [u8; 6]) -> Vec<u8> {
+    le_connection_complete_role(handle, peer, 0x01)
+}
+
+/// The same with our role given: 0 central, 1 peripheral.
+pub fn le_connection_complete_role(handle: u16, peer: [u8; 6], role: u8) -> Vec<u8> {
     let mut v = std::vec![0x04, 0x3E, 19, 0x01, 0x00];
     v.extend_from_slice(&handle.to_le_bytes());
-    v.push(0x01); // Role: peripheral
+    v.push(role);
     v.push(0x00); // Peer_Address_Type: public
     v.extend_from_slice(&peer);
     v.extend_from_slice(&0x0018u16.to_le_bytes()); // interval 30 ms
     v.extend_from_slice(&0u16.to_le_bytes()); // latency
     v.extend_from_slice(&0x0048u16.to_le_bytes()); // timeout 720 ms
     v.push(0x00);
+    v
+}
+
+/// H4 bytes of an LE Advertising Report with one report (Vol 4 Part E
+/// 7.7.65.2): ADV_IND from a public address, RSSI -50.
+pub fn le_advertising_report(addr: [u8; 6], data: &[u8]) -> Vec<u8> {
+    let mut v = std::vec![0x04, 0x3E, (12 + data.len()) as u8, 0x02, 1, 0x00, 0x00];
+    v.extend_from_slice(&addr);
+    v.push(data.len() as u8);
+    v.extend_from_slice(data);
+    v.push((-50i8) as u8);
     v
 }
 

@@ -410,7 +410,10 @@ impl Client {
             return ERR;
         };
         // Read Multiple takes two or more handles (Vol 3 Part F 3.4.4.7).
-        if handles.len() < 4 || !handles.len().is_multiple_of(2) || handles.len() > config::ATT_MTU_MAX {
+        if handles.len() < 4
+            || !handles.len().is_multiple_of(2)
+            || handles.len() > config::ATT_MTU_MAX
+        {
             return ERR;
         }
         match self.store(handles) {

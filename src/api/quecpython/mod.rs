@@ -12,6 +12,8 @@
 //! before any value, yet its handles follow the structure.
 
 pub mod client;
+#[cfg(test)]
+mod tests;
 
 use super::event::{EventFull, MpbleEvent, MpbleTarget};
 use crate::config;

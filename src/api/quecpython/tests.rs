@@ -1,0 +1,388 @@
+//! The QuecPython client (central) calls driven end to end through the
+//! host, against a scripted controller and a scripted GATT server: the
+//! request bytes on air and the event tuples the client demo parses.
+
+extern crate std;
+
+use crate::api::event::{MpbleEvent, MpbleValueKind};
+use crate::api::Stack;
+use crate::hci::command::opcode;
+use crate::l2cap::CID_ATT;
+use crate::testing::{
+    acl_frame, le_advertising_report, le_connection_complete_role, ScriptedController,
+};
+use std::boxed::Box;
+use std::vec::Vec;
+
+const BD_ADDR: [u8; 6] = [0x02, 0x00, 0xEE, 0xFF, 0xC0, 0xF0];
+const SERVER: [u8; 6] = [0x01, 0xD0, 0xA2, 0xB0, 0x00, 0x00];
+const LINK: u16 = 0x0041;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum V {
+    I(i64),
+    B(Vec<u8>),
+    S(Vec<u8>),
+}
+
+fn values(ev: &MpbleEvent) -> Vec<V> {
+    ev.values()
+        .iter()
+        .map(|v| match v.kind {
+            MpbleValueKind::Int => V::I(v.int_value),
+            MpbleValueKind::Bytes => V::B(ev.data_of(v).to_vec()),
+            MpbleValueKind::Str => V::S(ev.data_of(v).to_vec()),
+            MpbleValueKind::None => V::I(i64::MIN),
+        })
+        .collect()
+}
+
+fn events(stack: &mut Stack) -> Vec<Vec<V>> {
+    let mut out = Vec::new();
+    while let Some(ev) = stack.pop_event() {
+        out.push(values(&ev));
+    }
+    out
+}
+
+fn ints(v: &[i64]) -> Vec<V> {
+    v.iter().map(|&i| V::I(i)).collect()
+}
+
+fn raw(id: i64, body: &[u8]) -> Vec<V> {
+    std::vec![
+        V::I(id),
+        V::I(0),
+        V::I(body.len() as i64),
+        V::B(body.to_vec())
+    ]
+}
+
+/// A started client connected to SERVER as central, events drained.
+fn connected() -> (Box<Stack>, ScriptedController) {
+    let mut stack = Box::new(Stack::new());
+    let mut ctrl = ScriptedController::new(BD_ADDR);
+    assert_eq!(stack.qpy.client_init(), 0);
+    assert_eq!(stack.qpy_gatt_start(0), 0);
+    ctrl.settle(&mut stack, 1);
+    assert_eq!(events(&mut stack), std::vec![ints(&[0, 0])]);
+    assert_eq!(stack.qpy_connect(0, &SERVER), 0);
+    ctrl.settle(&mut stack, 2);
+    stack.h4_rx(&le_connection_complete_role(LINK, SERVER, 0x00), 3);
+    ctrl.settle(&mut stack, 3);
+    (stack, ctrl)
+}
+
+/// The server answers: feed one ATT PDU, return what the client sent next.
+fn server_says(stack: &mut Stack, ctrl: &mut ScriptedController, pdu: &[u8]) -> Vec<Vec<u8>> {
+    stack.h4_rx(&acl_frame(LINK, CID_ATT, pdu), 4);
+    ctrl.settle(stack, 4);
+    ctrl.take_l2cap(CID_ATT)
+}
+
+#[test]
+fn scan_reports_once_per_device_with_the_demo_layout() {
+    let mut stack = Box::new(Stack::new());
+    let mut ctrl = ScriptedController::new(BD_ADDR);
+    stack.qpy.client_init();
+    stack.qpy_gatt_start(0);
+    ctrl.settle(&mut stack, 1);
+    events(&mut stack);
+    ctrl.take_commands();
+    assert_eq!(stack.qpy_set_scan_param([1, 0x100, 0x50, 0, 0]), 0);
+    assert_eq!(
+        stack.qpy_set_scan_param([1, 0x50, 0x100, 0, 0]),
+        -1,
+        "window > interval"
+    );
+    assert_eq!(stack.qpy_scan(true), 0);
+    ctrl.settle(&mut stack, 2);
+    let cmds = ctrl.commands();
+    let params = cmds
+        .iter()
+        .find(|(o, _)| *o == opcode::LE_SET_SCAN_PARAMETERS)
+        .unwrap();
+    // Active, 0x0100, 0x0050, public, accept all (Vol 4 Part E 7.8.10).
+    assert_eq!(
+        params.1,
+        std::vec![0x01, 0x00, 0x01, 0x50, 0x00, 0x00, 0x00]
+    );
+
+    let mut adv = std::vec![0x02, 0x01, 0x05, 0x0C, 0x09];
+    adv.extend_from_slice(b"Quectel_ble");
+    stack.h4_rx(&le_advertising_report(SERVER, &adv), 3);
+    stack.h4_rx(&le_advertising_report(SERVER, &adv), 3);
+    let evs = events(&mut stack);
+    assert_eq!(evs.len(), 1, "setScanFilter(1): one report per device");
+    assert_eq!(
+        evs[0],
+        std::vec![
+            V::I(19),
+            V::I(0),
+            V::I(0),
+            V::S(b"Quectel_ble".to_vec()),
+            V::I(0),
+            V::B(SERVER.to_vec()),
+            V::I(-50),
+            V::I(adv.len() as i64),
+            V::B(adv.clone()),
+        ]
+    );
+    assert_eq!(stack.qpy.set_scan_filter(0), 0);
+    stack.h4_rx(&le_advertising_report(SERVER, &adv), 3);
+    stack.h4_rx(&le_advertising_report(SERVER, &adv), 3);
+    assert_eq!(
+        events(&mut stack).len(),
+        2,
+        "setScanFilter(0): every packet"
+    );
+}
+
+#[test]
+fn connect_reports_16_then_26() {
+    let mut stack = Box::new(Stack::new());
+    let mut ctrl = ScriptedController::new(BD_ADDR);
+    stack.qpy.client_init();
+    stack.qpy_gatt_start(0);
+    ctrl.settle(&mut stack, 1);
+    events(&mut stack);
+    ctrl.take_commands();
+    assert_eq!(
+        stack.qpy_connect(0, &SERVER[..5]),
+        -1,
+        "addr must be 6 bytes"
+    );
+    assert_eq!(stack.qpy_connect(2, &SERVER), -1, "addr_type 0 or 1");
+    assert_eq!(stack.qpy_connect(0, &SERVER), 0);
+    ctrl.settle(&mut stack, 2);
+    let cmds = ctrl.commands();
+    let cc = cmds
+        .iter()
+        .find(|(o, _)| *o == opcode::LE_CREATE_CONNECTION)
+        .unwrap();
+    assert_eq!(
+        &cc.1[5..12],
+        &[0x00, 0x01, 0xD0, 0xA2, 0xB0, 0x00, 0x00],
+        "peer type and address"
+    );
+    stack.h4_rx(&le_connection_complete_role(LINK, SERVER, 0x00), 3);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![
+            std::vec![V::I(16), V::I(0), V::I(0), V::B(SERVER.to_vec())],
+            ints(&[26, 0]),
+        ]
+    );
+}
+
+#[test]
+fn the_client_demo_discovery_sequence() {
+    let (mut stack, mut ctrl) = connected();
+    events(&mut stack);
+    ctrl.take_l2cap(CID_ATT);
+
+    // discoverAllService: Read By Group Type 0x0001-0xFFFF, 0x2800.
+    assert_eq!(stack.qpy_client(|c, h| c.discover_all_service(h, 0)), 0);
+    ctrl.settle(&mut stack, 4);
+    assert_eq!(
+        ctrl.take_l2cap(CID_ATT),
+        std::vec![std::vec![0x10, 0x01, 0x00, 0xFF, 0xFF, 0x00, 0x28]]
+    );
+    // One service 0x180F at 1-4, then the next request from 5.
+    let next = server_says(
+        &mut stack,
+        &mut ctrl,
+        &[0x11, 0x06, 0x01, 0x00, 0x04, 0x00, 0x0F, 0x18],
+    );
+    assert_eq!(
+        next,
+        std::vec![std::vec![0x10, 0x05, 0x00, 0xFF, 0xFF, 0x00, 0x28]]
+    );
+    assert_eq!(events(&mut stack), std::vec![ints(&[27, 0, 1, 4, 0x180F])]);
+
+    // The demo asks for characteristics from the 27 handler, while service
+    // discovery still runs: the call is queued, not refused.
+    assert_eq!(stack.qpy_client(|c, h| c.discover_range(h, 1, 0, 1, 4)), 0);
+    ctrl.settle(&mut stack, 4);
+    assert!(ctrl.take_l2cap(CID_ATT).is_empty(), "one request at a time");
+    // Attribute Not Found ends service discovery silently (no 37) and the
+    // queued characteristic discovery starts.
+    let next = server_says(&mut stack, &mut ctrl, &[0x01, 0x10, 0x05, 0x00, 0x0A]);
+    assert_eq!(
+        next,
+        std::vec![std::vec![0x08, 0x01, 0x00, 0x04, 0x00, 0x03, 0x28]]
+    );
+    assert!(events(&mut stack).is_empty());
+
+    // Characteristic 0x2A19 at 2 (value 3, properties 0x32): event 28 with
+    // the raw body, then Attribute Not Found -> (37, 0, 0x0A).
+    let body = [0x07, 0x02, 0x00, 0x32, 0x03, 0x00, 0x19, 0x2A];
+    let mut rsp = std::vec![0x09];
+    rsp.extend_from_slice(&body);
+    let next = server_says(&mut stack, &mut ctrl, &rsp);
+    assert_eq!(
+        next,
+        std::vec![std::vec![0x08, 0x03, 0x00, 0x04, 0x00, 0x03, 0x28]]
+    );
+    assert_eq!(events(&mut stack), std::vec![raw(28, &body)]);
+    server_says(&mut stack, &mut ctrl, &[0x01, 0x08, 0x03, 0x00, 0x0A]);
+    assert_eq!(events(&mut stack), std::vec![ints(&[37, 0, 0x0A])]);
+
+    // Descriptors of the last characteristic: range 4-4 covered by one
+    // response, so no 37.
+    assert_eq!(stack.qpy_client(|c, h| c.discover_range(h, 2, 0, 4, 4)), 0);
+    ctrl.settle(&mut stack, 4);
+    assert_eq!(
+        ctrl.take_l2cap(CID_ATT),
+        std::vec![std::vec![0x04, 0x04, 0x00, 0x04, 0x00]]
+    );
+    let next = server_says(&mut stack, &mut ctrl, &[0x05, 0x01, 0x04, 0x00, 0x02, 0x29]);
+    assert!(next.is_empty());
+    assert_eq!(
+        events(&mut stack),
+        std::vec![raw(29, &[0x01, 0x04, 0x00, 0x02, 0x29])]
+    );
+
+    // readCharaByUUID(0, 2, 3, 1, 0x2A19, zeros): Read By Type.
+    let z = [0u8; 16];
+    assert_eq!(
+        stack.qpy_client(|c, h| c.read_by_uuid(h, 0, 2, 3, 1, 0x2A19, &z)),
+        0
+    );
+    ctrl.settle(&mut stack, 4);
+    assert_eq!(
+        ctrl.take_l2cap(CID_ATT),
+        std::vec![std::vec![0x08, 0x02, 0x00, 0x03, 0x00, 0x19, 0x2A]]
+    );
+    server_says(&mut stack, &mut ctrl, &[0x09, 0x03, 0x03, 0x00, 0x64]);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![raw(33, &[0x03, 0x03, 0x00, 0x64])]
+    );
+}
+
+#[test]
+fn reads_writes_notifications_and_errors() {
+    let (mut stack, mut ctrl) = connected();
+    events(&mut stack);
+    ctrl.take_l2cap(CID_ATT);
+
+    // A read the server refuses: (37, 0, 0x02 Read Not Permitted).
+    assert_eq!(stack.qpy_client(|c, h| c.read_by_handle(h, 0, 5, 0, 0)), 0);
+    ctrl.settle(&mut stack, 4);
+    assert_eq!(
+        ctrl.take_l2cap(CID_ATT),
+        std::vec![std::vec![0x0A, 0x05, 0x00]]
+    );
+    server_says(&mut stack, &mut ctrl, &[0x01, 0x0A, 0x05, 0x00, 0x02]);
+    assert_eq!(events(&mut stack), std::vec![ints(&[37, 0, 0x02])]);
+
+    // writeChara: Write Request, then (30, 0); an error gives (30, code).
+    assert_eq!(
+        stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 0, &[0x40, 0x00])),
+        0
+    );
+    ctrl.settle(&mut stack, 4);
+    assert_eq!(
+        ctrl.take_l2cap(CID_ATT),
+        std::vec![std::vec![0x12, 0x03, 0x00, 0x40, 0x00]]
+    );
+    server_says(&mut stack, &mut ctrl, &[0x13]);
+    assert_eq!(events(&mut stack), std::vec![ints(&[30, 0])]);
+    assert_eq!(
+        stack.qpy_client(|c, h| c.write(h, true, 0, 4, 0, 0, &[0x01, 0x00])),
+        0
+    );
+    ctrl.settle(&mut stack, 4);
+    ctrl.take_l2cap(CID_ATT);
+    server_says(&mut stack, &mut ctrl, &[0x01, 0x12, 0x04, 0x00, 0x03]);
+    assert_eq!(events(&mut stack), std::vec![ints(&[35, 0x03])]);
+
+    // writeCharaNoRsp: Write Command, event 31 at once.
+    assert_eq!(stack.qpy_write_no_rsp(0, 3, &[0x20, 0x00]), 0);
+    ctrl.settle(&mut stack, 4);
+    assert_eq!(
+        ctrl.take_l2cap(CID_ATT),
+        std::vec![std::vec![0x52, 0x03, 0x00, 0x20, 0x00]]
+    );
+    assert_eq!(events(&mut stack), std::vec![ints(&[31, 0])]);
+
+    // A notification: (23, 0, len, handle LE + value); an indication is
+    // confirmed and reported as 24.
+    server_says(&mut stack, &mut ctrl, &[0x1B, 0x03, 0x00, 0x39, 0x39]);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![raw(23, &[0x03, 0x00, 0x39, 0x39])]
+    );
+    let cfm = server_says(&mut stack, &mut ctrl, &[0x1D, 0x03, 0x00, 0x41]);
+    assert_eq!(cfm, std::vec![std::vec![0x1E]]);
+    assert_eq!(events(&mut stack), std::vec![raw(24, &[0x03, 0x00, 0x41])]);
+
+    // exchangeMtu(0, 247): (20, 0, conn handle, 247).
+    assert_eq!(stack.qpy_client(|c, h| c.exchange_mtu(h, 0, 247)), 0);
+    ctrl.settle(&mut stack, 4);
+    assert_eq!(
+        ctrl.take_l2cap(CID_ATT),
+        std::vec![std::vec![0x02, 0xF7, 0x00]]
+    );
+    server_says(&mut stack, &mut ctrl, &[0x03, 0x05, 0x02]);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![ints(&[20, 0, LINK as i64, 247])]
+    );
+
+    // A long read at MTU 247: parts of 246 bytes until a short one.
+    assert_eq!(stack.qpy_client(|c, h| c.read_by_handle(h, 0, 3, 0, 1)), 0);
+    ctrl.settle(&mut stack, 4);
+    assert_eq!(
+        ctrl.take_l2cap(CID_ATT),
+        std::vec![std::vec![0x0A, 0x03, 0x00]]
+    );
+    let mut part = std::vec![0x0B];
+    part.extend_from_slice(&[0xAA; 246]);
+    let next = server_says(&mut stack, &mut ctrl, &part);
+    assert_eq!(next, std::vec![std::vec![0x0C, 0x03, 0x00, 246, 0x00]]);
+    server_says(&mut stack, &mut ctrl, &[0x0D, 0xBB]);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![raw(32, &[0xAA; 246]), raw(32, &[0xBB])]
+    );
+}
+
+#[test]
+fn client_calls_check_their_arguments() {
+    let (mut stack, _ctrl) = connected();
+    let z = [0u8; 16];
+    assert_eq!(
+        stack.qpy_client(|c, h| c.discover_all_service(h, 9)),
+        -1,
+        "no such link"
+    );
+    assert_eq!(
+        stack.qpy_client(|c, h| c.discover_range(h, 1, 0, 0x1_0000, 4)),
+        -1
+    );
+    assert_eq!(
+        stack.qpy_client(|c, h| c.discover_by_uuid(h, 0, 2, 0x180F, &z)),
+        -1
+    );
+    assert_eq!(
+        stack.qpy_client(|c, h| c.read_by_handle(h, 0, 3, 0, 2)),
+        -1,
+        "is_long 0/1"
+    );
+    assert_eq!(
+        stack.qpy_client(|c, h| c.read_multi(h, 0, &[3, 0])),
+        -1,
+        "two handles or more"
+    );
+    assert_eq!(
+        stack.qpy_client(|c, h| c.exchange_mtu(h, 0, 22)),
+        -1,
+        "MTU below 23"
+    );
+    assert_eq!(
+        stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 0, &[0; 513])),
+        -1
+    );
+}
