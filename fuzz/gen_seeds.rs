@@ -109,6 +109,31 @@ fn main() {
         let mut ev = vec![0x05];
         ev.extend(events);
         std::fs::write(format!("{h4_dir}/events"), ev).unwrap();
+        // Client role (first byte bit 7): a server answering our service,
+        // characteristic and descriptor discoveries and a read by UUID.
+        let answers: &[&[u8]] = &[
+            &[0x11, 0x06, 0x01, 0x00, 0x04, 0x00, 0x0F, 0x18],
+            &[0x01, 0x10, 0x05, 0x00, 0x0A],
+            &[0x09, 0x07, 0x02, 0x00, 0x32, 0x03, 0x00, 0x19, 0x2A],
+            &[0x01, 0x08, 0x03, 0x00, 0x0A],
+            &[0x05, 0x01, 0x04, 0x00, 0x02, 0x29],
+            &[0x01, 0x04, 0x05, 0x00, 0x0A],
+            &[0x09, 0x03, 0x03, 0x00, 0x64],
+            &[0x1B, 0x03, 0x00, 0x39, 0x39],
+            &[0x1D, 0x03, 0x00, 0x41],
+        ];
+        let mut client = vec![0x87];
+        for a in answers {
+            client.push(0x02);
+            let mut acl = Vec::new();
+            acl.extend_from_slice(&(H | 0x2000).to_le_bytes());
+            acl.extend_from_slice(&((a.len() + 4) as u16).to_le_bytes());
+            acl.extend_from_slice(&(a.len() as u16).to_le_bytes());
+            acl.extend_from_slice(&4u16.to_le_bytes());
+            acl.extend_from_slice(a);
+            client.extend(acl);
+        }
+        std::fs::write(format!("{h4_dir}/client"), client).unwrap();
     }
     for (name, bytes) in seeds {
         std::fs::write(format!("{dir}/{name}"), bytes).unwrap();
