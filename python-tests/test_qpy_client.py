@@ -173,7 +173,7 @@ class Central:
 
         return self.wait(since, done, timeout, f"events {ids}")
 
-    def settle(self, since: int, quiet: float = 0.3) -> list[tuple]:
+    def settle(self, since: int, quiet: float = 0.25) -> list[tuple]:
         """Events since `since`, after `quiet` s without a new one."""
         n = -1
         while True:
@@ -478,6 +478,18 @@ def test_discover_by_uuid_absent_service(board, peer):
     assert evs in ([], [(37, 0, ERR_ATTRIBUTE_NOT_FOUND)]), evs
 
 
+def test_discover_all_includes_none(board, peer):
+    rig = Rig(board, peer)
+    rig.connect()
+    # no included services in 0x180F: Read By Type 0x2802 (Vol 3 Part G
+    # 4.5.1) is answered Attribute Not Found, which ends the procedure with
+    # (37, 0, 0x0A) as the vendor C demo's state machine expects
+    _pos, evs = rig.request(f"ble.discoverAllIncludes(0, {BAT_SVC[0]}, {BAT_SVC[1]})", 37)
+    assert evs == [(37, 0, ERR_ATTRIBUTE_NOT_FOUND)], evs
+    req = [p for p in att_pdus_from_board(board.slot) if p[0] == ATT_READ_BY_TYPE_REQ]
+    assert req == [bytes([ATT_READ_BY_TYPE_REQ]) + u16(BAT_SVC[0]) + u16(BAT_SVC[1]) + u16(0x2802)], [p.hex() for p in req]
+
+
 # characteristic discovery
 
 
@@ -688,7 +700,7 @@ def test_write_chara_read_only_gives_30_with_error(board, peer):
 def test_write_chara_long(board, peer):
     rig = Rig(board, peer)
     rig.connect()
-    new = bytes(range(200, 250)) + bytes(range(10))  # 60 bytes: 3 Prepare Write Requests at MTU 23
+    new = bytes(range(200, 250)) + bytes(range(10))  # 60 bytes: 4 Prepare Write Requests at MTU 23
     _pos, evs = rig.request(f"ble.writeChara(0, {LONG_VALUE_H}, 0, 1, {new!r})", 30)
     assert evs == [(30, 0)], evs
     assert rig.value("long") == new
