@@ -37,7 +37,8 @@ from typing import Callable, Optional
 
 import pytest
 from bumble.core import UUID
-from bumble.gatt import Characteristic, Service
+from bumble import att
+from bumble.gatt import Characteristic, CharacteristicValue, Service
 
 from qpy_common import (
     adv_data_with_name,
@@ -189,13 +190,36 @@ class Central:
 P = Characteristic.Properties
 
 
+class Stored:
+    """A characteristic value held by the test, readable and/or writable
+    (Bumble 0.0.236's server does not enforce the READABLE / WRITEABLE
+    permissions itself: a value callback raises the ATT error instead)."""
+
+    def __init__(self, value: bytes, readable: bool, writable: bool) -> None:
+        self.value = value
+        self.readable = readable
+        self.writable = writable
+
+    def read(self, _connection):
+        if not self.readable:
+            raise att.ATT_Error(error_code=att.ATT_READ_NOT_PERMITTED_ERROR)
+        return self.value
+
+    def write(self, _connection, value):
+        if not self.writable:
+            raise att.ATT_Error(error_code=att.ATT_WRITE_NOT_PERMITTED_ERROR)
+        self.value = bytes(value)
+
+
 def rich_services():
     battery = Characteristic("2A19", P.READ | P.NOTIFY | P.INDICATE, Characteristic.READABLE, BATTERY_LEVEL)
     long_c = Characteristic(LONG_CHR, P.READ | P.WRITE, Characteristic.READABLE | Characteristic.WRITEABLE, LONG_VALUE)
-    ro = Characteristic("FFF1", P.READ, Characteristic.READABLE, RO_VALUE)
-    wo = Characteristic("FFF2", P.WRITE | P.WRITE_WITHOUT_RESPONSE, Characteristic.WRITEABLE, b"")
+    ro_s = Stored(RO_VALUE, True, False)
+    wo_s = Stored(b"", False, True)
+    ro = Characteristic("FFF1", P.READ, Characteristic.READABLE, CharacteristicValue(read=ro_s.read, write=ro_s.write))
+    wo = Characteristic("FFF2", P.WRITE | P.WRITE_WITHOUT_RESPONSE, Characteristic.WRITEABLE, CharacteristicValue(read=wo_s.read, write=wo_s.write))
     services = [Service("180F", [battery]), Service(LONG_SVC, [long_c]), Service("FFF0", [ro, wo])]
-    return services, {"battery": battery, "long": long_c, "ro": ro, "wo": wo}
+    return services, {"battery": battery, "long": long_c, "ro": ro_s, "wo": wo_s}
 
 
 class Rig:
