@@ -31,6 +31,7 @@ first; test_peer_layout checks that this is still so):
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Callable, Optional
@@ -199,11 +200,21 @@ class Stored:
         self.value = value
         self.readable = readable
         self.writable = writable
+        self.read_delay = 0.0  # s before a read is answered
 
-    def read(self, _connection):
+    def _read_now(self):
         if not self.readable:
             raise att.ATT_Error(error_code=att.ATT_READ_NOT_PERMITTED_ERROR)
         return self.value
+
+    def read(self, _connection):
+        if self.read_delay:
+            return self._read_later(self.read_delay)
+        return self._read_now()
+
+    async def _read_later(self, delay: float):
+        await asyncio.sleep(delay)
+        return self._read_now()
 
     def write(self, _connection, value):
         if not self.writable:
@@ -655,6 +666,28 @@ def test_read_chara_by_handle_long_from_offset(board, peer):
     assert [e[0] for e in evs] == [32] * len(evs), evs
 
 
+def test_read_chara_by_handle_long_value_of_exactly_mtu_minus_1(board, peer):
+    rig = Rig(board, peer)
+    rig.connect()
+    v22 = bytes(range(100, 122))
+    _pos, evs = rig.request(f"ble.writeChara(0, {LONG_VALUE_H}, 0, 1, {v22!r})", 30)
+    assert evs == [(30, 0)], evs
+    assert rig.value("long") == v22
+    pos = rig.c.pos()
+    assert rig.c.call(f"ble.readCharaByHandle(0, {LONG_VALUE_H}, 0, 1)") == 0
+    rig.c.wait_ids(pos, 32)
+    time.sleep(0.3)
+    evs = rig.c.settle(pos)
+    # a full first response (ATT_MTU - 1 bytes) makes the client ask for
+    # more (Vol 3 Part G 4.8.3); the blob at offset 22 is empty. What the
+    # events carry: the 22 bytes, then either nothing or an empty 32.
+    print(f"long read of a 22-byte value gave {evs}")
+    assert b"".join(e[3] for e in evs if e[0] == 32) == v22, evs
+    assert evs in ([(32, 0, 22, v22)], [(32, 0, 22, v22), (32, 0, 0, b"")]), evs
+    blobs = [p for p in att_pdus_from_board(board.slot) if p[0] == ATT_READ_BLOB_REQ]
+    assert blobs == [bytes([ATT_READ_BLOB_REQ]) + u16(LONG_VALUE_H) + u16(22)], [p.hex() for p in blobs]
+
+
 def test_read_not_permitted_gives_37(board, peer):
     rig = Rig(board, peer)
     rig.connect()
@@ -715,6 +748,12 @@ def test_write_chara_with_response(board, peer):
     assert rig.value("long") == b"hello"
     req = [p for p in att_pdus_from_board(board.slot) if p[0] == 0x12]
     assert req == [b"\x12" + u16(LONG_VALUE_H) + b"hello"], [p.hex() for p in req]
+    # a Write Request holds at most ATT_MTU - 3 = 20 bytes (Vol 3 Part F
+    # 3.4.5.1): 21 without is_long is refused at once
+    assert rig.c.call(f"ble.writeChara(0, {LONG_VALUE_H}, 0, 0, bytes(21))") == -1
+    _pos, evs = rig.request(f"ble.writeChara(0, {LONG_VALUE_H}, 0, 0, bytes(range(20)))", 30)
+    assert evs == [(30, 0)] and rig.value("long") == bytes(range(20)), evs
+    _pos, evs = rig.request(f"ble.writeChara(0, {LONG_VALUE_H}, 0, 0, b'hello')", 30)
     # and it reads back
     _pos, evs = rig.request(f"ble.readCharaByHandle(0, {LONG_VALUE_H}, 0, 0)", 32)
     assert evs == [(32, 0, 5, b"hello")], evs
@@ -882,6 +921,46 @@ def test_queued_requests_complete_in_order_and_the_queue_is_bounded(board, peer)
     # the queue drained: new calls are accepted
     _pos, evs = rig.request(f"ble.readCharaByHandle(0, {BAT_VALUE}, 0, 0)", 32)
     assert evs == [(32, 0, 1, BATTERY_LEVEL)], evs
+
+
+def test_disconnect_with_a_request_outstanding(board, peer):
+    rig = Rig(board, peer)
+    rig.connect()
+    # make the read of FFF1 take 1 s on the peer's side
+    ro = rig.chars["ro"]
+    ro.read_delay = 1.0
+    pos = rig.c.pos()
+    assert rig.c.call(f"ble.readCharaByHandle(0, {RO_VALUE_H}, 0, 0)") == 0
+    assert rig.c.call(f"ble.readCharaByHandle(0, {BAT_VALUE}, 0, 0)") == 0  # queued behind it
+    time.sleep(0.2)
+    peer.disconnect(rig.conn)
+    rig.c.wait_ids(pos, 17)
+    time.sleep(1.2)
+    evs = rig.c.settle(pos)
+    # the link is gone: no answer for either request, only the disconnect
+    print(f"disconnect with requests outstanding gave {evs}")
+    assert [e for e in evs if e[0] == 17] == [(17, 0, 0, rig.peer_addr)], evs
+    assert [e for e in evs if e[0] == 32] == [], evs
+    # a new link starts clean
+    ro.read_delay = 0.0
+    peer_serve_again(peer)
+    evs = rig.connect()
+    assert evs[-2:] == [(16, 0, 0, rig.peer_addr), (26, 0)], evs
+    _pos, evs = rig.request(f"ble.readCharaByHandle(0, {RO_VALUE_H}, 0, 0)", 32)
+    assert evs == [(32, 0, len(RO_VALUE), RO_VALUE)], evs
+
+
+def peer_serve_again(peer) -> None:
+    """Advertise again (Bumble stops advertising when connected)."""
+    from bumble.hci import OwnAddressType
+
+    peer.air.run(
+        peer.device.start_advertising(
+            advertising_data=PEER_ADV, own_address_type=OwnAddressType.RANDOM,
+            advertising_interval_min=50, advertising_interval_max=50,
+        ),
+        5,
+    )
 
 
 # arguments
