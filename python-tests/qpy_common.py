@@ -176,3 +176,72 @@ def lines_in_order(board, patterns: list, since: int, timeout: float = 5.0) -> l
         matches.append(m)
         pos = m.end()
     return matches
+
+
+# -- client (central) side -----------------------------------------------------------------
+#
+# Used by test_qpy_client.py and test_qpy_client_demo.py: the board is the
+# central (QuecPython `ble.clientInit`), a Bumble Peer is the peripheral.
+
+
+def demo_client_path() -> Path:
+    path = demos_dir() / "quecpython" / "ble_client.py"
+    assert path.exists(), f"vendor demo {path} not found (set DEMOS to the demos folder)"
+    return path
+
+
+def adv_data_with_name(name: bytes, flags: int = 0x06) -> bytes:
+    """Flags (LE General Discoverable | BR/EDR Not Supported by default) and
+    Complete Local Name (Core Supplement Part A 1.3 / 1.2)."""
+    return bytes([0x02, 0x01, flags, len(name) + 1, 0x09]) + name
+
+
+def peer_serve(peer, services: list, adv_data: bytes, interval_ms: float = 50.0, timeout: float = 5.0) -> None:
+    """Give the peer's Bumble GATT server these services (after its default
+    GAP and GATT services) and start connectable legacy advertising from its
+    random static address with `adv_data`, every `interval_ms` ms (the
+    virtual controller then sends a report to scanners every interval)."""
+    from bumble.hci import OwnAddressType
+
+    async def _go():
+        peer.device.add_services(services)
+        await peer.device.start_advertising(
+            advertising_data=adv_data,
+            scan_response_data=adv_data,
+            own_address_type=OwnAddressType.RANDOM,
+            auto_restart=False,
+            advertising_interval_min=interval_ms,
+            advertising_interval_max=interval_ms,
+        )
+
+    peer.air.run(_go(), timeout)
+
+
+def gatt_layout(peer) -> list[tuple[int, str, int]]:
+    """(handle, type UUID as str, end_group_handle) of every attribute in the
+    peer's GATT server, in handle order."""
+
+    def _get():
+        return [(a.handle, str(a.type), a.end_group_handle) for a in peer.device.gatt_server.attributes]
+
+    return peer.air.call(_get)
+
+
+def att_pdus_to_board(slot, opcode: int) -> list[bytes]:
+    """ATT PDUs with this opcode that reached the board (see acl_att_from_host)."""
+    return [p for p in acl_att_from_host(slot) if p[:1] == bytes([opcode])]
+
+
+def att_pdus_from_board(slot) -> list[bytes]:
+    """ATT PDUs (L2CAP CID 4 payloads) the board sent to its controller
+    (H>C ACL packets holding a whole B-frame: the board does not fragment
+    below its controller's buffer size)."""
+    out = []
+    for _t, direction, pkt in list(slot.hci_log):
+        if direction != "H>C" or len(pkt) < 9 or pkt[0] != 0x02:
+            continue
+        l2len = int.from_bytes(pkt[5:7], "little")
+        cid = int.from_bytes(pkt[7:9], "little")
+        if cid == ATT_CID:
+            out.append(bytes(pkt[9 : 9 + l2len]))
+    return out
