@@ -779,6 +779,9 @@ void mpble_tick(uint32_t now_ms);
 // Milliseconds until [`mpble_tick`] is needed, or `u32::MAX` if no timer runs.
 uint32_t mpble_next_timeout_ms(uint32_t now_ms);
 
+// How many events wait for Python.
+size_t mpble_event_count(void);
+
 // Moves the oldest pending event into `out`; false when there is none.
 //
 // # Safety

@@ -9,10 +9,12 @@
  *   drain received bytes (mpble_hal_read).
  * - One reader thread blocks in poll() on the socket and on a wake pipe,
  *   with the core's next timer deadline as timeout (no busy polling). It
- *   appends received bytes to a mutex-protected ring and asks mpble_port.c
- *   to process them in the VM (mp_sched_schedule) and to wake the main
- *   thread, which may be blocked in select() (utime.sleep) or in read()
- *   (the REPL): both retry on EINTR and run pending callbacks.
+ *   appends received bytes to a mutex-protected ring and pumps the core
+ *   itself (mpble_port_pump, under the port lock); when that leaves events
+ *   for Python it asks mpble_port.c to deliver them in the VM
+ *   (mp_sched_schedule) and wakes the main thread, which may be blocked in
+ *   select() (utime.sleep) or in read() (the REPL): both retry on EINTR and
+ *   run pending callbacks.
  * The reader never touches Python objects.
  */
 #include <errno.h>
@@ -40,7 +42,7 @@
 // Retry delay when the scheduler queue was full.
 #define HAL_SCHED_RETRY_MS (10)
 // Re-signal the main thread while a scheduled pass has not run, backing off.
-#define HAL_NUDGE_FIRST_MS (20)
+#define HAL_NUDGE_FIRST_MS (10)
 #define HAL_NUDGE_MAX_MS (1000)
 
 // The unix port uses SIGRTMIN + 5 to make threads scan their stacks for the
@@ -157,7 +159,10 @@ static void *hal_reader_main(void *arg) {
     (void)arg;
     uint8_t buf[2048];
     bool retry_sched = false;
-    int nudge_ms = 0; // 0: the main thread has not been nudged yet
+    // While a delivery pass is pending: when to signal the main thread next
+    // (0: not armed) and the current back-off.
+    uint64_t nudge_at = 0;
+    int nudge_ms = 0;
     for (;;) {
         pthread_mutex_lock(&hal_mutex);
         int fd = hal_fd;
@@ -175,8 +180,11 @@ static void *hal_reader_main(void *arg) {
             timeout = left > INT_MAX ? INT_MAX : (int)left;
         }
         bool pending = mpble_port_process_pending();
-        if (pending && nudge_ms > 0 && (timeout < 0 || timeout > nudge_ms)) {
-            timeout = nudge_ms;
+        if (pending && nudge_at != 0) {
+            int left = nudge_at > now ? (int)(nudge_at - now) : 0;
+            if (timeout < 0 || timeout > left) {
+                timeout = left;
+            }
         }
 
         struct pollfd pfd[2] = {
@@ -193,9 +201,8 @@ static void *hal_reader_main(void *arg) {
             fprintf(stderr, "mpble: poll() on " HAL_ENV " failed: %s\n", strerror(errno));
             break;
         }
-        bool poked = false;
         if (pfd[0].revents & POLLIN) {
-            poked = true;
+            // Poked: a new deadline, room in the ring, or a pass to watch.
             uint8_t drain[64];
             while (read(wake_fd, drain, sizeof(drain)) > 0) {
             }
@@ -242,16 +249,36 @@ static void *hal_reader_main(void *arg) {
             pthread_mutex_unlock(&hal_mutex);
             want_process = true;
         }
-        if (want_process || retry_sched) {
+        if (want_process) {
+            // The protocol runs here, not in the VM: commands, ATT responses
+            // and timers must not wait for Python, which may be busy (the
+            // REPL reading a burst of input runs no scheduled task). The VM
+            // is only asked to deliver events.
+            if (mpble_port_pump()) {
+                retry_sched = !hal_request_process();
+            }
+        } else if (retry_sched) {
             retry_sched = !hal_request_process();
         }
         if (mpble_port_process_pending()) {
-            if (want_process || poked || n == 0) {
+            // The VM runs the pass on its own between bytecodes; the main
+            // thread needs a signal only when it is blocked in read() (the
+            // REPL) or select() (utime.sleep). So wait a little before the
+            // first signal: signalling at once would often interrupt a
+            // write() and run a callback in the middle of a print. Keep
+            // signalling, backing off, until the pass has run: a signal that
+            // lands just before the thread blocks is lost.
+            uint64_t t = hal_now_ms();
+            if (nudge_at == 0) {
+                nudge_ms = HAL_NUDGE_FIRST_MS;
+                nudge_at = t + nudge_ms;
+            } else if (t >= nudge_at) {
                 hal_signal_main();
-                nudge_ms = nudge_ms == 0 ? HAL_NUDGE_FIRST_MS
-                    : (nudge_ms >= HAL_NUDGE_MAX_MS / 2 ? HAL_NUDGE_MAX_MS : nudge_ms * 2);
+                nudge_ms = nudge_ms >= HAL_NUDGE_MAX_MS / 2 ? HAL_NUDGE_MAX_MS : nudge_ms * 2;
+                nudge_at = t + nudge_ms;
             }
         } else {
+            nudge_at = 0;
             nudge_ms = 0;
         }
     }

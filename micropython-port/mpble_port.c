@@ -5,6 +5,11 @@
  * writes out what it wants sent and turns its events into calls of the
  * user's Python callbacks. It holds no BLE behaviour of its own.
  *
+ * The protocol runs wherever bytes arrive: the transport's reader thread
+ * pumps the core itself (mpble_port_pump), so commands, ATT responses and
+ * timers never wait for the VM, which may be busy (a long computation, or
+ * the REPL reading a burst of input, where no scheduled task runs).
+ *
  * Events are delivered only on the main thread, from a function scheduled
  * with mp_sched_schedule (or from a blocking wait running there), one at a
  * time and never nested, with no lock held while Python runs: callbacks may
@@ -34,7 +39,9 @@ static bool port_inited;
 static bool port_scheduled;
 // Events are being delivered (main thread); guards against nesting.
 static bool port_delivering;
-static bool port_tx_error_reported;
+// Last transmit error (errno), reported once by the main thread.
+static int port_tx_error;
+static int port_tx_error_reported;
 
 // Only used with the port lock held. port_rx_buf[port_rx_off..port_rx_len]
 // holds controller bytes the core has not taken yet: it takes them only
@@ -100,14 +107,9 @@ static void port_flush_and_publish(uint32_t now) {
         if (n == 0) {
             break;
         }
-        int err = mpble_hal_write(port_tx_buf, n);
-        if (err != 0 && !port_tx_error_reported) {
-            // Keep draining: the core must not stall on a dead link.
-            port_tx_error_reported = true;
-            mp_printf(MICROPY_ERROR_PRINTER, "mpble: cannot write to the controller (MPBLE_HCI): errno %d\n", err);
-        } else if (err == 0) {
-            port_tx_error_reported = false;
-        }
+        // Keep draining on error: the core must not stall on a dead link.
+        // (This may run on the reader thread: the main thread reports it.)
+        port_tx_error = mpble_hal_write(port_tx_buf, n);
     }
     mpble_hal_set_timeout(mpble_next_timeout_ms(now));
 }
@@ -215,14 +217,22 @@ static bool port_feed(uint32_t now) {
     }
 }
 
-// One pass with the port lock held: input, timers, output. Returns true
-// when input remains for after the events have been delivered.
-static bool port_process_once(void) {
+// Any thread: one pass of the core (input as far as the event queue has
+// room, timers, output, next deadline). Returns true when Python has work:
+// events to deliver, or input waiting for them to be delivered.
+bool mpble_port_pump(void) {
     mpble_port_lock();
     uint32_t now = mpble_port_now_ms();
     bool more = port_feed(now);
     mpble_tick(now);
     port_flush_and_publish(now);
+    bool events = mpble_event_count() > 0;
+    port_unlock();
+    return more || events;
+}
+
+// Main thread: says once what the user must know about the transport.
+static void port_report(void) {
     MpbleState state = mpble_state();
     if (state == MPBLE_STATE_FAILED && port_last_state != MPBLE_STATE_FAILED) {
         // The core reports the failure as an event (QuecPython event 0 with
@@ -232,14 +242,18 @@ static bool port_process_once(void) {
             mpble_hal_describe());
     }
     port_last_state = state;
-    port_unlock();
-    return more;
+    int err = port_tx_error;
+    if (err != 0 && err != port_tx_error_reported) {
+        mp_printf(MICROPY_ERROR_PRINTER,
+            "mpble: cannot write to the controller (%s): errno %d\n", mpble_hal_describe(), err);
+    }
+    port_tx_error_reported = err;
 }
 
 void mpble_port_process(void) {
-    bool more;
-    do {
-        more = port_process_once();
+    for (;;) {
+        bool more = mpble_port_pump();
+        port_report();
         if (!port_deliver_events()) {
             // Python cannot take events here; a later pass continues.
             if (more) {
@@ -247,7 +261,10 @@ void mpble_port_process(void) {
             }
             return;
         }
-    } while (more);
+        if (!more) {
+            return;
+        }
+    }
 }
 
 static mp_obj_t port_process_scheduled(mp_obj_t arg) {

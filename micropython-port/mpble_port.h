@@ -44,9 +44,14 @@ void mpble_port_lock(void);
 // unlocks, and schedules event delivery.
 void mpble_port_unlock_after_call(void);
 
-// VM: one processing pass: received bytes -> core, tick, transmit, publish
-// the next deadline, then deliver pending events to Python (main thread
-// only; elsewhere delivery is scheduled on the main thread).
+// Any thread (the transport's reader included): one pass of the core:
+// received bytes -> core (while its event queue has room), tick, transmit,
+// publish the next deadline. Returns true when Python has work (events to
+// deliver, or input waiting for room): then request a processing pass.
+bool mpble_port_pump(void);
+
+// VM: pumps and delivers pending events to Python, until no input waits
+// (main thread only; elsewhere delivery is scheduled on the main thread).
 void mpble_port_process(void);
 
 // Any thread: schedule mpble_port_process() on the main thread and wake it.

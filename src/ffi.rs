@@ -102,6 +102,12 @@ pub extern "C" fn mpble_next_timeout_ms(now_ms: u32) -> u32 {
     with_stack(|s| s.next_timeout_ms(now_ms))
 }
 
+/// How many events wait for Python.
+#[no_mangle]
+pub extern "C" fn mpble_event_count() -> usize {
+    with_stack(|s| s.event_count())
+}
+
 /// Moves the oldest pending event into `out`; false when there is none.
 ///
 /// # Safety

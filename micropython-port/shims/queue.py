@@ -27,12 +27,15 @@ class Queue:
         return True
 
     def get(self):
+        # _avail may have been opened by put() while this thread held it;
+        # every release is checked under _lock, and an empty wake-up just
+        # waits again.
         while True:
             self._avail.acquire()
             with self._lock:
                 if self._items:
                     item = self._items.pop(0)
-                    if self._items:
+                    if self._items and self._avail.locked():
                         self._avail.release()
                     return item
 

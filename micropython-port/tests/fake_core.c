@@ -276,3 +276,6 @@ int32_t mpble_qpy_exchange_mtu(int64_t c, int64_t m) {
     (void)c; (void)m;
     return api_call();
 }
+size_t mpble_event_count(void) {
+    return q_len;
+}

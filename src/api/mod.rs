@@ -116,6 +116,11 @@ impl Stack {
         used
     }
 
+    /// Events waiting for Python.
+    pub fn event_count(&self) -> usize {
+        self.out.len()
+    }
+
     /// Free slots in the event queue.
     pub fn event_room(&self) -> usize {
         config::EVENT_QUEUE - self.out.len()
