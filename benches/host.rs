@@ -62,9 +62,15 @@ fn main() {
     let t = Instant::now();
     for _ in 0..rounds {
         for chunk in stream.chunks(64) {
-            stack.h4_rx(chunk, 2);
+            // The stack takes input while its event queue has room; Python
+            // drains it between passes, as the port does.
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                let used = stack.h4_rx(rest, 2);
+                rest = &rest[used..];
+                while stack.pop_event().is_some() {}
+            }
         }
-        while stack.pop_event().is_some() {}
     }
     let secs = t.elapsed().as_secs_f64();
     println!(

@@ -51,8 +51,10 @@
 // Bytes held by the Prepare Write queue per connection.
 #define ATT_PREPARE_BYTES 1024
 
-// Events waiting for the Python callback drain.
-#define EVENT_QUEUE 32
+// Events waiting for the Python callback drain. Flow control (below)
+// keeps it from overflowing, so its size only sets how many events one
+// drain pass carries; each is ~750 bytes, the largest item in the stack.
+#define EVENT_QUEUE 24
 
 // The most events one packet from the controller can produce: an
 // Execute Write Request reports each queued handle (Vol 3 Part F 3.4.6.3).

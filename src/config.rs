@@ -41,8 +41,10 @@ pub const ATT_PREPARE_QUEUE: usize = 16;
 /// Bytes held by the Prepare Write queue per connection.
 pub const ATT_PREPARE_BYTES: usize = 1024;
 
-/// Events waiting for the Python callback drain.
-pub const EVENT_QUEUE: usize = 32;
+/// Events waiting for the Python callback drain. Flow control (below)
+/// keeps it from overflowing, so its size only sets how many events one
+/// drain pass carries; each is ~750 bytes, the largest item in the stack.
+pub const EVENT_QUEUE: usize = 24;
 /// The most events one packet from the controller can produce: an
 /// Execute Write Request reports each queued handle (Vol 3 Part F 3.4.6.3).
 /// Controller input waits (in the port, then in TCP or UART flow control)
