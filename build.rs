@@ -9,17 +9,22 @@ use std::path::PathBuf;
 
 fn main() {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    println!("cargo:rerun-if-changed=src");
+    // Only the ABI files: parsing the whole crate would export every public
+    // constant (READ, RESET, FLAGS...) into C, where such names collide.
+    let sources = [root.join("src/ffi.rs"), root.join("src/api/event.rs")];
+    for src in &sources {
+        println!("cargo:rerun-if-changed={}", src.display());
+    }
     println!("cargo:rerun-if-changed=cbindgen.toml");
 
     let config =
         cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml is readable");
     let header = root.join("include/mpble.h");
-    match cbindgen::Builder::new()
-        .with_config(config)
-        .with_crate(&root)
-        .generate()
-    {
+    let mut builder = cbindgen::Builder::new().with_config(config);
+    for src in &sources {
+        builder = builder.with_src(src);
+    }
+    match builder.generate() {
         Ok(bindings) => {
             bindings.write_to_file(&header);
         }

@@ -75,14 +75,13 @@ pub enum MpbleState {
     Failed = 3,
 }
 
-impl MpbleValue {
-    pub const NONE: MpbleValue = MpbleValue {
-        kind: MpbleValueKind::None,
-        int_value: 0,
-        offset: 0,
-        len: 0,
-    };
-}
+/// An unused slot of an event (private, so it stays out of the C header).
+const NONE_VALUE: MpbleValue = MpbleValue {
+    kind: MpbleValueKind::None,
+    int_value: 0,
+    offset: 0,
+    len: 0,
+};
 
 /// The event's payload did not fit (`MPBLE_EVENT_DATA_MAX` or the number
 /// of values); the adapter reports it instead of truncating silently.
@@ -94,7 +93,7 @@ impl MpbleEvent {
         MpbleEvent {
             target,
             n_args: 0,
-            args: [MpbleValue::NONE; MPBLE_EVENT_MAX_ARGS],
+            args: [NONE_VALUE; MPBLE_EVENT_MAX_ARGS],
             data_len: 0,
             data: [0; MPBLE_EVENT_DATA_MAX],
         }
