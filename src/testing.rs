@@ -6,6 +6,7 @@
 
 extern crate std;
 
+use crate::api::event::{MpbleEvent, MpbleTarget, MpbleValueKind};
 use crate::api::Stack;
 use crate::hci::command::opcode;
 use std::collections::BTreeMap;
@@ -312,4 +313,39 @@ pub fn register_demo_service(stack: &mut Stack, mode: i64) {
         0
     );
     assert_eq!(stack.qpy_add_or_clear_service(1, mode), 0);
+}
+
+/// An event value, comparable in tests: ints as `I`, bytes as `B`, str as `S`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum V {
+    I(i64),
+    B(Vec<u8>),
+    S(Vec<u8>),
+}
+
+/// The values of an event's tuple.
+pub fn values(ev: &MpbleEvent) -> Vec<V> {
+    ev.values()
+        .iter()
+        .map(|v| match v.kind {
+            MpbleValueKind::Int => V::I(v.int_value),
+            MpbleValueKind::Bytes => V::B(ev.data_of(v).to_vec()),
+            MpbleValueKind::Str => V::S(ev.data_of(v).to_vec()),
+            MpbleValueKind::None => V::I(i64::MIN),
+        })
+        .collect()
+}
+
+/// Every event waiting for Python, with its target callback.
+pub fn drain_events(stack: &mut Stack) -> Vec<(MpbleTarget, Vec<V>)> {
+    let mut out = Vec::new();
+    while let Some(ev) = stack.pop_event() {
+        out.push((ev.target, values(&ev)));
+    }
+    out
+}
+
+/// An all-int tuple.
+pub fn ints(v: &[i64]) -> Vec<V> {
+    v.iter().map(|&i| V::I(i)).collect()
 }

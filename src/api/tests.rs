@@ -3,13 +3,13 @@
 
 extern crate std;
 
-use super::event::{MpbleEvent, MpbleTarget, MpbleValueKind};
+use super::event::MpbleTarget;
 use super::Stack;
 use crate::hci::command::opcode;
 use crate::l2cap::CID_ATT;
 use crate::testing::{
-    acl_frame, disconnection_complete, le_connection_complete, register_demo_service,
-    ScriptedController,
+    acl_frame, disconnection_complete, drain_events, ints, le_connection_complete,
+    register_demo_service, ScriptedController, V,
 };
 use std::boxed::Box;
 use std::vec::Vec;
@@ -18,36 +18,8 @@ const BD_ADDR: [u8; 6] = [0x01, 0x00, 0xEE, 0xFF, 0xC0, 0xF0];
 const PEER: [u8; 6] = [0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F];
 const LINK: u16 = 0x0040;
 
-/// An event as a comparable list: ints as `I`, bytes as `B`, str as `S`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum V {
-    I(i64),
-    B(Vec<u8>),
-    S(Vec<u8>),
-}
-
-fn values(ev: &MpbleEvent) -> Vec<V> {
-    ev.values()
-        .iter()
-        .map(|v| match v.kind {
-            MpbleValueKind::Int => V::I(v.int_value),
-            MpbleValueKind::Bytes => V::B(ev.data_of(v).to_vec()),
-            MpbleValueKind::Str => V::S(ev.data_of(v).to_vec()),
-            MpbleValueKind::None => V::I(i64::MIN),
-        })
-        .collect()
-}
-
 fn events(stack: &mut Stack) -> Vec<(MpbleTarget, Vec<V>)> {
-    let mut out = Vec::new();
-    while let Some(ev) = stack.pop_event() {
-        out.push((ev.target, values(&ev)));
-    }
-    out
-}
-
-fn ints(v: &[i64]) -> Vec<V> {
-    v.iter().map(|&i| V::I(i)).collect()
+    drain_events(stack)
 }
 
 /// A started server, as `serverInit` + `gattStart` + event 0 leave it.

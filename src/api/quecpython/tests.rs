@@ -4,12 +4,12 @@
 
 extern crate std;
 
-use crate::api::event::{MpbleEvent, MpbleValueKind};
 use crate::api::Stack;
 use crate::hci::command::opcode;
 use crate::l2cap::CID_ATT;
 use crate::testing::{
-    acl_frame, le_advertising_report, le_connection_complete_role, ScriptedController,
+    acl_frame, drain_events, ints, le_advertising_report, le_connection_complete_role,
+    ScriptedController, V,
 };
 use std::boxed::Box;
 use std::vec::Vec;
@@ -18,35 +18,8 @@ const BD_ADDR: [u8; 6] = [0x02, 0x00, 0xEE, 0xFF, 0xC0, 0xF0];
 const SERVER: [u8; 6] = [0x01, 0xD0, 0xA2, 0xB0, 0x00, 0x00];
 const LINK: u16 = 0x0041;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum V {
-    I(i64),
-    B(Vec<u8>),
-    S(Vec<u8>),
-}
-
-fn values(ev: &MpbleEvent) -> Vec<V> {
-    ev.values()
-        .iter()
-        .map(|v| match v.kind {
-            MpbleValueKind::Int => V::I(v.int_value),
-            MpbleValueKind::Bytes => V::B(ev.data_of(v).to_vec()),
-            MpbleValueKind::Str => V::S(ev.data_of(v).to_vec()),
-            MpbleValueKind::None => V::I(i64::MIN),
-        })
-        .collect()
-}
-
 fn events(stack: &mut Stack) -> Vec<Vec<V>> {
-    let mut out = Vec::new();
-    while let Some(ev) = stack.pop_event() {
-        out.push(values(&ev));
-    }
-    out
-}
-
-fn ints(v: &[i64]) -> Vec<V> {
-    v.iter().map(|&i| V::I(i)).collect()
+    drain_events(stack).into_iter().map(|(_, v)| v).collect()
 }
 
 fn raw(id: i64, body: &[u8]) -> Vec<V> {
