@@ -132,6 +132,17 @@ impl Client {
         }
     }
 
+    /// Forgets every call (the stack stopped or restarted: links are gone
+    /// without a disconnection event each).
+    pub fn reset(&mut self) {
+        for link in self.links.iter_mut() {
+            link.running = None;
+            link.queue.clear();
+        }
+        self.pool_head = 0;
+        self.pool_len = 0;
+    }
+
     /// Forgets a link's calls (it went down).
     pub fn link_down(&mut self, conn: usize) {
         if let Some(link) = self.links.get_mut(conn) {

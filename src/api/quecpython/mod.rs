@@ -631,8 +631,12 @@ impl QuecPython {
         host: &HostCore,
         emit: &mut dyn FnMut(MpbleEvent),
     ) {
-        if let HostEvent::Disconnected { conn, .. } = *ev {
-            self.client.link_down(conn);
+        match *ev {
+            HostEvent::Disconnected { conn, .. } => self.client.link_down(conn),
+            HostEvent::Started | HostEvent::Stopped | HostEvent::StartFailed(_) => {
+                self.client.reset()
+            }
+            _ => {}
         }
         let Some(target) = self.target() else {
             return;

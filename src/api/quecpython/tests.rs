@@ -359,3 +359,33 @@ fn client_calls_check_their_arguments() {
         -1
     );
 }
+
+#[test]
+fn calls_left_queued_at_gatt_stop_do_not_block_the_next_start() {
+    let (mut stack, mut ctrl) = connected();
+    events(&mut stack);
+    assert_eq!(stack.qpy_client(|c, h| c.discover_all_service(h, 0)), 0);
+    assert_eq!(
+        stack.qpy_client(|c, h| c.discover_range(h, 1, 0, 1, 4)),
+        0,
+        "queued"
+    );
+    // Stop with the request unanswered: the controller reset drops the link.
+    assert_eq!(stack.qpy_gatt_stop(5), 0);
+    ctrl.settle(&mut stack, 5);
+    assert_eq!(events(&mut stack).last(), Some(&ints(&[1, 0])));
+    // Start again, reconnect: a new call goes out at once.
+    assert_eq!(stack.qpy_gatt_start(6), 0);
+    ctrl.settle(&mut stack, 6);
+    assert_eq!(stack.qpy_connect(0, &SERVER), 0);
+    ctrl.settle(&mut stack, 7);
+    stack.h4_rx(&le_connection_complete_role(LINK, SERVER, 0x00), 7);
+    ctrl.settle(&mut stack, 7);
+    ctrl.take_l2cap(CID_ATT);
+    assert_eq!(stack.qpy_client(|c, h| c.read_by_handle(h, 0, 3, 0, 0)), 0);
+    ctrl.settle(&mut stack, 8);
+    assert_eq!(
+        ctrl.take_l2cap(CID_ATT),
+        std::vec![std::vec![0x0A, 0x03, 0x00]]
+    );
+}
