@@ -194,7 +194,6 @@ pub struct HostCore {
     acl_tx: AclTxQueue,
     conns: [Option<Connection>; config::MAX_CONNECTIONS],
     events: Deque<HostEvent, { config::EVENT_QUEUE }>,
-    signaling_identifier: u8,
     pub db: AttributeDb,
     pub adv: Advertiser,
     pub scan: Scanner,
@@ -235,7 +234,6 @@ impl Host {
                 acl_tx: AclTxQueue::new(),
                 conns: [NO_CONN; config::MAX_CONNECTIONS],
                 events: Deque::new(),
-                signaling_identifier: 0,
                 db: AttributeDb::new(),
                 adv: Advertiser::new(),
                 scan: Scanner::new(),
@@ -274,14 +272,6 @@ impl Host {
         c.scan = Scanner::new();
         c.connecting = false;
         c.stats = HostStats::default();
-    }
-
-    /// Bytes from the controller.
-    pub fn h4_rx(&mut self, bytes: &[u8], now_ms: u32) {
-        let core = &mut self.core;
-        core.now_ms = now_ms;
-        self.rx.feed(bytes, &mut |packet| core.on_packet(packet));
-        core.pump();
     }
 
     /// Takes bytes from the controller up to the end of the next complete
@@ -1118,12 +1108,6 @@ impl HostCore {
                 .cmds
                 .submit(command::le_connection_update(link, &params));
         }
-    }
-
-    /// Allocates an L2CAP signaling identifier (never 0, Vol 3 Part A 4).
-    pub fn next_signaling_identifier(&mut self) -> u8 {
-        self.signaling_identifier = self.signaling_identifier.wrapping_add(1).max(1);
-        self.signaling_identifier
     }
 }
 

@@ -31,14 +31,22 @@ fn raw(id: i64, body: &[u8]) -> Vec<V> {
     ]
 }
 
-/// A started client connected to SERVER as central, events drained.
-fn connected() -> (Box<Stack>, ScriptedController) {
+/// A started client (`clientInit` + `gattStart` + event 0), its bring-up
+/// commands forgotten.
+fn started_client() -> (Box<Stack>, ScriptedController) {
     let mut stack = Box::new(Stack::new());
     let mut ctrl = ScriptedController::new(BD_ADDR);
     assert_eq!(stack.qpy.client_init(), 0);
     assert_eq!(stack.qpy_gatt_start(0), 0);
     ctrl.settle(&mut stack, 1);
     assert_eq!(events(&mut stack), std::vec![ints(&[0, 0])]);
+    ctrl.take_commands();
+    (stack, ctrl)
+}
+
+/// A started client connected to SERVER as central, events drained.
+fn connected() -> (Box<Stack>, ScriptedController) {
+    let (mut stack, mut ctrl) = started_client();
     assert_eq!(stack.qpy_connect(0, &SERVER), 0);
     ctrl.settle(&mut stack, 2);
     stack.h4_rx(&le_connection_complete_role(LINK, SERVER, 0x00), 3);
@@ -55,13 +63,7 @@ fn server_says(stack: &mut Stack, ctrl: &mut ScriptedController, pdu: &[u8]) -> 
 
 #[test]
 fn scan_reports_once_per_device_with_the_demo_layout() {
-    let mut stack = Box::new(Stack::new());
-    let mut ctrl = ScriptedController::new(BD_ADDR);
-    stack.qpy.client_init();
-    stack.qpy_gatt_start(0);
-    ctrl.settle(&mut stack, 1);
-    events(&mut stack);
-    ctrl.take_commands();
+    let (mut stack, mut ctrl) = started_client();
     assert_eq!(stack.qpy_set_scan_param([1, 0x100, 0x50, 0, 0]), 0);
     assert_eq!(
         stack.qpy_set_scan_param([1, 0x50, 0x100, 0, 0]),
@@ -113,13 +115,7 @@ fn scan_reports_once_per_device_with_the_demo_layout() {
 
 #[test]
 fn connect_reports_16_then_26() {
-    let mut stack = Box::new(Stack::new());
-    let mut ctrl = ScriptedController::new(BD_ADDR);
-    stack.qpy.client_init();
-    stack.qpy_gatt_start(0);
-    ctrl.settle(&mut stack, 1);
-    events(&mut stack);
-    ctrl.take_commands();
+    let (mut stack, mut ctrl) = started_client();
     assert_eq!(
         stack.qpy_connect(0, &SERVER[..5]),
         -1,
