@@ -6,11 +6,11 @@
 //! [`HostEvent`]s. Everything above (the vendor APIs) is driven by those
 //! events; everything below (HCI, L2CAP, ATT, GATT) is called from here.
 
+use crate::att::db::AttributeDb;
 use crate::att::server::{self as att_server, AttBearer, LinkSecurity, ServerEvent};
 use crate::config;
 use crate::gap::{AdvReportEvent, Advertiser, Scanner};
 use crate::gatt::client::{self as gatt_client, ClientError, ClientEvent, GattClient};
-use crate::gatt::db::AttributeDb;
 use crate::hci::acl::{AclFlow, AclHeader, AclTxQueue};
 use crate::hci::bringup::{BringUp, BringUpError, BringUpStep, ControllerInfo};
 use crate::hci::command::{

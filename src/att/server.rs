@@ -39,9 +39,9 @@
 //! - PDUs a server does not take (responses, notifications, indications,
 //!   unknown commands, Signed Write Command) are ignored: no response.
 
+use crate::att::db::{AttPermissions, AttributeDb, AttributeKind, DbError};
 use crate::att::pdu::{self, error, AttPdu, DecodeError, Writer};
 use crate::config;
-use crate::gatt::db::{AttPermissions, AttributeDb, AttributeKind, DbError};
 use crate::uuid::Uuid;
 
 /// Another indication is still waiting for its confirmation.
@@ -636,8 +636,8 @@ fn read_by_group_type(
     }
     // Only services are grouping attributes here (Vol 3 Part G 2.5.3).
     let kind = match group_type.as_u16() {
-        Some(crate::gatt::db::PRIMARY_SERVICE) => AttributeKind::PrimaryService,
-        Some(crate::gatt::db::SECONDARY_SERVICE) => AttributeKind::SecondaryService,
+        Some(crate::att::db::PRIMARY_SERVICE) => AttributeKind::PrimaryService,
+        Some(crate::att::db::SECONDARY_SERVICE) => AttributeKind::SecondaryService,
         _ => return Err((start, error::UNSUPPORTED_GROUP_TYPE)),
     };
     let mtu = resp.len();
@@ -764,7 +764,8 @@ pub fn write_indication(handle: u16, value: &[u8], mtu: u16, out: &mut [u8]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gatt::db::AttPermissions as P;
+    use crate::att::db::fixture;
+    use crate::att::db::AttPermissions as P;
     use std::vec::Vec;
 
     struct Ctx {
@@ -777,12 +778,7 @@ mod tests {
         /// The QuecPython server demo table (default services removed).
         fn demo() -> Ctx {
             let mut db = AttributeDb::new();
-            let rw = P::READ | P::WRITE;
-            db.add_service(Uuid::Uuid16(0x180F), true).unwrap();
-            db.add_characteristic(0x32, Uuid::Uuid16(0x2A19), rw, &[0u8; 244], 244)
-                .unwrap();
-            db.add_descriptor(Uuid::Uuid16(0x2902), rw, &[0; 4], 4)
-                .unwrap();
+            fixture::demo(&mut db);
             Ctx {
                 bearer: AttBearer::new(),
                 db,
@@ -794,7 +790,7 @@ mod tests {
         /// value handles 3, 5, 7, 9, 11, 13.
         fn security() -> Ctx {
             let mut db = AttributeDb::new();
-            db.add_service(Uuid::Uuid16(0x1234), true).unwrap();
+            fixture::service(&mut db, 0x1234);
             for (uuid, perms) in [
                 (0xAAAA, P::WRITE),
                 (0xBBBB, P::READ | P::READ_ENCRYPTION),
@@ -803,8 +799,7 @@ mod tests {
                 (0xEEEE, P::READ | P::WRITE | P::WRITE_ENCRYPTION),
                 (0xFFF0, P::READ),
             ] {
-                db.add_characteristic(0x0A, Uuid::Uuid16(uuid), perms, &[0x42], 8)
-                    .unwrap();
+                fixture::characteristic(&mut db, 0x0A, Uuid::Uuid16(uuid), perms, &[0x42], 8);
             }
             Ctx {
                 bearer: AttBearer::new(),
@@ -888,8 +883,7 @@ mod tests {
         assert_eq!(c.rsp(&[0x04, 0x05, 0x00]), [0x01, 0x04, 0x00, 0x00, 0x04]);
         // A 128-bit UUID ends a 16-bit list and gets its own format.
         let u = [0x10u8; 16];
-        c.db.add_characteristic(0x02, Uuid::Uuid128(u), P::READ, &[], 1)
-            .unwrap();
+        fixture::characteristic(&mut c.db, 0x02, Uuid::Uuid128(u), P::READ, &[], 1);
         let r = c.rsp(&[0x04, 0x04, 0x00, 0xFF, 0xFF]);
         assert_eq!(
             r,
@@ -990,21 +984,24 @@ mod tests {
             [0x01, 0x10, 0x00, 0x00, 0x01]
         );
         // With GAP/GATT kept: three services, user one at 16..19.
-        let mut db = AttributeDb::new();
-        db.add_gap_gatt_services(b"Quectel_ble").unwrap();
         let mut g = Ctx::demo();
-        core::mem::swap(&mut g.db, &mut db);
-        g.db.add_service(Uuid::Uuid16(0x180F), true).unwrap();
-        g.db.add_characteristic(
-            0x32,
-            Uuid::Uuid16(0x2A19),
-            P::READ | P::WRITE,
-            &[0; 244],
-            244,
-        )
-        .unwrap();
-        g.db.add_descriptor(Uuid::Uuid16(0x2902), P::READ | P::WRITE, &[], 2)
-            .unwrap();
+        g.db.clear();
+        fixture::service(&mut g.db, 0x1800);
+        for uuid in [0x2A00, 0x2A01, 0x2A04] {
+            fixture::characteristic(&mut g.db, 0x02, Uuid::Uuid16(uuid), P::READ, &[0], 1);
+        }
+        fixture::service(&mut g.db, 0x1801);
+        fixture::characteristic(
+            &mut g.db,
+            0x20,
+            Uuid::Uuid16(0x2A05),
+            P::empty(),
+            &[0; 4],
+            4,
+        );
+        fixture::cccd(&mut g.db, P::READ | P::WRITE);
+        g.db.set_next_handle(16).unwrap();
+        fixture::demo(&mut g.db);
         assert_eq!(
             g.rsp(&[0x10, 0x01, 0x00, 0xFF, 0xFF, 0x00, 0x28]),
             [

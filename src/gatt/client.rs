@@ -1034,8 +1034,9 @@ fn discovered(kind: ProcedureKind, rsp: AttPdu<'_>, start: u16, end: u16) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::att::db::{AttPermissions as P, AttributeDb};
     use crate::att::server::{handle_pdu, AttBearer, LinkSecurity};
-    use crate::gatt::db::{AttPermissions as P, AttributeDb};
+    use crate::gatt::server::GattServer;
     use std::vec::Vec;
     use ClientEvent::*;
     use ProcedureKind as K;

@@ -16,8 +16,9 @@ pub mod client;
 mod tests;
 
 use super::event::{EventFull, MpbleEvent, MpbleTarget};
+use crate::att::db::{AttPermissions, AttributeDb};
 use crate::config;
-use crate::gatt::db::{AttPermissions, AttributeDb};
+use crate::gatt::server::GattServer;
 use crate::host::{HostCore, HostError, HostEvent, Role as Role_};
 use crate::uuid::Uuid;
 use heapless::Vec;
