@@ -11,7 +11,8 @@
 //! Numbers are host CPU cost on this machine; never quote them as
 //! over-the-air throughput (VIRTUAL-AIR.md).
 
-use mpble::api::Stack;
+use mpble::api::quecpython::calls::QpyCalls;
+use mpble::api::Firmware;
 use mpble::testing::{
     acl_frame, le_connection_complete, register_demo_service, ScriptedController,
 };
@@ -20,8 +21,8 @@ use std::time::Instant;
 const LINK: u16 = 0x0040;
 const MEMORY_GOAL: usize = 64 * 1024;
 
-fn connected() -> (Box<Stack>, ScriptedController) {
-    let mut stack = Box::new(Stack::new());
+fn connected() -> (Box<Firmware>, ScriptedController) {
+    let mut stack = Box::new(Firmware::new());
     let mut ctrl = ScriptedController::new([1, 2, 3, 4, 5, 6]);
     stack.qpy.server_init();
     stack.qpy_gatt_start(0);
@@ -34,9 +35,9 @@ fn connected() -> (Box<Stack>, ScriptedController) {
 }
 
 fn main() {
-    let size = core::mem::size_of::<Stack>();
+    let size = core::mem::size_of::<Firmware>();
     println!(
-        "memory: Stack is {size} bytes ({:.1} KiB); goal <= {} KiB: {}",
+        "memory: Firmware is {size} bytes ({:.1} KiB); goal <= {} KiB: {}",
         size as f64 / 1024.0,
         MEMORY_GOAL / 1024,
         if size <= MEMORY_GOAL {

@@ -70,10 +70,10 @@ pub const QPY_MAX_CHARAS: usize = 32;
 pub const QPY_MAX_DESCS: usize = 32;
 /// Devices remembered per scan for `setScanFilter(1)`.
 pub const QPY_SCAN_SEEN: usize = 32;
-/// QuecPython client calls waiting per link behind the running one.
-pub const QPY_CLIENT_QUEUE: usize = 4;
-/// Bytes of write values and handle lists those queued calls hold.
-pub const QPY_CLIENT_POOL: usize = 1024;
+/// GATT client procedures waiting per link behind the running one.
+pub const GATT_CLIENT_QUEUE: usize = 4;
+/// Bytes of write values and handle lists those queued procedures hold.
+pub const GATT_CLIENT_POOL: usize = 1024;
 /// Bytes of initial values held by those registrations.
 pub const QPY_VALUE_POOL: usize = 4096;
 /// Longest value a peer may write to a QuecPython characteristic whose

@@ -15,13 +15,28 @@
 //!   seen (and refused) by the Rust validation instead of being truncated.
 
 use crate::api::event::{MpbleEvent, MpbleState};
-use crate::api::Stack;
+use crate::api::Firmware;
+use crate::host::HostError;
 use spin::Mutex;
 
-static STACK: Mutex<Stack> = Mutex::new(Stack::new());
+static FIRMWARE: Mutex<Firmware> = Mutex::new(Firmware::new());
 
-fn with_stack<R>(f: impl FnOnce(&mut Stack) -> R) -> R {
-    f(&mut STACK.lock())
+fn with_stack<R>(f: impl FnOnce(&mut Firmware) -> R) -> R {
+    f(&mut FIRMWARE.lock())
+}
+
+/// One API call: the adapter acts on the stack, then the adapters see
+/// the host events it caused.
+fn call<R>(f: impl FnOnce(&mut Firmware) -> R) -> R {
+    with_stack(|fw| fw.call(f))
+}
+
+/// A core result as the C ABI returns it: 0, or -1 when refused.
+fn status(r: Result<(), HostError>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(_) => -1,
+    }
 }
 
 /// Borrows `len` bytes at `ptr` as a slice; a null pointer is an empty slice.
@@ -52,7 +67,7 @@ pub extern "C" fn mpble_reset() {
 /// already opened the transport. Returns 0, or -1 if already started.
 #[no_mangle]
 pub extern "C" fn mpble_start(now_ms: u32) -> i32 {
-    with_stack(|s| s.start(now_ms))
+    call(|f| status(f.stack.start(now_ms)))
 }
 
 /// The host's life-cycle state.
@@ -155,44 +170,44 @@ pub unsafe extern "C" fn mpble_public_addr(out: *mut u8) -> i32 {
 /// `ble.serverInit(cb)`: selects the server role.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_server_init() -> i32 {
-    with_stack(|s| s.qpy.server_init())
+    call(|f| f.qpy.server_init())
 }
 
 /// `ble.serverRelease()`.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_server_release() -> i32 {
-    with_stack(|s| s.qpy.server_release())
+    call(|f| f.qpy.server_release())
 }
 
 /// `ble.clientInit(cb)`: selects the client role.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_client_init() -> i32 {
-    with_stack(|s| s.qpy.client_init())
+    call(|f| f.qpy.client_init())
 }
 
 /// `ble.clientRelease()`.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_client_release() -> i32 {
-    with_stack(|s| s.qpy.client_release())
+    call(|f| f.qpy.client_release())
 }
 
 /// `ble.gattStart()`: the port has opened the transport; starts bring-up.
 /// Event 0 follows.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_gatt_start(now_ms: u32) -> i32 {
-    with_stack(|s| s.qpy_gatt_start(now_ms))
+    call(|f| f.qpy.gatt_start(&mut f.stack, now_ms))
 }
 
 /// `ble.gattStop()`. Event 1 follows.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_gatt_stop(now_ms: u32) -> i32 {
-    with_stack(|s| s.qpy_gatt_stop(now_ms))
+    call(|f| f.qpy.gatt_stop(&mut f.stack, now_ms))
 }
 
 /// `ble.getStatus()`: 1 started, 0 stopped.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_get_status() -> i32 {
-    with_stack(|s| s.qpy_get_status())
+    call(|f| f.qpy.get_status(&f.stack))
 }
 
 /// `ble.setLocalName(code, name)`.
@@ -203,7 +218,7 @@ pub extern "C" fn mpble_qpy_get_status() -> i32 {
 pub unsafe extern "C" fn mpble_qpy_set_local_name(code: i64, name: *const u8, len: usize) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let name = unsafe { bytes(name, len) };
-    with_stack(|s| s.qpy_set_local_name(code, name))
+    call(|f| f.qpy.set_local_name(&mut f.stack.host.core.db, code, name))
 }
 
 /// `ble.setAdvParam(min_adv, max_adv, adv_type, addr_type, channel,
@@ -221,18 +236,21 @@ pub extern "C" fn mpble_qpy_set_adv_param(
     no_br_edr: i64,
     enable_adv: i64,
 ) -> i32 {
-    with_stack(|s| {
-        s.qpy_set_adv_param([
-            min_adv,
-            max_adv,
-            adv_type,
-            addr_type,
-            channel,
-            filter_policy,
-            discov_mode,
-            no_br_edr,
-            enable_adv,
-        ])
+    call(|f| {
+        f.qpy.set_adv_param(
+            f.stack.core(),
+            [
+                min_adv,
+                max_adv,
+                adv_type,
+                addr_type,
+                channel,
+                filter_policy,
+                discov_mode,
+                no_br_edr,
+                enable_adv,
+            ],
+        )
     })
 }
 
@@ -244,7 +262,7 @@ pub extern "C" fn mpble_qpy_set_adv_param(
 pub unsafe extern "C" fn mpble_qpy_set_adv_data(data: *const u8, len: usize) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let data = unsafe { bytes(data, len) };
-    with_stack(|s| s.qpy_set_adv_data(data, false))
+    call(|f| f.qpy.set_adv_data(f.stack.core(), data, false))
 }
 
 /// `ble.setAdvRspData(data)`.
@@ -255,7 +273,7 @@ pub unsafe extern "C" fn mpble_qpy_set_adv_data(data: *const u8, len: usize) -> 
 pub unsafe extern "C" fn mpble_qpy_set_adv_rsp_data(data: *const u8, len: usize) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let data = unsafe { bytes(data, len) };
-    with_stack(|s| s.qpy_set_adv_data(data, true))
+    call(|f| f.qpy.set_adv_data(f.stack.core(), data, true))
 }
 
 /// `ble.addService(primary, server_id, uuid_type, uuid_s, uuid_l)`.
@@ -273,8 +291,8 @@ pub unsafe extern "C" fn mpble_qpy_add_service(
 ) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let uuid_l = unsafe { bytes(uuid_l, uuid_l_len) };
-    with_stack(|s| {
-        s.qpy
+    call(|f| {
+        f.qpy
             .add_service(primary, server_id, uuid_type, uuid_s, uuid_l)
     })
 }
@@ -295,8 +313,8 @@ pub unsafe extern "C" fn mpble_qpy_add_chara(
 ) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let uuid_l = unsafe { bytes(uuid_l, uuid_l_len) };
-    with_stack(|s| {
-        s.qpy
+    call(|f| {
+        f.qpy
             .add_chara(server_id, chara_id, chara_prop, uuid_type, uuid_s, uuid_l)
     })
 }
@@ -323,8 +341,8 @@ pub unsafe extern "C" fn mpble_qpy_add_chara_attr(
 ) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let (uuid_l, value) = unsafe { (bytes(uuid_l, uuid_l_len), bytes(value, value_len)) };
-    with_stack(|s| {
-        s.qpy.add_chara_attr(
+    call(|f| {
+        f.qpy.add_chara_attr(
             is_desc, server_id, chara_id, permission, uuid_type, uuid_s, uuid_l, value,
         )
     })
@@ -343,13 +361,19 @@ pub unsafe extern "C" fn mpble_qpy_change_chara_value(
 ) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let value = unsafe { bytes(value, len) };
-    with_stack(|s| s.qpy_change_chara_value(server_id, chara_id, value))
+    call(|f| {
+        f.qpy
+            .change_chara_value(&mut f.stack.host.core.db, server_id, chara_id, value)
+    })
 }
 
 /// `ble.addOrClearService(option, mode)`.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_add_or_clear_service(option: i64, mode: i64) -> i32 {
-    with_stack(|s| s.qpy_add_or_clear_service(option, mode))
+    call(|f| {
+        f.qpy
+            .add_or_clear_service(&mut f.stack.host.core.db, option, mode)
+    })
 }
 
 /// `ble.sendNotification(connect_id, attr_handle, value)` (`indicate`
@@ -368,19 +392,28 @@ pub unsafe extern "C" fn mpble_qpy_send(
 ) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let value = unsafe { bytes(value, len) };
-    with_stack(|s| s.qpy_send(indicate, connect_id, attr_handle, value, now_ms))
+    call(|f| {
+        f.qpy.send(
+            &mut f.stack,
+            indicate,
+            connect_id,
+            attr_handle,
+            value,
+            now_ms,
+        )
+    })
 }
 
 /// `ble.advStart()`.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_adv_start() -> i32 {
-    with_stack(|s| s.qpy_adv_enable(true))
+    call(|f| f.qpy.adv_enable(&mut f.stack, true))
 }
 
 /// `ble.advStop()`.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_adv_stop() -> i32 {
-    with_stack(|s| s.qpy_adv_enable(false))
+    call(|f| f.qpy.adv_enable(&mut f.stack, false))
 }
 
 // ---------------------------------------------------------------------------
@@ -396,21 +429,24 @@ pub extern "C" fn mpble_qpy_set_scan_param(
     filter_policy: i64,
     addr_type: i64,
 ) -> i32 {
-    with_stack(|s| {
-        s.qpy_set_scan_param([scan_mode, interval, scan_window, filter_policy, addr_type])
+    call(|f| {
+        f.qpy.set_scan_param(
+            f.stack.core(),
+            [scan_mode, interval, scan_window, filter_policy, addr_type],
+        )
     })
 }
 
 /// `ble.scanStart()` (`enable` true) and `ble.scanStop()`. Event 19 reports.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_scan(enable: bool) -> i32 {
-    with_stack(|s| s.qpy_scan(enable))
+    call(|f| f.qpy.scan(f.stack.core(), enable))
 }
 
 /// `ble.setScanFilter(act)`.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_set_scan_filter(act: i64) -> i32 {
-    with_stack(|s| s.qpy.set_scan_filter(act))
+    call(|f| f.qpy.set_scan_filter(act))
 }
 
 /// `ble.connect(addr_type, addr)`. Event 16 follows.
@@ -421,7 +457,7 @@ pub extern "C" fn mpble_qpy_set_scan_filter(act: i64) -> i32 {
 pub unsafe extern "C" fn mpble_qpy_connect(addr_type: i64, addr: *const u8, len: usize) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let addr = unsafe { bytes(addr, len) };
-    with_stack(|s| s.qpy_connect(addr_type, addr))
+    call(|f| f.qpy.connect(f.stack.core(), addr_type, addr))
 }
 
 /// `ble.cancelConnect(addr)`.
@@ -432,19 +468,23 @@ pub unsafe extern "C" fn mpble_qpy_connect(addr_type: i64, addr: *const u8, len:
 pub unsafe extern "C" fn mpble_qpy_cancel_connect(addr: *const u8, len: usize) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let addr = unsafe { bytes(addr, len) };
-    with_stack(|s| s.qpy_cancel_connect(addr))
+    call(|f| f.qpy.cancel_connect(f.stack.core(), addr))
 }
 
 /// `ble.disconnect(connect_id)`. Event 17 follows.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_disconnect(connect_id: i64) -> i32 {
-    with_stack(|s| s.qpy_disconnect(connect_id))
+    call(|f| f.qpy.disconnect(f.stack.core(), connect_id))
 }
 
 /// `ble.discoverAllService(connect_id)`. Events 27.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_discover_all_service(connect_id: i64) -> i32 {
-    with_stack(|s| s.qpy_client(|c, h| c.discover_all_service(h, connect_id)))
+    call(|f| {
+        f.qpy
+            .client
+            .discover_all_service(f.stack.core(), connect_id)
+    })
 }
 
 /// `ble.discoverByUUID(connect_id, uuid_type, uuid_s, uuid_l)`. Events 27.
@@ -461,8 +501,10 @@ pub unsafe extern "C" fn mpble_qpy_discover_by_uuid(
 ) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let uuid_l = unsafe { bytes(uuid_l, uuid_l_len) };
-    with_stack(|s| {
-        s.qpy_client(|c, h| c.discover_by_uuid(h, connect_id, uuid_type, uuid_s, uuid_l))
+    call(|f| {
+        f.qpy
+            .client
+            .discover_by_uuid(f.stack.core(), connect_id, uuid_type, uuid_s, uuid_l)
     })
 }
 
@@ -475,7 +517,11 @@ pub extern "C" fn mpble_qpy_discover_range(
     start: i64,
     end: i64,
 ) -> i32 {
-    with_stack(|s| s.qpy_client(|c, h| c.discover_range(h, which, connect_id, start, end)))
+    call(|f| {
+        f.qpy
+            .client
+            .discover_range(f.stack.core(), which, connect_id, start, end)
+    })
 }
 
 /// `ble.readCharaByUUID(connect_id, start_handle, end_handle, uuid_type,
@@ -496,8 +542,16 @@ pub unsafe extern "C" fn mpble_qpy_read_chara_by_uuid(
 ) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let uuid_l = unsafe { bytes(uuid_l, uuid_l_len) };
-    with_stack(|s| {
-        s.qpy_client(|c, h| c.read_by_uuid(h, connect_id, start, end, uuid_type, uuid_s, uuid_l))
+    call(|f| {
+        f.qpy.client.read_by_uuid(
+            f.stack.core(),
+            connect_id,
+            start,
+            end,
+            uuid_type,
+            uuid_s,
+            uuid_l,
+        )
     })
 }
 
@@ -509,13 +563,21 @@ pub extern "C" fn mpble_qpy_read_chara_by_handle(
     offset: i64,
     is_long: i64,
 ) -> i32 {
-    with_stack(|s| s.qpy_client(|c, h| c.read_by_handle(h, connect_id, handle, offset, is_long)))
+    call(|f| {
+        f.qpy
+            .client
+            .read_by_handle(f.stack.core(), connect_id, handle, offset, is_long)
+    })
 }
 
 /// `ble.readCharaDesc(connect_id, handle, is_long)`. Event 36.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_read_chara_desc(connect_id: i64, handle: i64, is_long: i64) -> i32 {
-    with_stack(|s| s.qpy_client(|c, h| c.read_desc(h, connect_id, handle, is_long)))
+    call(|f| {
+        f.qpy
+            .client
+            .read_desc(f.stack.core(), connect_id, handle, is_long)
+    })
 }
 
 /// `ble.readMultiChara(connect_id, handles)`. Event 34.
@@ -530,7 +592,7 @@ pub unsafe extern "C" fn mpble_qpy_read_multi_chara(
 ) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let handles = unsafe { bytes(handles, len) };
-    with_stack(|s| s.qpy_client(|c, h| c.read_multi(h, connect_id, handles)))
+    call(|f| f.qpy.client.read_multi(f.stack.core(), connect_id, handles))
 }
 
 /// `ble.writeChara(connect_id, handle, offset, is_long, data)` (`desc`
@@ -552,7 +614,17 @@ pub unsafe extern "C" fn mpble_qpy_write_chara(
 ) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let data = unsafe { bytes(data, len) };
-    with_stack(|s| s.qpy_client(|c, h| c.write(h, desc, connect_id, handle, offset, is_long, data)))
+    call(|f| {
+        f.qpy.client.write(
+            f.stack.core(),
+            desc,
+            connect_id,
+            handle,
+            offset,
+            is_long,
+            data,
+        )
+    })
 }
 
 /// `ble.writeCharaNoRsp(connect_id, handle, data)`. Event 31.
@@ -568,13 +640,13 @@ pub unsafe extern "C" fn mpble_qpy_write_chara_no_rsp(
 ) -> i32 {
     // SAFETY: forwarded from this function's own contract.
     let data = unsafe { bytes(data, len) };
-    with_stack(|s| s.qpy_write_no_rsp(connect_id, handle, data))
+    call(|f| f.qpy.write_no_rsp(&mut f.stack, connect_id, handle, data))
 }
 
 /// `ble.exchangeMtu(connect_id, mtu_size)`. Event 20.
 #[no_mangle]
 pub extern "C" fn mpble_qpy_exchange_mtu(connect_id: i64, mtu: i64) -> i32 {
-    with_stack(|s| s.qpy_client(|c, h| c.exchange_mtu(h, connect_id, mtu)))
+    call(|f| f.qpy.client.exchange_mtu(f.stack.core(), connect_id, mtu))
 }
 
 // ---------------------------------------------------------------------------

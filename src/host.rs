@@ -11,6 +11,7 @@ use crate::att::server::{self as att_server, AttBearer, LinkSecurity, ServerEven
 use crate::config;
 use crate::gap::{AdvReportEvent, Advertiser, Scanner};
 use crate::gatt::client::{self as gatt_client, ClientError, ClientEvent, GattClient};
+use crate::gatt::queue::{Procedure, ProcedureQueue, QueueError, Request};
 use crate::hci::acl::{AclFlow, AclHeader, AclTxQueue};
 use crate::hci::bringup::{BringUp, BringUpError, BringUpStep, ControllerInfo};
 use crate::hci::command::{
@@ -94,10 +95,13 @@ pub enum HostEvent {
     IndicationConfirmed {
         conn: usize,
     },
-    /// Our GATT client's progress on a link. For `Results`, the response
-    /// PDU is [`HostCore::client_pdu`] until the next packet is handled.
+    /// Our GATT client's progress on a link: `request` is the procedure
+    /// the event belongs to (none for notifications and indications). For
+    /// `Results`, the response PDU is [`HostCore::client_pdu`] until the
+    /// next packet is handled.
     GattClient {
         conn: usize,
+        request: Option<Request>,
         event: ClientEvent,
     },
     /// A command the application caused failed in the controller.
@@ -195,6 +199,8 @@ pub struct HostCore {
     conns: [Option<Connection>; config::MAX_CONNECTIONS],
     events: Deque<HostEvent, { config::EVENT_QUEUE }>,
     pub db: AttributeDb,
+    /// GATT client procedures waiting for each link's bearer.
+    procedures: ProcedureQueue,
     pub adv: Advertiser,
     pub scan: Scanner,
     /// An LE Create Connection is pending (we are the initiator).
@@ -235,6 +241,7 @@ impl Host {
                 conns: [NO_CONN; config::MAX_CONNECTIONS],
                 events: Deque::new(),
                 db: AttributeDb::new(),
+                procedures: ProcedureQueue::new(),
                 adv: Advertiser::new(),
                 scan: Scanner::new(),
                 connecting: false,
@@ -268,6 +275,7 @@ impl Host {
         c.conns = Default::default();
         c.events.clear();
         c.db.clear();
+        c.procedures.reset();
         c.adv = Advertiser::new();
         c.scan = Scanner::new();
         c.connecting = false;
@@ -355,7 +363,12 @@ impl HostCore {
                 .cmds
                 .submit(command::disconnect(handle, REMOTE_USER_TERMINATED));
             if let Some(event) = done {
-                self.push_event(HostEvent::GattClient { conn, event });
+                let request = self.procedures.finish(conn);
+                self.push_event(HostEvent::GattClient {
+                    conn,
+                    request,
+                    event,
+                });
             }
         }
     }
@@ -397,6 +410,7 @@ impl HostCore {
         self.cmds.reset();
         self.acl_tx.reset();
         self.conns = Default::default();
+        self.procedures.reset();
         self.adv.enabled = false;
         self.scan.enabled = false;
         self.connecting = false;
@@ -455,6 +469,7 @@ impl HostCore {
         self.cmds.reset();
         self.acl_tx.reset();
         self.conns = Default::default();
+        self.procedures.reset();
         for conn in 0..config::MAX_CONNECTIONS {
             self.db.reset_connection(conn);
         }
@@ -678,6 +693,106 @@ impl HostCore {
         Ok(())
     }
 
+    /// Runs a GATT client procedure on a link, now if its bearer is idle,
+    /// else after those already waiting (Vol 3 Part F 3.3.2: one request
+    /// at a time). `data` is the write value or the Read Multiple handle
+    /// list, copied in. A procedure started at once that the GATT client
+    /// refuses (bad range, too long for the MTU) is refused here; one
+    /// refused later, when its turn comes, ends with a `Done` event.
+    pub fn gatt_submit(
+        &mut self,
+        conn: usize,
+        request: Request,
+        data: &[u8],
+    ) -> Result<(), HostError> {
+        match self.connection(conn) {
+            Some(c) if !c.att_dead => {}
+            _ => return Err(HostError::NoConnection),
+        }
+        let request = self
+            .procedures
+            .prepare(request, data)
+            .map_err(|_| HostError::QueueFull)?;
+        if !self.procedures.is_idle(conn) {
+            return self.procedures.push(conn, request).map_err(|e| match e {
+                QueueError::Full => HostError::QueueFull,
+                QueueError::NoLink => HostError::NoConnection,
+            });
+        }
+        let started = self.start_procedure(conn, request);
+        if started.is_err() {
+            self.procedures.release(request);
+        }
+        started
+    }
+
+    /// Sends the first request of `request`'s procedure.
+    fn start_procedure(&mut self, conn: usize, request: Request) -> Result<(), HostError> {
+        let mut data = [0u8; config::ATT_VALUE_MAX];
+        let value = self.procedures.data(&request);
+        let n = value.len().min(data.len());
+        data[..n].copy_from_slice(&value[..n]);
+        let data = &data[..n];
+        self.gatt_client_request(conn, |c, out| match request.procedure {
+            Procedure::ExchangeMtu { mtu } => c.exchange_mtu(mtu, out),
+            Procedure::DiscoverAllPrimaryServices => c.discover_all_primary_services(out),
+            Procedure::DiscoverPrimaryServiceByUuid { uuid } => {
+                c.discover_primary_service_by_uuid(uuid, out)
+            }
+            Procedure::FindIncludedServices { start, end } => {
+                c.find_included_services(start, end, out)
+            }
+            Procedure::DiscoverAllCharacteristics { start, end } => {
+                c.discover_all_characteristics(start, end, out)
+            }
+            Procedure::DiscoverAllDescriptors { start, end } => {
+                c.discover_all_descriptors(start, end, out)
+            }
+            Procedure::Read {
+                handle,
+                offset,
+                long,
+            } => c.read_by_handle(handle, offset, long, out),
+            Procedure::ReadByUuid { start, end, uuid } => c.read_by_uuid(start, end, uuid, out),
+            Procedure::ReadMultiple { .. } => c.read_multiple(data, out),
+            Procedure::Write {
+                handle,
+                offset,
+                long,
+                ..
+            } => {
+                if long || offset != 0 {
+                    c.write_long(handle, offset, data, out)
+                } else {
+                    c.write(handle, data, out)
+                }
+            }
+        })?;
+        self.procedures.set_running(conn, request);
+        Ok(())
+    }
+
+    /// Starts what waits on an idle link. A procedure the GATT client
+    /// refuses when its turn comes ends at once with Unlikely Error, as a
+    /// malformed response would end it.
+    fn start_next_procedure(&mut self, conn: usize) {
+        while let Some(request) = self.procedures.next(conn) {
+            if self.start_procedure(conn, request).is_ok() {
+                return;
+            }
+            self.procedures.release(request);
+            self.push_event(HostEvent::GattClient {
+                conn,
+                request: Some(request),
+                event: ClientEvent::Done {
+                    procedure: request.procedure.kind(),
+                    att_error: gatt_client::ERROR_INVALID_RESPONSE,
+                    handle: 0,
+                },
+            });
+        }
+    }
+
     /// The last ATT PDU our GATT client received (opcode first): the
     /// response a `ClientEvent::Results` refers to.
     pub fn client_pdu(&self) -> &[u8] {
@@ -759,6 +874,7 @@ impl HostCore {
                         self.acl_flow.on_disconnected(handle);
                         self.acl_tx.drop_handle(handle);
                         self.db.reset_connection(conn);
+                        self.procedures.link_down(conn);
                         self.push_event(HostEvent::Disconnected {
                             conn,
                             handle,
@@ -1016,8 +1132,21 @@ impl HostCore {
                         }
                         self.push_event(HostEvent::MtuExchanged { conn, mtu });
                     }
-                    self.push_event(HostEvent::GattClient { conn, event });
+                    let request = match event {
+                        // These end the running procedure.
+                        ClientEvent::Done { .. } | ClientEvent::MtuExchanged { .. } => {
+                            self.procedures.finish(conn)
+                        }
+                        ClientEvent::Results { .. } => self.procedures.running(conn),
+                        ClientEvent::Notification { .. } | ClientEvent::Indication { .. } => None,
+                    };
+                    self.push_event(HostEvent::GattClient {
+                        conn,
+                        request,
+                        event,
+                    });
                 }
+                self.start_next_procedure(conn);
             }
             l2cap::CID_ATT => {
                 let security = c.security;

@@ -7,7 +7,8 @@
 extern crate std;
 
 use crate::api::event::{MpbleEvent, MpbleTarget, MpbleValueKind};
-use crate::api::Stack;
+use crate::api::quecpython::calls::QpyCalls;
+use crate::api::Firmware;
 use crate::hci::command::opcode;
 use std::collections::BTreeMap;
 use std::vec::Vec;
@@ -176,7 +177,7 @@ impl ScriptedController {
 
     /// Takes everything the host wants to send, records it, and returns
     /// the controller's answers (H4 bytes).
-    pub fn exchange(&mut self, stack: &mut Stack) -> Vec<u8> {
+    pub fn exchange(&mut self, stack: &mut Firmware) -> Vec<u8> {
         let mut buf = [0u8; 512];
         loop {
             let n = stack.h4_tx(&mut buf);
@@ -241,7 +242,7 @@ impl ScriptedController {
     }
 
     /// Runs host and controller until the host has nothing more to say.
-    pub fn settle(&mut self, stack: &mut Stack, now: u32) {
+    pub fn settle(&mut self, stack: &mut Firmware, now: u32) {
         for _ in 0..64 {
             let answers = self.exchange(stack);
             if answers.is_empty() {
@@ -295,7 +296,7 @@ impl ScriptedController {
 /// Registers the battery service exactly as
 /// shared/demos/quecpython/ble_server.py does, and commits it with the
 /// default GAP/GATT services removed (`mode` 0) or kept (1).
-pub fn register_demo_service(stack: &mut Stack, mode: i64) {
+pub fn register_demo_service(stack: &mut Firmware, mode: i64) {
     let zeros = [0u8; 16];
     assert_eq!(stack.qpy_set_local_name(0, b"Quectel_ble"), 0);
     assert_eq!(stack.qpy.add_service(1, 1, 1, 0x180F, &zeros), 0);
@@ -337,7 +338,7 @@ pub fn values(ev: &MpbleEvent) -> Vec<V> {
 }
 
 /// Every event waiting for Python, with its target callback.
-pub fn drain_events(stack: &mut Stack) -> Vec<(MpbleTarget, Vec<V>)> {
+pub fn drain_events(stack: &mut Firmware) -> Vec<(MpbleTarget, Vec<V>)> {
     let mut out = Vec::new();
     while let Some(ev) = stack.pop_event() {
         out.push((ev.target, values(&ev)));

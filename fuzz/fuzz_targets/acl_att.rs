@@ -3,10 +3,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use mpble::att::db::AttributeDb;
 use mpble::att::pdu::AttPdu;
 use mpble::att::server::{handle_pdu, AttBearer, LinkSecurity};
 use mpble::config::{ATT_MTU_DEFAULT, ATT_MTU_MAX, MAX_CONNECTIONS};
-use mpble::gatt::db::AttributeDb;
 use mpble::l2cap::{self, Reassembler};
 use mpble::smp;
 

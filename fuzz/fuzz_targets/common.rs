@@ -9,7 +9,8 @@
 
 #![allow(dead_code)] // each binary uses part of this file
 
-use mpble::gatt::db::{AttPermissions as P, AttributeDb};
+use mpble::att::db::{AttPermissions as P, AttributeDb};
+use mpble::gatt::server::GattServer;
 use mpble::uuid::Uuid;
 
 /// The QuecPython demo table with GAP/GATT kept (battery service at 16),

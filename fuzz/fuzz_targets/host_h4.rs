@@ -9,7 +9,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mpble::api::Stack;
+use mpble::api::quecpython::calls::QpyCalls;
+use mpble::api::Firmware;
 use mpble::testing::{
     le_connection_complete, le_connection_complete_role, register_demo_service, ScriptedController,
 };
@@ -17,8 +18,8 @@ use mpble::testing::{
 const LINK: u16 = 0x0040;
 const PEER: [u8; 6] = [1, 2, 3, 4, 5, 6];
 
-fn started(client: bool) -> (Box<Stack>, ScriptedController) {
-    let mut stack = Box::new(Stack::new());
+fn started(client: bool) -> (Box<Firmware>, ScriptedController) {
+    let mut stack = Box::new(Firmware::new());
     let mut ctrl = ScriptedController::new([0x01, 0x00, 0xEE, 0xFF, 0xC0, 0xF0]);
     if client {
         assert_eq!(stack.qpy.client_init(), 0);
@@ -30,7 +31,7 @@ fn started(client: bool) -> (Box<Stack>, ScriptedController) {
     (stack, ctrl)
 }
 
-fn connected_demo_server() -> (Box<Stack>, ScriptedController) {
+fn connected_demo_server() -> (Box<Firmware>, ScriptedController) {
     let (mut stack, mut ctrl) = started(false);
     register_demo_service(&mut stack, 1);
     assert_eq!(stack.qpy_adv_enable(true), 0);
@@ -40,7 +41,7 @@ fn connected_demo_server() -> (Box<Stack>, ScriptedController) {
     (stack, ctrl)
 }
 
-fn connected_client() -> (Box<Stack>, ScriptedController) {
+fn connected_client() -> (Box<Firmware>, ScriptedController) {
     let (mut stack, mut ctrl) = started(true);
     assert_eq!(stack.qpy_scan(true), 0);
     assert_eq!(stack.qpy_connect(0, &PEER), 0);
@@ -106,7 +107,8 @@ fuzz_target!(|input: &[u8]| {
         }
     }
     assert_eq!(
-        stack.events_dropped, 0,
+        stack.events_dropped(),
+        0,
         "flow control must never drop an event"
     );
 });

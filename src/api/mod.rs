@@ -1,10 +1,23 @@
-//! Vendor API semantics on top of the host. The adapters share the core and
-//! never reach into each other.
+//! The seam between the vendor-neutral core and the vendor APIs.
 //!
-//! [`Stack`] owns the host and the adapters. After every input (controller
-//! bytes, time, an API call) it hands each new host event to the adapters
-//! at once, so their state machines move in step with the host; what they
-//! produce waits in one bounded queue for the port to call Python.
+//! - [`Stack`] is the core as every API sees it: the sans-IO host and the
+//!   queue of callback tuples waiting for Python. Its calls return a Rust
+//!   `Result`; it knows no vendor.
+//! - An [`Adapter`] is one vendor API (`quecpython/`, `pycom/`): its
+//!   argument rules, its return conventions (QuecPython's 0/-1, Pycom's
+//!   exceptions, decided in the C port from the adapter's result) and its
+//!   callback tuples. An adapter is handed every host event as it happens
+//!   and turns the ones it cares about into tuples; its calls get the
+//!   `Stack` to act on.
+//! - [`Firmware`] is the composition root the C ABI drives: the stack and
+//!   one field per adapter. After every input (controller bytes, time, an
+//!   API call) it hands each new host event to every adapter at once, so
+//!   their state machines move in step with the host.
+//!
+//! Adding an API (MicroPython's own `bluetooth` module is the likely
+//! third): write `api/<name>/` implementing [`Adapter`], add its field to
+//! [`Firmware`] and one line to [`Firmware::dispatch`], and give it its
+//! `mpble_<name>_*` functions in `ffi.rs`. The other adapters do not change.
 pub mod event;
 pub mod pycom;
 pub mod quecpython;
@@ -13,16 +26,28 @@ pub mod quecpython;
 mod tests;
 
 use crate::config;
-use crate::host::{Host, HostState};
+use crate::host::{Host, HostCore, HostError, HostEvent, HostState};
 use event::{MpbleEvent, MpbleState};
 use heapless::Deque;
+use pycom::Pycom;
 use quecpython::QuecPython;
 
+/// One vendor API over the core.
+pub trait Adapter {
+    /// A host event happened: emit the callback tuples it means for this
+    /// API, if any. `core` is the host as the event left it.
+    fn on_host_event(&mut self, ev: &HostEvent, core: &HostCore, emit: &mut dyn FnMut(MpbleEvent));
+
+    /// Soft reset: forget everything.
+    fn reset(&mut self);
+}
+
+/// The vendor-neutral core: the host and the callback tuples waiting for
+/// the port to call Python.
 pub struct Stack {
     pub host: Host,
-    pub qpy: QuecPython,
     out: Deque<MpbleEvent, { config::EVENT_QUEUE }>,
-    /// Events the port had no room for (never dropped silently).
+    /// Tuples the queue had no room for (never dropped silently).
     pub events_dropped: u32,
 }
 
@@ -36,7 +61,6 @@ impl Stack {
     pub const fn new() -> Self {
         Stack {
             host: Host::new(),
-            qpy: QuecPython::new(),
             out: Deque::new(),
             events_dropped: 0,
         }
@@ -45,54 +69,34 @@ impl Stack {
     /// Soft reset: forget everything.
     pub fn reset(&mut self) {
         self.host.reset();
-        self.qpy = QuecPython::new();
         self.out.clear();
+        self.events_dropped = 0;
     }
 
-    fn queue(&mut self, ev: Option<MpbleEvent>) {
-        if let Some(ev) = ev {
-            if self.out.push_back(ev).is_err() {
-                self.events_dropped = self.events_dropped.wrapping_add(1);
-            }
+    /// The host, for the adapters' calls.
+    pub fn core(&mut self) -> &mut HostCore {
+        &mut self.host.core
+    }
+
+    /// Queues a callback tuple for Python; counted if there is no room.
+    pub fn emit(&mut self, ev: MpbleEvent) {
+        if self.out.push_back(ev).is_err() {
+            self.events_dropped = self.events_dropped.wrapping_add(1);
         }
     }
 
-    /// Hands the host's new events to the adapters.
-    fn dispatch(&mut self) {
-        while let Some(ev) = self.host.core.pop_event() {
-            let Stack {
-                host,
-                qpy,
-                out,
-                events_dropped,
-            } = self;
-            qpy.on_host_event(&ev, &host.core, &mut |e| {
-                if out.push_back(e).is_err() {
-                    *events_dropped = events_dropped.wrapping_add(1);
-                }
-            });
-        }
-        // Client calls queued behind a finished one start now.
-        let target = self.qpy.target();
-        let Stack {
-            host,
-            qpy,
-            out,
-            events_dropped,
-        } = self;
-        qpy.client.pump(&mut host.core, target, &mut |e| {
-            if out.push_back(e).is_err() {
-                *events_dropped = events_dropped.wrapping_add(1);
-            }
-        });
+    /// Starts controller bring-up.
+    pub fn start(&mut self, now: u32) -> Result<(), HostError> {
+        self.host.core.start(now)
     }
 
-    pub fn start(&mut self, now: u32) -> i32 {
-        let r = self.host.core.start(now);
-        self.dispatch();
-        quecpython::result(r.map(|_| ()))
+    /// Drops every link and resets the controller; `HostEvent::Stopped`
+    /// follows.
+    pub fn stop(&mut self, now: u32) -> Result<(), HostError> {
+        self.host.core.stop(now)
     }
 
+    /// Life cycle as the port sees it.
     pub fn state(&self) -> MpbleState {
         match self.host.state() {
             HostState::Off => MpbleState::Off,
@@ -102,194 +106,141 @@ impl Stack {
         }
     }
 
-    /// Takes controller bytes while the event queue has room for what the
-    /// next packet may produce; returns how many bytes it took. The caller
-    /// keeps the rest and offers it again once Python has drained events,
-    /// so a peer that floods writes is slowed by flow control instead of
-    /// having its data dropped (ARCHITECTURE rule 5).
-    pub fn h4_rx(&mut self, data: &[u8], now: u32) -> usize {
-        let mut used = 0;
-        while used < data.len() && self.event_room() >= config::EVENTS_PER_PACKET_MAX {
-            used += self.host.h4_rx_one(&data[used..], now);
-            self.dispatch();
-        }
-        used
-    }
-
-    /// Events waiting for Python.
+    /// Tuples waiting for Python.
     pub fn event_count(&self) -> usize {
         self.out.len()
     }
 
-    /// Free slots in the event queue.
+    /// Free slots in the tuple queue.
     pub fn event_room(&self) -> usize {
         config::EVENT_QUEUE - self.out.len()
-    }
-
-    pub fn h4_tx(&mut self, out: &mut [u8]) -> usize {
-        self.host.core.h4_tx(out)
-    }
-
-    pub fn tick(&mut self, now: u32) {
-        self.host.core.tick(now);
-        self.dispatch();
-    }
-
-    pub fn next_timeout_ms(&self, now: u32) -> u32 {
-        self.host.core.next_timeout_ms(now)
     }
 
     pub fn pop_event(&mut self) -> Option<MpbleEvent> {
         self.out.pop_front()
     }
 
+    pub fn h4_tx(&mut self, out: &mut [u8]) -> usize {
+        self.host.core.h4_tx(out)
+    }
+
+    pub fn next_timeout_ms(&self, now: u32) -> u32 {
+        self.host.core.next_timeout_ms(now)
+    }
+
     pub fn public_addr(&self) -> Option<[u8; 6]> {
         self.host.core.controller().map(|i| i.bd_addr)
     }
+}
 
-    // -- QuecPython calls that need the host --------------------------------
+/// What the C ABI drives: the stack and the adapters over it.
+pub struct Firmware {
+    pub stack: Stack,
+    pub qpy: QuecPython,
+    pub pycom: Pycom,
+}
 
-    pub fn qpy_gatt_start(&mut self, now: u32) -> i32 {
-        if self.qpy.role() == quecpython::Role::None {
-            return -1;
+impl Default for Firmware {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Firmware {
+    pub const fn new() -> Self {
+        Firmware {
+            stack: Stack::new(),
+            qpy: QuecPython::new(),
+            pycom: Pycom::new(),
         }
-        self.start(now)
     }
 
-    pub fn qpy_gatt_stop(&mut self, now: u32) -> i32 {
-        let r = self.host.core.stop(now);
-        self.dispatch();
-        quecpython::result(r)
+    /// Soft reset: forget everything.
+    pub fn reset(&mut self) {
+        self.stack.reset();
+        self.qpy.reset();
+        self.pycom.reset();
     }
 
-    /// `getStatus()`: 1 while the stack runs (bring-up counts: the client
-    /// demo polls right after `gattStart` and quits on 0), else 0.
-    pub fn qpy_get_status(&self) -> i32 {
-        match self.host.state() {
-            HostState::Starting | HostState::Ready | HostState::Stopping => 1,
-            HostState::Off | HostState::Failed => 0,
-        }
-    }
-
-    pub fn qpy_set_local_name(&mut self, code: i64, name: &[u8]) -> i32 {
-        self.qpy.set_local_name(&mut self.host.core.db, code, name)
-    }
-
-    pub fn qpy_set_adv_param(&mut self, p: [i64; 9]) -> i32 {
-        self.qpy.set_adv_param(&mut self.host.core, p)
-    }
-
-    pub fn qpy_set_adv_data(&mut self, d: &[u8], scan_response: bool) -> i32 {
-        self.qpy.set_adv_data(&mut self.host.core, d, scan_response)
-    }
-
-    pub fn qpy_change_chara_value(&mut self, server_id: i64, chara_id: i64, v: &[u8]) -> i32 {
-        self.qpy
-            .change_chara_value(&mut self.host.core.db, server_id, chara_id, v)
-    }
-
-    pub fn qpy_add_or_clear_service(&mut self, option: i64, mode: i64) -> i32 {
-        self.qpy
-            .add_or_clear_service(&mut self.host.core.db, option, mode)
-    }
-
-    /// `sendNotification` / `sendIndication`. A notification's event 25
-    /// follows once it is queued for the controller; an indication's when
-    /// the peer confirms it (Vol 3 Part F 3.4.7.2). A second indication
-    /// before the confirmation is refused (-1), and the first is not lost.
-    pub fn qpy_send(
-        &mut self,
-        indicate: bool,
-        connect_id: i64,
-        attr_handle: i64,
-        v: &[u8],
-        now: u32,
-    ) -> i32 {
-        if !(0..config::MAX_CONNECTIONS as i64).contains(&connect_id)
-            || !(1..=0xFFFF).contains(&attr_handle)
-        {
-            return -1;
-        }
-        let r = self.host.core.send_handle_value(
-            connect_id as usize,
-            attr_handle as u16,
-            v,
-            indicate,
-            now,
-        );
-        if r.is_ok() && !indicate {
-            let ev = self.qpy.send_end();
-            self.queue(ev);
-        }
-        self.dispatch();
-        quecpython::result(r)
-    }
-
-    pub fn qpy_set_scan_param(&mut self, p: [i64; 5]) -> i32 {
-        self.qpy.set_scan_param(&mut self.host.core, p)
-    }
-
-    pub fn qpy_scan(&mut self, enable: bool) -> i32 {
-        let r = self.qpy.scan(&mut self.host.core, enable);
-        self.dispatch();
-        r
-    }
-
-    pub fn qpy_connect(&mut self, addr_type: i64, addr: &[u8]) -> i32 {
-        let r = self.qpy.connect(&mut self.host.core, addr_type, addr);
-        self.dispatch();
-        r
-    }
-
-    pub fn qpy_cancel_connect(&mut self, addr: &[u8]) -> i32 {
-        let r = self.qpy.cancel_connect(&mut self.host.core, addr);
-        self.dispatch();
-        r
-    }
-
-    pub fn qpy_disconnect(&mut self, connect_id: i64) -> i32 {
-        let r = self.qpy.disconnect(&mut self.host.core, connect_id);
-        self.dispatch();
-        r
-    }
-
-    /// A QuecPython client GATT call: `f` gets the client side of the
-    /// adapter and the host.
-    pub fn qpy_client(
-        &mut self,
-        f: impl FnOnce(&mut quecpython::client::Client, &mut crate::host::HostCore) -> i32,
-    ) -> i32 {
-        let r = f(&mut self.qpy.client, &mut self.host.core);
-        self.dispatch();
-        r
-    }
-
-    /// `writeCharaNoRsp`: event 31 follows once the Write Command is queued
-    /// for the controller.
-    pub fn qpy_write_no_rsp(&mut self, connect_id: i64, handle: i64, data: &[u8]) -> i32 {
-        let r = self
-            .qpy
-            .client
-            .write_no_rsp(&mut self.host.core, connect_id, handle, data);
-        if r == 0 {
-            if let Some(target) = self.qpy.target() {
-                let mut ev = MpbleEvent::new(target);
-                if ev
-                    .int(quecpython::event_id::BLE_GATT_CHARA_WRITE_WITHOUT_RSP_IND)
-                    .and_then(|e| e.int(0))
-                    .is_ok()
-                {
-                    self.queue(Some(ev));
+    /// Hands the host's new events to every adapter.
+    fn dispatch(&mut self) {
+        let Firmware { stack, qpy, pycom } = self;
+        while let Some(ev) = stack.host.core.pop_event() {
+            let Stack {
+                host,
+                out,
+                events_dropped,
+            } = &mut *stack;
+            let mut emit = |e: MpbleEvent| {
+                if out.push_back(e).is_err() {
+                    *events_dropped = events_dropped.wrapping_add(1);
                 }
-            }
+            };
+            qpy.on_host_event(&ev, &host.core, &mut emit);
+            pycom.on_host_event(&ev, &host.core, &mut emit);
         }
+    }
+
+    /// Runs one API call on the stack, then hands the host events it
+    /// caused to the adapters.
+    pub fn call<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        let r = f(self);
         self.dispatch();
         r
     }
 
-    pub fn qpy_adv_enable(&mut self, on: bool) -> i32 {
-        let r = self.host.core.advertise(on);
+    /// Takes controller bytes while the tuple queue has room for what the
+    /// next packet may produce; returns how many bytes it took. The caller
+    /// keeps the rest and offers it again once Python has drained events,
+    /// so a peer that floods writes is slowed by flow control instead of
+    /// having its data dropped (ARCHITECTURE rule 5).
+    pub fn h4_rx(&mut self, data: &[u8], now: u32) -> usize {
+        let mut used = 0;
+        while used < data.len() && self.stack.event_room() >= config::EVENTS_PER_PACKET_MAX {
+            used += self.stack.host.h4_rx_one(&data[used..], now);
+            self.dispatch();
+        }
+        used
+    }
+
+    /// Time has passed: timers run.
+    pub fn tick(&mut self, now: u32) {
+        self.stack.host.core.tick(now);
         self.dispatch();
-        quecpython::result(r)
+    }
+
+    // The port's view, forwarded.
+
+    pub fn state(&self) -> MpbleState {
+        self.stack.state()
+    }
+
+    pub fn event_count(&self) -> usize {
+        self.stack.event_count()
+    }
+
+    pub fn event_room(&self) -> usize {
+        self.stack.event_room()
+    }
+
+    pub fn pop_event(&mut self) -> Option<MpbleEvent> {
+        self.stack.pop_event()
+    }
+
+    pub fn h4_tx(&mut self, out: &mut [u8]) -> usize {
+        self.stack.h4_tx(out)
+    }
+
+    pub fn next_timeout_ms(&self, now: u32) -> u32 {
+        self.stack.next_timeout_ms(now)
+    }
+
+    pub fn public_addr(&self) -> Option<[u8; 6]> {
+        self.stack.public_addr()
+    }
+
+    /// Tuples the queue had no room for.
+    pub fn events_dropped(&self) -> u32 {
+        self.stack.events_dropped
     }
 }

@@ -4,7 +4,8 @@
 extern crate std;
 
 use super::event::MpbleTarget;
-use super::Stack;
+use super::quecpython::calls::QpyCalls;
+use super::Firmware;
 use crate::hci::command::opcode;
 use crate::l2cap::CID_ATT;
 use crate::testing::{
@@ -18,13 +19,13 @@ const BD_ADDR: [u8; 6] = [0x01, 0x00, 0xEE, 0xFF, 0xC0, 0xF0];
 const PEER: [u8; 6] = [0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F];
 const LINK: u16 = 0x0040;
 
-fn events(stack: &mut Stack) -> Vec<(MpbleTarget, Vec<V>)> {
+fn events(stack: &mut Firmware) -> Vec<(MpbleTarget, Vec<V>)> {
     drain_events(stack)
 }
 
 /// A started server, as `serverInit` + `gattStart` + event 0 leave it.
-fn started() -> (Box<Stack>, ScriptedController) {
-    let mut stack = Box::new(Stack::new());
+fn started() -> (Box<Firmware>, ScriptedController) {
+    let mut stack = Box::new(Firmware::new());
     let mut ctrl = ScriptedController::new(BD_ADDR);
     assert_eq!(stack.qpy.server_init(), 0);
     assert_eq!(stack.qpy_gatt_start(0), 0);
@@ -36,12 +37,12 @@ fn started() -> (Box<Stack>, ScriptedController) {
     (stack, ctrl)
 }
 
-fn connect(stack: &mut Stack, ctrl: &mut ScriptedController) {
+fn connect(stack: &mut Firmware, ctrl: &mut ScriptedController) {
     stack.h4_rx(&le_connection_complete(LINK, PEER), 2);
     ctrl.settle(stack, 2);
 }
 
-fn att(stack: &mut Stack, ctrl: &mut ScriptedController, pdu: &[u8]) -> Vec<Vec<u8>> {
+fn att(stack: &mut Firmware, ctrl: &mut ScriptedController, pdu: &[u8]) -> Vec<Vec<u8>> {
     stack.h4_rx(&acl_frame(LINK, CID_ATT, pdu), 3);
     ctrl.settle(stack, 3);
     ctrl.take_l2cap(CID_ATT)
@@ -60,7 +61,7 @@ fn start_reports_event_0_and_the_controller_address() {
 
 #[test]
 fn a_silent_controller_fails_start_within_the_command_timeout() {
-    let mut stack = Box::new(Stack::new());
+    let mut stack = Box::new(Firmware::new());
     let mut ctrl = ScriptedController::new(BD_ADDR);
     ctrl.silent.push(opcode::RESET);
     stack.qpy.server_init();
@@ -80,7 +81,7 @@ fn a_silent_controller_fails_start_within_the_command_timeout() {
 
 #[test]
 fn gatt_start_needs_a_role_and_events_after_release_are_dropped() {
-    let mut stack = Box::new(Stack::new());
+    let mut stack = Box::new(Firmware::new());
     assert_eq!(stack.qpy_gatt_start(0), -1);
     let (mut stack, mut ctrl) = started();
     assert_eq!(stack.qpy.client_init(), -1, "one role at a time");
@@ -95,7 +96,7 @@ fn gatt_start_needs_a_role_and_events_after_release_are_dropped() {
 fn demo_table_with_default_services_removed_starts_at_handle_1() {
     let (mut stack, _ctrl) = started();
     register_demo_service(&mut stack, 0);
-    let db = &stack.host.core.db;
+    let db = &stack.stack.host.core.db;
     assert_eq!(db.uuid(1), Some(crate::uuid::Uuid::Uuid16(0x2800)));
     assert_eq!(db.value(1), Some(&[0x0F, 0x18][..]));
     // Characteristic declaration: properties 0x32, value handle 3, UUID 0x2A19.
@@ -109,7 +110,7 @@ fn demo_table_with_default_services_removed_starts_at_handle_1() {
 fn demo_table_with_default_services_kept_starts_at_handle_16() {
     let (mut stack, _ctrl) = started();
     register_demo_service(&mut stack, 1);
-    let db = &stack.host.core.db;
+    let db = &stack.stack.host.core.db;
     assert_eq!(db.value(1), Some(&[0x00, 0x18][..]), "GAP service first");
     assert_eq!(db.value(16), Some(&[0x0F, 0x18][..]));
     assert_eq!(db.value(17), Some(&[0x32, 18, 0x00, 0x19, 0x2A][..]));
@@ -157,7 +158,7 @@ fn advertising_sends_the_apps_bytes_verbatim() {
 #[test]
 fn out_of_range_arguments_return_minus_one_and_change_nothing() {
     let (mut stack, _ctrl) = started();
-    let before = stack.host.core.adv.params;
+    let before = stack.stack.host.core.adv.params;
     assert_eq!(
         stack.qpy_set_adv_param([0x1F, 0x320, 0, 0, 7, 0, 2, 1, 1]),
         -1
@@ -178,10 +179,10 @@ fn out_of_range_arguments_return_minus_one_and_change_nothing() {
         stack.qpy_set_adv_param([0x300, 0x320, 0, 0, 7, 0, 2, 2, 1]),
         -1
     );
-    assert_eq!(stack.host.core.adv.params, before);
+    assert_eq!(stack.stack.host.core.adv.params, before);
     assert_eq!(stack.qpy_set_adv_data(&[0u8; 32], false), -1);
     assert_eq!(stack.qpy_set_adv_data(&[], false), -1);
-    assert!(stack.host.core.adv.data.is_empty());
+    assert!(stack.stack.host.core.adv.data.is_empty());
     assert_eq!(stack.qpy_set_local_name(2, b"x"), -1);
     assert_eq!(stack.qpy_set_local_name(0, &[b'a'; 30]), -1);
     assert_eq!(stack.qpy_set_local_name(0, b""), -1);
@@ -310,7 +311,7 @@ fn connect_notify_write_mtu_and_disconnect_follow_the_demo_tuples() {
         )]
     );
     assert_eq!(
-        stack.host.core.db.cccd(0, 4),
+        stack.stack.host.core.db.cccd(0, 4),
         0,
         "CCCD forgotten with the link"
     );
@@ -380,7 +381,7 @@ fn change_chara_value_is_seen_by_the_next_read() {
 
 #[test]
 fn random_own_address_is_set_before_advertising() {
-    let mut stack = Box::new(Stack::new());
+    let mut stack = Box::new(Firmware::new());
     let mut ctrl = ScriptedController::new([0x01, 0x02, 0x03, 0x04, 0x05, 0x12]);
     stack.qpy.server_init();
     stack.qpy_gatt_start(0);
@@ -445,7 +446,7 @@ fn a_write_flood_waits_for_room_instead_of_dropping_events() {
     );
     // It stopped because one more packet might not fit, not after dropping.
     assert!(stack.event_room() < crate::config::EVENTS_PER_PACKET_MAX);
-    assert_eq!(stack.events_dropped, 0);
+    assert_eq!(stack.events_dropped(), 0);
     // Python drains; the port offers the rest again.
     let mut seen = events(&mut stack);
     let mut rest = &burst[used..];
@@ -458,5 +459,5 @@ fn a_write_flood_waits_for_room_instead_of_dropping_events() {
     let data: Vec<_> = seen.iter().map(|(_, v)| v[3].clone()).collect();
     let expected: Vec<_> = (0..40u8).map(|i| V::B(std::vec![i])).collect();
     assert_eq!(data, expected, "every write reported once, in order");
-    assert_eq!(stack.events_dropped, 0);
+    assert_eq!(stack.events_dropped(), 0);
 }

@@ -2,6 +2,7 @@
 //! lays services into ATT's table (`server`), the client side runs the
 //! procedures against a peer (`client`).
 pub mod client;
+pub mod queue;
 pub mod server;
 
 pub use server::GattServer;

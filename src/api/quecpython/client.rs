@@ -22,268 +22,64 @@
 use super::{event_id, in_range, uuid_arg, ERR, OK};
 use crate::api::event::{EventFull, MpbleEvent, MpbleTarget};
 use crate::config;
-use crate::gatt::client::{ClientEvent, GattClient};
-use crate::host::{HostCore, HostError};
-use crate::uuid::Uuid;
-use heapless::Deque;
+use crate::gatt::client::ClientEvent;
+use crate::gatt::queue::{Procedure, Request, Span};
+use crate::host::HostCore;
 
 /// ATT Attribute Not Found (Vol 3 Part F 3.4.1.1): how QuecPython marks
 /// the end of characteristic discovery.
 const ATTRIBUTE_NOT_FOUND: i64 = 0x0A;
 
-/// One `ble` client call, as queued.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
-    DiscoverServices,
-    DiscoverByUuid {
-        uuid: Uuid,
-    },
-    DiscoverIncludes {
-        start: u16,
-        end: u16,
-    },
-    DiscoverChara {
-        start: u16,
-        end: u16,
-    },
-    DiscoverDesc {
-        start: u16,
-        end: u16,
-    },
-    ReadByHandle {
-        handle: u16,
-        offset: u16,
-        long: bool,
-    },
-    ReadDesc {
-        handle: u16,
-        long: bool,
-    },
-    ReadByUuid {
-        start: u16,
-        end: u16,
-        uuid: Uuid,
-    },
-    /// Handles (LE u16s) at `data` in the pool.
-    ReadMulti {
-        data: Slot,
-    },
-    Write {
-        handle: u16,
-        offset: u16,
-        long: bool,
-        desc: bool,
-        data: Slot,
-    },
-    ExchangeMtu {
-        mtu: u16,
-    },
-}
+/// Our mark on the requests we queue in the core (`Request::owner`).
+pub const OWNER: u8 = 1;
 
-/// Bytes of a queued call in the pool ring.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Slot {
-    start: u16,
-    len: u16,
-}
+/// Which `ble` call a request came from (`Request::tag`): descriptor
+/// reads and writes report with their own event ids (35, 36).
+const TAG_VALUE: u8 = 0;
+const TAG_DESC: u8 = 1;
 
-/// Per link: the call running and those waiting behind it.
-struct Link {
-    running: Option<Op>,
-    queue: Deque<Op, { config::QPY_CLIENT_QUEUE }>,
-}
-
-impl Link {
-    const fn new() -> Self {
-        Link {
-            running: None,
-            queue: Deque::new(),
-        }
-    }
-}
-
-/// The client side of the QuecPython adapter.
-pub struct Client {
-    links: [Link; config::MAX_CONNECTIONS],
-    /// Ring of queued write values and handle lists, freed in queue order.
-    pool: [u8; config::QPY_CLIENT_POOL],
-    pool_head: usize,
-    pool_len: usize,
-}
-
-impl Default for Client {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+/// The client side of the QuecPython adapter: argument rules and the
+/// mapping of results to events. The procedures themselves queue in the
+/// core ([`crate::gatt::queue`]), one running per link.
+#[derive(Default)]
+pub struct Client;
 
 fn u16_arg(v: i64) -> Option<u16> {
     in_range(v, 0, 0xFFFF).map(|v| v as u16)
 }
 
+fn request(procedure: Procedure, tag: u8) -> Request {
+    Request {
+        procedure,
+        owner: OWNER,
+        tag,
+    }
+}
+
 impl Client {
     pub const fn new() -> Self {
-        const LINK: Link = Link::new();
-        Client {
-            links: [LINK; config::MAX_CONNECTIONS],
-            pool: [0; config::QPY_CLIENT_POOL],
-            pool_head: 0,
-            pool_len: 0,
-        }
-    }
-
-    /// Forgets every call (the stack stopped or restarted: links are gone
-    /// without a disconnection event each).
-    pub fn reset(&mut self) {
-        for link in self.links.iter_mut() {
-            link.running = None;
-            link.queue.clear();
-        }
-        self.pool_head = 0;
-        self.pool_len = 0;
-    }
-
-    /// Forgets a link's calls (it went down).
-    pub fn link_down(&mut self, conn: usize) {
-        if let Some(link) = self.links.get_mut(conn) {
-            while let Some(op) = link.queue.pop_front() {
-                Self::free(&mut self.pool_head, &mut self.pool_len, op);
-            }
-            if let Some(op) = link.running.take() {
-                Self::free(&mut self.pool_head, &mut self.pool_len, op);
-            }
-        }
-    }
-
-    fn store(&mut self, data: &[u8]) -> Option<Slot> {
-        let cap = self.pool.len();
-        if data.len() > cap - self.pool_len {
-            return None;
-        }
-        let start = (self.pool_head + self.pool_len) % cap;
-        for (i, &b) in data.iter().enumerate() {
-            self.pool[(start + i) % cap] = b;
-        }
-        self.pool_len += data.len();
-        Some(Slot {
-            start: start as u16,
-            len: data.len() as u16,
-        })
-    }
-
-    /// Copies a slot out of the ring (it may wrap).
-    fn load<'a>(&self, slot: Slot, buf: &'a mut [u8; config::ATT_VALUE_MAX]) -> &'a [u8] {
-        let cap = self.pool.len();
-        let len = usize::from(slot.len).min(buf.len());
-        for (i, b) in buf[..len].iter_mut().enumerate() {
-            *b = self.pool[(usize::from(slot.start) + i) % cap];
-        }
-        &buf[..len]
-    }
-
-    /// Frees an op's bytes; ops finish in the order they were stored.
-    fn free(head: &mut usize, len: &mut usize, op: Op) {
-        let slot = match op {
-            Op::ReadMulti { data } | Op::Write { data, .. } => data,
-            _ => return,
-        };
-        let n = usize::from(slot.len).min(*len);
-        *head = (*head + n) % config::QPY_CLIENT_POOL;
-        *len -= n;
+        Client
     }
 
     fn conn_arg(connect_id: i64) -> Option<usize> {
         in_range(connect_id, 0, config::MAX_CONNECTIONS as i64 - 1).map(|c| c as usize)
     }
 
-    /// Starts `op` now if the link is idle, else queues it behind the
-    /// running call. -1 when the link is down, the queue full or `op` is
-    /// refused by the GATT client (bad range, too long for the MTU).
-    fn submit(&mut self, host: &mut HostCore, conn: usize, op: Op) -> i32 {
-        if host.connection(conn).is_none() {
-            Self::free(&mut self.pool_head, &mut self.pool_len, op);
-            return ERR;
-        }
-        let link = &mut self.links[conn];
-        if link.running.is_some() || !link.queue.is_empty() {
-            return match link.queue.push_back(op) {
-                Ok(()) => OK,
-                Err(op) => {
-                    Self::free(&mut self.pool_head, &mut self.pool_len, op);
-                    ERR
-                }
-            };
-        }
-        match self.start(host, conn, op) {
-            Ok(()) => OK,
-            Err(_) => {
-                Self::free(&mut self.pool_head, &mut self.pool_len, op);
-                ERR
-            }
-        }
-    }
-
-    fn start(&mut self, host: &mut HostCore, conn: usize, op: Op) -> Result<(), HostError> {
-        let mut value = [0u8; config::ATT_VALUE_MAX];
-        let data = match op {
-            Op::ReadMulti { data } | Op::Write { data, .. } => self.load(data, &mut value),
-            _ => &[],
-        };
-        host.gatt_client_request(conn, |c: &mut GattClient, out| match op {
-            Op::DiscoverServices => c.discover_all_primary_services(out),
-            Op::DiscoverByUuid { uuid } => c.discover_primary_service_by_uuid(uuid, out),
-            Op::DiscoverIncludes { start, end } => c.find_included_services(start, end, out),
-            Op::DiscoverChara { start, end } => c.discover_all_characteristics(start, end, out),
-            Op::DiscoverDesc { start, end } => c.discover_all_descriptors(start, end, out),
-            Op::ReadByHandle {
-                handle,
-                offset,
-                long,
-            } => c.read_by_handle(handle, offset, long, out),
-            Op::ReadDesc { handle, long } => c.read_by_handle(handle, 0, long, out),
-            Op::ReadByUuid { start, end, uuid } => c.read_by_uuid(start, end, uuid, out),
-            Op::ReadMulti { .. } => c.read_multiple(data, out),
-            Op::Write {
-                handle,
-                offset,
-                long,
-                ..
-            } => {
-                if long || offset != 0 {
-                    c.write_long(handle, offset, data, out)
-                } else {
-                    c.write(handle, data, out)
-                }
-            }
-            Op::ExchangeMtu { mtu } => c.exchange_mtu(mtu, out),
-        })?;
-        self.links[conn].running = Some(op);
-        Ok(())
-    }
-
-    /// Starts queued calls on idle links; a queued call the GATT client
-    /// refuses ends at once with the event its procedure would end with.
-    pub fn pump(
+    /// Runs `procedure` now if the link is idle, else after the calls
+    /// already waiting. -1 when the link is down, the queue full or the
+    /// procedure refused by the GATT client (bad range, too long for the
+    /// MTU).
+    fn submit(
         &mut self,
         host: &mut HostCore,
-        target: Option<MpbleTarget>,
-        emit: &mut dyn FnMut(MpbleEvent),
-    ) {
-        for conn in 0..self.links.len() {
-            while self.links[conn].running.is_none() {
-                let Some(op) = self.links[conn].queue.pop_front() else {
-                    break;
-                };
-                if self.start(host, conn, op).is_err() {
-                    Self::free(&mut self.pool_head, &mut self.pool_len, op);
-                    if let Some(t) = target {
-                        let mut ev = MpbleEvent::new(t);
-                        if end_event(op, 0x0E, host, conn, &mut ev).is_ok_and(|e| e) {
-                            emit(ev);
-                        }
-                    }
-                }
-            }
+        conn: usize,
+        procedure: Procedure,
+        tag: u8,
+        data: &[u8],
+    ) -> i32 {
+        match host.gatt_submit(conn, request(procedure, tag), data) {
+            Ok(()) => OK,
+            Err(_) => ERR,
         }
     }
 
@@ -291,7 +87,13 @@ impl Client {
 
     pub fn discover_all_service(&mut self, host: &mut HostCore, connect_id: i64) -> i32 {
         match Self::conn_arg(connect_id) {
-            Some(c) => self.submit(host, c, Op::DiscoverServices),
+            Some(c) => self.submit(
+                host,
+                c,
+                Procedure::DiscoverAllPrimaryServices,
+                TAG_VALUE,
+                &[],
+            ),
             None => ERR,
         }
     }
@@ -308,7 +110,13 @@ impl Client {
             Self::conn_arg(connect_id),
             uuid_arg(uuid_type, uuid_s, uuid_l),
         ) {
-            (Some(c), Some(uuid)) => self.submit(host, c, Op::DiscoverByUuid { uuid }),
+            (Some(c), Some(uuid)) => self.submit(
+                host,
+                c,
+                Procedure::DiscoverPrimaryServiceByUuid { uuid },
+                TAG_VALUE,
+                &[],
+            ),
             _ => ERR,
         }
     }
@@ -328,12 +136,12 @@ impl Client {
         else {
             return ERR;
         };
-        let op = match which {
-            0 => Op::DiscoverIncludes { start, end },
-            1 => Op::DiscoverChara { start, end },
-            _ => Op::DiscoverDesc { start, end },
+        let procedure = match which {
+            0 => Procedure::FindIncludedServices { start, end },
+            1 => Procedure::DiscoverAllCharacteristics { start, end },
+            _ => Procedure::DiscoverAllDescriptors { start, end },
         };
-        self.submit(host, c, op)
+        self.submit(host, c, procedure, TAG_VALUE, &[])
     }
 
     /// `readCharaByUUID(connect_id, start_handle, end_handle, uuid_type,
@@ -355,9 +163,13 @@ impl Client {
             u16_arg(end),
             uuid_arg(uuid_type, uuid_s, uuid_l),
         ) {
-            (Some(c), Some(start), Some(end), Some(uuid)) => {
-                self.submit(host, c, Op::ReadByUuid { start, end, uuid })
-            }
+            (Some(c), Some(start), Some(end), Some(uuid)) => self.submit(
+                host,
+                c,
+                Procedure::ReadByUuid { start, end, uuid },
+                TAG_VALUE,
+                &[],
+            ),
             _ => ERR,
         }
     }
@@ -380,11 +192,13 @@ impl Client {
             (Some(c), Some(handle), Some(offset), Some(long)) => self.submit(
                 host,
                 c,
-                Op::ReadByHandle {
+                Procedure::Read {
                     handle,
                     offset,
                     long: long == 1,
                 },
+                TAG_VALUE,
+                &[],
             ),
             _ => ERR,
         }
@@ -406,10 +220,13 @@ impl Client {
             (Some(c), Some(handle), Some(long)) => self.submit(
                 host,
                 c,
-                Op::ReadDesc {
+                Procedure::Read {
                     handle,
+                    offset: 0,
                     long: long == 1,
                 },
+                TAG_DESC,
+                &[],
             ),
             _ => ERR,
         }
@@ -427,10 +244,10 @@ impl Client {
         {
             return ERR;
         }
-        match self.store(handles) {
-            Some(data) => self.submit(host, c, Op::ReadMulti { data }),
-            None => ERR,
-        }
+        let procedure = Procedure::ReadMultiple {
+            handles: Span::EMPTY,
+        };
+        self.submit(host, c, procedure, TAG_VALUE, handles)
     }
 
     /// `writeChara(connect_id, handle, offset, is_long, data)` and
@@ -457,20 +274,19 @@ impl Client {
         if data.len() > config::ATT_VALUE_MAX {
             return ERR;
         }
-        match self.store(data) {
-            Some(data) => self.submit(
-                host,
-                c,
-                Op::Write {
-                    handle,
-                    offset,
-                    long: long == 1,
-                    desc,
-                    data,
-                },
-            ),
-            None => ERR,
-        }
+        let procedure = Procedure::Write {
+            handle,
+            offset,
+            long: long == 1,
+            value: Span::EMPTY,
+        };
+        self.submit(
+            host,
+            c,
+            procedure,
+            if desc { TAG_DESC } else { TAG_VALUE },
+            data,
+        )
     }
 
     /// `writeCharaNoRsp(connect_id, handle, data)`: a Write Command is not
@@ -502,17 +318,25 @@ impl Client {
                 config::ATT_MTU_MAX as i64,
             ),
         ) {
-            (Some(c), Some(mtu)) => self.submit(host, c, Op::ExchangeMtu { mtu: mtu as u16 }),
+            (Some(c), Some(mtu)) => self.submit(
+                host,
+                c,
+                Procedure::ExchangeMtu { mtu: mtu as u16 },
+                TAG_VALUE,
+                &[],
+            ),
             _ => ERR,
         }
     }
 
     // -- events ---------------------------------------------------------------
 
-    /// Turns the GATT client's progress into QuecPython events.
+    /// Turns the GATT client's progress into QuecPython events. `request`
+    /// is the procedure the event belongs to, if it is ours.
     pub fn on_event(
         &mut self,
         conn: usize,
+        request: Option<Request>,
         event: ClientEvent,
         host: &HostCore,
         target: MpbleTarget,
@@ -520,65 +344,57 @@ impl Client {
     ) -> Result<(), EventFull> {
         let pdu = host.client_pdu();
         let body = pdu.get(1..).unwrap_or(&[]);
+        if let ClientEvent::Notification { .. } | ClientEvent::Indication { .. } = event {
+            // Raw: handle (LE) and value, as the demo parses it.
+            let id = if matches!(event, ClientEvent::Notification { .. }) {
+                event_id::BLE_GATT_RECV_NOTIFICATION_IND
+            } else {
+                event_id::BLE_GATT_RECV_INDICATION_IND
+            };
+            let mut ev = MpbleEvent::new(target);
+            ev.int(id)?.int(0)?.int(body.len() as i64)?.bytes(body)?;
+            emit(ev);
+            return Ok(());
+        }
+        let Some(request) = request.filter(|r| r.owner == OWNER) else {
+            return Ok(());
+        };
         match event {
-            ClientEvent::Notification { .. } | ClientEvent::Indication { .. } => {
-                // Raw: handle (LE) and value, as the demo parses it.
-                let id = if matches!(event, ClientEvent::Notification { .. }) {
-                    event_id::BLE_GATT_RECV_NOTIFICATION_IND
-                } else {
-                    event_id::BLE_GATT_RECV_INDICATION_IND
+            ClientEvent::Results { .. } => {
+                let id = match request.procedure {
+                    Procedure::DiscoverAllPrimaryServices
+                    | Procedure::DiscoverPrimaryServiceByUuid { .. } => {
+                        return service_events(request.procedure, body, target, emit);
+                    }
+                    // Included services come as raw Read By Type bodies
+                    // too (the vendor names no event).
+                    Procedure::FindIncludedServices { .. }
+                    | Procedure::DiscoverAllCharacteristics { .. } => {
+                        event_id::BLE_GATT_DISCOVER_CHARACTERISTIC_DATA_IND
+                    }
+                    Procedure::DiscoverAllDescriptors { .. } => {
+                        event_id::BLE_GATT_DISCOVER_CHARA_DESC_IND
+                    }
+                    Procedure::Read { .. } if request.tag == TAG_DESC => {
+                        event_id::BLE_GATT_DESC_READ_IND
+                    }
+                    Procedure::Read { .. } => event_id::BLE_GATT_CHARA_READ_IND,
+                    Procedure::ReadByUuid { .. } => event_id::BLE_GATT_CHARA_READ_BY_UUID_IND,
+                    Procedure::ReadMultiple { .. } => event_id::BLE_GATT_CHARA_MULTI_READ_IND,
+                    _ => return Ok(()),
                 };
                 let mut ev = MpbleEvent::new(target);
                 ev.int(id)?.int(0)?.int(body.len() as i64)?.bytes(body)?;
                 emit(ev);
             }
-            ClientEvent::Results { .. } => {
-                let Some(op) = self.links.get(conn).and_then(|l| l.running) else {
-                    return Ok(());
-                };
-                match op {
-                    Op::DiscoverServices | Op::DiscoverByUuid { .. } => {
-                        service_events(op, body, target, emit)?;
-                    }
-                    _ => {
-                        let id = match op {
-                            // Included services come as raw Read By Type
-                            // bodies too (the vendor names no event).
-                            Op::DiscoverIncludes { .. } | Op::DiscoverChara { .. } => {
-                                event_id::BLE_GATT_DISCOVER_CHARACTERISTIC_DATA_IND
-                            }
-                            Op::DiscoverDesc { .. } => event_id::BLE_GATT_DISCOVER_CHARA_DESC_IND,
-                            Op::ReadByHandle { .. } => event_id::BLE_GATT_CHARA_READ_IND,
-                            Op::ReadByUuid { .. } => event_id::BLE_GATT_CHARA_READ_BY_UUID_IND,
-                            Op::ReadMulti { .. } => event_id::BLE_GATT_CHARA_MULTI_READ_IND,
-                            Op::ReadDesc { .. } => event_id::BLE_GATT_DESC_READ_IND,
-                            _ => return Ok(()),
-                        };
-                        let mut ev = MpbleEvent::new(target);
-                        ev.int(id)?.int(0)?.int(body.len() as i64)?.bytes(body)?;
-                        emit(ev);
-                    }
-                }
-            }
             ClientEvent::Done { att_error, .. } => {
-                let Some(op) = self.links.get_mut(conn).and_then(|l| l.running.take()) else {
-                    return Ok(());
-                };
-                Self::free(&mut self.pool_head, &mut self.pool_len, op);
                 let mut ev = MpbleEvent::new(target);
-                if end_event(op, att_error, host, conn, &mut ev)? {
+                if end_event(request, att_error, host, conn, &mut ev)? {
                     emit(ev);
                 }
             }
-            ClientEvent::MtuExchanged { .. } => {
-                // Event 20 comes from the host's MtuExchanged; our
-                // `exchangeMtu` call is done.
-                if let Some(link) = self.links.get_mut(conn) {
-                    if matches!(link.running, Some(Op::ExchangeMtu { .. })) {
-                        link.running = None;
-                    }
-                }
-            }
+            // Event 20 comes from the host's MtuExchanged.
+            _ => {}
         }
         Ok(())
     }
@@ -589,20 +405,22 @@ impl Client {
 /// it, reference §7.11) or of a Find By Type Value Response (found handle,
 /// group end; the UUID searched for).
 fn service_events(
-    op: Op,
+    procedure: Procedure,
     body: &[u8],
     target: MpbleTarget,
     emit: &mut dyn FnMut(MpbleEvent),
 ) -> Result<(), EventFull> {
     let u16_at = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
-    let (records, record_len, uuid) = match op {
-        Op::DiscoverServices => {
+    let (records, record_len, uuid) = match procedure {
+        Procedure::DiscoverAllPrimaryServices => {
             let Some((&len, records)) = body.split_first() else {
                 return Ok(());
             };
             (records, usize::from(len), None)
         }
-        Op::DiscoverByUuid { uuid } => (body, 4, Some(uuid.as_u16().unwrap_or(0))),
+        Procedure::DiscoverPrimaryServiceByUuid { uuid } => {
+            (body, 4, Some(uuid.as_u16().unwrap_or(0)))
+        }
         _ => return Ok(()),
     };
     if record_len < 4 {
@@ -621,18 +439,18 @@ fn service_events(
     Ok(())
 }
 
-/// The event that ends `op`, if any (see the module doc). Returns whether
-/// `ev` was filled.
+/// The event that ends `request`, if any (see the module doc). Returns
+/// whether `ev` was filled.
 fn end_event(
-    op: Op,
+    request: Request,
     att_error: u8,
     host: &HostCore,
     conn: usize,
     ev: &mut MpbleEvent,
 ) -> Result<bool, EventFull> {
     let code = att_error as i64;
-    match op {
-        Op::DiscoverChara { .. } | Op::DiscoverIncludes { .. } => {
+    match request.procedure {
+        Procedure::DiscoverAllCharacteristics { .. } | Procedure::FindIncludedServices { .. } => {
             let code = if att_error == 0 {
                 ATTRIBUTE_NOT_FOUND
             } else {
@@ -642,7 +460,7 @@ fn end_event(
                 .int(0)?
                 .int(code)?;
         }
-        Op::DiscoverServices | Op::DiscoverByUuid { .. } => {
+        Procedure::DiscoverAllPrimaryServices | Procedure::DiscoverPrimaryServiceByUuid { .. } => {
             if att_error == 0 || code == ATTRIBUTE_NOT_FOUND {
                 return Ok(false);
             }
@@ -650,11 +468,10 @@ fn end_event(
                 .int(0)?
                 .int(code)?;
         }
-        Op::DiscoverDesc { .. }
-        | Op::ReadByHandle { .. }
-        | Op::ReadDesc { .. }
-        | Op::ReadByUuid { .. }
-        | Op::ReadMulti { .. } => {
+        Procedure::DiscoverAllDescriptors { .. }
+        | Procedure::Read { .. }
+        | Procedure::ReadByUuid { .. }
+        | Procedure::ReadMultiple { .. } => {
             if att_error == 0 {
                 return Ok(false);
             }
@@ -662,15 +479,15 @@ fn end_event(
                 .int(0)?
                 .int(code)?;
         }
-        Op::Write { desc, .. } => {
-            let id = if desc {
+        Procedure::Write { .. } => {
+            let id = if request.tag == TAG_DESC {
                 event_id::BLE_GATT_DESC_WRITE_WITH_RSP_IND
             } else {
                 event_id::BLE_GATT_CHARA_WRITE_WITH_RSP_IND
             };
             ev.int(id)?.int(code)?;
         }
-        Op::ExchangeMtu { .. } => {
+        Procedure::ExchangeMtu { .. } => {
             // Refused: the MTU stays what it was.
             let (handle, mtu) = host
                 .connection(conn)

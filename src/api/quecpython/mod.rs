@@ -11,15 +11,18 @@
 //! than the call order: the vendor's SMP demo registers all characteristics
 //! before any value, yet its handles follow the structure.
 
+#[cfg(any(test, feature = "std"))]
+pub mod calls;
 pub mod client;
 #[cfg(test)]
 mod tests;
 
 use super::event::{EventFull, MpbleEvent, MpbleTarget};
+use super::{Adapter, Stack};
 use crate::att::db::{AttPermissions, AttributeDb};
 use crate::config;
 use crate::gatt::server::GattServer;
-use crate::host::{HostCore, HostError, HostEvent, Role as Role_};
+use crate::host::{HostCore, HostError, HostEvent, HostState, Role as Role_};
 use crate::uuid::Uuid;
 use heapless::Vec;
 
@@ -484,6 +487,92 @@ impl QuecPython {
         }
     }
 
+    // -- life cycle -----------------------------------------------------------
+
+    /// `gattStart()`: needs a role; event 0 follows.
+    pub fn gatt_start(&mut self, stack: &mut Stack, now: u32) -> i32 {
+        if self.role == Role::None {
+            return ERR;
+        }
+        result(stack.start(now))
+    }
+
+    /// `gattStop()`: event 1 follows.
+    pub fn gatt_stop(&mut self, stack: &mut Stack, now: u32) -> i32 {
+        result(stack.stop(now))
+    }
+
+    /// `getStatus()`: 1 while the stack runs (bring-up counts: the client
+    /// demo polls right after `gattStart` and quits on 0), else 0.
+    pub fn get_status(&self, stack: &Stack) -> i32 {
+        match stack.host.state() {
+            HostState::Starting | HostState::Ready | HostState::Stopping => 1,
+            HostState::Off | HostState::Failed => 0,
+        }
+    }
+
+    /// `advStart()` / `advStop()`.
+    pub fn adv_enable(&mut self, stack: &mut Stack, on: bool) -> i32 {
+        result(stack.core().advertise(on))
+    }
+
+    /// `sendNotification` / `sendIndication`. A notification's event 25
+    /// follows once it is queued for the controller; an indication's when
+    /// the peer confirms it (Vol 3 Part F 3.4.7.2). A second indication
+    /// before the confirmation is refused (-1), and the first is not lost.
+    pub fn send(
+        &mut self,
+        stack: &mut Stack,
+        indicate: bool,
+        connect_id: i64,
+        attr_handle: i64,
+        value: &[u8],
+        now: u32,
+    ) -> i32 {
+        let (Some(conn), Some(handle)) = (
+            in_range(connect_id, 0, config::MAX_CONNECTIONS as i64 - 1),
+            id_arg(attr_handle).filter(|&h| h != 0),
+        ) else {
+            return ERR;
+        };
+        let r = stack
+            .core()
+            .send_handle_value(conn as usize, handle, value, indicate, now);
+        if r.is_ok() && !indicate {
+            if let Some(ev) = self.send_end() {
+                stack.emit(ev);
+            }
+        }
+        result(r)
+    }
+
+    /// `writeCharaNoRsp(connect_id, handle, data)`: event 31 follows once
+    /// the Write Command is queued for the controller.
+    pub fn write_no_rsp(
+        &mut self,
+        stack: &mut Stack,
+        connect_id: i64,
+        handle: i64,
+        data: &[u8],
+    ) -> i32 {
+        let r = self
+            .client
+            .write_no_rsp(stack.core(), connect_id, handle, data);
+        if r == OK {
+            if let Some(target) = self.target() {
+                let mut ev = MpbleEvent::new(target);
+                if ev
+                    .int(event_id::BLE_GATT_CHARA_WRITE_WITHOUT_RSP_IND)
+                    .and_then(|e| e.int(0))
+                    .is_ok()
+                {
+                    stack.emit(ev);
+                }
+            }
+        }
+        r
+    }
+
     // -- GAP ----------------------------------------------------------------
 
     /// `setLocalName(code, name)`: code 0 UTF-8 or 1 GBK, 1..29 bytes. The
@@ -632,21 +721,19 @@ impl QuecPython {
         host: &HostCore,
         emit: &mut dyn FnMut(MpbleEvent),
     ) {
-        match *ev {
-            HostEvent::Disconnected { conn, .. } => self.client.link_down(conn),
-            HostEvent::Started | HostEvent::Stopped | HostEvent::StartFailed(_) => {
-                self.client.reset()
-            }
-            _ => {}
-        }
         let Some(target) = self.target() else {
             return;
         };
-        if let HostEvent::GattClient { conn, event } = *ev {
+        if let HostEvent::GattClient {
+            conn,
+            request,
+            event,
+        } = *ev
+        {
             if self.role == Role::Client
                 && self
                     .client
-                    .on_event(conn, event, host, target, emit)
+                    .on_event(conn, request, event, host, target, emit)
                     .is_err()
             {
                 self.events_dropped = self.events_dropped.wrapping_add(1);
@@ -833,5 +920,15 @@ pub fn result(r: Result<(), HostError>) -> i32 {
     match r {
         Ok(()) => OK,
         Err(_) => ERR,
+    }
+}
+
+impl Adapter for QuecPython {
+    fn on_host_event(&mut self, ev: &HostEvent, core: &HostCore, emit: &mut dyn FnMut(MpbleEvent)) {
+        QuecPython::on_host_event(self, ev, core, emit)
+    }
+
+    fn reset(&mut self) {
+        *self = QuecPython::new();
     }
 }

@@ -4,7 +4,8 @@
 
 extern crate std;
 
-use crate::api::Stack;
+use crate::api::quecpython::calls::QpyCalls;
+use crate::api::Firmware;
 use crate::hci::command::opcode;
 use crate::l2cap::CID_ATT;
 use crate::testing::{
@@ -18,7 +19,7 @@ const BD_ADDR: [u8; 6] = [0x02, 0x00, 0xEE, 0xFF, 0xC0, 0xF0];
 const SERVER: [u8; 6] = [0x01, 0xD0, 0xA2, 0xB0, 0x00, 0x00];
 const LINK: u16 = 0x0041;
 
-fn events(stack: &mut Stack) -> Vec<Vec<V>> {
+fn events(stack: &mut Firmware) -> Vec<Vec<V>> {
     drain_events(stack).into_iter().map(|(_, v)| v).collect()
 }
 
@@ -33,8 +34,8 @@ fn raw(id: i64, body: &[u8]) -> Vec<V> {
 
 /// A started client (`clientInit` + `gattStart` + event 0), its bring-up
 /// commands forgotten.
-fn started_client() -> (Box<Stack>, ScriptedController) {
-    let mut stack = Box::new(Stack::new());
+fn started_client() -> (Box<Firmware>, ScriptedController) {
+    let mut stack = Box::new(Firmware::new());
     let mut ctrl = ScriptedController::new(BD_ADDR);
     assert_eq!(stack.qpy.client_init(), 0);
     assert_eq!(stack.qpy_gatt_start(0), 0);
@@ -45,7 +46,7 @@ fn started_client() -> (Box<Stack>, ScriptedController) {
 }
 
 /// A started client connected to SERVER as central, events drained.
-fn connected() -> (Box<Stack>, ScriptedController) {
+fn connected() -> (Box<Firmware>, ScriptedController) {
     let (mut stack, mut ctrl) = started_client();
     assert_eq!(stack.qpy_connect(0, &SERVER), 0);
     ctrl.settle(&mut stack, 2);
@@ -55,7 +56,7 @@ fn connected() -> (Box<Stack>, ScriptedController) {
 }
 
 /// The server answers: feed one ATT PDU, return what the client sent next.
-fn server_says(stack: &mut Stack, ctrl: &mut ScriptedController, pdu: &[u8]) -> Vec<Vec<u8>> {
+fn server_says(stack: &mut Firmware, ctrl: &mut ScriptedController, pdu: &[u8]) -> Vec<Vec<u8>> {
     stack.h4_rx(&acl_frame(LINK, CID_ATT, pdu), 4);
     ctrl.settle(stack, 4);
     ctrl.take_l2cap(CID_ATT)
@@ -384,4 +385,44 @@ fn calls_left_queued_at_gatt_stop_do_not_block_the_next_start() {
         ctrl.take_l2cap(CID_ATT),
         std::vec![std::vec![0x0A, 0x03, 0x00]]
     );
+}
+
+/// Defect: the pool of queued write values freed from its head, assuming
+/// calls finish in order. A write refused after storing its bytes (its
+/// link is down) freed the bytes of a write still queued on another link,
+/// and the next stored value overwrote them: the peer received wrong data.
+#[test]
+fn a_refused_write_never_frees_the_bytes_of_a_queued_one() {
+    let (mut stack, mut ctrl) = connected();
+    events(&mut stack);
+    ctrl.take_l2cap(CID_ATT);
+    // A read is outstanding, so the next write waits in the queue.
+    assert_eq!(stack.qpy_client(|c, h| c.read_by_handle(h, 0, 5, 0, 0)), 0);
+    let first = [0x11u8; 100];
+    assert_eq!(
+        stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 1, &first)),
+        0
+    );
+    // Link 1 is down: refused, -1, after its bytes were stored.
+    assert_eq!(
+        stack.qpy_client(|c, h| c.write(h, false, 1, 3, 0, 1, &[0x22; 100])),
+        -1
+    );
+    // The app queues another write; its value must not land on the first.
+    assert_eq!(
+        stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 1, &[0x33; 500])),
+        0
+    );
+    assert_eq!(
+        stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 1, &[0x44; 400])),
+        0
+    );
+    ctrl.settle(&mut stack, 4);
+    ctrl.take_l2cap(CID_ATT);
+    // The read completes; the first write starts with a Prepare Write
+    // Request carrying the first MTU-5 bytes of ITS value.
+    let sent = server_says(&mut stack, &mut ctrl, &[0x0B, 0x01]);
+    assert_eq!(sent.len(), 1, "{sent:02x?}");
+    assert_eq!(sent[0][0], 0x16, "Prepare Write Request");
+    assert_eq!(&sent[0][5..], &first[..18], "the queued write's own bytes");
 }
