@@ -16,3 +16,10 @@ pub mod bringup;
 pub mod command;
 pub mod event;
 pub mod h4;
+
+/// An HCI Connection_Handle (Vol 4 Part E 5.4.2: 12 significant bits),
+/// as the controller names a link. Not the host's connection slot
+/// (`host::ConnSlot`): a distinct type, so one cannot be passed for the
+/// other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ConnHandle(pub u16);

@@ -24,7 +24,8 @@ use crate::api::event::{EventFull, MpbleEvent, MpbleTarget};
 use crate::config;
 use crate::gatt::client::ClientEvent;
 use crate::gatt::queue::{Procedure, Request, Span};
-use crate::host::HostCore;
+use crate::hci::ConnHandle;
+use crate::host::{ConnSlot, HostCore};
 
 /// ATT Attribute Not Found (Vol 3 Part F 3.4.1.1): how QuecPython marks
 /// the end of characteristic discovery.
@@ -61,8 +62,8 @@ impl Client {
         Client
     }
 
-    fn conn_arg(connect_id: i64) -> Option<usize> {
-        in_range(connect_id, 0, config::MAX_CONNECTIONS as i64 - 1).map(|c| c as usize)
+    fn conn_arg(connect_id: i64) -> Option<ConnSlot> {
+        ConnSlot::new(usize::try_from(connect_id).ok()?)
     }
 
     /// Runs `procedure` now if the link is idle, else after the calls
@@ -72,7 +73,7 @@ impl Client {
     fn submit(
         &mut self,
         host: &mut HostCore,
-        conn: usize,
+        conn: ConnSlot,
         procedure: Procedure,
         tag: u8,
         data: &[u8],
@@ -335,7 +336,7 @@ impl Client {
     /// is the procedure the event belongs to, if it is ours.
     pub fn on_event(
         &mut self,
-        conn: usize,
+        conn: ConnSlot,
         request: Option<Request>,
         event: ClientEvent,
         host: &HostCore,
@@ -445,7 +446,7 @@ fn end_event(
     request: Request,
     att_error: u8,
     host: &HostCore,
-    conn: usize,
+    conn: ConnSlot,
     ev: &mut MpbleEvent,
 ) -> Result<bool, EventFull> {
     let code = att_error as i64;
@@ -492,10 +493,10 @@ fn end_event(
             let (handle, mtu) = host
                 .connection(conn)
                 .map(|c| (c.handle, c.att.mtu()))
-                .unwrap_or((0, config::ATT_MTU_DEFAULT as u16));
+                .unwrap_or((ConnHandle(0), config::ATT_MTU_DEFAULT as u16));
             ev.int(event_id::BLE_GATT_MTU)?
                 .int(code)?
-                .int(handle as i64)?
+                .int(handle.0 as i64)?
                 .int(mtu as i64)?;
         }
     }

@@ -20,9 +20,10 @@ mod tests;
 use super::event::{EventFull, MpbleEvent, MpbleTarget};
 use super::{Adapter, Stack};
 use crate::att::db::{AttPermissions, AttributeDb};
+use crate::att::AttHandle;
 use crate::config;
 use crate::gatt::server::GattServer;
-use crate::host::{HostCore, HostError, HostEvent, HostState, Role as Role_};
+use crate::host::{ConnSlot, HostCore, HostError, HostEvent, HostState, Role as Role_};
 use crate::uuid::Uuid;
 use heapless::Vec;
 
@@ -156,6 +157,11 @@ pub(crate) fn uuid_arg(uuid_type: i64, uuid_s: i64, uuid_l: &[u8]) -> Option<Uui
         }
         _ => None,
     }
+}
+
+/// `connect_id`: the link's slot, 0 for the first link.
+fn conn_arg(v: i64) -> Option<ConnSlot> {
+    ConnSlot::new(usize::try_from(v).ok()?)
 }
 
 fn id_arg(v: i64) -> Option<u16> {
@@ -530,14 +536,14 @@ impl QuecPython {
         now: u32,
     ) -> i32 {
         let (Some(conn), Some(handle)) = (
-            in_range(connect_id, 0, config::MAX_CONNECTIONS as i64 - 1),
+            conn_arg(connect_id),
             id_arg(attr_handle).filter(|&h| h != 0),
         ) else {
             return ERR;
         };
         let r = stack
             .core()
-            .send_handle_value(conn as usize, handle, value, indicate, now);
+            .send_handle_value(conn, AttHandle(handle), value, indicate, now);
         if r.is_ok() && !indicate {
             if let Some(ev) = self.send_end() {
                 stack.emit(ev);
@@ -607,7 +613,7 @@ impl QuecPython {
         if !ok {
             return ERR;
         }
-        let params = &mut host.adv.params;
+        let params = &mut host.gap.adv.params;
         params.interval_min = min_adv as u16;
         params.interval_max = max_adv as u16;
         params.advertising_type = adv_type as u8;
@@ -624,9 +630,9 @@ impl QuecPython {
             return ERR;
         }
         let target = if scan_response {
-            &mut host.adv.scan_response
+            &mut host.gap.adv.scan_response
         } else {
-            &mut host.adv.data
+            &mut host.gap.adv.data
         };
         target.clear();
         let _ = target.extend_from_slice(data);
@@ -653,7 +659,7 @@ impl QuecPython {
         if !ok {
             return ERR;
         }
-        let s = &mut host.scan.params;
+        let s = &mut host.gap.scan.params;
         s.scan_type = scan_mode as u8;
         s.interval = interval as u16;
         s.window = window as u16;
@@ -704,8 +710,8 @@ impl QuecPython {
 
     /// `disconnect(connect_id)`; event 17 follows.
     pub fn disconnect(&mut self, host: &mut HostCore, connect_id: i64) -> i32 {
-        match in_range(connect_id, 0, config::MAX_CONNECTIONS as i64 - 1) {
-            Some(c) => result(host.disconnect(c as usize)),
+        match conn_arg(connect_id) {
+            Some(c) => result(host.disconnect(c)),
             None => ERR,
         }
     }
@@ -795,7 +801,7 @@ impl QuecPython {
                     // which the server demo hard-codes (reference §7.14).
                     out.int(event_id::BLE_CONNECT_IND)?
                         .int(0)?
-                        .int(conn as i64)?
+                        .int(conn.index() as i64)?
                         .bytes(&c.peer_address)?;
                 }
                 HostEvent::Disconnected {
@@ -803,7 +809,7 @@ impl QuecPython {
                 } => {
                     out.int(event_id::BLE_DISCONNECT_IND)?
                         .int(0)?
-                        .int(conn as i64)?
+                        .int(conn.index() as i64)?
                         .bytes(&peer_address)?;
                 }
                 HostEvent::ConnectionUpdated { conn, status } => {
@@ -816,7 +822,7 @@ impl QuecPython {
                     // controller reports the one interval in use.
                     out.int(event_id::BLE_UPDATE_CONN_PARAM_IND)?
                         .int(0)?
-                        .int(conn as i64)?
+                        .int(conn.index() as i64)?
                         .int(c.interval as i64)?
                         .int(c.interval as i64)?
                         .int(c.latency as i64)?
@@ -828,11 +834,12 @@ impl QuecPython {
                     };
                     out.int(event_id::BLE_GATT_MTU)?
                         .int(0)?
-                        .int(c.handle as i64)?
+                        .int(c.handle.0 as i64)?
                         .int(mtu as i64)?;
                 }
                 HostEvent::GattWrite { conn, handle, .. }
                 | HostEvent::GattRead { conn, handle } => {
+                    let AttHandle(handle) = handle;
                     if self.role != Role::Server || handle < self.first_user_handle {
                         return Ok(false);
                     }
@@ -844,7 +851,7 @@ impl QuecPython {
                     let db = &host.db;
                     let cccd;
                     let data: &[u8] = if db.is_cccd(handle) {
-                        cccd = db.cccd(conn, handle).to_le_bytes();
+                        cccd = db.cccd(conn.index(), handle).to_le_bytes();
                         &cccd
                     } else {
                         db.value(handle).unwrap_or(&[])

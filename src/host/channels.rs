@@ -1,0 +1,447 @@
+//! L2CAP routing on each link (Core spec Vol 3 Part A): B-frames are
+//! recombined and handed by channel to ATT (our server, or our GATT client
+//! for the PDUs a peer's server sends), LE signaling or SMP; and the ATT
+//! side of the host: notifications and indications, GATT client
+//! procedures, and the 30 s ATT transaction timers (Vol 3 Part F 3.3.3).
+
+use super::{
+    ConnSlot, HostCore, HostError, HostEvent, HostState, Issuer, Role, REMOTE_USER_TERMINATED,
+};
+use crate::att::server::{self as att_server, ServerEvent};
+use crate::att::AttHandle;
+use crate::config;
+use crate::gatt::client::{self as gatt_client, ClientError, ClientEvent, GattClient};
+use crate::gatt::queue::{Procedure, QueueError, Request};
+use crate::hci::acl::AclHeader;
+use crate::hci::command::{self, ConnectionParameters};
+use crate::hci::ConnHandle;
+use crate::l2cap::{self, signaling};
+use crate::smp;
+use crate::time::Instant;
+
+/// Whether `deadline` has passed at `now` on the wrapping millisecond clock.
+pub(super) fn expired(deadline: u32, now: u32) -> bool {
+    Instant::from_ms(deadline).is_reached(Instant::from_ms(now))
+}
+
+impl HostCore {
+    /// An ATT transaction unanswered for 30 s (an indication without its
+    /// confirmation, or our client's request without its response) fails:
+    /// no more ATT PDUs may go to that peer (Vol 3 Part F 3.3.3), so the
+    /// link is dropped rather than left half alive.
+    pub(super) fn expire_att_transactions(&mut self, now_ms: u32) {
+        let now = Instant::from_ms(now_ms);
+        for conn in ConnSlot::all() {
+            let Some(c) = self.conns.get_mut(conn) else {
+                continue;
+            };
+            if c.att_dead {
+                continue;
+            }
+            let indication = c.att.indication_pending() && c.indication_deadline.is_reached(now);
+            let request = c.client.busy() && c.client_deadline.is_reached(now);
+            if !indication && !request {
+                continue;
+            }
+            c.att_dead = true;
+            let handle = c.handle;
+            let done = if request { c.client.on_timeout() } else { None };
+            let cmd = command::disconnect(handle.0, REMOTE_USER_TERMINATED);
+            let _ = self.cmds.submit(Issuer::Host, cmd);
+            if let Some(event) = done {
+                let request = self.procedures.finish(conn.index());
+                self.push_event(HostEvent::GattClient {
+                    conn,
+                    request,
+                    event,
+                });
+            }
+        }
+    }
+
+    /// Deadlines of the ATT transactions in progress.
+    pub(super) fn att_deadlines(&self) -> impl Iterator<Item = Instant> + '_ {
+        self.conns
+            .iter()
+            .map(|(_, c)| c)
+            .filter(|c| !c.att_dead)
+            .flat_map(|c| {
+                let ind = c.att.indication_pending().then_some(c.indication_deadline);
+                let req = c.client.busy().then_some(c.client_deadline);
+                ind.into_iter().chain(req)
+            })
+    }
+
+    /// Sends a Handle Value Notification (Vol 3 Part F 3.4.7.1), or an
+    /// Indication when `indicate` (one outstanding per link, 3.4.7.2).
+    pub fn send_handle_value(
+        &mut self,
+        conn: ConnSlot,
+        handle: AttHandle,
+        value: &[u8],
+        indicate: bool,
+        now_ms: u32,
+    ) -> Result<(), HostError> {
+        if self.state != HostState::Ready {
+            return Err(HostError::NotReady);
+        }
+        self.now_ms = now_ms;
+        let Some(c) = self.conns.get_mut(conn) else {
+            return Err(HostError::NoConnection);
+        };
+        if c.att_dead {
+            return Err(HostError::NoConnection);
+        }
+        let mtu = c.att.mtu();
+        if value.len() + 3 > mtu as usize {
+            return Err(HostError::TooLong);
+        }
+        if indicate && c.att.indication_pending() {
+            return Err(HostError::Busy);
+        }
+        let link = c.handle;
+        let mut pdu = [0u8; config::ATT_MTU_MAX];
+        let n = if indicate {
+            att_server::write_indication(handle.0, value, mtu, &mut pdu)
+        } else {
+            att_server::write_notification(handle.0, value, mtu, &mut pdu)
+        };
+        self.send_l2cap(link, l2cap::CID_ATT, &pdu[..n])?;
+        if indicate {
+            if let Some(c) = self.conns.get_mut(conn) {
+                let _ = c.att.begin_indication();
+                c.indication_deadline =
+                    Instant::from_ms(now_ms).add_ms(config::ATT_TRANSACTION_TIMEOUT_MS);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a GATT client procedure on a link: `start` writes its first
+    /// request (a `GattClient` method), which is sent at once and timed
+    /// (30 s, Vol 3 Part F 3.3.3).
+    pub fn gatt_client_request(
+        &mut self,
+        conn: ConnSlot,
+        start: impl FnOnce(&mut GattClient, &mut [u8]) -> Result<usize, ClientError>,
+    ) -> Result<(), HostError> {
+        if self.state != HostState::Ready {
+            return Err(HostError::NotReady);
+        }
+        let Some(c) = self.conns.get_mut(conn) else {
+            return Err(HostError::NoConnection);
+        };
+        if c.att_dead {
+            return Err(HostError::NoConnection);
+        }
+        let mut pdu = [0u8; config::ATT_MTU_MAX];
+        let n = start(&mut c.client, &mut pdu).map_err(|e| match e {
+            ClientError::Busy => HostError::Busy,
+            ClientError::TooLong => HostError::TooLong,
+            ClientError::InvalidArgument => HostError::InvalidArgument,
+            ClientError::TimedOut => HostError::NoConnection,
+        })?;
+        c.client_deadline =
+            Instant::from_ms(self.now_ms).add_ms(config::ATT_TRANSACTION_TIMEOUT_MS);
+        let link = c.handle;
+        if n > 0 {
+            self.send_l2cap(link, l2cap::CID_ATT, &pdu[..n])?;
+        }
+        Ok(())
+    }
+
+    /// Runs a GATT client procedure on a link, now if its bearer is idle,
+    /// else after those already waiting (Vol 3 Part F 3.3.2: one request
+    /// at a time). `data` is the write value or the Read Multiple handle
+    /// list, copied in. A procedure started at once that the GATT client
+    /// refuses (bad range, too long for the MTU) is refused here; one
+    /// refused later, when its turn comes, ends with a `Done` event.
+    pub fn gatt_submit(
+        &mut self,
+        conn: ConnSlot,
+        request: Request,
+        data: &[u8],
+    ) -> Result<(), HostError> {
+        match self.connection(conn) {
+            Some(c) if !c.att_dead => {}
+            _ => return Err(HostError::NoConnection),
+        }
+        let request = self
+            .procedures
+            .prepare(request, data)
+            .map_err(|_| HostError::QueueFull)?;
+        if !self.procedures.is_idle(conn.index()) {
+            return self
+                .procedures
+                .push(conn.index(), request)
+                .map_err(|e| match e {
+                    QueueError::Full => HostError::QueueFull,
+                    QueueError::NoLink => HostError::NoConnection,
+                });
+        }
+        let started = self.start_procedure(conn, request);
+        if started.is_err() {
+            self.procedures.release(request);
+        }
+        started
+    }
+
+    /// Sends the first request of `request`'s procedure.
+    fn start_procedure(&mut self, conn: ConnSlot, request: Request) -> Result<(), HostError> {
+        let mut data = [0u8; config::ATT_VALUE_MAX];
+        let value = self.procedures.data(&request);
+        let n = value.len().min(data.len());
+        data[..n].copy_from_slice(&value[..n]);
+        let data = &data[..n];
+        self.gatt_client_request(conn, |c, out| match request.procedure {
+            Procedure::ExchangeMtu { mtu } => c.exchange_mtu(mtu, out),
+            Procedure::DiscoverAllPrimaryServices => c.discover_all_primary_services(out),
+            Procedure::DiscoverPrimaryServiceByUuid { uuid } => {
+                c.discover_primary_service_by_uuid(uuid, out)
+            }
+            Procedure::FindIncludedServices { start, end } => {
+                c.find_included_services(start, end, out)
+            }
+            Procedure::DiscoverAllCharacteristics { start, end } => {
+                c.discover_all_characteristics(start, end, out)
+            }
+            Procedure::DiscoverAllDescriptors { start, end } => {
+                c.discover_all_descriptors(start, end, out)
+            }
+            Procedure::Read {
+                handle,
+                offset,
+                long,
+            } => c.read_by_handle(handle, offset, long, out),
+            Procedure::ReadByUuid { start, end, uuid } => c.read_by_uuid(start, end, uuid, out),
+            Procedure::ReadMultiple { .. } => c.read_multiple(data, out),
+            Procedure::Write {
+                handle,
+                offset,
+                long,
+                ..
+            } => {
+                if long || offset != 0 {
+                    c.write_long(handle, offset, data, out)
+                } else {
+                    c.write(handle, data, out)
+                }
+            }
+        })?;
+        self.procedures.set_running(conn.index(), request);
+        Ok(())
+    }
+
+    /// Starts what waits on an idle link. A procedure the GATT client
+    /// refuses when its turn comes ends at once with Unlikely Error, as a
+    /// malformed response would end it.
+    fn start_next_procedure(&mut self, conn: ConnSlot) {
+        while let Some(request) = self.procedures.next(conn.index()) {
+            if self.start_procedure(conn, request).is_ok() {
+                return;
+            }
+            self.procedures.release(request);
+            self.push_event(HostEvent::GattClient {
+                conn,
+                request: Some(request),
+                event: ClientEvent::Done {
+                    procedure: request.procedure.kind(),
+                    att_error: gatt_client::ERROR_INVALID_RESPONSE,
+                    handle: 0,
+                },
+            });
+        }
+    }
+
+    /// The last ATT PDU our GATT client received (opcode first): the
+    /// response a `ClientEvent::Results` refers to.
+    pub fn client_pdu(&self) -> &[u8] {
+        &self.client_rx[..self.client_rx_len.min(self.client_rx.len())]
+    }
+
+    fn send_l2cap(&mut self, link: ConnHandle, cid: u16, payload: &[u8]) -> Result<(), HostError> {
+        let n =
+            l2cap::write_basic_frame(cid, payload, &mut self.frame).ok_or(HostError::TooLong)?;
+        let res = self.acl_tx.push(link.0, &self.frame[..n]);
+        self.pump();
+        res.map_err(|_| {
+            self.stats.tx_dropped += 1;
+            HostError::QueueFull
+        })
+    }
+
+    pub(super) fn on_acl(&mut self, bytes: &[u8]) {
+        let Some((header, data)) = AclHeader::parse(bytes) else {
+            self.stats.bad_acl = self.stats.bad_acl.wrapping_add(1);
+            return;
+        };
+        let Some(conn) = self.conns.by_handle(ConnHandle(header.handle)) else {
+            self.stats.unknown_handle = self.stats.unknown_handle.wrapping_add(1);
+            return;
+        };
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        // Copy the frame out of the reassembler so the channel handlers
+        // may borrow the rest of the host.
+        let mut pdu = [0u8; config::L2CAP_PDU_MAX];
+        let (cid, len) = match c.reassembler.push(header.pb, data) {
+            Ok(Some(frame)) => {
+                let n = frame.payload.len().min(pdu.len());
+                pdu[..n].copy_from_slice(&frame.payload[..n]);
+                (frame.cid, n)
+            }
+            Ok(None) => return,
+            Err(_) => {
+                self.stats.l2cap_errors = self.stats.l2cap_errors.wrapping_add(1);
+                return;
+            }
+        };
+        self.on_l2cap(conn, cid, &pdu[..len]);
+    }
+
+    fn on_l2cap(&mut self, conn: ConnSlot, cid: u16, pdu: &[u8]) {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        let link = c.handle;
+        let mut rsp = [0u8; config::ATT_MTU_MAX];
+        match cid {
+            l2cap::CID_ATT
+                if pdu
+                    .first()
+                    .is_some_and(|&op| gatt_client::is_for_client(op)) =>
+            {
+                let step = c.client.on_pdu(pdu, &mut rsp);
+                let n = pdu.len().min(self.client_rx.len());
+                self.client_rx[..n].copy_from_slice(&pdu[..n]);
+                self.client_rx_len = n;
+                if step.request_len > 0 {
+                    c.client_deadline =
+                        Instant::from_ms(self.now_ms).add_ms(config::ATT_TRANSACTION_TIMEOUT_MS);
+                    let _ = self.send_l2cap(link, l2cap::CID_ATT, &rsp[..step.request_len]);
+                }
+                for &event in step.events.iter() {
+                    if let ClientEvent::MtuExchanged { mtu } = event {
+                        // One ATT bearer per link: client and server share
+                        // its MTU (Vol 3 Part F 3.4.2).
+                        if let Some(c) = self.conns.get_mut(conn) {
+                            c.att.set_mtu(mtu);
+                        }
+                        self.push_event(HostEvent::MtuExchanged { conn, mtu });
+                    }
+                    let request = match event {
+                        // These end the running procedure.
+                        ClientEvent::Done { .. } | ClientEvent::MtuExchanged { .. } => {
+                            self.procedures.finish(conn.index())
+                        }
+                        ClientEvent::Results { .. } => self.procedures.running(conn.index()),
+                        ClientEvent::Notification { .. } | ClientEvent::Indication { .. } => None,
+                    };
+                    self.push_event(HostEvent::GattClient {
+                        conn,
+                        request,
+                        event,
+                    });
+                }
+                self.start_next_procedure(conn);
+            }
+            l2cap::CID_ATT => {
+                let security = c.security;
+                let outcome = att_server::handle_pdu(
+                    &mut c.att,
+                    &mut self.db,
+                    conn.index(),
+                    security,
+                    pdu,
+                    &mut rsp,
+                );
+                if outcome.response_len > 0 {
+                    let _ = self.send_l2cap(link, l2cap::CID_ATT, &rsp[..outcome.response_len]);
+                }
+                for ev in outcome.events.iter() {
+                    let ev = match *ev {
+                        ServerEvent::MtuExchanged { mtu } => {
+                            if let Some(c) = self.conns.get_mut(conn) {
+                                c.client.set_mtu(mtu);
+                            }
+                            HostEvent::MtuExchanged { conn, mtu }
+                        }
+                        ServerEvent::Read { handle } => HostEvent::GattRead {
+                            conn,
+                            handle: AttHandle(handle),
+                        },
+                        ServerEvent::Write {
+                            handle,
+                            with_response,
+                        } => HostEvent::GattWrite {
+                            conn,
+                            handle: AttHandle(handle),
+                            with_response,
+                        },
+                        ServerEvent::IndicationConfirmed => HostEvent::IndicationConfirmed { conn },
+                    };
+                    self.push_event(ev);
+                }
+            }
+            l2cap::CID_LE_SIGNALING => {
+                let role = c.role;
+                let outcome = signaling::handle(pdu, &mut rsp);
+                if outcome.response_len > 0 {
+                    let _ = self.send_l2cap(
+                        link,
+                        l2cap::CID_LE_SIGNALING,
+                        &rsp[..outcome.response_len],
+                    );
+                }
+                if let Some(signaling::SignalingEvent::ConnectionParameterUpdateRequest {
+                    identifier,
+                    interval_min,
+                    interval_max,
+                    latency,
+                    timeout,
+                }) = outcome.event
+                {
+                    self.on_conn_param_request(
+                        link,
+                        role,
+                        identifier,
+                        [interval_min, interval_max, latency, timeout],
+                    );
+                }
+            }
+            l2cap::CID_SMP => {
+                let n = smp::handle(pdu, &mut rsp);
+                if n > 0 {
+                    let _ = self.send_l2cap(link, l2cap::CID_SMP, &rsp[..n]);
+                }
+            }
+            _ => self.stats.unknown_cid = self.stats.unknown_cid.wrapping_add(1),
+        }
+    }
+
+    /// The peripheral asked for new parameters (Vol 3 Part A 4.20). Only the
+    /// central may answer; we accept and let the controller apply them.
+    fn on_conn_param_request(&mut self, link: ConnHandle, role: Role, identifier: u8, p: [u16; 4]) {
+        let mut rsp = [0u8; 8];
+        let accepted = role == Role::Central;
+        let n = signaling::write_connection_parameter_update_response(
+            identifier,
+            if accepted { 0x0000 } else { 0x0001 },
+            &mut rsp,
+        );
+        let _ = self.send_l2cap(link, l2cap::CID_LE_SIGNALING, &rsp[..n]);
+        if accepted {
+            let params = ConnectionParameters {
+                interval_min: p[0],
+                interval_max: p[1],
+                max_latency: p[2],
+                supervision_timeout: p[3],
+                min_ce_length: 0,
+                max_ce_length: 0,
+            };
+            let cmd = command::le_connection_update(link.0, &params);
+            let _ = self.cmds.submit(Issuer::Host, cmd);
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! The host's table of LE links.
+//!
+//! A link has two names: the controller's HCI Connection_Handle
+//! ([`ConnHandle`], Vol 4 Part E 5.4.2) and the host's slot in this table
+//! ([`ConnSlot`]), which the APIs show to the application (QuecPython's
+//! `connect_id`). They are distinct types so that neither is passed for
+//! the other.
+
+use crate::att::server::{AttBearer, LinkSecurity};
+use crate::config;
+use crate::gatt::client::GattClient;
+use crate::hci::ConnHandle;
+use crate::l2cap::Reassembler;
+use crate::time::Instant;
+
+/// A link's index in the connection table (0..MAX_CONNECTIONS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ConnSlot(u8);
+
+const _: () = assert!(config::MAX_CONNECTIONS <= u8::MAX as usize);
+
+impl ConnSlot {
+    /// The slot with this index, if the table has one.
+    pub const fn new(index: usize) -> Option<ConnSlot> {
+        if index < config::MAX_CONNECTIONS {
+            Some(ConnSlot(index as u8))
+        } else {
+            None
+        }
+    }
+
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// Every slot of the table, in order.
+    pub fn all() -> impl Iterator<Item = ConnSlot> {
+        (0..config::MAX_CONNECTIONS as u8).map(ConnSlot)
+    }
+}
+
+/// GAP role of our side of a link (Vol 4 Part E 7.7.65.1 Role).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Central,
+    Peripheral,
+}
+
+/// One LE link.
+pub struct Connection {
+    pub handle: ConnHandle,
+    pub role: Role,
+    pub peer_address_type: u8,
+    pub peer_address: [u8; 6],
+    /// Connection interval in 1.25 ms units (Vol 4 Part E 7.7.65.1).
+    pub interval: u16,
+    pub latency: u16,
+    /// Supervision timeout in 10 ms units.
+    pub supervision_timeout: u16,
+    pub security: LinkSecurity,
+    pub att: AttBearer,
+    /// When the outstanding indication's transaction times out.
+    pub(super) indication_deadline: Instant,
+    /// The ATT bearer timed out: nothing more may be sent on it
+    /// (Vol 3 Part F 3.3.3) and the link is being dropped.
+    pub(super) att_dead: bool,
+    /// Our GATT client on this link, and when its outstanding request
+    /// times out (Vol 3 Part F 3.3.3).
+    pub client: GattClient,
+    pub(super) client_deadline: Instant,
+    pub(super) reassembler: Reassembler,
+}
+
+impl Connection {
+    /// A new link as LE Connection Complete reports it.
+    pub const fn new(handle: ConnHandle, role: Role) -> Self {
+        Connection {
+            handle,
+            role,
+            peer_address_type: 0,
+            peer_address: [0; 6],
+            interval: 0,
+            latency: 0,
+            supervision_timeout: 0,
+            security: LinkSecurity {
+                encrypted: false,
+                authenticated: false,
+                key_size: 0,
+            },
+            att: AttBearer::new(),
+            indication_deadline: Instant::from_ms(0),
+            att_dead: false,
+            client: GattClient::new(),
+            client_deadline: Instant::from_ms(0),
+            reassembler: Reassembler::new(),
+        }
+    }
+}
+
+/// The links, by slot.
+pub struct Connections {
+    slots: [Option<Connection>; config::MAX_CONNECTIONS],
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Connections {
+    pub const fn new() -> Self {
+        const NONE: Option<Connection> = None;
+        Connections {
+            slots: [NONE; config::MAX_CONNECTIONS],
+        }
+    }
+
+    /// Forgets every link.
+    pub fn clear(&mut self) {
+        for s in self.slots.iter_mut() {
+            *s = None;
+        }
+    }
+
+    pub fn get(&self, slot: ConnSlot) -> Option<&Connection> {
+        self.slots.get(slot.index())?.as_ref()
+    }
+
+    pub fn get_mut(&mut self, slot: ConnSlot) -> Option<&mut Connection> {
+        self.slots.get_mut(slot.index())?.as_mut()
+    }
+
+    /// The slot of the link the controller calls `handle`.
+    pub fn by_handle(&self, handle: ConnHandle) -> Option<ConnSlot> {
+        self.iter()
+            .find(|(_, c)| c.handle == handle)
+            .map(|(slot, _)| slot)
+    }
+
+    /// Puts a new link in the first free slot; `None` when all are taken.
+    pub fn insert(&mut self, c: Connection) -> Option<ConnSlot> {
+        let i = self.slots.iter().position(|s| s.is_none())?;
+        self.slots[i] = Some(c);
+        Some(ConnSlot(i as u8))
+    }
+
+    /// Takes a link out of the table.
+    pub fn remove(&mut self, slot: ConnSlot) -> Option<Connection> {
+        self.slots.get_mut(slot.index())?.take()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.slots.iter().all(|s| s.is_some())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (ConnSlot, &Connection)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((ConnSlot(i as u8), c.as_ref()?)))
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (ConnSlot, &mut Connection)> {
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, c)| Some((ConnSlot(i as u8), c.as_mut()?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_fill_in_order_and_free_on_remove() {
+        let mut t = Connections::new();
+        for i in 0..config::MAX_CONNECTIONS {
+            let h = ConnHandle(0x40 + i as u16);
+            assert_eq!(
+                t.insert(Connection::new(h, Role::Peripheral)),
+                ConnSlot::new(i)
+            );
+        }
+        assert!(t.is_full());
+        assert!(t
+            .insert(Connection::new(ConnHandle(1), Role::Central))
+            .is_none());
+        let second = ConnSlot::new(1).unwrap();
+        assert_eq!(t.by_handle(ConnHandle(0x41)), Some(second));
+        assert_eq!(t.remove(second).map(|c| c.handle), Some(ConnHandle(0x41)));
+        assert_eq!(t.by_handle(ConnHandle(0x41)), None);
+        // The freed slot is reused first; other links keep theirs.
+        let h = ConnHandle(0x0EFF);
+        assert_eq!(t.insert(Connection::new(h, Role::Central)), Some(second));
+        assert_eq!(t.get(second).map(|c| c.role), Some(Role::Central));
+        assert_eq!(t.iter().count(), config::MAX_CONNECTIONS);
+        t.clear();
+        assert_eq!(t.iter().count(), 0);
+    }
+
+    #[test]
+    fn slot_range_is_the_table_size() {
+        assert_eq!(ConnSlot::new(config::MAX_CONNECTIONS), None);
+        assert_eq!(ConnSlot::all().count(), config::MAX_CONNECTIONS);
+        assert_eq!(ConnSlot::new(2).map(ConnSlot::index), Some(2));
+    }
+}

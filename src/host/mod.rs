@@ -1,0 +1,729 @@
+//! The sans-IO BLE host: bytes in, bytes out, events out.
+//!
+//! `Host` never reads a socket, sleeps or allocates. The caller feeds it
+//! what the controller sent ([`Host::h4_rx_one`]), takes what it wants sent
+//! ([`HostCore::h4_tx`]), tells it the time ([`HostCore::tick`]) and pops
+//! [`HostEvent`]s. Everything above (the vendor APIs) is driven by those
+//! events; everything below (HCI, L2CAP, ATT, GATT) is called from here.
+//!
+//! The host is split by responsibility:
+//! - [`conn`]: the table of links, by slot and by HCI handle;
+//! - [`commands`]: HCI commands and the part of the host each answer goes
+//!   back to;
+//! - [`gap`]: GAP procedures (advertising, scanning, connecting);
+//! - `channels`: L2CAP routing to ATT (server and our GATT client), LE
+//!   signaling and SMP, and the ATT transaction timers;
+//! - this file: the life cycle (bring-up, stop) and HCI event dispatch.
+
+mod channels;
+pub mod commands;
+pub mod conn;
+pub mod gap;
+
+pub use commands::Issuer;
+pub use conn::{ConnSlot, Connection, Role};
+
+use crate::att::db::AttributeDb;
+use crate::att::AttHandle;
+use crate::config;
+use crate::gap::AdvReportEvent;
+use crate::gatt::client::ClientEvent;
+use crate::gatt::queue::{ProcedureQueue, Request};
+use crate::hci::acl::{AclFlow, AclTxQueue};
+use crate::hci::bringup::{BringUp, BringUpError, BringUpStep, ControllerInfo};
+use crate::hci::command::{self, opcode, Command, ConnectionParameters};
+use crate::hci::event::{self, AdvReport, ConnectionComplete, Event, LeEvent};
+use crate::hci::h4::{H4Packet, H4Parser, H4Tx};
+use crate::hci::ConnHandle;
+use commands::Commands;
+use conn::Connections;
+use gap::Gap;
+use heapless::Deque;
+
+/// HCI error code Remote User Terminated Connection (Vol 1 Part F 2.14),
+/// the reason we give when the application stops BLE.
+const REMOTE_USER_TERMINATED: u8 = 0x13;
+/// Connection Rejected due to Limited Resources (Vol 1 Part F 2.15): no
+/// slot is left for a new link.
+const LIMITED_RESOURCES: u8 = 0x0D;
+
+/// Life cycle of the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostState {
+    Off,
+    Starting,
+    Ready,
+    /// `stop` was called: links are being dropped and the controller reset.
+    Stopping,
+    Failed,
+}
+
+/// What happened, for the API adapters. Values live in the host (the
+/// attribute table, the connection table), so events are small and `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostEvent {
+    Started,
+    StartFailed(BringUpError),
+    Stopped,
+    Connected {
+        conn: ConnSlot,
+    },
+    /// LE Create Connection failed (Command Status or Connection Complete
+    /// with an error).
+    ConnectFailed {
+        status: u8,
+    },
+    /// An advertising report while scanning.
+    AdvReport(AdvReportEvent),
+    Disconnected {
+        conn: ConnSlot,
+        handle: ConnHandle,
+        peer_address_type: u8,
+        peer_address: [u8; 6],
+        reason: u8,
+    },
+    ConnectionUpdated {
+        conn: ConnSlot,
+        status: u8,
+    },
+    MtuExchanged {
+        conn: ConnSlot,
+        mtu: u16,
+    },
+    GattRead {
+        conn: ConnSlot,
+        handle: AttHandle,
+    },
+    GattWrite {
+        conn: ConnSlot,
+        handle: AttHandle,
+        with_response: bool,
+    },
+    IndicationConfirmed {
+        conn: ConnSlot,
+    },
+    /// Our GATT client's progress on a link: `request` is the procedure
+    /// the event belongs to (none for notifications and indications). For
+    /// `Results`, the response PDU is [`HostCore::client_pdu`] until the
+    /// next packet is handled.
+    GattClient {
+        conn: ConnSlot,
+        request: Option<Request>,
+        event: ClientEvent,
+    },
+    /// A command the application caused failed in the controller.
+    CommandFailed {
+        opcode: u16,
+        status: u8,
+    },
+}
+
+/// Counters for input the host dropped (ARCHITECTURE rule 6: malformed
+/// input becomes a dropped packet with a counter).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostStats {
+    pub bad_events: u32,
+    pub bad_acl: u32,
+    pub unknown_handle: u32,
+    pub l2cap_errors: u32,
+    pub unknown_cid: u32,
+    pub tx_dropped: u32,
+    pub events_dropped: u32,
+}
+
+/// A request the host could not take: the caller gets -1 / an exception.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostError {
+    NotReady,
+    InvalidArgument,
+    NoConnection,
+    Busy,
+    TooLong,
+    QueueFull,
+}
+
+/// Everything but the H4 receive parser, so the parser can call back into
+/// it while it borrows its own buffer.
+pub struct HostCore {
+    state: HostState,
+    now_ms: u32,
+    tx: H4Tx,
+    cmds: Commands,
+    bringup: BringUp,
+    info: Option<ControllerInfo>,
+    acl_flow: AclFlow,
+    acl_tx: AclTxQueue,
+    conns: Connections,
+    events: Deque<HostEvent, { config::EVENT_QUEUE }>,
+    pub db: AttributeDb,
+    /// GATT client procedures waiting for each link's bearer.
+    procedures: ProcedureQueue,
+    pub gap: Gap,
+    pub stats: HostStats,
+    /// Scratch for one outbound L2CAP frame (header + ATT_MTU_MAX).
+    frame: [u8; 4 + config::L2CAP_PDU_MAX],
+    /// The last ATT PDU our GATT client received (see `client_pdu`).
+    client_rx: [u8; config::ATT_MTU_MAX],
+    client_rx_len: usize,
+}
+
+pub struct Host {
+    rx: H4Parser,
+    pub core: HostCore,
+}
+
+impl Default for Host {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Host {
+    pub const fn new() -> Self {
+        Host {
+            rx: H4Parser::new(),
+            core: HostCore {
+                state: HostState::Off,
+                now_ms: 0,
+                tx: H4Tx::new(),
+                cmds: Commands::new(),
+                bringup: BringUp::new(),
+                info: None,
+                acl_flow: AclFlow::new(),
+                acl_tx: AclTxQueue::new(),
+                conns: Connections::new(),
+                events: Deque::new(),
+                db: AttributeDb::new(),
+                procedures: ProcedureQueue::new(),
+                gap: Gap::new(),
+                stats: HostStats {
+                    bad_events: 0,
+                    bad_acl: 0,
+                    unknown_handle: 0,
+                    l2cap_errors: 0,
+                    unknown_cid: 0,
+                    tx_dropped: 0,
+                    events_dropped: 0,
+                },
+                frame: [0; 4 + config::L2CAP_PDU_MAX],
+                client_rx: [0; config::ATT_MTU_MAX],
+                client_rx_len: 0,
+            },
+        }
+    }
+
+    /// Forgets everything, including the attribute table and advertising data.
+    pub fn reset(&mut self) {
+        self.rx.reset();
+        let c = &mut self.core;
+        c.state = HostState::Off;
+        c.tx.reset();
+        c.cmds.reset();
+        c.bringup = BringUp::new();
+        c.info = None;
+        c.acl_flow = AclFlow::new();
+        c.acl_tx.reset();
+        c.conns.clear();
+        c.events.clear();
+        c.db.clear();
+        c.procedures.reset();
+        c.gap = Gap::new();
+        c.stats = HostStats::default();
+    }
+
+    /// Takes bytes from the controller up to the end of the next complete
+    /// packet and returns how many it took: one packet's worth of events
+    /// at a time, so the caller can stop while it has no room for them.
+    pub fn h4_rx_one(&mut self, bytes: &[u8], now_ms: u32) -> usize {
+        let core = &mut self.core;
+        core.now_ms = now_ms;
+        let used = self
+            .rx
+            .feed_one(bytes, &mut |packet| core.on_packet(packet));
+        core.pump();
+        used
+    }
+
+    pub fn h4_stats(&self) -> crate::hci::h4::H4Stats {
+        self.rx.stats()
+    }
+
+    pub fn state(&self) -> HostState {
+        self.core.state()
+    }
+}
+
+impl HostCore {
+    pub fn state(&self) -> HostState {
+        self.state
+    }
+
+    pub fn controller(&self) -> Option<&ControllerInfo> {
+        self.info.as_ref()
+    }
+
+    pub fn pop_event(&mut self) -> Option<HostEvent> {
+        self.events.pop_front()
+    }
+
+    /// Bytes for the controller, H4 framed.
+    pub fn h4_tx(&mut self, out: &mut [u8]) -> usize {
+        self.pump();
+        self.tx.pop_into(out)
+    }
+
+    /// Runs timers: a command without Command Complete/Status in time fails
+    /// (Vol 4 Part E 4.4 leaves the timeout to the host); ATT transactions
+    /// time out (Vol 3 Part F 3.3.3).
+    pub fn tick(&mut self, now_ms: u32) {
+        self.now_ms = now_ms;
+        while let Some((op, issuer)) = self.cmds.poll_timeout(now_ms) {
+            if self.bringup.waiting_for() == Some(op) {
+                let step = self.bringup.on_timeout(op);
+                self.on_bringup_step(step);
+            } else {
+                // 0xFF: no status came; the issuer learns it failed.
+                self.on_command_result(issuer, op, 0xFF, &[]);
+            }
+        }
+        self.expire_att_transactions(now_ms);
+        self.pump();
+    }
+
+    /// Milliseconds until `tick` is needed, `u32::MAX` when no timer runs.
+    pub fn next_timeout_ms(&self, now_ms: u32) -> u32 {
+        let until = |deadline: u32| {
+            if channels::expired(deadline, now_ms) {
+                0
+            } else {
+                deadline.wrapping_sub(now_ms)
+            }
+        };
+        let att = self.att_deadlines().map(|d| d.as_ms());
+        self.cmds
+            .next_deadline()
+            .into_iter()
+            .chain(att)
+            .map(until)
+            .min()
+            .unwrap_or(u32::MAX)
+    }
+
+    /// Starts controller bring-up.
+    pub fn start(&mut self, now_ms: u32) -> Result<(), HostError> {
+        if matches!(self.state, HostState::Starting | HostState::Ready) {
+            return Err(HostError::Busy);
+        }
+        self.now_ms = now_ms;
+        self.tx.reset();
+        self.cmds.reset();
+        self.acl_tx.reset();
+        self.conns.clear();
+        self.procedures.reset();
+        self.gap.controller_reset();
+        self.bringup = BringUp::new();
+        self.bringup
+            .start(self.cmds.queue())
+            .map_err(|_| HostError::QueueFull)?;
+        self.state = HostState::Starting;
+        self.pump();
+        Ok(())
+    }
+
+    /// Drops every link, stops advertising and resets the controller;
+    /// `HostEvent::Stopped` follows.
+    pub fn stop(&mut self, now_ms: u32) -> Result<(), HostError> {
+        self.now_ms = now_ms;
+        match self.state {
+            HostState::Ready => {}
+            HostState::Starting | HostState::Failed => {
+                // Nothing is running in the controller worth undoing.
+                self.cmds.reset();
+                self.bringup = BringUp::new();
+                self.state = HostState::Off;
+                self.push_event(HostEvent::Stopped);
+                return Ok(());
+            }
+            _ => return Err(HostError::NotReady),
+        }
+        let handles = self.conns.iter().map(|(_, c)| c.handle);
+        for handle in handles.collect::<heapless::Vec<_, { config::MAX_CONNECTIONS }>>() {
+            let cmd = command::disconnect(handle.0, REMOTE_USER_TERMINATED);
+            let _ = self.cmds.submit(Issuer::Host, cmd);
+        }
+        self.gap.stop(&mut self.cmds);
+        if self.cmds.submit(Issuer::Stop, command::reset()).is_err() {
+            self.finish_stop();
+            return Ok(());
+        }
+        self.state = HostState::Stopping;
+        self.pump();
+        Ok(())
+    }
+
+    fn finish_stop(&mut self) {
+        self.cmds.reset();
+        self.acl_tx.reset();
+        self.conns.clear();
+        self.procedures.reset();
+        for conn in ConnSlot::all() {
+            self.db.reset_connection(conn.index());
+        }
+        self.state = HostState::Off;
+        self.push_event(HostEvent::Stopped);
+    }
+
+    /// Queues a command; its answer goes back to `issuer`.
+    fn submit(&mut self, issuer: Issuer, cmd: Command) -> Result<(), HostError> {
+        if self.state != HostState::Ready {
+            return Err(HostError::NotReady);
+        }
+        self.cmds
+            .submit(issuer, cmd)
+            .map_err(|_| HostError::QueueFull)?;
+        self.pump();
+        Ok(())
+    }
+
+    fn ready(&self) -> Result<(), HostError> {
+        match self.state {
+            HostState::Ready => Ok(()),
+            _ => Err(HostError::NotReady),
+        }
+    }
+
+    /// Starts or stops advertising with `self.gap.adv` (see [`Gap::advertise`]).
+    pub fn advertise(&mut self, enable: bool) -> Result<(), HostError> {
+        self.ready()?;
+        let random = self.static_random_address();
+        let r = self.gap.advertise(&mut self.cmds, enable, random);
+        self.pump();
+        r
+    }
+
+    /// Our random static address (Vol 6 Part B 1.3.2.1): the public address
+    /// with the two most significant bits set, so it is stable for this
+    /// controller and differs from any public address.
+    pub fn static_random_address(&self) -> Option<[u8; 6]> {
+        let mut addr = self.info.as_ref()?.bd_addr;
+        // LSB first: byte 5 holds the most significant bits.
+        addr[5] |= 0xC0;
+        Some(addr)
+    }
+
+    /// Updates advertising or scan response data, live if advertising.
+    pub fn refresh_adv_data(&mut self, scan_response: bool) -> Result<(), HostError> {
+        if self.state != HostState::Ready {
+            return Ok(());
+        }
+        let r = self.gap.refresh_adv_data(&mut self.cmds, scan_response);
+        self.pump();
+        r
+    }
+
+    /// Starts or stops scanning with `self.gap.scan.params`.
+    pub fn set_scanning(&mut self, enable: bool) -> Result<(), HostError> {
+        self.ready()?;
+        let r = self.gap.set_scanning(&mut self.cmds, enable);
+        self.pump();
+        r
+    }
+
+    /// Connects to a peripheral as central (see [`Gap::connect`]).
+    pub fn connect(
+        &mut self,
+        peer_address_type: u8,
+        peer_address: [u8; 6],
+    ) -> Result<(), HostError> {
+        self.ready()?;
+        if self.conns.is_full() {
+            return Err(HostError::QueueFull);
+        }
+        let r = self
+            .gap
+            .connect(&mut self.cmds, peer_address_type, peer_address);
+        self.pump();
+        r
+    }
+
+    /// Cancels a pending connect (LE Create Connection Cancel, 7.8.13).
+    pub fn cancel_connect(&mut self) -> Result<(), HostError> {
+        self.ready()?;
+        let r = self.gap.cancel_connect(&mut self.cmds);
+        self.pump();
+        r
+    }
+
+    /// Drops a link (HCI Disconnect, reason Remote User Terminated).
+    pub fn disconnect(&mut self, conn: ConnSlot) -> Result<(), HostError> {
+        let handle = self.connection(conn).ok_or(HostError::NoConnection)?.handle;
+        self.submit(
+            Issuer::Host,
+            command::disconnect(handle.0, REMOTE_USER_TERMINATED),
+        )
+    }
+
+    pub fn connection(&self, conn: ConnSlot) -> Option<&Connection> {
+        self.conns.get(conn)
+    }
+
+    fn push_event(&mut self, ev: HostEvent) {
+        if self.events.push_back(ev).is_err() {
+            self.stats.events_dropped = self.stats.events_dropped.wrapping_add(1);
+        }
+    }
+
+    /// Moves queued commands and ACL data into the H4 transmit buffer as
+    /// the controller's credits allow.
+    fn pump(&mut self) {
+        self.cmds.pump(&mut self.tx, self.now_ms);
+        self.acl_tx.pump(&mut self.acl_flow, &mut self.tx);
+    }
+
+    fn on_packet(&mut self, packet: H4Packet<'_>) {
+        match packet {
+            H4Packet::Event(bytes) => match event::parse(bytes) {
+                Ok(ev) => self.on_event(ev),
+                Err(_) => self.stats.bad_events = self.stats.bad_events.wrapping_add(1),
+            },
+            H4Packet::Acl(bytes) => self.on_acl(bytes),
+        }
+    }
+
+    fn on_event(&mut self, ev: Event<'_>) {
+        match ev {
+            Event::CommandComplete {
+                num_hci_command_packets,
+                opcode: op,
+                return_parameters,
+            } => {
+                let issuer = self.cmds.on_answer(num_hci_command_packets, op);
+                if self.bringup.waiting_for() == Some(op) {
+                    let step =
+                        self.bringup
+                            .on_command_complete(op, return_parameters, self.cmds.queue());
+                    self.on_bringup_step(step);
+                } else {
+                    // Return_Parameters start with Status for every
+                    // command we send after bring-up (Vol 4 Part E 7).
+                    let status = return_parameters.first().copied().unwrap_or(0);
+                    let rest = return_parameters.get(1..).unwrap_or(&[]);
+                    self.on_command_result(issuer, op, status, rest);
+                }
+            }
+            Event::CommandStatus {
+                status,
+                num_hci_command_packets,
+                opcode: op,
+            } => {
+                let issuer = self.cmds.on_answer(num_hci_command_packets, op);
+                if self.bringup.waiting_for() == Some(op) {
+                    let step = self.bringup.on_command_status(op, status);
+                    self.on_bringup_step(step);
+                } else {
+                    self.on_command_result(issuer, op, status, &[]);
+                }
+            }
+            Event::DisconnectionComplete {
+                status,
+                handle,
+                reason,
+            } => {
+                if status != 0 {
+                    return;
+                }
+                let handle = ConnHandle(handle);
+                let Some(conn) = self.conns.by_handle(handle) else {
+                    return;
+                };
+                if let Some(c) = self.conns.remove(conn) {
+                    self.acl_flow.on_disconnected(handle.0);
+                    self.acl_tx.drop_handle(handle.0);
+                    self.db.reset_connection(conn.index());
+                    self.procedures.link_down(conn.index());
+                    self.push_event(HostEvent::Disconnected {
+                        conn,
+                        handle,
+                        peer_address_type: c.peer_address_type,
+                        peer_address: c.peer_address,
+                        reason,
+                    });
+                }
+            }
+            Event::EncryptionChange {
+                status,
+                handle,
+                enabled,
+            } => {
+                if let Some(conn) = self.conns.by_handle(ConnHandle(handle)) {
+                    if let Some(c) = self.conns.get_mut(conn) {
+                        c.security.encrypted = status == 0 && enabled != 0;
+                    }
+                }
+            }
+            Event::NumberOfCompletedPackets(completed) => {
+                for (handle, count) in completed {
+                    self.acl_flow.on_completed(handle, count);
+                }
+            }
+            Event::Le(le) => self.on_le_event(le),
+            _ => {}
+        }
+    }
+
+    /// The answer to a command (Command Complete's status and the rest of
+    /// its return parameters, or Command Status), for whoever issued it.
+    fn on_command_result(&mut self, issuer: Issuer, op: u16, status: u8, _params: &[u8]) {
+        match issuer {
+            Issuer::Stop if op == opcode::RESET && self.state == HostState::Stopping => {
+                self.finish_stop();
+            }
+            Issuer::Gap => {
+                if let Some(ev) = self.gap.on_command_result(op, status) {
+                    self.push_event(ev);
+                }
+            }
+            // Security has nothing of its own to do yet (pairing is
+            // refused); its commands' failures are reported like the rest.
+            Issuer::Host | Issuer::Stop | Issuer::Security(_) => {
+                if status != 0 {
+                    self.push_event(HostEvent::CommandFailed { opcode: op, status });
+                }
+            }
+        }
+    }
+
+    fn on_bringup_step(&mut self, step: BringUpStep) {
+        match step {
+            BringUpStep::NotMine | BringUpStep::InProgress => {}
+            BringUpStep::Done(info) => {
+                self.acl_flow
+                    .configure(info.acl_data_packet_length, info.total_num_acl_data_packets);
+                self.info = Some(info);
+                self.state = HostState::Ready;
+                self.push_event(HostEvent::Started);
+            }
+            BringUpStep::Failed(err) => {
+                self.cmds.reset();
+                self.bringup = BringUp::new();
+                self.state = HostState::Failed;
+                self.push_event(HostEvent::StartFailed(err));
+            }
+        }
+    }
+
+    fn on_le_event(&mut self, le: LeEvent<'_>) {
+        match le {
+            LeEvent::ConnectionComplete(cc) => self.on_connection_complete(&cc),
+            LeEvent::AdvertisingReport(reports) => {
+                for r in reports {
+                    self.on_adv_report(&r);
+                }
+            }
+            LeEvent::ExtendedAdvertisingReport(reports) => {
+                for r in reports {
+                    self.on_adv_report(&r);
+                }
+            }
+            LeEvent::ConnectionUpdateComplete {
+                status,
+                handle,
+                interval,
+                latency,
+                supervision_timeout,
+            } => {
+                if let Some(conn) = self.conns.by_handle(ConnHandle(handle)) {
+                    if let Some(c) = self.conns.get_mut(conn) {
+                        if status == 0 {
+                            c.interval = interval;
+                            c.latency = latency;
+                            c.supervision_timeout = supervision_timeout;
+                        }
+                    }
+                    self.push_event(HostEvent::ConnectionUpdated { conn, status });
+                }
+            }
+            LeEvent::LongTermKeyRequest { handle, .. } => {
+                // No pairing yet, so no key: Vol 4 Part E 7.8.26.
+                let issuer = match self.conns.by_handle(ConnHandle(handle)) {
+                    Some(conn) => Issuer::Security(conn),
+                    None => Issuer::Host,
+                };
+                let cmd = command::le_long_term_key_request_negative_reply(handle);
+                let _ = self.cmds.submit(issuer, cmd);
+            }
+            LeEvent::RemoteConnectionParameterRequest {
+                handle,
+                interval_min,
+                interval_max,
+                latency,
+                timeout,
+            } => {
+                // Accept what the peer asks (Vol 4 Part E 7.8.31); the
+                // vendor APIs have no hook to refuse it.
+                let params = ConnectionParameters {
+                    interval_min,
+                    interval_max,
+                    max_latency: latency,
+                    supervision_timeout: timeout,
+                    min_ce_length: 0,
+                    max_ce_length: 0,
+                };
+                let cmd = command::le_remote_connection_parameter_request_reply(handle, &params);
+                let _ = self.cmds.submit(Issuer::Host, cmd);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_adv_report(&mut self, r: &AdvReport<'_>) {
+        if !self.gap.scan.enabled {
+            return;
+        }
+        let mut ev = AdvReportEvent {
+            event_type: r.event_type,
+            address_type: r.address_type,
+            address: r.address,
+            rssi: r.rssi,
+            len: 0,
+            data: [0; config::ADV_DATA_MAX],
+            truncated: r.data.len() > config::ADV_DATA_MAX,
+        };
+        let n = r.data.len().min(config::ADV_DATA_MAX);
+        ev.data[..n].copy_from_slice(&r.data[..n]);
+        ev.len = n as u8;
+        self.push_event(HostEvent::AdvReport(ev));
+    }
+
+    fn on_connection_complete(&mut self, cc: &ConnectionComplete) {
+        let central = cc.role == 0;
+        if let Some(ev) = self.gap.on_connection_complete(cc.status, central) {
+            self.push_event(ev);
+        }
+        if cc.status != 0 {
+            return;
+        }
+        let role = if central {
+            Role::Central
+        } else {
+            Role::Peripheral
+        };
+        let mut c = Connection::new(ConnHandle(cc.handle), role);
+        c.peer_address_type = cc.peer_address_type;
+        c.peer_address = cc.peer_address;
+        c.interval = cc.interval;
+        c.latency = cc.latency;
+        c.supervision_timeout = cc.supervision_timeout;
+        match self.conns.insert(c) {
+            Some(conn) => {
+                self.db.reset_connection(conn.index());
+                self.push_event(HostEvent::Connected { conn });
+            }
+            None => {
+                // No room: refuse the link rather than half-track it.
+                let cmd = command::disconnect(cc.handle, LIMITED_RESOURCES);
+                let _ = self.cmds.submit(Issuer::Host, cmd);
+            }
+        }
+    }
+}
