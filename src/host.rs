@@ -26,6 +26,11 @@ use heapless::Deque;
 /// the reason we give when the application stops BLE.
 const REMOTE_USER_TERMINATED: u8 = 0x13;
 
+/// HCI error code Connection Timeout (Vol 1 Part F 1.3, code 0x08): the
+/// reason a link ends with when the controller that held it is gone. The
+/// peer's controller sees the same, a supervision timeout.
+pub const CONNECTION_TIMEOUT: u8 = 0x08;
+
 /// Whether `deadline` has passed at `now` on the wrapping millisecond clock
 /// (a deadline in the past reads as a huge wrapped distance).
 fn expired(deadline: u32, now: u32) -> bool {
@@ -56,7 +61,12 @@ pub enum Role {
 pub enum HostEvent {
     Started,
     StartFailed(BringUpError),
-    Stopped,
+    /// The host is `Off`. `status` 0: `stop` finished; otherwise the HCI
+    /// error code of what stopped it (Connection Timeout when the transport
+    /// to the controller failed, see [`HostCore::transport_lost`]).
+    Stopped {
+        status: u8,
+    },
     Connected {
         conn: usize,
     },
@@ -73,6 +83,9 @@ pub enum HostEvent {
         peer_address_type: u8,
         peer_address: [u8; 6],
         reason: u8,
+        /// The host ended the link itself because the transport to its
+        /// controller failed; no Disconnection Complete came.
+        lost: bool,
     },
     ConnectionUpdated {
         conn: usize,
@@ -287,6 +300,13 @@ impl Host {
         used
     }
 
+    /// See [`HostCore::transport_lost`]; a packet cut short by the failure
+    /// is forgotten too.
+    pub fn transport_lost(&mut self, now_ms: u32) {
+        self.rx.reset();
+        self.core.transport_lost(now_ms);
+    }
+
     pub fn h4_stats(&self) -> crate::hci::h4::H4Stats {
         self.rx.stats()
     }
@@ -420,7 +440,7 @@ impl HostCore {
                 self.cmds.reset();
                 self.bringup = BringUp::new();
                 self.state = HostState::Off;
-                self.push_event(HostEvent::Stopped);
+                self.push_event(HostEvent::Stopped { status: 0 });
                 return Ok(());
             }
             _ => return Err(HostError::NotReady),
@@ -459,7 +479,47 @@ impl HostCore {
             self.db.reset_connection(conn);
         }
         self.state = HostState::Off;
-        self.push_event(HostEvent::Stopped);
+        self.push_event(HostEvent::Stopped { status: 0 });
+    }
+
+    /// The transport to the controller failed (its byte stream closed):
+    /// the controller and every link it held are out of reach. Each link
+    /// ends as on a Disconnection Complete, with reason Connection Timeout;
+    /// queued commands and ACL data are dropped; the host is `Off` and
+    /// reports `Stopped` with that status. During bring-up nothing is
+    /// undone: the outstanding command times out and `StartFailed` follows,
+    /// as when no controller answers. `start` works again once a
+    /// controller answers.
+    pub fn transport_lost(&mut self, now_ms: u32) {
+        self.now_ms = now_ms;
+        if !matches!(self.state, HostState::Ready | HostState::Stopping) {
+            return;
+        }
+        for conn in 0..self.conns.len() {
+            let Some(c) = self.conns[conn].take() else {
+                continue;
+            };
+            self.db.reset_connection(conn);
+            self.push_event(HostEvent::Disconnected {
+                conn,
+                handle: c.handle,
+                peer_address_type: c.peer_address_type,
+                peer_address: c.peer_address,
+                reason: CONNECTION_TIMEOUT,
+                lost: true,
+            });
+        }
+        self.tx.reset();
+        self.cmds.reset();
+        self.acl_tx.reset();
+        self.acl_flow = AclFlow::new();
+        self.adv.enabled = false;
+        self.scan.enabled = false;
+        self.connecting = false;
+        self.state = HostState::Off;
+        self.push_event(HostEvent::Stopped {
+            status: CONNECTION_TIMEOUT,
+        });
     }
 
     /// Queues an HCI command the application asked for.
@@ -765,6 +825,7 @@ impl HostCore {
                             peer_address_type: c.peer_address_type,
                             peer_address: c.peer_address,
                             reason,
+                            lost: false,
                         });
                     }
                 }

@@ -93,6 +93,13 @@ impl Stack {
         quecpython::result(r.map(|_| ()))
     }
 
+    /// The transport to the controller failed: every link ends and the
+    /// host stops (QuecPython events 17, then 1 with a non-zero status).
+    pub fn transport_lost(&mut self, now: u32) {
+        self.host.transport_lost(now);
+        self.dispatch();
+    }
+
     pub fn state(&self) -> MpbleState {
         match self.host.state() {
             HostState::Off => MpbleState::Off,
