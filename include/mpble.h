@@ -117,6 +117,13 @@ size_t mpble_h4_rx(const uint8_t *data, size_t len, uint32_t now_ms);
 // `buf` must be valid for writes of `cap` bytes.
 size_t mpble_h4_tx(uint8_t *buf, size_t cap);
 
+// The transport to the controller failed (its byte stream closed or
+// broke). Call once, after feeding what arrived before the failure: every
+// link ends and the host stops (QuecPython: event 17 for each link, then
+// event 1 with a non-zero status); queued commands and data are dropped.
+// [`mpble_start`] works again once the port has reopened a transport.
+void mpble_transport_lost(uint32_t now_ms);
+
 // Time has passed: runs command timeouts and other timers.
 void mpble_tick(uint32_t now_ms);
 

@@ -222,7 +222,9 @@ static void *hal_reader_main(void *arg) {
                 fprintf(stderr, "mpble: the controller (%s=%s) closed the connection%s%s\n",
                     HAL_ENV, getenv(HAL_ENV) ? getenv(HAL_ENV) : "",
                     got < 0 ? ": " : "", got < 0 ? strerror(errno) : "");
-                // Let the core notice nothing more will come (timeouts).
+                // Every link ends and BLE stops for the script (events 17
+                // and 1); a later gattStart reconnects.
+                mpble_port_transport_lost();
                 hal_request_process();
                 return NULL;
             }

@@ -231,6 +231,22 @@ bool mpble_port_pump(void) {
     return more || events;
 }
 
+void mpble_port_transport_lost(void) {
+    mpble_port_lock();
+    uint32_t now = mpble_port_now_ms();
+    // What arrived before the end still counts (a Disconnection Complete,
+    // an ATT request); what the core has no room for now would only be
+    // about links that end here, and must not reach the next controller.
+    port_feed(now);
+    port_rx_off = 0;
+    port_rx_len = 0;
+    while (mpble_hal_read(port_rx_buf, sizeof(port_rx_buf)) > 0) {
+    }
+    mpble_transport_lost(now);
+    port_flush_and_publish(now);
+    port_unlock();
+}
+
 // Main thread: says once what the user must know about the transport.
 static void port_report(void) {
     MpbleState state = mpble_state();

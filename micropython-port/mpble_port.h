@@ -50,6 +50,11 @@ void mpble_port_unlock_after_call(void);
 // deliver, or input waiting for room): then request a processing pass.
 bool mpble_port_pump(void);
 
+// The transport's reader, once, when the controller's byte stream ends:
+// tells the core (under the port lock), which ends every link and stops.
+// The caller then requests a processing pass to deliver the events.
+void mpble_port_transport_lost(void);
+
 // VM: pumps and delivers pending events to Python, until no input waits
 // (main thread only; elsewhere delivery is scheduled on the main thread).
 void mpble_port_process(void);

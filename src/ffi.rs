@@ -110,6 +110,16 @@ pub unsafe extern "C" fn mpble_h4_tx(buf: *mut u8, cap: usize) -> usize {
     with_stack(|s| s.h4_tx(out))
 }
 
+/// The transport to the controller failed (its byte stream closed or
+/// broke). Call once, after feeding what arrived before the failure: every
+/// link ends and the host stops (QuecPython: event 17 for each link, then
+/// event 1 with a non-zero status); queued commands and data are dropped.
+/// [`mpble_start`] works again once the port has reopened a transport.
+#[no_mangle]
+pub extern "C" fn mpble_transport_lost(now_ms: u32) {
+    with_stack(|s| s.transport_lost(now_ms));
+}
+
 /// Time has passed: runs command timeouts and other timers.
 #[no_mangle]
 pub extern "C" fn mpble_tick(now_ms: u32) {

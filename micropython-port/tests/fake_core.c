@@ -107,6 +107,14 @@ size_t mpble_h4_tx(uint8_t *buf, size_t cap) {
     return n;
 }
 
+void mpble_transport_lost(uint32_t now_ms) {
+    (void)now_ms;
+    if (state == MPBLE_STATE_READY) {
+        state = MPBLE_STATE_OFF;
+    }
+    tx_len = rx_len = 0;
+}
+
 void mpble_tick(uint32_t now_ms) {
     if (state == MPBLE_STATE_STARTING && (int32_t)(now_ms - deadline) >= 0) {
         state = MPBLE_STATE_FAILED;

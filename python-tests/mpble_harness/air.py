@@ -258,6 +258,27 @@ class Air:
         self.peers.append(peer)
         return peer
 
+    def drop_host(self, slot: ControllerSlot, timeout: float = 5.0) -> None:
+        """Close the TCP connection between `slot`'s controller and its
+        firmware, as a controller that is unplugged or crashes would. The
+        listening socket stays open, so the firmware can connect again to
+        the same MPBLE_HCI (the controller is the same; its links on the air
+        are left as they are)."""
+
+        async def _drop():
+            transport = slot.transport.sink.transport
+            if transport is None:
+                raise AirError(f"{slot.name}: no firmware is connected")
+            transport.close()
+            # connection_lost() clears sink.transport in a later loop turn.
+            deadline = time.monotonic() + timeout
+            while slot.transport.sink.transport is not None:
+                if time.monotonic() > deadline:
+                    raise AirError(f"{slot.name}: the connection did not close")
+                await asyncio.sleep(0.01)
+
+        self.run(_drop(), timeout + 1)
+
     def controller_for(self, address: Address) -> Optional[Controller]:
         for c in self.link.controllers:
             if c.public_address == address:

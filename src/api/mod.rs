@@ -203,6 +203,13 @@ impl Firmware {
         used
     }
 
+    /// The transport to the controller failed: every link ends and the
+    /// host stops (QuecPython events 17, then 1 with a non-zero status).
+    pub fn transport_lost(&mut self, now: u32) {
+        self.stack.host.transport_lost(now);
+        self.dispatch();
+    }
+
     /// Time has passed: timers run.
     pub fn tick(&mut self, now: u32) {
         self.stack.host.core.tick(now);

@@ -461,3 +461,58 @@ fn a_write_flood_waits_for_room_instead_of_dropping_events() {
     assert_eq!(data, expected, "every write reported once, in order");
     assert_eq!(stack.events_dropped(), 0);
 }
+
+#[test]
+fn a_lost_controller_ends_every_link_and_stops_with_a_status() {
+    const PEER2: [u8; 6] = [0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F];
+    let (mut stack, mut ctrl) = started();
+    register_demo_service(&mut stack, 0);
+    connect(&mut stack, &mut ctrl);
+    stack.h4_rx(&le_connection_complete(LINK + 1, PEER2), 2);
+    ctrl.settle(&mut stack, 2);
+    assert_eq!(events(&mut stack).len(), 2, "two links up");
+    // A notification and a command are waiting for the controller when
+    // it goes away: neither may be sent later to another controller.
+    assert_eq!(stack.qpy_send(false, 0, 3, b"lost", 3), 0);
+    assert_eq!(stack.qpy_adv_enable(true), 0);
+    events(&mut stack);
+
+    stack.transport_lost(4);
+    // Every link ends (event 17 carries Connection Timeout, 0x08), then
+    // the stack reports that it stopped, with the same non-zero status.
+    assert_eq!(
+        events(&mut stack),
+        std::vec![
+            (
+                MpbleTarget::QpyServer,
+                std::vec![V::I(17), V::I(0x08), V::I(0), V::B(PEER.to_vec())]
+            ),
+            (
+                MpbleTarget::QpyServer,
+                std::vec![V::I(17), V::I(0x08), V::I(1), V::B(PEER2.to_vec())]
+            ),
+            (MpbleTarget::QpyServer, ints(&[1, 0x08])),
+        ]
+    );
+    assert_eq!(stack.qpy_get_status(), 0);
+    assert_eq!(stack.state(), super::event::MpbleState::Off);
+    let mut buf = [0u8; 64];
+    assert_eq!(stack.h4_tx(&mut buf), 0, "queued commands and data dropped");
+    assert_eq!(stack.qpy_send(false, 0, 3, b"x", 5), -1, "sends refused");
+    assert_eq!(stack.qpy_send(true, 1, 3, b"x", 5), -1);
+    assert_eq!(stack.qpy_gatt_stop(5), -1, "already stopped");
+    assert!(events(&mut stack).is_empty(), "no event 25 for lost data");
+    assert_eq!(stack.next_timeout_ms(5), u32::MAX, "no timer left running");
+
+    // A controller answers again (the port reopened the transport): the
+    // next start works from a clean slate.
+    let mut ctrl = ScriptedController::new(BD_ADDR);
+    assert_eq!(stack.qpy_gatt_start(6), 0);
+    ctrl.settle(&mut stack, 6);
+    assert_eq!(
+        events(&mut stack),
+        std::vec![(MpbleTarget::QpyServer, ints(&[0, 0]))]
+    );
+    assert_eq!(ctrl.take_commands().first(), Some(&opcode::RESET));
+    assert_eq!(stack.qpy_get_status(), 1);
+}

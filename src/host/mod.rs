@@ -43,6 +43,10 @@ use heapless::Deque;
 /// HCI error code Remote User Terminated Connection (Vol 1 Part F 2.14),
 /// the reason we give when the application stops BLE.
 const REMOTE_USER_TERMINATED: u8 = 0x13;
+/// HCI error code Connection Timeout (Vol 1 Part F 1.3, code 0x08): the
+/// reason a link ends with when the controller that held it is gone. The
+/// peer's controller sees the same, a supervision timeout.
+pub const CONNECTION_TIMEOUT: u8 = 0x08;
 /// Connection Rejected due to Limited Resources (Vol 1 Part F 2.15): no
 /// slot is left for a new link.
 const LIMITED_RESOURCES: u8 = 0x0D;
@@ -64,7 +68,12 @@ pub enum HostState {
 pub enum HostEvent {
     Started,
     StartFailed(BringUpError),
-    Stopped,
+    /// The host is `Off`. `status` 0: `stop` finished; otherwise the HCI
+    /// error code of what stopped it (Connection Timeout when the transport
+    /// to the controller failed, see [`HostCore::transport_lost`]).
+    Stopped {
+        status: u8,
+    },
     Connected {
         conn: ConnSlot,
     },
@@ -81,6 +90,9 @@ pub enum HostEvent {
         peer_address_type: u8,
         peer_address: [u8; 6],
         reason: u8,
+        /// The host ended the link itself because the transport to its
+        /// controller failed; no Disconnection Complete came.
+        lost: bool,
     },
     ConnectionUpdated {
         conn: ConnSlot,
@@ -244,6 +256,13 @@ impl Host {
         used
     }
 
+    /// See [`HostCore::transport_lost`]; a packet cut short by the failure
+    /// is forgotten too.
+    pub fn transport_lost(&mut self, now_ms: u32) {
+        self.rx.reset();
+        self.core.transport_lost(now_ms);
+    }
+
     pub fn h4_stats(&self) -> crate::hci::h4::H4Stats {
         self.rx.stats()
     }
@@ -341,7 +360,7 @@ impl HostCore {
                 self.cmds.reset();
                 self.bringup = BringUp::new();
                 self.state = HostState::Off;
-                self.push_event(HostEvent::Stopped);
+                self.push_event(HostEvent::Stopped { status: 0 });
                 return Ok(());
             }
             _ => return Err(HostError::NotReady),
@@ -370,7 +389,46 @@ impl HostCore {
             self.db.reset_connection(conn.index());
         }
         self.state = HostState::Off;
-        self.push_event(HostEvent::Stopped);
+        self.push_event(HostEvent::Stopped { status: 0 });
+    }
+
+    /// The transport to the controller failed (its byte stream closed):
+    /// the controller and every link it held are out of reach. Each link
+    /// ends as on a Disconnection Complete, with reason Connection Timeout;
+    /// queued commands and ACL data are dropped; the host is `Off` and
+    /// reports `Stopped` with that status. During bring-up nothing is
+    /// undone: the outstanding command times out and `StartFailed` follows,
+    /// as when no controller answers. `start` works again once a
+    /// controller answers.
+    pub fn transport_lost(&mut self, now_ms: u32) {
+        self.now_ms = now_ms;
+        if !matches!(self.state, HostState::Ready | HostState::Stopping) {
+            return;
+        }
+        for conn in ConnSlot::all() {
+            let Some(c) = self.conns.remove(conn) else {
+                continue;
+            };
+            self.db.reset_connection(conn.index());
+            self.procedures.link_down(conn.index());
+            self.push_event(HostEvent::Disconnected {
+                conn,
+                handle: c.handle,
+                peer_address_type: c.peer_address_type,
+                peer_address: c.peer_address,
+                reason: CONNECTION_TIMEOUT,
+                lost: true,
+            });
+        }
+        self.tx.reset();
+        self.cmds.reset();
+        self.acl_tx.reset();
+        self.acl_flow = AclFlow::new();
+        self.gap.controller_reset();
+        self.state = HostState::Off;
+        self.push_event(HostEvent::Stopped {
+            status: CONNECTION_TIMEOUT,
+        });
     }
 
     /// Queues a command; its answer goes back to `issuer`.
@@ -547,6 +605,7 @@ impl HostCore {
                         peer_address_type: c.peer_address_type,
                         peer_address: c.peer_address,
                         reason,
+                        lost: false,
                     });
                 }
             }

@@ -790,8 +790,9 @@ impl QuecPython {
                     };
                     out.int(event_id::BLE_START_STATUS_IND)?.int(status)?;
                 }
-                HostEvent::Stopped => {
-                    out.int(event_id::BLE_STOP_STATUS_IND)?.int(0)?;
+                HostEvent::Stopped { status } => {
+                    // Non-zero: the controller was lost (docs/DECISIONS.md).
+                    out.int(event_id::BLE_STOP_STATUS_IND)?.int(status as i64)?;
                 }
                 HostEvent::Connected { conn } => {
                     let Some(c) = host.connection(conn) else {
@@ -805,10 +806,18 @@ impl QuecPython {
                         .bytes(&c.peer_address)?;
                 }
                 HostEvent::Disconnected {
-                    conn, peer_address, ..
+                    conn,
+                    peer_address,
+                    reason,
+                    lost,
+                    ..
                 } => {
+                    // Status 0 for a Disconnection Complete, whatever its
+                    // reason; the reason when the host ended the link
+                    // because its controller is gone (docs/DECISIONS.md).
+                    let status = if lost { reason as i64 } else { 0 };
                     out.int(event_id::BLE_DISCONNECT_IND)?
-                        .int(0)?
+                        .int(status)?
                         .int(conn.index() as i64)?
                         .bytes(&peer_address)?;
                 }
