@@ -156,7 +156,8 @@ struct Row {
 const EMPTY_ROW: Row = Row {
     handle: 0,
     uuid: Uuid::Uuid16(0),
-    kind: AttributeKind::Descriptor,
+    // Discriminant 0: an unused row is all zero bytes (.bss, not .data).
+    kind: AttributeKind::PrimaryService,
     perms: AttPermissions::empty(),
     off: 0,
     len: 0,
@@ -722,6 +723,26 @@ impl Row {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Unused rows hold only zero bytes, so a table in a static sits in
+    /// `.bss` rather than `.data` (RAM plus a flash image; issue 6, 3): the
+    /// filler kind is the enum's first variant (discriminant 0).
+    #[test]
+    fn empty_row_is_zero() {
+        assert_eq!(EMPTY_ROW.kind as u8, 0);
+        assert_eq!(EMPTY_ROW.uuid, Uuid::Uuid16(0));
+        assert_eq!(
+            (
+                EMPTY_ROW.handle,
+                EMPTY_ROW.off,
+                EMPTY_ROW.len,
+                EMPTY_ROW.cap
+            ),
+            (0, 0, 0, 0)
+        );
+        assert!(EMPTY_ROW.perms.is_empty());
+        assert_eq!(EMPTY_ROW.cccd, [[0; 2]; MAX_CONNECTIONS]);
+    }
 
     /// The QuecPython server demo's table: battery service 0x180F with
     /// Battery Level 0x2A19 (props 0x32, 244 zero bytes, READ|WRITE) and
