@@ -47,7 +47,7 @@ LAYERS = [
     ("smp", "smp"),
     ("ffi", "ffi"),
 ]
-LAYER_ORDER = [name for name, _ in LAYERS] + ["mpble (uuid, config...)", "other"]
+LAYER_ORDER = [name for name, _ in LAYERS] + ["mpble (uuid, config...)", "other (core, builtins, heapless)"]
 
 
 def die(msg):
@@ -65,10 +65,13 @@ def run(cmd, **kw):
 
 
 def layer_of(name):
-    """Layer of a demangled symbol or type path: its first `mpble::` path."""
+    """Layer of a demangled symbol or type path: its first `mpble::` path;
+    the C ABI's unmangled `mpble_*` functions are ffi."""
+    if name.startswith("mpble_"):
+        return "ffi"
     m = re.search(r"\bmpble::([A-Za-z_0-9:]+)", name)
     if not m:
-        return "other"
+        return "other (core, builtins, heapless)"
     path = m.group(1)
     for layer, prefix in LAYERS:
         if path == prefix or path.startswith(prefix + "::"):
@@ -408,7 +411,9 @@ def main():
         tot.update(c)
     print("Flash by layer: demangled path of each surviving symbol (after LTO inlining,")
     print("code inlined into a caller counts to the caller's layer).")
-    print(f"  {'layer':<28} {'text':>7} {'rodata':>7} {'data':>7} {'flash %':>8}")
+    print("code % is the share of text+rodata; flash % also counts .data's initial image.")
+    print(f"  {'layer':<32} {'text':>7} {'rodata':>7} {'data':>7} {'code %':>7} {'flash %':>8}")
+    code = text + rodata
     flash = text + rodata + data
     order = LAYER_ORDER + ["unnamed constants (.Lanon)"]
     for layer in order:
@@ -416,10 +421,11 @@ def main():
         if not c:
             continue
         f = c["text"] + c["rodata"] + c["data"]
-        print(f"  {layer:<28} {c['text']:>7} {c['rodata']:>7} {c['data']:>7} {100 * f / flash:>7.1f}%")
+        cp = 100 * (c["text"] + c["rodata"]) / code
+        print(f"  {layer:<32} {c['text']:>7} {c['rodata']:>7} {c['data']:>7} {cp:>6.1f}% {100 * f / flash:>7.1f}%")
     un_t, un_r = text - tot["text"], rodata - tot["rodata"]
-    print(f"  {'(no symbol: padding, exidx)':<28} {un_t:>7} {un_r:>7} {data - tot['data']:>7}"
-          f" {100 * (un_t + un_r + data - tot['data']) / flash:>7.1f}%")
+    print(f"  {'(no symbol: padding, exidx)':<32} {un_t:>7} {un_r:>7} {data - tot['data']:>7}"
+          f" {100 * (un_t + un_r) / code:>6.1f}% {100 * (un_t + un_r + data - tot['data']) / flash:>7.1f}%")
 
     # Static RAM: the statics, and the one big one split by field type.
     statics = [(k, sz, n) for k, sz, n in syms if k in ("data", "bss")]
@@ -436,7 +442,7 @@ def main():
     print(f"mpble::api::Stack is {st} B; by the layer of the innermost mpble type holding each byte:")
     for layer in order:
         if acc.get(layer):
-            print(f"  {layer:<28} {acc[layer]:>7} {100 * acc[layer] / st:>6.1f}%")
+            print(f"  {layer:<32} {acc[layer]:>7} {100 * acc[layer] / st:>6.1f}%")
     tree = []
     field_tree(types, stack_t, "", 4, args.fields, tree)
     print(f"\nStack fields of at least {args.fields} B (4 levels):")
