@@ -54,7 +54,7 @@ mod sized {
     pub const H4_TX_BUFFER: usize = 1024;
 
     /// Attribute table rows (handles) in the GATT server: the goal.
-    /// The GAP and GATT services take 9; 55 rows remain for the app, e.g. 4
+    /// The GAP and GATT services take 11; 53 rows remain for the app, e.g. 4
     /// services of 4 characteristics with a CCCD each (4 + 4 * 4 * 3 = 52).
     pub const GATT_MAX_ATTRIBUTES: usize = 64;
     /// Bytes of attribute value storage shared by all attributes: the
@@ -80,7 +80,7 @@ mod sized {
 
     /// QuecPython: services, characteristics and descriptors registered
     /// before `addOrClearService(1, mode)` commits them to the attribute
-    /// table; no more than the 55 free rows can take (4 + 16 * 2 + 16 = 52).
+    /// table; no more than the 53 free rows can take (4 + 16 * 2 + 16 = 52).
     pub const QPY_MAX_SERVICES: usize = 4;
     pub const QPY_MAX_CHARAS: usize = 16;
     pub const QPY_MAX_DESCS: usize = 16;
@@ -215,6 +215,18 @@ mod tests {
     use crate::host::{Connection, HostEvent};
     use crate::l2cap::Reassembler;
     use core::mem::size_of;
+
+    /// On a microcontroller the QuecPython registrations are sized to fit
+    /// the rows the GAP and GATT services leave free.
+    #[cfg(any(target_os = "none", feature = "mcu"))]
+    #[test]
+    fn qpy_registrations_fit_the_table() {
+        let mut db = AttributeDb::new();
+        db.add_gap_gatt_services(b"mpble").unwrap();
+        assert_eq!(db.len(), 11);
+        let rows = QPY_MAX_SERVICES + 2 * QPY_MAX_CHARAS + QPY_MAX_DESCS;
+        assert!(rows <= GATT_MAX_ATTRIBUTES - db.len());
+    }
 
     #[test]
     fn capacity_costs() {
