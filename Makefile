@@ -5,6 +5,8 @@
 #   make test              everything CI checks (setup, build, cargo test/clippy/fmt,
 #                          no_std build, header check, fuzz, pytest)
 #   make bench             speed and memory of the core (benches/)
+#   make size              flash and static RAM of the core on a Cortex-M3
+#                          (thumbv7m, LTO, gc-sections), by layer (tools/size.py)
 #   make check-port        the C port against a fake core (part of make test)
 #   make clean / distclean
 #
@@ -41,7 +43,7 @@ MP_UNIX_FLAGS := \
 	MICROPY_PY_THREAD=1
 
 .DEFAULT_GOAL := firmware
-.PHONY: all firmware rust-lib demo test setup bench clean distclean header-check check-port \
+.PHONY: all firmware rust-lib demo test setup bench size clean distclean header-check check-port \
 	fuzz pytest \
 	cargo-checks FORCE
 
@@ -118,6 +120,12 @@ pytest: firmware
 # Speed and memory goals (benches/host.rs); not part of make test.
 bench:
 	$(CARGO) bench --features std
+
+# Footprint goals (tools/size.py, README "Footprint"); not part of make test.
+# Needs binutils-arm-none-eabi (tools/setup.sh installs it).
+size:
+	@command -v arm-none-eabi-ld >/dev/null || $(ROOT)/tools/setup.sh
+	CARGO=$(CARGO) python3 $(ROOT)/tools/size.py
 
 clean:
 	$(CARGO) clean

@@ -3,13 +3,156 @@
 //! Nothing in the core allocates: each queue and table below is a fixed
 //! array. When one is full the API says so and nothing already accepted is
 //! dropped silently.
+//!
+//! Capacities are chosen at build time, in two configurations that define
+//! the same names (`sized` below):
+//! - **microcontroller**: the default on bare-metal targets
+//!   (`target_os = "none"`, e.g. thumbv7m-none-eabi), and on the host with
+//!   the `mcu` feature (`cargo test --features mcu`), so that tests and
+//!   benches can run with the small capacities. Sized for the goals of
+//!   issue 6 (section 3): 4 links, ATT_MTU 247, 64 attributes, a 1 KB
+//!   attribute-value pool, static RAM towards 8 KB.
+//! - **unix**: the MicroPython unix port, where RAM is cheap; the larger
+//!   values the end-to-end tests were written against.
+//!
+//! The README's "Footprint" section lists every capacity with the bytes it
+//! costs in each configuration (`cargo test capacity_costs -- --nocapture`
+//! prints them). Limits that the Core spec fixes (HCI parameter length,
+//! advertising data, attribute value length) and the time-outs are the same
+//! in both, below the two blocks.
 
-/// Simultaneous LE links. QuecPython uses one; Pycom may use several.
-pub const MAX_CONNECTIONS: usize = 4;
+pub use sized::*;
 
-/// Largest ATT_MTU we offer in Exchange MTU (Vol 3 Part F 3.4.2.1 allows up
-/// to 517, which makes every attribute value readable in one response).
-pub const ATT_MTU_MAX: usize = 517;
+/// Which configuration this build uses: "microcontroller" or "unix".
+pub const CONFIGURATION: &str = sized::NAME;
+
+#[cfg(any(target_os = "none", feature = "mcu"))]
+mod sized {
+    pub const NAME: &str = "microcontroller";
+
+    /// Simultaneous LE links: the issue's goal. Each costs a `Connection`
+    /// (ATT bearer with its prepare queue, GATT client, L2CAP reassembly).
+    pub const MAX_CONNECTIONS: usize = 4;
+
+    /// Largest ATT_MTU we offer in Exchange MTU. 247 is the issue's goal:
+    /// an ATT PDU of 247 plus the 4-byte L2CAP header fills one LE Data
+    /// Channel PDU of 251 bytes (Vol 6 Part B 2.4), so nothing fragments on
+    /// air, and every buffer sized by the MTU (reassembly, events, H4 rx)
+    /// shrinks by half.
+    pub const ATT_MTU_MAX: usize = 247;
+
+    /// Commands waiting for a Num_HCI_Command_Packets credit. Not smaller
+    /// than unix: `HostCore::stop` queues at once a Disconnect per link, the
+    /// advertising and scan disables, a Create Connection Cancel and a Reset
+    /// (checked below). The cost is the 255-byte parameter buffer of each
+    /// queued command.
+    pub const HCI_CMD_QUEUE: usize = 8;
+
+    /// Bytes waiting to be written to the controller (H4 framed). 1 KB holds
+    /// the largest command (4 + 255) and about three ACL packets of a full
+    /// PDU (5 + 4 + 247); the ACL queue keeps further PDUs until it drains.
+    pub const H4_TX_BUFFER: usize = 1024;
+
+    /// Attribute table rows (handles) in the GATT server: the issue's goal.
+    /// The GAP and GATT services take 11; 53 rows remain for the app, e.g. 4
+    /// services of 4 characteristics with a CCCD each (4 + 4 * 4 * 3 = 52).
+    pub const GATT_MAX_ATTRIBUTES: usize = 64;
+    /// Bytes of attribute value storage shared by all attributes: the
+    /// issue's goal. Fits the same 4 x 4 characteristics at ~60 bytes each.
+    pub const GATT_VALUE_POOL: usize = 1024;
+
+    /// Prepare Write queue entries per connection (Vol 3 Part F 3.4.6.1). A
+    /// full server may answer Prepare Queue Full (Vol 3 Part F 3.4.1.1), and
+    /// Zephyr's default is even 0 (no long writes). 4 entries of up to 242
+    /// bytes carry a 512-byte value at MTU 247; it also bounds the events one
+    /// Execute Write produces (EVENTS_PER_PACKET_MAX), hence the event queue.
+    pub const ATT_PREPARE_QUEUE: usize = 4;
+    /// Bytes held by the Prepare Write queue per connection: one attribute
+    /// value of the longest length (Vol 3 Part F 3.2.9).
+    pub const ATT_PREPARE_BYTES: usize = 512;
+
+    /// Events waiting for the Python callback drain: EVENTS_PER_PACKET_MAX
+    /// plus two, the least that flow control needs to accept a packet while
+    /// a couple of events still wait. Each event is still a full
+    /// `MpbleEvent` (~830 bytes, api/event.rs), the largest item in the
+    /// stack, until event payloads move to a shared byte ring (issue 6).
+    pub const EVENT_QUEUE: usize = 6;
+
+    /// QuecPython: services, characteristics and descriptors registered
+    /// before `addOrClearService(1, mode)` commits them to the attribute
+    /// table; no more than the 53 free rows can take (4 + 16 * 2 + 16 = 52).
+    pub const QPY_MAX_SERVICES: usize = 4;
+    pub const QPY_MAX_CHARAS: usize = 16;
+    pub const QPY_MAX_DESCS: usize = 16;
+    /// Devices remembered per scan for `setScanFilter(1)` (7 bytes each); a
+    /// device seen after the list is full is reported again.
+    pub const QPY_SCAN_SEEN: usize = 16;
+    /// QuecPython client calls waiting per link behind the running one (a
+    /// few bytes each; their data lives in GATT_CLIENT_POOL).
+    pub const GATT_CLIENT_QUEUE: usize = 4;
+    /// Bytes of write values and handle lists those queued calls hold: two
+    /// writes of the module's 244-byte notification limit.
+    pub const GATT_CLIENT_POOL: usize = 512;
+    /// Bytes of initial values held by those registrations: no more than the
+    /// attribute-value pool they are committed into.
+    pub const QPY_VALUE_POOL: usize = GATT_VALUE_POOL;
+}
+
+#[cfg(not(any(target_os = "none", feature = "mcu")))]
+mod sized {
+    pub const NAME: &str = "unix";
+
+    /// Simultaneous LE links. QuecPython uses one; Pycom may use several.
+    pub const MAX_CONNECTIONS: usize = 4;
+
+    /// Largest ATT_MTU we offer in Exchange MTU (Vol 3 Part F 3.4.2.1 allows
+    /// up to 517, which makes every attribute value readable in one
+    /// response).
+    pub const ATT_MTU_MAX: usize = 517;
+
+    /// Commands waiting for a Num_HCI_Command_Packets credit.
+    pub const HCI_CMD_QUEUE: usize = 8;
+
+    /// Bytes waiting to be written to the controller (H4 framed).
+    pub const H4_TX_BUFFER: usize = 4096;
+
+    /// Attribute table rows (handles) in the GATT server.
+    pub const GATT_MAX_ATTRIBUTES: usize = 96;
+    /// Bytes of attribute value storage shared by all attributes.
+    pub const GATT_VALUE_POOL: usize = 8192;
+    /// Prepare Write queue entries per connection (Vol 3 Part F 3.4.6.1).
+    pub const ATT_PREPARE_QUEUE: usize = 16;
+    /// Bytes held by the Prepare Write queue per connection.
+    pub const ATT_PREPARE_BYTES: usize = 1024;
+
+    /// Events waiting for the Python callback drain. Flow control keeps it
+    /// from overflowing, so its size only sets how many events one drain
+    /// pass carries.
+    pub const EVENT_QUEUE: usize = 24;
+
+    /// QuecPython: services, characteristics and descriptors registered
+    /// before `addOrClearService(1, mode)` commits them to the attribute
+    /// table.
+    pub const QPY_MAX_SERVICES: usize = 8;
+    pub const QPY_MAX_CHARAS: usize = 32;
+    pub const QPY_MAX_DESCS: usize = 32;
+    /// Devices remembered per scan for `setScanFilter(1)`.
+    pub const QPY_SCAN_SEEN: usize = 32;
+    /// QuecPython client calls waiting per link behind the running one.
+    pub const GATT_CLIENT_QUEUE: usize = 4;
+    /// Bytes of write values and handle lists those queued calls hold.
+    pub const GATT_CLIENT_POOL: usize = 1024;
+    /// Bytes of initial values held by those registrations.
+    pub const QPY_VALUE_POOL: usize = 4096;
+}
+
+/// `HostCore::stop` queues up to one Disconnect per link plus four commands
+/// (advertising and scan disable, Create Connection Cancel, Reset).
+const _: () = assert!(HCI_CMD_QUEUE >= MAX_CONNECTIONS + 4);
+/// The module's notification limit (QPY_VALUE_MAX_DEFAULT) must fit one
+/// ATT_MTU_MAX notification.
+const _: () = assert!(QPY_VALUE_MAX_DEFAULT + 3 <= ATT_MTU_MAX);
+
 /// Default LE ATT_MTU (Vol 3 Part G 5.2.1).
 pub const ATT_MTU_DEFAULT: usize = 23;
 
@@ -23,28 +166,10 @@ pub const ACL_RX_PAYLOAD_MAX: usize = 4 + L2CAP_PDU_MAX + 16;
 
 /// HCI command parameters are at most 255 bytes (Vol 4 Part E 5.4.1).
 pub const HCI_CMD_PARAM_MAX: usize = 255;
-/// Commands waiting for a Num_HCI_Command_Packets credit.
-pub const HCI_CMD_QUEUE: usize = 8;
 /// A command with no Command Complete/Status after this long has failed
 /// (Vol 4 Part E 4.4 gives the host the duty to time out).
 pub const HCI_CMD_TIMEOUT_MS: u32 = 1000;
 
-/// Bytes waiting to be written to the controller (H4 framed).
-pub const H4_TX_BUFFER: usize = 4096;
-
-/// Attribute table rows (handles) in the GATT server.
-pub const GATT_MAX_ATTRIBUTES: usize = 96;
-/// Bytes of attribute value storage shared by all attributes.
-pub const GATT_VALUE_POOL: usize = 8192;
-/// Prepare Write queue entries per connection (Vol 3 Part F 3.4.6.1).
-pub const ATT_PREPARE_QUEUE: usize = 16;
-/// Bytes held by the Prepare Write queue per connection.
-pub const ATT_PREPARE_BYTES: usize = 1024;
-
-/// Events waiting for the Python callback drain. Flow control (below)
-/// keeps it from overflowing, so its size only sets how many events one
-/// drain pass carries; each is ~750 bytes, the largest item in the stack.
-pub const EVENT_QUEUE: usize = 24;
 /// The most events one packet from the controller can produce: an
 /// Execute Write Request reports each queued handle (Vol 3 Part F 3.4.6.3).
 /// Controller input waits (in the port, then in TCP or UART flow control)
@@ -63,22 +188,110 @@ pub const DEVICE_NAME_MAX: usize = 32;
 /// Legacy advertising and scan response data (Vol 6 Part B 2.3.1.1).
 pub const ADV_DATA_MAX: usize = 31;
 
-/// QuecPython: services, characteristics and descriptors registered before
-/// `addOrClearService(1, mode)` commits them to the attribute table.
-pub const QPY_MAX_SERVICES: usize = 8;
-pub const QPY_MAX_CHARAS: usize = 32;
-pub const QPY_MAX_DESCS: usize = 32;
-/// Devices remembered per scan for `setScanFilter(1)`.
-pub const QPY_SCAN_SEEN: usize = 32;
-/// GATT client procedures waiting per link behind the running one.
-pub const GATT_CLIENT_QUEUE: usize = 4;
-/// Bytes of write values and handle lists those queued procedures hold.
-pub const GATT_CLIENT_POOL: usize = 1024;
-/// Bytes of initial values held by those registrations.
-pub const QPY_VALUE_POOL: usize = 4096;
 /// Longest value a peer may write to a QuecPython characteristic whose
 /// initial value is shorter: the module's notification limit (HELIOS
 /// `len //max 244`), i.e. MTU 247 - 3.
 pub const QPY_VALUE_MAX_DEFAULT: usize = 244;
 /// Longest attribute value (Vol 3 Part F 3.2.9).
 pub const ATT_VALUE_MAX: usize = 512;
+
+#[cfg(test)]
+mod tests {
+    //! What each capacity costs, measured with `size_of` on the host:
+    //! `cargo test capacity_costs -- --nocapture` (unix) and
+    //! `cargo test --features mcu capacity_costs -- --nocapture`. On
+    //! thumbv7m a `usize` is 4 bytes instead of 8, so `make size` (which
+    //! reads the target's DWARF) shows a few bytes less per structure.
+    use super::*;
+    use crate::api::event::MpbleEvent;
+    use crate::api::quecpython::{client::Client, QuecPython};
+    use crate::api::Stack;
+    use crate::att::db::AttributeDb;
+    use crate::att::server::AttBearer;
+    use crate::gatt::client::GattClient;
+    use crate::hci::acl::AclTxQueue;
+    use crate::hci::command::CommandQueue;
+    use crate::hci::h4::{H4Parser, H4Tx};
+    use crate::host::{Connection, HostEvent};
+    use crate::l2cap::Reassembler;
+    use core::mem::size_of;
+
+    /// On a microcontroller the QuecPython registrations are sized to fit
+    /// the rows the GAP and GATT services leave free.
+    #[cfg(any(target_os = "none", feature = "mcu"))]
+    #[test]
+    fn qpy_registrations_fit_the_table() {
+        let mut db = AttributeDb::new();
+        db.add_gap_gatt_services(b"mpble").unwrap();
+        assert_eq!(db.len(), 11);
+        let rows = QPY_MAX_SERVICES + 2 * QPY_MAX_CHARAS + QPY_MAX_DESCS;
+        assert!(rows <= GATT_MAX_ATTRIBUTES - db.len());
+    }
+
+    #[test]
+    fn capacity_costs() {
+        let conn = size_of::<Option<Connection>>();
+        let rows = [
+            ("Stack (all of the core's state)", size_of::<Stack>()),
+            (
+                "MAX_CONNECTIONS: Option<Connection> each",
+                conn * MAX_CONNECTIONS,
+            ),
+            (
+                "  of which AttBearer (ATT_PREPARE_QUEUE, _BYTES)",
+                size_of::<AttBearer>() * MAX_CONNECTIONS,
+            ),
+            (
+                "  of which GattClient (a 512-byte Write Long value)",
+                size_of::<GattClient>() * MAX_CONNECTIONS,
+            ),
+            (
+                "  of which Reassembler (L2CAP_PDU_MAX)",
+                size_of::<Reassembler>() * MAX_CONNECTIONS,
+            ),
+            (
+                "ATT_MTU_MAX: HostCore frame + client_rx",
+                4 + L2CAP_PDU_MAX + ATT_MTU_MAX,
+            ),
+            (
+                "ATT_MTU_MAX: H4Parser (ACL_RX_PAYLOAD_MAX)",
+                size_of::<H4Parser>(),
+            ),
+            ("ATT_MTU_MAX: AclTxQueue (4 PDUs)", size_of::<AclTxQueue>()),
+            ("HCI_CMD_QUEUE: CommandQueue", size_of::<CommandQueue>()),
+            ("H4_TX_BUFFER: H4Tx", size_of::<H4Tx>()),
+            (
+                "GATT_MAX_ATTRIBUTES + GATT_VALUE_POOL: AttributeDb",
+                size_of::<AttributeDb>(),
+            ),
+            (
+                "  per attribute row",
+                (size_of::<AttributeDb>() - GATT_VALUE_POOL) / GATT_MAX_ATTRIBUTES,
+            ),
+            (
+                "EVENT_QUEUE: MpbleEvent + HostEvent each",
+                EVENT_QUEUE * (size_of::<MpbleEvent>() + size_of::<HostEvent>()),
+            ),
+            ("  one MpbleEvent", size_of::<MpbleEvent>()),
+            (
+                "QPY_*: QuecPython (registrations, pools, client)",
+                size_of::<QuecPython>(),
+            ),
+            (
+                "  of which Client (GATT_CLIENT_QUEUE, _POOL)",
+                size_of::<Client>(),
+            ),
+            (
+                "  of which QPY_SCAN_SEEN list",
+                size_of::<heapless::Vec<(u8, [u8; 6]), QPY_SCAN_SEEN>>(),
+            ),
+        ];
+        std::println!("capacity costs, {CONFIGURATION} configuration (size_of on the host):");
+        for (what, bytes) in rows {
+            std::println!("  {what:<56} {bytes:>6}");
+        }
+        // The pools are exactly their capacity in bytes.
+        assert!(size_of::<AttributeDb>() >= GATT_VALUE_POOL);
+        assert!(size_of::<H4Tx>() >= H4_TX_BUFFER);
+    }
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine (Debian 12 + rustup) needs to build and test
-# mpble: apt build tools, the Rust thumbv7m target and components, the
-# MicroPython source tree, and a Python venv at .venv for the tests.
+# mpble: apt build tools (with arm-none-eabi binutils for make size), the
+# Rust thumbv7m target and components, the MicroPython source tree, and a
+# Python venv at .venv for the tests.
 # Idempotent and quick when everything is already there.
 set -euo pipefail
 
@@ -13,7 +14,8 @@ as_root() {
 }
 
 # --- apt packages -----------------------------------------------------------
-APT_PKGS=(build-essential pkg-config dpkg-dev python3 python3-venv xz-utils ca-certificates)
+APT_PKGS=(build-essential pkg-config dpkg-dev python3 python3-venv xz-utils ca-certificates
+          binutils-arm-none-eabi)
 missing=()
 for p in "${APT_PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -126,7 +126,8 @@ struct Row {
 const EMPTY_ROW: Row = Row {
     handle: 0,
     uuid: Uuid::Uuid16(0),
-    kind: AttributeKind::Descriptor,
+    // Discriminant 0: an unused row is all zero bytes (.bss, not .data).
+    kind: AttributeKind::PrimaryService,
     perms: AttPermissions::empty(),
     off: 0,
     len: 0,
@@ -546,6 +547,26 @@ mod tests {
 
     fn demo_table(db: &mut AttributeDb) {
         fixture::demo(db);
+    }
+
+    /// Unused rows hold only zero bytes, so a table in a static sits in
+    /// `.bss` rather than `.data` (RAM plus a flash image; issue 6, 3): the
+    /// filler kind is the enum's first variant (discriminant 0).
+    #[test]
+    fn empty_row_is_zero() {
+        assert_eq!(EMPTY_ROW.kind as u8, 0);
+        assert_eq!(EMPTY_ROW.uuid, Uuid::Uuid16(0));
+        assert_eq!(
+            (
+                EMPTY_ROW.handle,
+                EMPTY_ROW.off,
+                EMPTY_ROW.len,
+                EMPTY_ROW.cap
+            ),
+            (0, 0, 0, 0)
+        );
+        assert!(EMPTY_ROW.perms.is_empty());
+        assert_eq!(EMPTY_ROW.cccd, [[0; 2]; MAX_CONNECTIONS]);
     }
 
     #[test]
