@@ -204,11 +204,13 @@ mod tests {
     //! reads the target's DWARF) shows a few bytes less per structure.
     use super::*;
     use crate::api::event::MpbleEvent;
-    use crate::api::quecpython::{client::Client, QuecPython};
+    use crate::api::quecpython::QuecPython;
     use crate::api::Stack;
     use crate::att::db::AttributeDb;
     use crate::att::server::AttBearer;
     use crate::gatt::client::GattClient;
+    use crate::gatt::queue::ProcedureQueue;
+    use crate::gatt::server::GattServer;
     use crate::hci::acl::AclTxQueue;
     use crate::hci::command::CommandQueue;
     use crate::hci::h4::{H4Parser, H4Tx};
@@ -278,8 +280,8 @@ mod tests {
                 size_of::<QuecPython>(),
             ),
             (
-                "  of which Client (GATT_CLIENT_QUEUE, _POOL)",
-                size_of::<Client>(),
+                "GATT_CLIENT_QUEUE, _POOL: ProcedureQueue",
+                size_of::<ProcedureQueue>(),
             ),
             (
                 "  of which QPY_SCAN_SEEN list",
