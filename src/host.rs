@@ -6,6 +6,7 @@
 //! [`HostEvent`]s. Everything above (the vendor APIs) is driven by those
 //! events; everything below (HCI, L2CAP, ATT, GATT) is called from here.
 
+use crate::att::pdu::ATT_HANDLE_VALUE_CFM;
 use crate::att::server::{self as att_server, AttBearer, LinkSecurity, ServerEvent};
 use crate::config;
 use crate::gap::{AdvReportEvent, Advertiser, Scanner};
@@ -664,13 +665,19 @@ impl HostCore {
             return Err(HostError::NoConnection);
         }
         let mut pdu = [0u8; config::ATT_MTU_MAX];
+        let was_busy = c.client.busy();
         let n = start(&mut c.client, &mut pdu).map_err(|e| match e {
             ClientError::Busy => HostError::Busy,
             ClientError::TooLong => HostError::TooLong,
             ClientError::InvalidArgument => HostError::InvalidArgument,
             ClientError::TimedOut => HostError::NoConnection,
         })?;
-        c.client_deadline = self.now_ms.wrapping_add(config::ATT_TRANSACTION_TIMEOUT_MS);
+        // Only a request that starts a transaction starts its 30 s: a Write
+        // Command sent while a request is outstanding must not extend that
+        // request's timer (Vol 3 Part F 3.3.3).
+        if !was_busy && c.client.busy() {
+            c.client_deadline = self.now_ms.wrapping_add(config::ATT_TRANSACTION_TIMEOUT_MS);
+        }
         let link = c.handle;
         if n > 0 {
             self.send_l2cap(link, l2cap::CID_ATT, &pdu[..n])?;
@@ -1003,8 +1010,14 @@ impl HostCore {
                 self.client_rx[..n].copy_from_slice(&pdu[..n]);
                 self.client_rx_len = n;
                 if step.request_len > 0 {
-                    c.client_deadline =
-                        self.now_ms.wrapping_add(config::ATT_TRANSACTION_TIMEOUT_MS);
+                    // The next request of the procedure starts a new
+                    // transaction and its 30 s; a Handle Value Confirmation
+                    // is not a request and leaves the outstanding one's
+                    // timer alone (Vol 3 Part F 3.3.3).
+                    if rsp[0] != ATT_HANDLE_VALUE_CFM {
+                        c.client_deadline =
+                            self.now_ms.wrapping_add(config::ATT_TRANSACTION_TIMEOUT_MS);
+                    }
                     let _ = self.send_l2cap(link, l2cap::CID_ATT, &rsp[..step.request_len]);
                 }
                 for &event in step.events.iter() {

@@ -23,3 +23,6 @@ pub mod smp;
 
 #[cfg(any(test, feature = "std"))]
 pub mod testing;
+
+#[cfg(test)]
+mod host_tests;
