@@ -1097,23 +1097,46 @@ impl HostCore {
         }
     }
 
-    /// The peripheral asked for new parameters (Vol 3 Part A 4.20). Only the
-    /// central may answer; we accept and let the controller apply them.
+    /// The peer asked for new connection parameters (Vol 3 Part A 4.20).
+    /// Only a central may receive the request: as peripheral we answer
+    /// Command Reject "Command not understood", as the spec requires. As
+    /// central we refuse parameters outside the request's ranges (result
+    /// 0x0001, Vol 3 Part A 4.21) and accept the others, letting the
+    /// controller apply them with LE Connection Update (Vol 4 Part E
+    /// 7.8.18).
     fn on_conn_param_request(&mut self, link: u16, role: Role, identifier: u8, p: [u16; 4]) {
         let mut rsp = [0u8; 8];
-        let accepted = role == Role::Central;
-        let n = signaling::write_connection_parameter_update_response(
-            identifier,
-            if accepted { 0x0000 } else { 0x0001 },
-            &mut rsp,
-        );
+        let [interval_min, interval_max, latency, timeout] = p;
+        let accepted = role == Role::Central
+            && signaling::connection_parameters_acceptable(
+                interval_min,
+                interval_max,
+                latency,
+                timeout,
+            );
+        let n = match role {
+            Role::Peripheral => signaling::write_command_reject(
+                identifier,
+                signaling::REJECT_COMMAND_NOT_UNDERSTOOD,
+                &mut rsp,
+            ),
+            Role::Central => signaling::write_connection_parameter_update_response(
+                identifier,
+                if accepted {
+                    signaling::CONNECTION_PARAMETERS_ACCEPTED
+                } else {
+                    signaling::CONNECTION_PARAMETERS_REJECTED
+                },
+                &mut rsp,
+            ),
+        };
         let _ = self.send_l2cap(link, l2cap::CID_LE_SIGNALING, &rsp[..n]);
         if accepted {
             let params = ConnectionParameters {
-                interval_min: p[0],
-                interval_max: p[1],
-                max_latency: p[2],
-                supervision_timeout: p[3],
+                interval_min,
+                interval_max,
+                max_latency: latency,
+                supervision_timeout: timeout,
                 min_ce_length: 0,
                 max_ce_length: 0,
             };
