@@ -420,6 +420,7 @@ impl HostCore {
                 // Nothing is running in the controller worth undoing.
                 self.cmds.reset();
                 self.bringup = BringUp::new();
+                self.db.clear();
                 self.state = HostState::Off;
                 self.push_event(HostEvent::Stopped);
                 return Ok(());
@@ -456,9 +457,9 @@ impl HostCore {
         self.cmds.reset();
         self.acl_tx.reset();
         self.conns = Default::default();
-        for conn in 0..config::MAX_CONNECTIONS {
-            self.db.reset_connection(conn);
-        }
+        // A stop ends the GATT server with the links: the next start
+        // serves only what is registered again (docs/DECISIONS.md).
+        self.db.clear();
         self.state = HostState::Off;
         self.push_event(HostEvent::Stopped);
     }

@@ -128,6 +128,9 @@ pub enum DbError {
     NotWritable,
     /// `add_gap_gatt_services` on a table that already has attributes.
     NotEmpty,
+    /// A second CCCD in one characteristic (Vol 3 Part G 3.3.3.3 allows
+    /// only one).
+    DuplicateCccd,
 }
 
 /// Public view of one attribute row.
@@ -380,10 +383,16 @@ impl AttributeDb {
         value: &[u8],
         max_len: usize,
     ) -> Result<u16, DbError> {
-        if self.characteristic.is_none() {
+        let Some(decl) = self.characteristic else {
             return Err(DbError::NoCharacteristic);
-        }
+        };
         if uuid.as_u16() == Some(CLIENT_CHARACTERISTIC_CONFIGURATION) {
+            // Rows after the declaration are this characteristic's value
+            // and descriptors.
+            let rows = self.rows.get(decl..self.count).unwrap_or(&[]);
+            if rows.iter().any(|r| r.kind == AttributeKind::Cccd) {
+                return Err(DbError::DuplicateCccd);
+            }
             return self.push(uuid, AttributeKind::Cccd, permissions, &[], 0);
         }
         if value.len() > MAX_ATTRIBUTE_VALUE_LEN {
@@ -737,6 +746,32 @@ mod tests {
             .unwrap();
         assert_eq!((decl, val, cccd), (svc + 1, svc + 2, svc + 3));
         svc
+    }
+
+    #[test]
+    fn one_cccd_per_characteristic() {
+        let mut db = AttributeDb::new();
+        demo_table(&mut db);
+        let rw = AttPermissions::READ | AttPermissions::WRITE;
+        assert_eq!(
+            db.add_descriptor(Uuid::Uuid16(0x2902), rw, &[0; 2], 2),
+            Err(DbError::DuplicateCccd)
+        );
+        assert_eq!(db.next_handle(), 5, "nothing added");
+        // Other descriptors may repeat (the SMP demo gives one
+        // characteristic three Report References), and the next
+        // characteristic gets its own CCCD.
+        assert_eq!(
+            db.add_descriptor(Uuid::Uuid16(0x2908), rw, &[1, 1], 2),
+            Ok(5)
+        );
+        assert_eq!(
+            db.add_descriptor(Uuid::Uuid16(0x2908), rw, &[2, 1], 2),
+            Ok(6)
+        );
+        db.add_characteristic(0x12, Uuid::Uuid16(0x2A4D), rw, &[0], 8)
+            .unwrap();
+        assert_eq!(db.add_descriptor(Uuid::Uuid16(0x2902), rw, &[], 2), Ok(9));
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod tests;
 
 use super::event::{EventFull, MpbleEvent, MpbleTarget};
 use crate::config;
-use crate::gatt::db::{AttPermissions, AttributeDb};
+use crate::gatt::db::{self, AttPermissions, AttributeDb};
 use crate::host::{HostCore, HostError, HostEvent, Role as Role_};
 use crate::uuid::Uuid;
 use heapless::Vec;
@@ -351,6 +351,18 @@ impl QuecPython {
         if is_desc && self.descs.is_full() {
             return ERR;
         }
+        // One CCCD per characteristic (Vol 3 Part G 3.3.3.3): a second
+        // one is refused like a second value, not laid out twice.
+        let is_cccd = |u: Uuid| u.as_u16() == Some(db::CLIENT_CHARACTERISTIC_CONFIGURATION);
+        if is_desc
+            && is_cccd(uuid)
+            && self
+                .descs
+                .iter()
+                .any(|d| d.server_id == server_id && d.chara_id == chara_id && is_cccd(d.attr.uuid))
+        {
+            return ERR;
+        }
         let permissions = AttPermissions::from_bits_truncate(perm as u16);
         let pool_mark = self.pool_len;
         let Some((offset, len)) = self.store(value) else {
@@ -633,9 +645,17 @@ impl QuecPython {
     ) {
         match *ev {
             HostEvent::Disconnected { conn, .. } => self.client.link_down(conn),
-            HostEvent::Started | HostEvent::Stopped | HostEvent::StartFailed(_) => {
-                self.client.reset()
+            HostEvent::Stopped => {
+                self.client.reset();
+                // The host forgot the attribute table with the stop; the
+                // registrations go with it, so a script that registers
+                // again after the next start (in its event-0 handler, as
+                // the demos do) gets 0 from every call and one table
+                // (docs/DECISIONS.md).
+                self.clear_registrations();
+                self.first_user_handle = START_HANDLE_WITHOUT_SYS;
             }
+            HostEvent::Started | HostEvent::StartFailed(_) => self.client.reset(),
             _ => {}
         }
         let Some(target) = self.target() else {
