@@ -4,6 +4,9 @@ while the unchanged QuecPython server demo runs.
 - LE signaling (Vol 3 Part A 4): a command the board does not support is
   answered with Command Reject "command not understood" (reason 0x0000)
   carrying the request's identifier; the link keeps serving ATT.
+- A Connection Parameter Update Request sent to the board as peripheral
+  gets Command Reject "command not understood" (Vol 3 Part A 4.20: only a
+  central may receive it), not an Update Response.
 - SMP (Vol 3 Part H 3.5.5): until pairing is built, a Pairing Request is
   answered with Pairing Failed, reason Pairing Not Supported (0x05). Bumble's
   own pairing procedure sees that and fails cleanly; the link stays up.
@@ -15,9 +18,10 @@ import time
 
 import pytest
 
-from qpy_common import GOOD_READ, GOOD_READ_RSP, assert_no_traceback, connect_to_demo, start_demo
+from qpy_common import GOOD_READ, GOOD_READ_RSP, assert_no_traceback, connect_to_demo, hci_commands, start_demo
 
 CID_LE_SIGNALING = 0x0005
+HCI_LE_CONNECTION_UPDATE = 0x2013
 CID_SMP = 0x0006
 
 
@@ -61,6 +65,29 @@ def test_unsupported_signaling_commands_get_command_reject(board, peer):
     peer.l2cap_send(conn, CID_LE_SIGNALING, bytes([0x01, 0x0B, 0x02, 0x00, 0x00, 0x00]))
     assert peer.att_raw(conn, GOOD_READ) == GOOD_READ_RSP
     assert wait_for(seen, CID_LE_SIGNALING, timeout=0.5) == []
+    assert_no_traceback(board)
+
+
+def test_connection_parameter_update_request_to_the_peripheral_is_rejected(board, peer):
+    """Only a central may receive a Connection Parameter Update Request; a
+    peripheral answers Command Reject, reason 0x0000 "command not understood"
+    (Vol 3 Part A 4.20), and changes nothing."""
+    pos = start_demo(board)
+    conn = connect_to_demo(peer, board, pos)
+    seen = record_l2cap(peer)
+    mark = board.mark()
+
+    # Bumble is the central here; it sends the request a peripheral would:
+    # code 0x12, identifier 0x21, length 8, interval 24..40 (30-50 ms),
+    # latency 0, timeout 500 (5 s), all valid values.
+    request = bytes([0x12, 0x21, 0x08, 0x00, 0x18, 0x00, 0x28, 0x00, 0x00, 0x00, 0xF4, 0x01])
+    peer.l2cap_send(conn, CID_LE_SIGNALING, request)
+    assert wait_for(seen, CID_LE_SIGNALING) == [bytes([0x01, 0x21, 0x02, 0x00, 0x00, 0x00])]
+    # No parameter change followed: no LE Connection Update from the board,
+    # no event 18 in the demo, and the link still serves ATT.
+    assert hci_commands(board.slot, HCI_LE_CONNECTION_UPDATE) == []
+    assert peer.att_raw(conn, GOOD_READ) == GOOD_READ_RSP
+    assert "event_id=18" not in board.transcript[mark:]
     assert_no_traceback(board)
 
 

@@ -210,6 +210,7 @@ mod tests {
     use crate::att::server::AttBearer;
     use crate::gatt::client::GattClient;
     use crate::gatt::queue::ProcedureQueue;
+    #[cfg(feature = "mcu")]
     use crate::gatt::server::GattServer;
     use crate::hci::acl::AclTxQueue;
     use crate::hci::command::CommandQueue;

@@ -347,6 +347,34 @@ pub mod signaling {
         outcome
     }
 
+    /// Whether a Connection Parameter Update Request (Vol 3 Part A 4.20)
+    /// asks for parameters a central may apply. The ranges are the
+    /// request's own (interval 6..=3200 in 1.25 ms units, latency
+    /// 0..=499, timeout 10..=3200 in 10 ms units; the same as LE
+    /// Connection Update, Vol 4 Part E 7.8.18), with `interval_min <=
+    /// interval_max`, and the timeout in milliseconds must be larger than
+    /// (1 + latency) * interval_max * 2 (Vol 6 Part B 4.5.2), or the link
+    /// would be dropped before the peripheral had to listen.
+    pub fn connection_parameters_acceptable(
+        interval_min: u16,
+        interval_max: u16,
+        latency: u16,
+        timeout: u16,
+    ) -> bool {
+        const INTERVAL: core::ops::RangeInclusive<u16> = 0x0006..=0x0C80;
+        const LATENCY_MAX: u16 = 0x01F3;
+        const TIMEOUT: core::ops::RangeInclusive<u16> = 0x000A..=0x0C80;
+        // timeout * 10 ms > (1 + latency) * interval_max * 1.25 ms * 2,
+        // multiplied by 2/5 to stay in integers.
+        let listen_limit = (1 + u32::from(latency)) * u32::from(interval_max);
+        INTERVAL.contains(&interval_min)
+            && INTERVAL.contains(&interval_max)
+            && interval_min <= interval_max
+            && latency <= LATENCY_MAX
+            && TIMEOUT.contains(&timeout)
+            && 4 * u32::from(timeout) > listen_limit
+    }
+
     /// Connection Parameter Update Response (Vol 3 Part A 4.21); returns
     /// the payload length (6) or 0 if `out` is too short.
     pub fn write_connection_parameter_update_response(
@@ -536,6 +564,30 @@ mod tests {
             &out[..n],
             &[0x12, 0x01, 0x08, 0x00, 0x06, 0x00, 0x0C, 0x00, 0x00, 0x00, 0xF4, 0x01]
         );
+    }
+
+    #[test]
+    fn connection_parameter_limits() {
+        // (interval min, max, latency, timeout): each limit and one past it.
+        assert!(connection_parameters_acceptable(6, 6, 0, 10));
+        assert!(!connection_parameters_acceptable(5, 6, 0, 10));
+        assert!(connection_parameters_acceptable(3200, 3200, 0, 3200));
+        assert!(!connection_parameters_acceptable(3200, 3201, 0, 3200));
+        assert!(!connection_parameters_acceptable(41, 40, 0, 100));
+        assert!(connection_parameters_acceptable(6, 6, 499, 3200));
+        assert!(!connection_parameters_acceptable(6, 6, 500, 3200));
+        assert!(!connection_parameters_acceptable(6, 6, 0, 9));
+        assert!(!connection_parameters_acceptable(6, 6, 0, 3201));
+        // 100 ms timeout vs (1 + 0) * 50 ms * 2 = 100 ms: must be larger.
+        assert!(!connection_parameters_acceptable(40, 40, 0, 10));
+        assert!(connection_parameters_acceptable(40, 40, 0, 11));
+        // No overflow at the extremes.
+        assert!(!connection_parameters_acceptable(
+            u16::MAX,
+            u16::MAX,
+            u16::MAX,
+            u16::MAX
+        ));
     }
 
     #[test]

@@ -10,6 +10,8 @@ use crate::api::event::{MpbleEvent, MpbleTarget, MpbleValueKind};
 use crate::api::quecpython::calls::QpyCalls;
 use crate::api::Firmware;
 use crate::hci::command::opcode;
+use crate::host::Host;
+use std::boxed::Box;
 use std::collections::BTreeMap;
 use std::vec::Vec;
 
@@ -97,6 +99,49 @@ pub fn acl_frame(handle: u16, cid: u16, payload: &[u8]) -> Vec<u8> {
     v
 }
 
+/// What a [`ScriptedController`] talks to: the whole [`Firmware`] (host and
+/// adapters) or the bare [`Host`], for tests of the core on its own.
+pub trait H4Endpoint {
+    /// Bytes for the controller, H4 framed (0: nothing to send).
+    fn h4_tx(&mut self, out: &mut [u8]) -> usize;
+    /// Bytes from the controller.
+    fn h4_rx(&mut self, bytes: &[u8], now: u32);
+}
+
+impl H4Endpoint for Firmware {
+    fn h4_tx(&mut self, out: &mut [u8]) -> usize {
+        Firmware::h4_tx(self, out)
+    }
+    fn h4_rx(&mut self, bytes: &[u8], now: u32) {
+        Firmware::h4_rx(self, bytes, now);
+    }
+}
+
+impl H4Endpoint for Host {
+    fn h4_tx(&mut self, out: &mut [u8]) -> usize {
+        self.core.h4_tx(out)
+    }
+    fn h4_rx(&mut self, bytes: &[u8], now: u32) {
+        let mut used = 0;
+        while used < bytes.len() {
+            let n = self.h4_rx_one(&bytes[used..], now);
+            if n == 0 {
+                break;
+            }
+            used += n;
+        }
+    }
+}
+
+impl<T: H4Endpoint + ?Sized> H4Endpoint for Box<T> {
+    fn h4_tx(&mut self, out: &mut [u8]) -> usize {
+        (**self).h4_tx(out)
+    }
+    fn h4_rx(&mut self, bytes: &[u8], now: u32) {
+        (**self).h4_rx(bytes, now)
+    }
+}
+
 /// What the host sent, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sent {
@@ -177,7 +222,7 @@ impl ScriptedController {
 
     /// Takes everything the host wants to send, records it, and returns
     /// the controller's answers (H4 bytes).
-    pub fn exchange(&mut self, stack: &mut Firmware) -> Vec<u8> {
+    pub fn exchange<E: H4Endpoint + ?Sized>(&mut self, stack: &mut E) -> Vec<u8> {
         let mut buf = [0u8; 512];
         loop {
             let n = stack.h4_tx(&mut buf);
@@ -242,7 +287,7 @@ impl ScriptedController {
     }
 
     /// Runs host and controller until the host has nothing more to say.
-    pub fn settle(&mut self, stack: &mut Firmware, now: u32) {
+    pub fn settle<E: H4Endpoint + ?Sized>(&mut self, stack: &mut E, now: u32) {
         for _ in 0..64 {
             let answers = self.exchange(stack);
             if answers.is_empty() {

@@ -98,6 +98,9 @@ pub enum DbError {
     NotWritable,
     /// `add_gap_gatt_services` on a table that already has attributes.
     NotEmpty,
+    /// A second CCCD in one characteristic (Vol 3 Part G 3.3.3.3 allows
+    /// only one).
+    DuplicateCccd,
 }
 
 /// Public view of one attribute row.

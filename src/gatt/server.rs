@@ -212,10 +212,18 @@ impl GattServer for AttributeDb {
         value: &[u8],
         max_len: usize,
     ) -> Result<u16, DbError> {
-        if last_characteristic(self).is_none() {
+        let Some(decl) = last_characteristic(self) else {
             return Err(DbError::NoCharacteristic);
-        }
+        };
         if uuid.as_u16() == Some(CLIENT_CHARACTERISTIC_CONFIGURATION) {
+            // One CCCD per characteristic (Vol 3 Part G 3.3.3.3): the rows
+            // after the declaration are its value and descriptors.
+            if self
+                .attributes_in(decl, 0xFFFF)
+                .any(|a| a.kind == AttributeKind::Cccd)
+            {
+                return Err(DbError::DuplicateCccd);
+            }
             return self.push(uuid, AttributeKind::Cccd, permissions, &[], 0);
         }
         if value.len() > MAX_ATTRIBUTE_VALUE_LEN {
@@ -449,5 +457,31 @@ mod tests {
             n = db.len();
         }
         assert_eq!(n, GATT_MAX_ATTRIBUTES);
+    }
+
+    #[test]
+    fn one_cccd_per_characteristic() {
+        let mut db = AttributeDb::new();
+        demo_table(&mut db);
+        let rw = AttPermissions::READ | AttPermissions::WRITE;
+        assert_eq!(
+            db.add_descriptor(Uuid::Uuid16(0x2902), rw, &[0; 2], 2),
+            Err(DbError::DuplicateCccd)
+        );
+        assert_eq!(db.next_handle(), 5, "nothing added");
+        // Other descriptors may repeat (the SMP demo gives one
+        // characteristic three Report References), and the next
+        // characteristic gets its own CCCD.
+        assert_eq!(
+            db.add_descriptor(Uuid::Uuid16(0x2908), rw, &[1, 1], 2),
+            Ok(5)
+        );
+        assert_eq!(
+            db.add_descriptor(Uuid::Uuid16(0x2908), rw, &[2, 1], 2),
+            Ok(6)
+        );
+        db.add_characteristic(0x12, Uuid::Uuid16(0x2A4D), rw, &[0], 8)
+            .unwrap();
+        assert_eq!(db.add_descriptor(Uuid::Uuid16(0x2902), rw, &[], 2), Ok(9));
     }
 }

@@ -7,6 +7,7 @@
 use super::{
     ConnSlot, HostCore, HostError, HostEvent, HostState, Issuer, Role, REMOTE_USER_TERMINATED,
 };
+use crate::att::pdu::ATT_HANDLE_VALUE_CFM;
 use crate::att::server::{self as att_server, ServerEvent};
 use crate::att::AttHandle;
 use crate::config;
@@ -135,14 +136,20 @@ impl HostCore {
             return Err(HostError::NoConnection);
         }
         let mut pdu = [0u8; config::ATT_MTU_MAX];
+        let was_busy = c.client.busy();
         let n = start(&mut c.client, &mut pdu).map_err(|e| match e {
             ClientError::Busy => HostError::Busy,
             ClientError::TooLong => HostError::TooLong,
             ClientError::InvalidArgument => HostError::InvalidArgument,
             ClientError::TimedOut => HostError::NoConnection,
         })?;
-        c.client_deadline =
-            Instant::from_ms(self.now_ms).add_ms(config::ATT_TRANSACTION_TIMEOUT_MS);
+        // Only a request that starts a transaction starts its 30 s: a Write
+        // Command sent while a request is outstanding must not extend that
+        // request's timer (Vol 3 Part F 3.3.3).
+        if !was_busy && c.client.busy() {
+            c.client_deadline =
+                Instant::from_ms(self.now_ms).add_ms(config::ATT_TRANSACTION_TIMEOUT_MS);
+        }
         let link = c.handle;
         if n > 0 {
             self.send_l2cap(link, l2cap::CID_ATT, &pdu[..n])?;
@@ -317,8 +324,14 @@ impl HostCore {
                 self.client_rx[..n].copy_from_slice(&pdu[..n]);
                 self.client_rx_len = n;
                 if step.request_len > 0 {
-                    c.client_deadline =
-                        Instant::from_ms(self.now_ms).add_ms(config::ATT_TRANSACTION_TIMEOUT_MS);
+                    // The next request of the procedure starts a new
+                    // transaction and its 30 s; a Handle Value Confirmation
+                    // is not a request and leaves the outstanding one's
+                    // timer alone (Vol 3 Part F 3.3.3).
+                    if rsp[0] != ATT_HANDLE_VALUE_CFM {
+                        c.client_deadline = Instant::from_ms(self.now_ms)
+                            .add_ms(config::ATT_TRANSACTION_TIMEOUT_MS);
+                    }
                     let _ = self.send_l2cap(link, l2cap::CID_ATT, &rsp[..step.request_len]);
                 }
                 for &event in step.events.iter() {
@@ -420,23 +433,46 @@ impl HostCore {
         }
     }
 
-    /// The peripheral asked for new parameters (Vol 3 Part A 4.20). Only the
-    /// central may answer; we accept and let the controller apply them.
+    /// The peer asked for new connection parameters (Vol 3 Part A 4.20).
+    /// Only a central may receive the request: as peripheral we answer
+    /// Command Reject "Command not understood", as the spec requires. As
+    /// central we refuse parameters outside the request's ranges (result
+    /// 0x0001, Vol 3 Part A 4.21) and accept the others, letting the
+    /// controller apply them with LE Connection Update (Vol 4 Part E
+    /// 7.8.18).
     fn on_conn_param_request(&mut self, link: ConnHandle, role: Role, identifier: u8, p: [u16; 4]) {
         let mut rsp = [0u8; 8];
-        let accepted = role == Role::Central;
-        let n = signaling::write_connection_parameter_update_response(
-            identifier,
-            if accepted { 0x0000 } else { 0x0001 },
-            &mut rsp,
-        );
+        let [interval_min, interval_max, latency, timeout] = p;
+        let accepted = role == Role::Central
+            && signaling::connection_parameters_acceptable(
+                interval_min,
+                interval_max,
+                latency,
+                timeout,
+            );
+        let n = match role {
+            Role::Peripheral => signaling::write_command_reject(
+                identifier,
+                signaling::REJECT_COMMAND_NOT_UNDERSTOOD,
+                &mut rsp,
+            ),
+            Role::Central => signaling::write_connection_parameter_update_response(
+                identifier,
+                if accepted {
+                    signaling::CONNECTION_PARAMETERS_ACCEPTED
+                } else {
+                    signaling::CONNECTION_PARAMETERS_REJECTED
+                },
+                &mut rsp,
+            ),
+        };
         let _ = self.send_l2cap(link, l2cap::CID_LE_SIGNALING, &rsp[..n]);
         if accepted {
             let params = ConnectionParameters {
-                interval_min: p[0],
-                interval_max: p[1],
-                max_latency: p[2],
-                supervision_timeout: p[3],
+                interval_min,
+                interval_max,
+                max_latency: latency,
+                supervision_timeout: timeout,
                 min_ce_length: 0,
                 max_ce_length: 0,
             };

@@ -19,6 +19,8 @@ mod channels;
 pub mod commands;
 pub mod conn;
 pub mod gap;
+#[cfg(test)]
+mod tests;
 
 pub use commands::Issuer;
 pub use conn::{ConnSlot, Connection, Role};
@@ -359,6 +361,7 @@ impl HostCore {
                 // Nothing is running in the controller worth undoing.
                 self.cmds.reset();
                 self.bringup = BringUp::new();
+                self.db.clear();
                 self.state = HostState::Off;
                 self.push_event(HostEvent::Stopped { status: 0 });
                 return Ok(());
@@ -385,9 +388,9 @@ impl HostCore {
         self.acl_tx.reset();
         self.conns.clear();
         self.procedures.reset();
-        for conn in ConnSlot::all() {
-            self.db.reset_connection(conn.index());
-        }
+        // A stop ends the GATT server with the links: the next start
+        // serves only what is registered again (docs/DECISIONS.md).
+        self.db.clear();
         self.state = HostState::Off;
         self.push_event(HostEvent::Stopped { status: 0 });
     }

@@ -361,6 +361,19 @@ impl QuecPython {
         if is_desc && self.descs.is_full() {
             return ERR;
         }
+        // One CCCD per characteristic (Vol 3 Part G 3.3.3.3): a second
+        // one is refused like a second value, not laid out twice.
+        let is_cccd =
+            |u: Uuid| u.as_u16() == Some(crate::gatt::server::CLIENT_CHARACTERISTIC_CONFIGURATION);
+        if is_desc
+            && is_cccd(uuid)
+            && self
+                .descs
+                .iter()
+                .any(|d| d.server_id == server_id && d.chara_id == chara_id && is_cccd(d.attr.uuid))
+        {
+            return ERR;
+        }
         let permissions = AttPermissions::from_bits_truncate(perm as u16);
         let pool_mark = self.pool_len;
         let Some((offset, len)) = self.store(value) else {
@@ -727,6 +740,14 @@ impl QuecPython {
         host: &HostCore,
         emit: &mut dyn FnMut(MpbleEvent),
     ) {
+        if let HostEvent::Stopped { .. } = *ev {
+            // The host forgot the attribute table with the stop; the
+            // registrations go with it, so a script that registers again
+            // after the next start (in its event-0 handler, as the demos
+            // do) gets 0 from every call and one table (docs/DECISIONS.md).
+            self.clear_registrations();
+            self.first_user_handle = START_HANDLE_WITHOUT_SYS;
+        }
         let Some(target) = self.target() else {
             return;
         };

@@ -6,11 +6,12 @@ extern crate std;
 
 use crate::api::quecpython::calls::QpyCalls;
 use crate::api::Firmware;
+use crate::gatt::server::GattServer;
 use crate::hci::command::opcode;
 use crate::l2cap::CID_ATT;
 use crate::testing::{
     acl_frame, drain_events, ints, le_advertising_report, le_connection_complete_role,
-    ScriptedController, V,
+    register_demo_service, ScriptedController, V,
 };
 use std::boxed::Box;
 use std::vec::Vec;
@@ -425,4 +426,139 @@ fn a_refused_write_never_frees_the_bytes_of_a_queued_one() {
     assert_eq!(sent.len(), 1, "{sent:02x?}");
     assert_eq!(sent[0][0], 0x16, "Prepare Write Request");
     assert_eq!(&sent[0][5..], &first[..18], "the queued write's own bytes");
+}
+
+// -- registration across gattStop / gattStart (issue 6, defect 8) -----------
+
+/// The attributes a peer's Find Information 0x0001-0xFFFF walks, as
+/// (handle, 16-bit type), asked through ATT like a client would.
+fn table_seen_by_peer(
+    stack: &mut Firmware,
+    ctrl: &mut ScriptedController,
+    now: u32,
+) -> Vec<(u16, u16)> {
+    let mut seen = Vec::new();
+    let mut start = 1u16;
+    loop {
+        let mut req = std::vec![0x04];
+        req.extend_from_slice(&start.to_le_bytes());
+        req.extend_from_slice(&[0xFF, 0xFF]);
+        stack.h4_rx(&acl_frame(LINK, CID_ATT, &req), now);
+        ctrl.settle(stack, now);
+        let rsp = ctrl.take_l2cap(CID_ATT).pop().expect("an answer");
+        if rsp[0] == 0x01 {
+            assert_eq!(
+                rsp,
+                std::vec![0x01, 0x04, start as u8, (start >> 8) as u8, 0x0A]
+            );
+            return seen;
+        }
+        // Find Information Response, format 1: handle + 16-bit UUID pairs.
+        assert_eq!(&rsp[..2], &[0x05, 0x01]);
+        for pair in rsp[2..].chunks(4) {
+            let h = u16::from_le_bytes([pair[0], pair[1]]);
+            seen.push((h, u16::from_le_bytes([pair[2], pair[3]])));
+            start = h + 1;
+        }
+    }
+}
+
+#[test]
+fn registering_again_after_stop_and_start_gives_one_table() {
+    // The demos register in their event-0 handler, so every start
+    // registers the same service again; each call must return 0 and the
+    // table must hold each attribute once (docs/DECISIONS.md).
+    let mut stack = Box::new(Firmware::new());
+    let mut ctrl = ScriptedController::new(BD_ADDR);
+    assert_eq!(stack.qpy.server_init(), 0);
+    for run in 0..3u32 {
+        let t = 100 * run;
+        assert_eq!(stack.qpy_gatt_start(t), 0);
+        ctrl.settle(&mut stack, t);
+        assert_eq!(events(&mut stack), std::vec![ints(&[0, 0])], "run {run}");
+        register_demo_service(&mut stack, 0);
+        assert_eq!(stack.qpy_change_chara_value(1, 1, b"\x64"), 0);
+        stack.h4_rx(&le_connection_complete_role(LINK, SERVER, 0x01), t + 1);
+        ctrl.settle(&mut stack, t + 1);
+        assert_eq!(
+            table_seen_by_peer(&mut stack, &mut ctrl, t + 2),
+            std::vec![(1, 0x2800), (2, 0x2803), (3, 0x2A19), (4, 0x2902)],
+            "run {run}: one service, one characteristic, one CCCD"
+        );
+        events(&mut stack);
+        assert_eq!(stack.qpy_gatt_stop(t + 3), 0);
+        ctrl.settle(&mut stack, t + 3);
+        assert_eq!(events(&mut stack).last(), Some(&ints(&[1, 0])));
+        assert!(
+            stack.stack.host.core.db.is_empty(),
+            "a stop forgets the table"
+        );
+        assert_eq!(
+            stack.qpy_change_chara_value(1, 1, b"\x64"),
+            -1,
+            "and the registrations"
+        );
+    }
+}
+
+#[test]
+fn release_in_the_stop_handler_then_init_and_start_again() {
+    // The newer official server demo calls serverRelease once event 1
+    // arrives; the 2021 one right after gattStop, before event 1.
+    let mut stack = Box::new(Firmware::new());
+    let mut ctrl = ScriptedController::new(BD_ADDR);
+    for (run, release_before_event_1) in [(0u32, false), (1, true), (2, false)] {
+        let t = 100 * run;
+        assert_eq!(stack.qpy.server_init(), 0);
+        assert_eq!(stack.qpy_gatt_start(t), 0);
+        ctrl.settle(&mut stack, t);
+        register_demo_service(&mut stack, 1);
+        assert_eq!(stack.stack.host.core.db.cccd_for_value(18), Some(19));
+        assert_eq!(stack.stack.host.core.db.uuid(20), None, "run {run}");
+        assert_eq!(stack.qpy_gatt_stop(t + 1), 0);
+        if release_before_event_1 {
+            assert_eq!(stack.qpy.server_release(), 0);
+        }
+        ctrl.settle(&mut stack, t + 1);
+        events(&mut stack);
+        assert_eq!(stack.qpy.server_release(), 0);
+        assert!(stack.stack.host.core.db.is_empty());
+    }
+}
+
+#[test]
+fn a_second_cccd_on_one_characteristic_is_refused() {
+    let (mut stack, _ctrl) = started_client();
+    assert_eq!(stack.qpy.client_release(), 0);
+    assert_eq!(stack.qpy.server_init(), 0);
+    let z = [0u8; 16];
+    register_demo_service(&mut stack, 0);
+    let cccd = |s: &mut Firmware| {
+        s.qpy
+            .add_chara_attr(true, 1, 1, 0x0003, 1, 0x2902, &z, &[0u8; 2])
+    };
+    assert_eq!(cccd(&mut stack), -1, "one CCCD per characteristic");
+    // The 128-bit form of 0x2902 is the same descriptor.
+    let mut long = [
+        0xFB, 0x34, 0x9B, 0x5F, 0x80, 0x00, 0x00, 0x80, 0x00, 0x10, 0x00, 0x00, 0x02, 0x29, 0x00,
+        0x00,
+    ];
+    assert_eq!(
+        stack
+            .qpy
+            .add_chara_attr(true, 1, 1, 0x0003, 0, 0, &long, &[0u8; 2]),
+        -1
+    );
+    long[12] = 0x08; // 0x2908 Report Reference: may repeat
+    assert_eq!(
+        stack
+            .qpy
+            .add_chara_attr(true, 1, 1, 0x0003, 0, 0, &long, &[1, 1]),
+        0
+    );
+    assert_eq!(stack.qpy_add_or_clear_service(1, 0), 0);
+    let db = &stack.stack.host.core.db;
+    assert!(db.is_cccd(4));
+    assert_eq!(db.uuid(5).and_then(|u| u.as_u16()), Some(0x2908));
+    assert_eq!(db.uuid(6), None);
 }

@@ -1,0 +1,281 @@
+//! The host on its own (no vendor adapter), driven with byte vectors
+//! against a scripted controller: the ATT request timer of the GATT client
+//! and the LE signaling answers.
+
+extern crate std;
+
+use crate::config::ATT_TRANSACTION_TIMEOUT_MS;
+use crate::gatt::client::{ClientEvent, ProcedureKind, ERROR_TIMEOUT};
+use crate::hci::command::opcode;
+use crate::host::{ConnSlot, Host, HostEvent, HostState};
+use crate::l2cap::{CID_ATT, CID_LE_SIGNALING};
+use crate::testing::{acl_frame, le_connection_complete_role, H4Endpoint, ScriptedController};
+use std::boxed::Box;
+use std::vec::Vec;
+
+const BD_ADDR: [u8; 6] = [0x03, 0x00, 0xEE, 0xFF, 0xC0, 0xF0];
+const PEER: [u8; 6] = [0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F];
+const LINK: u16 = 0x0042;
+const ROLE_CENTRAL: u8 = 0x00;
+const ROLE_PERIPHERAL: u8 = 0x01;
+
+fn slot0() -> ConnSlot {
+    ConnSlot::new(0).unwrap()
+}
+
+fn events(host: &mut Host) -> Vec<HostEvent> {
+    core::iter::from_fn(|| host.core.pop_event()).collect()
+}
+
+/// A started host with one link in `role` (HCI role byte), at time 1000,
+/// everything sent so far and every event forgotten.
+fn connected(role: u8) -> (Box<Host>, ScriptedController) {
+    let mut host = Box::new(Host::new());
+    let mut ctrl = ScriptedController::new(BD_ADDR);
+    host.core.start(0).unwrap();
+    ctrl.settle(&mut host, 0);
+    assert_eq!(host.state(), HostState::Ready);
+    host.h4_rx(&le_connection_complete_role(LINK, PEER, role), 1_000);
+    ctrl.settle(&mut host, 1_000);
+    assert_eq!(
+        events(&mut host),
+        std::vec![HostEvent::Started, HostEvent::Connected { conn: slot0() }]
+    );
+    ctrl.sent.clear();
+    (host, ctrl)
+}
+
+/// The peer sends one ATT PDU at `now`; returns what the host sent on ATT.
+fn peer_att(host: &mut Host, ctrl: &mut ScriptedController, pdu: &[u8], now: u32) -> Vec<Vec<u8>> {
+    host.h4_rx(&acl_frame(LINK, CID_ATT, pdu), now);
+    ctrl.settle(host, now);
+    ctrl.take_l2cap(CID_ATT)
+}
+
+fn read_timed_out() -> HostEvent {
+    HostEvent::GattClient {
+        request: None,
+        conn: slot0(),
+        event: ClientEvent::Done {
+            procedure: ProcedureKind::ReadByHandle,
+            att_error: ERROR_TIMEOUT,
+            handle: 0,
+        },
+    }
+}
+
+/// Runs the timers at `now`; true if the host then sent HCI Disconnect.
+fn disconnects_at(host: &mut Host, ctrl: &mut ScriptedController, now: u32) -> bool {
+    host.core.tick(now);
+    ctrl.settle(host, now);
+    ctrl.take_commands().contains(&opcode::DISCONNECT)
+}
+
+/// Starts a Read Request for handle 3 at `now` (the peer never answers it).
+fn start_read(host: &mut Host, ctrl: &mut ScriptedController, now: u32, long: bool) {
+    host.core.tick(now);
+    host.core
+        .gatt_client_request(slot0(), |c, out| c.read_by_handle(3, 0, long, out))
+        .unwrap();
+    ctrl.settle(host, now);
+    assert_eq!(
+        ctrl.take_l2cap(CID_ATT),
+        std::vec![std::vec![0x0A, 0x03, 0x00]]
+    );
+}
+
+// -- ATT transaction timer (Vol 3 Part F 3.3.3) -------------------------------
+
+#[test]
+fn indications_do_not_keep_an_unanswered_request_alive() {
+    // The timer starts when a request is sent and stops at its response; a
+    // Handle Value Confirmation is no request, so the server's indications
+    // every 10 s must not restart it.
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    let t0 = 2_000;
+    start_read(&mut host, &mut ctrl, t0, false);
+    for k in 1..=2u32 {
+        let now = t0 + 10_000 * k;
+        assert!(!disconnects_at(&mut host, &mut ctrl, now));
+        let cfm = peer_att(&mut host, &mut ctrl, &[0x1D, 0x05, 0x00, k as u8], now);
+        assert_eq!(cfm, std::vec![std::vec![0x1E]], "confirmed at {now}");
+        assert_eq!(
+            events(&mut host),
+            std::vec![HostEvent::GattClient {
+                request: None,
+                conn: slot0(),
+                event: ClientEvent::Indication { handle: 5 }
+            }]
+        );
+        assert_eq!(
+            host.core.next_timeout_ms(now),
+            t0 + ATT_TRANSACTION_TIMEOUT_MS - now,
+            "the request's deadline stays where it was"
+        );
+    }
+    assert!(!disconnects_at(&mut host, &mut ctrl, t0 + 29_999));
+    assert!(events(&mut host).is_empty());
+    // 30 s after the request: the transaction failed, the link is dropped.
+    assert!(disconnects_at(&mut host, &mut ctrl, t0 + 30_000));
+    assert_eq!(events(&mut host), std::vec![read_timed_out()]);
+}
+
+#[test]
+fn a_write_command_does_not_restart_the_request_timer() {
+    // A Write Command may go out while a request is outstanding (Vol 3
+    // Part F 3.3.2) but is not a request either.
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    let t0 = 2_000;
+    start_read(&mut host, &mut ctrl, t0, false);
+    host.core.tick(t0 + 20_000);
+    host.core
+        .gatt_client_request(slot0(), |c, out| c.write_without_response(7, &[0x01], out))
+        .unwrap();
+    ctrl.settle(&mut host, t0 + 20_000);
+    assert_eq!(
+        ctrl.take_l2cap(CID_ATT),
+        std::vec![std::vec![0x52, 0x07, 0x00, 0x01]]
+    );
+    assert!(!disconnects_at(&mut host, &mut ctrl, t0 + 29_999));
+    assert!(disconnects_at(&mut host, &mut ctrl, t0 + 30_000));
+    assert_eq!(events(&mut host), std::vec![read_timed_out()]);
+}
+
+#[test]
+fn the_next_request_of_a_procedure_starts_its_own_30_s() {
+    // A long read: each Read Blob Request is a new transaction.
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    let t0 = 2_000;
+    start_read(&mut host, &mut ctrl, t0, true);
+    let t1 = t0 + 20_000;
+    let mut part = std::vec![0x0B];
+    part.extend_from_slice(&[0xAA; 22]);
+    assert_eq!(
+        peer_att(&mut host, &mut ctrl, &part, t1),
+        std::vec![std::vec![0x0C, 0x03, 0x00, 22, 0x00]]
+    );
+    events(&mut host);
+    assert_eq!(host.core.next_timeout_ms(t1), ATT_TRANSACTION_TIMEOUT_MS);
+    assert!(!disconnects_at(&mut host, &mut ctrl, t1 + 29_999));
+    assert!(disconnects_at(&mut host, &mut ctrl, t1 + 30_000));
+}
+
+// -- LE signaling: Connection Parameter Update Request (Vol 3 Part A 4.20) ----
+
+/// The request's C-frame payload: code 0x12, identifier, length 8, then
+/// interval min, interval max, latency, timeout, each little-endian.
+fn update_request(identifier: u8, p: [u16; 4]) -> Vec<u8> {
+    let mut v = std::vec![0x12, identifier, 0x08, 0x00];
+    for x in p {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v
+}
+
+/// Sends the request from the peer; returns the signaling answer and the
+/// LE Connection Update commands' parameters the host sent.
+fn ask_update(
+    host: &mut Host,
+    ctrl: &mut ScriptedController,
+    identifier: u8,
+    p: [u16; 4],
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    host.h4_rx(
+        &acl_frame(LINK, CID_LE_SIGNALING, &update_request(identifier, p)),
+        3_000,
+    );
+    ctrl.settle(host, 3_000);
+    let answers = ctrl.take_l2cap(CID_LE_SIGNALING);
+    let updates = ctrl
+        .commands()
+        .into_iter()
+        .filter(|(op, _)| *op == opcode::LE_CONNECTION_UPDATE)
+        .map(|(_, params)| params)
+        .collect();
+    ctrl.sent.clear();
+    (answers, updates)
+}
+
+/// Boundary values on each side of every limit: interval 6..=3200 with
+/// min <= max, latency 0..=499, timeout 10..=3200, and timeout * 10 ms >
+/// (1 + latency) * interval max * 1.25 ms * 2.
+const UPDATE_CASES: [([u16; 4], bool); 21] = [
+    ([6, 6, 0, 10], true),
+    ([5, 6, 0, 10], false),
+    ([5, 5, 0, 10], false),
+    ([3200, 3200, 0, 3200], true),
+    ([3199, 3201, 0, 3200], false),
+    ([3201, 3201, 0, 3200], false),
+    ([40, 40, 0, 100], true),
+    ([41, 40, 0, 100], false),
+    ([6, 6, 499, 3200], true),
+    ([6, 6, 500, 3200], false),
+    ([6, 6, 0xFFFF, 3200], false),
+    ([6, 6, 0, 9], false),
+    ([6, 6, 0, 0], false),
+    ([6, 6, 0, 3201], false),
+    ([6, 6, 0, 0xFFFF], false),
+    // 100 ms is not larger than (1 + 0) * 50 ms * 2; 110 ms is.
+    ([40, 40, 0, 10], false),
+    ([40, 40, 0, 11], true),
+    // (1 + 4) * 100 ms * 2 = 1000 ms: 1000 refused, 1010 accepted.
+    ([24, 80, 4, 100], false),
+    ([24, 80, 4, 101], true),
+    // The demo-like request Bumble's peripherals send: 30-50 ms, 0, 5 s.
+    ([0x18, 0x28, 0, 0x01F4], true),
+    ([0x0C80, 0x0C80, 499, 0x0C80], false),
+];
+
+#[test]
+fn as_central_in_range_parameters_are_accepted_and_applied() {
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    for (i, (p, ok)) in UPDATE_CASES.into_iter().enumerate() {
+        let id = 0x20 + i as u8;
+        let (answers, updates) = ask_update(&mut host, &mut ctrl, id, p);
+        // Connection Parameter Update Response (Vol 3 Part A 4.21): code
+        // 0x13, the request's identifier, length 2, result 0 accepted or
+        // 1 rejected.
+        let result = if ok { 0x00 } else { 0x01 };
+        assert_eq!(
+            answers,
+            std::vec![std::vec![0x13, id, 0x02, 0x00, result, 0x00]],
+            "{p:?}"
+        );
+        if ok {
+            // LE Connection Update (Vol 4 Part E 7.8.18): handle, the
+            // four values, CE lengths 0.
+            let mut cmd = std::vec::Vec::from(LINK.to_le_bytes());
+            for x in p {
+                cmd.extend_from_slice(&x.to_le_bytes());
+            }
+            cmd.extend_from_slice(&[0, 0, 0, 0]);
+            assert_eq!(updates, std::vec![cmd], "{p:?}");
+        } else {
+            assert!(updates.is_empty(), "{p:?} must not reach the controller");
+        }
+    }
+}
+
+#[test]
+fn as_peripheral_the_request_gets_command_reject() {
+    // "If an LE Peripheral receives a Connection Parameter Update Request
+    // it shall respond with a Command Reject with reason 0x0000 (Command
+    // not understood)" (Vol 3 Part A 4.20), whatever the parameters.
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    for (i, (p, _)) in UPDATE_CASES.into_iter().enumerate() {
+        let id = 0x40 + i as u8;
+        let (answers, updates) = ask_update(&mut host, &mut ctrl, id, p);
+        assert_eq!(
+            answers,
+            std::vec![std::vec![0x01, id, 0x02, 0x00, 0x00, 0x00]],
+            "{p:?}"
+        );
+        assert!(updates.is_empty());
+    }
+    // The link still serves ATT afterwards: an Exchange MTU Request is
+    // answered.
+    assert_eq!(
+        peer_att(&mut host, &mut ctrl, &[0x02, 0x17, 0x00], 3_001).len(),
+        1
+    );
+}
