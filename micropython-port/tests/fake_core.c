@@ -9,6 +9,10 @@
  *   None); the timer firing first makes it FAILED.
  * - Every other API function returns 0 and queues event (99, <n>) for the
  *   server callback, n counting calls.
+ * - sendNotification(77, k, ...) also queues k KiB of transmit data after
+ *   what is queued already: byte i of it is i % 251, so the controller can
+ *   see a byte lost, doubled or reordered. Like the real core, it hands out
+ *   only what mpble_h4_tx asks for and keeps the rest, in order.
  */
 #include <string.h>
 
@@ -23,6 +27,8 @@ static size_t rx_len;
 static MpbleEvent queue[8];
 static size_t q_head, q_len;
 static int64_t calls;
+static uint64_t bulk_left; // bulk bytes still to hand out
+static uint64_t bulk_seq; // index of the next bulk byte
 
 static void push_tx(const uint8_t *b, size_t n) {
     if (tx_len + n <= sizeof(tx)) {
@@ -54,6 +60,7 @@ static int32_t api_call(void) {
 void mpble_reset(void) {
     state = MPBLE_STATE_OFF;
     tx_len = rx_len = q_len = 0;
+    bulk_left = 0;
 }
 
 int32_t mpble_start(uint32_t now_ms) {
@@ -104,6 +111,10 @@ size_t mpble_h4_tx(uint8_t *buf, size_t cap) {
     memcpy(buf, tx, n);
     memmove(tx, tx + n, tx_len - n);
     tx_len -= n;
+    while (n < cap && tx_len == 0 && bulk_left > 0) {
+        buf[n++] = (uint8_t)(bulk_seq++ % 251);
+        bulk_left--;
+    }
     return n;
 }
 
@@ -201,7 +212,10 @@ int32_t mpble_qpy_add_or_clear_service(int64_t option, int64_t mode) {
 }
 int32_t mpble_qpy_send(bool indicate, int64_t a, int64_t b, const uint8_t *v, size_t n, uint32_t now_ms) {
     (void)now_ms;
-    (void)indicate; (void)a; (void)b; (void)v; (void)n;
+    (void)indicate; (void)v; (void)n;
+    if (a == 77 && b > 0) {
+        bulk_left += (uint64_t)b * 1024u;
+    }
     return api_call();
 }
 int32_t mpble_qpy_adv_start(void) {
