@@ -9,6 +9,8 @@
  *   None); the timer firing first makes it FAILED.
  * - Every other API function returns 0 and queues event (99, <n>) for the
  *   server callback, n counting calls.
+ * - A Command Complete for HCI_Reset once READY queues server event
+ *   (98, 0) (check_port_tx.py's controller sends it when it has everything).
  * - sendNotification(77, k, ...) also queues k KiB of transmit data after
  *   what is queued already: byte i of it is i % 251, so the controller can
  *   see a byte lost, doubled or reordered. Like the real core, it hands out
@@ -86,8 +88,19 @@ size_t mpble_h4_rx(const uint8_t *data, size_t len, uint32_t now_ms) {
         }
         rx[rx_len++] = data[i];
         // Command Complete for HCI_Reset: 04 0e 04 <n> 03 0c <status>.
-        if (rx_len >= 7 && rx[rx_len - 7] == 0x04 && rx[rx_len - 6] == 0x0e
-            && rx[rx_len - 3] == 0x03 && rx[rx_len - 2] == 0x0c && state == MPBLE_STATE_STARTING) {
+        bool reset_complete = rx_len >= 7 && rx[rx_len - 7] == 0x04 && rx[rx_len - 6] == 0x0e
+            && rx[rx_len - 3] == 0x03 && rx[rx_len - 2] == 0x0c;
+        if (reset_complete && state == MPBLE_STATE_READY) {
+            // The controller's "all received" signal in check_port_tx.py.
+            rx_len = 0;
+            MpbleEvent *e = new_event();
+            if (e) {
+                e->n_args = 2;
+                e->args[0] = (MpbleValue) { MPBLE_VALUE_KIND_INT, 98, 0, 0 };
+                e->args[1] = (MpbleValue) { MPBLE_VALUE_KIND_INT, 0, 0, 0 };
+            }
+        }
+        if (reset_complete && state == MPBLE_STATE_STARTING) {
             state = MPBLE_STATE_READY;
             rx_len = 0;
             MpbleEvent *e = new_event();
