@@ -64,6 +64,8 @@ srv2.bind(("127.0.0.1", 0)); srv2.listen(1)
 tx = {"bulk": 0, "bad": None, "blob_sent": False}
 def bridge():
     c, _ = srv2.accept()
+    # A small send buffer too: the blob cannot park in our own kernel.
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
     got = bytearray()
     while b"\x01\x03\x0c\x00" not in got:
         d = c.recv(64)
@@ -79,16 +81,18 @@ def bridge():
         rest.extend(d)
     c.sendall(bytes(BLOB))  # the fake core ignores zeros
     tx["blob_sent"] = True
-    while True:
-        for b in rest:
-            if tx["bad"] is None and b != tx["bulk"] % 251:
-                tx["bad"] = tx["bulk"]
-            tx["bulk"] += 1
-        if tx["bulk"] >= BULK:
+    bulk = bytearray(rest)
+    while len(bulk) < BULK:
+        d = c.recv(65536)
+        if not d:
             break
-        rest = c.recv(65536)
-        if not rest:
-            return
+        bulk.extend(d)
+    tx["bulk"] = len(bulk)
+    want = (bytes(range(251)) * (BULK // 251 + 1))[:len(bulk)]
+    if bulk != want:
+        tx["bad"] = next(i for i in range(len(bulk)) if bulk[i] != want[i])
+    if len(bulk) < BULK:
+        return
     c.sendall(bytes.fromhex("040e0401030c00"))  # "all received"
     time.sleep(5)
 threading.Thread(target=bridge, daemon=True).start()
