@@ -41,7 +41,8 @@ fn with_stack<R>(f: impl FnOnce(&mut Stack) -> R) -> R {
 /// The port called into the core while another call was still inside it.
 #[cold]
 fn concurrent_call() -> ! {
-    const MSG: &str = "concurrent call into the core: the port must hold its lock for every mpble_* call";
+    const MSG: &str =
+        "concurrent call into the core: the port must hold its lock for every mpble_* call";
     #[cfg(not(any(test, feature = "std")))]
     {
         // SAFETY: the port provides `mpble_port_fatal`; MSG is a static buffer.
@@ -640,6 +641,10 @@ mod tests {
         });
         let reported = rx.recv_timeout(Duration::from_secs(2));
         drop(held);
-        assert_eq!(reported, Ok(true), "the second caller spun instead of reporting");
+        assert_eq!(
+            reported,
+            Ok(true),
+            "the second caller spun instead of reporting"
+        );
     }
 }
