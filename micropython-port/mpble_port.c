@@ -144,7 +144,6 @@ static void port_flush_and_publish(uint32_t now) {
     mpble_hal_set_timeout(mpble_next_timeout_ms(now));
 }
 
-
 static mp_obj_t port_value(const MpbleEvent *ev, const MpbleValue *v) {
     switch (v->kind) {
         case MPBLE_VALUE_KIND_INT:
