@@ -44,6 +44,7 @@ expect = [
     "events [(99, 1), (0, 0, b'\\x01\\x02', 'ok', None), (99, 2)]",
     "addr b'\\x01\\x02\\x03\\x04\\x05\\x06' status 1", "ValueError: raised on purpose by a callback",
     "bluetooth Bluetooth True", "serverRelease 0", "events after release 4",
+    "fake core: reset",  # mpble_port_deinit() at exit
 ]
 missing = [e for e in expect if e not in out.stdout + out.stderr]
 ok = not missing and out.returncode == 0 and bytes(received).startswith(b"\x01\x03\x0c\x00|")
@@ -109,7 +110,7 @@ except subprocess.TimeoutExpired as e:
 print(text)
 print("bridge: blob sent %s, bulk bytes received %d of %d, first bad byte at %s, in %.2f s"
       % (tx["blob_sent"], tx["bulk"], BULK, tx["bad"], time.time() - t))
-tx_ok = (rc == 0 and "bulk 0" in text and "bulk delivered" in text and tx["blob_sent"]
+tx_ok = (rc == 0 and "bulk 0" in text and "bulk delivered" in text and "fake core: reset" in text and tx["blob_sent"]
          and tx["bulk"] == BULK and tx["bad"] is None)
 print("check-port (non-blocking writes):", "OK" if tx_ok else "FAILED")
 ok = ok and tx_ok

@@ -9,6 +9,8 @@
  *   None); the timer firing first makes it FAILED.
  * - Every other API function returns 0 and queues event (99, <n>) for the
  *   server callback, n counting calls.
+ * - mpble_reset (called only by mpble_port_deinit, at exit) says so on
+ *   stderr.
  * - A Command Complete for HCI_Reset once READY queues server event
  *   (98, 0) (check_port_tx.py's controller sends it when it has everything).
  * - sendNotification(77, k, ...) also queues k KiB of transmit data after
@@ -16,6 +18,7 @@
  *   see a byte lost, doubled or reordered. Like the real core, it hands out
  *   only what mpble_h4_tx asks for and keeps the rest, in order.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "mpble.h"
@@ -31,6 +34,7 @@ static size_t q_head, q_len;
 static int64_t calls;
 static uint64_t bulk_left; // bulk bytes still to hand out
 static uint64_t bulk_seq; // index of the next bulk byte
+static size_t rx_seen;
 
 static void push_tx(const uint8_t *b, size_t n) {
     if (tx_len + n <= sizeof(tx)) {
@@ -60,6 +64,10 @@ static int32_t api_call(void) {
 }
 
 void mpble_reset(void) {
+    // Only mpble_port_deinit() resets the core; the unix build calls it at
+    // exit, after the transport's reader has stopped.
+    fprintf(stderr, "fake core: reset (%zu bytes of input seen since the last)\n", rx_seen);
+    rx_seen = 0;
     state = MPBLE_STATE_OFF;
     tx_len = rx_len = q_len = 0;
     bulk_left = 0;
@@ -82,6 +90,7 @@ MpbleState mpble_state(void) {
 
 size_t mpble_h4_rx(const uint8_t *data, size_t len, uint32_t now_ms) {
     (void)now_ms;
+    rx_seen += len;
     for (size_t i = 0; i < len; i++) {
         if (rx_len == sizeof(rx)) {
             rx_len = 0;
