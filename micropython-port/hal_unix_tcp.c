@@ -45,8 +45,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "py/mphal.h"
 
 #include "mpble_hal.h"
 #include "mpble_port.h"
@@ -466,6 +469,37 @@ void mpble_hal_close(void) {
     pthread_mutex_lock(&hal_open_mutex);
     hal_close_locked();
     pthread_mutex_unlock(&hal_open_mutex);
+}
+
+bool mpble_hal_interrupt_begin(void) {
+    // At the REPL prompt the terminal is raw (no ISIG: Ctrl-C is just a
+    // byte, which a callback looping forever never lets readline see) and
+    // SIGINT has its default action. Install the port's handler first, then
+    // let the terminal turn Ctrl-C into SIGINT; NOFLSH keeps the bytes
+    // typed ahead. TCSANOW: unlike the port's own mode switches (TCSAFLUSH)
+    // this drops no input.
+    struct termios t;
+    if (mpble_hal_script_running() || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t) != 0) {
+        return false;
+    }
+    mp_hal_set_interrupt_char(CHAR_CTRL_C);
+    t.c_lflag |= ISIG | NOFLSH;
+    tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    return true;
+}
+
+void mpble_hal_interrupt_end(bool begun) {
+    if (!begun) {
+        return;
+    }
+    // In the reverse order: no window where Ctrl-C meets SIGINT's default
+    // action (which would end the process).
+    struct termios t;
+    if (tcgetattr(STDIN_FILENO, &t) == 0) {
+        t.c_lflag &= ~(tcflag_t)(ISIG | NOFLSH);
+        tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    }
+    mp_hal_set_interrupt_char(-1);
 }
 
 bool mpble_hal_script_running(void) {

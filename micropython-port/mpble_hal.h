@@ -57,6 +57,13 @@ void mpble_hal_wait_rx(uint32_t timeout_ms);
 // the REPL waits for a line, where an exception must not escape.
 bool mpble_hal_script_running(void);
 
+// Main thread, only while the REPL waits for a line (callbacks about to run
+// from a scheduled pass): lets Ctrl-C raise KeyboardInterrupt there too, as
+// it does while code runs. Returns whether it did; pass that to
+// mpble_hal_interrupt_end() once the callbacks are done.
+bool mpble_hal_interrupt_begin(void);
+void mpble_hal_interrupt_end(bool begun);
+
 // Closes the transport: stops (and joins) its reader thread, drops unsent
 // bytes. Called with the port lock NOT held (the reader may be waiting for
 // it). mpble_hal_open() opens it again.

@@ -327,17 +327,35 @@ void mpble_port_process(void) {
     }
 }
 
+// Ends what mpble_hal_interrupt_begin() started; a Ctrl-C that came after
+// the last callback has nothing left to interrupt, and a KeyboardInterrupt
+// left pending would escape from the REPL's readline.
+static void port_interrupt_end(bool begun) {
+    if (!begun) {
+        return;
+    }
+    mpble_hal_interrupt_end(true);
+    if (MP_STATE_MAIN_THREAD(mp_pending_exception) == MP_OBJ_FROM_PTR(&MP_STATE_VM(mp_kbd_exception))) {
+        MP_STATE_MAIN_THREAD(mp_pending_exception) = MP_OBJ_NULL;
+    }
+}
+
 static mp_obj_t port_process_scheduled(mp_obj_t arg) {
     (void)arg;
     __atomic_store_n(&port_scheduled, false, __ATOMIC_SEQ_CST);
+    bool script = mpble_hal_script_running();
+    // At the REPL prompt, Ctrl-C must reach a callback that loops too.
+    bool repl_interrupt = !script && mpble_hal_interrupt_begin();
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         mpble_port_process();
         nlr_pop();
+        port_interrupt_end(repl_interrupt);
         return mp_const_none;
     }
+    port_interrupt_end(repl_interrupt);
     mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
-    if (port_is_interrupt(exc) && mpble_hal_script_running()) {
+    if (port_is_interrupt(exc) && script) {
         // A callback raised KeyboardInterrupt or SystemExit. The scheduler
         // would print it and resume the interrupted code; hand it to that
         // code instead (as a pending exception, which it raises at its next
@@ -348,7 +366,8 @@ static mp_obj_t port_process_scheduled(mp_obj_t arg) {
         return mp_const_none;
     }
     // Elsewhere (the REPL waiting for a line, where no exception may escape)
-    // the scheduler prints it, as for any scheduled function.
+    // the scheduler prints it, as for any scheduled function; the events
+    // left wait for the next pass there too.
     nlr_jump(nlr.ret_val);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(port_process_scheduled_obj, port_process_scheduled);

@@ -6,6 +6,10 @@ back: the KeyboardInterrupt raised inside the callback ends the delivery and
 reaches the script (it is not printed and swallowed, which would start the
 next slow callback), and the events not yet delivered stay queued: after the
 interrupt they reach the (now fast) callback exactly once each, in order.
+
+The same at the REPL prompt, where callbacks run while readline waits: a
+callback that loops forever there must yield to Ctrl-C too (the terminal is
+raw at the prompt, so Ctrl-C was only a byte that readline never got to).
 """
 
 from __future__ import annotations
@@ -40,7 +44,13 @@ def record(args):
     GOT.append(bytes(args[3]))
 
 
-handler = slow
+def forever(args):
+    GOT.append(bytes(args[3]))
+    while True:
+        utime.sleep_ms(10)
+
+
+handler = %s
 
 
 def cb(args):
@@ -67,7 +77,7 @@ t0 = utime.ticks_ms()
 while not ready and utime.ticks_diff(utime.ticks_ms(), t0) < 5000:
     utime.sleep_ms(20)
 print('READY' if ready else 'NOT READY')
-""" % SLOW_MS
+"""
 
 
 def _got(board) -> list[int]:
@@ -78,7 +88,7 @@ def _got(board) -> list[int]:
 
 
 def test_ctrl_c_stops_a_script_stuck_in_slow_callbacks(board, peer):
-    out = board.exec(SCRIPT, timeout=15)
+    out = board.exec(SCRIPT % (SLOW_MS, "slow"), timeout=15)
     assert "READY" in out and "SETUP [0, 0, 0, 0, 0, 0, 0, 0]" in out, out
     conn = peer.connect(board_address(board))
 
@@ -120,3 +130,39 @@ def test_ctrl_c_stops_a_script_stuck_in_slow_callbacks(board, peer):
         assert time.monotonic() < deadline, "a write after the interrupt never reached the callback"
         time.sleep(0.1)
     assert _got(board) == list(range(WRITES)) + [99]
+
+
+def test_ctrl_c_stops_a_callback_looping_forever_at_the_repl(board, peer):
+    out = board.exec(SCRIPT % (SLOW_MS, "forever"), timeout=15)
+    assert "READY" in out and "SETUP [0, 0, 0, 0, 0, 0, 0, 0]" in out, out
+    conn = peer.connect(board_address(board))
+
+    # No script runs: the callbacks run from the REPL's wait for a line.
+    async def writes():
+        for i in range(2):
+            await conn.gatt_client.write_value(3, i.to_bytes(2, "little"), with_response=False)
+
+    peer.air.run(writes(), 10)
+    time.sleep(1.0)  # the first callback loops, the second event is queued
+    pos = len(board.transcript)
+    board.interrupt()
+    # Before the fix the Ctrl-C byte waited behind the endless callback.
+    board.expect("KeyboardInterrupt", 3, since=pos)
+
+    # The REPL answers, and the queued event reaches the callback once.
+    out = board.exec("handler = record\nprint('ALIVE', 6 * 7, ble.getStatus())", timeout=5)
+    assert "ALIVE 42 1" in out, out
+    deadline = time.monotonic() + 5
+    while True:
+        got = _got(board)
+        if len(got) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert got == [0, 1], f"events lost, duplicated or reordered: {got}"
+
+    # Ctrl-C at an idle prompt still just cancels the line.
+    pos = len(board.transcript)
+    board.interrupt()
+    out = board.exec("print('STILL', 1 + 1)", timeout=5)
+    assert "STILL 2" in out, out
+    assert board.alive
