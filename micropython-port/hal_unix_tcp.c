@@ -5,8 +5,9 @@
  * over a TCP stream, e.g. Bumble's virtual controller.
  *
  * Threads:
- * - The VM thread(s) open the socket, write to it (mpble_hal_write) and
- *   drain received bytes (mpble_hal_read).
+ * - The VM thread(s) open the socket and close it (mpble_hal_close); any
+ *   thread that holds the port lock queues bytes for it (mpble_hal_write)
+ *   and drains received bytes (mpble_hal_read).
  * - One reader thread blocks in poll() on the socket and on a wake pipe,
  *   with the core's next timer deadline as timeout (no busy polling). It
  *   appends received bytes to a mutex-protected ring and pumps the core
@@ -16,6 +17,20 @@
  *   select() (utime.sleep) or in read() (the REPL): both retry on EINTR and
  *   run pending callbacks.
  * The reader never touches Python objects.
+ *
+ * The socket is non-blocking: nothing here blocks while the port lock is
+ * held. mpble_hal_write() queues into a bounded transmit ring and sends what
+ * the kernel takes at once; while bytes remain the reader also polls for
+ * POLLOUT, sends them and pumps the core so that it hands over more (what
+ * did not fit waits in the core's own H4 transmit buffer, in order). A
+ * controller (or a bridge in front of it) that reads from us only after we
+ * have read from it therefore never deadlocks with us.
+ *
+ * Latency: after every read we set TCP_QUICKACK (Linux clears it again by
+ * itself), so that our ACK leaves at once. A far end with Nagle's algorithm
+ * on (a plain `socat TCP-LISTEN` without nodelay) holds back its next small
+ * segment until the previous one is acknowledged, and a delayed ACK would
+ * cost up to 40 ms per request/response. Our own side sets TCP_NODELAY.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,14 +45,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "py/mphal.h"
 
 #include "mpble_hal.h"
 #include "mpble_port.h"
 
 #define HAL_ENV "MPBLE_HCI"
 #define HAL_RING_SIZE (16384)
+// Bytes queued for the controller and not yet taken by the kernel. Bounded:
+// when it is full the core keeps the rest (mpble_hal_tx_room() is 0).
+#define HAL_TX_SIZE (4096)
 #define HAL_CONNECT_TIMEOUT_MS (1000)
 // Retry delay when the scheduler queue was full.
 #define HAL_SCHED_RETRY_MS (10)
@@ -77,6 +98,11 @@ static size_t hal_ring_head; // next byte to read
 static size_t hal_ring_len;
 static bool hal_ring_was_full;
 static uint64_t hal_deadline_ms = UINT64_MAX; // CLOCK_MONOTONIC ms
+static uint8_t hal_tx[HAL_TX_SIZE];
+static size_t hal_tx_head; // next byte to send
+static size_t hal_tx_len;
+static int hal_tx_err; // errno of a failed send (0: none); drops later writes
+static bool hal_stop; // mpble_hal_close() asks the reader to return
 
 static char hal_msg[256];
 
@@ -149,6 +175,35 @@ void mpble_hal_wake_main(void) {
     }
 }
 
+// With hal_mutex held: hands the kernel as much of the transmit ring as it
+// takes without blocking. Returns true if any byte left the ring.
+static bool hal_tx_flush_locked(void) {
+    bool sent = false;
+    while (hal_tx_len > 0 && hal_tx_err == 0 && hal_fd >= 0) {
+        size_t chunk = HAL_TX_SIZE - hal_tx_head;
+        if (chunk > hal_tx_len) {
+            chunk = hal_tx_len;
+        }
+        ssize_t n = send(hal_fd, hal_tx + hal_tx_head, chunk, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                // The link is dead: drop what is queued; later writes fail.
+                hal_tx_err = errno;
+                hal_tx_len = 0;
+                sent = true;
+            }
+            break;
+        }
+        hal_tx_head = (hal_tx_head + (size_t)n) % HAL_TX_SIZE;
+        hal_tx_len -= (size_t)n;
+        sent = sent || n > 0;
+    }
+    return sent;
+}
+
 // Asks for a processing pass in the VM; false if it could not be queued
 // (scheduler full), in which case the reader retries shortly.
 static bool hal_request_process(void) {
@@ -165,10 +220,15 @@ static void *hal_reader_main(void *arg) {
     int nudge_ms = 0;
     for (;;) {
         pthread_mutex_lock(&hal_mutex);
+        if (hal_stop) {
+            pthread_mutex_unlock(&hal_mutex);
+            return NULL;
+        }
         int fd = hal_fd;
         int wake_fd = hal_wake_pipe[0];
         size_t room = HAL_RING_SIZE - hal_ring_len;
         uint64_t deadline = hal_deadline_ms;
+        bool tx_pending = hal_tx_len > 0 && hal_tx_err == 0;
         pthread_mutex_unlock(&hal_mutex);
 
         int timeout = -1;
@@ -191,7 +251,11 @@ static void *hal_reader_main(void *arg) {
             { .fd = wake_fd, .events = POLLIN },
             // When the ring is full, stop reading until the VM drains it
             // (it pokes the wake pipe); TCP flow control does the rest.
-            { .fd = room > 0 ? fd : -1, .events = POLLIN },
+            // While bytes wait to be sent, wait for room in the socket too.
+            {
+                .fd = room > 0 || tx_pending ? fd : -1,
+                .events = (short)((room > 0 ? POLLIN : 0) | (tx_pending ? POLLOUT : 0)),
+            },
         };
         int n = poll(pfd, 2, timeout);
         if (n < 0) {
@@ -208,7 +272,15 @@ static void *hal_reader_main(void *arg) {
             }
         }
         bool want_process = false;
-        if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (tx_pending && (pfd[1].revents & (POLLOUT | POLLHUP | POLLERR))) {
+            pthread_mutex_lock(&hal_mutex);
+            bool sent = hal_tx_flush_locked();
+            pthread_mutex_unlock(&hal_mutex);
+            // Room in the ring: the core may hand over what it kept back
+            // (and learns of a failed link).
+            want_process = sent;
+        }
+        if (room > 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
             size_t cap = room < sizeof(buf) ? room : sizeof(buf);
             ssize_t got = recv(fd, buf, cap, 0);
             if (got < 0 && (errno == EINTR || errno == EAGAIN)) {
@@ -228,6 +300,12 @@ static void *hal_reader_main(void *arg) {
                 hal_request_process();
                 return NULL;
             }
+            #ifdef TCP_QUICKACK
+            // Acknowledge at once (see the top of this file); Linux turns
+            // quick-ack mode off again by itself, so re-arm after every read.
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+            #endif
             pthread_mutex_lock(&hal_mutex);
             size_t tail = (hal_ring_head + hal_ring_len) % HAL_RING_SIZE;
             for (ssize_t i = 0; i < got; i++) {
@@ -353,15 +431,89 @@ static int hal_connect(const char *host, const char *port) {
     if (fd < 0) {
         return -err;
     }
-    // Back to blocking mode: writes from the VM block until the kernel takes
-    // the bytes; the reader only recv()s after poll() said so.
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    // The socket stays non-blocking: writes never block (they may run with
+    // the port lock held); the reader only recv()s after poll() said so.
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    #ifdef TCP_QUICKACK
+    setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+    #endif
     return fd;
 }
 
 static int hal_open_locked(const char **msg);
+
+// With hal_open_mutex held: stops and joins the reader, closes the socket.
+static void hal_close_locked(void) {
+    pthread_mutex_lock(&hal_mutex);
+    hal_state_t state = hal_state;
+    if (state == HAL_CLOSED) {
+        pthread_mutex_unlock(&hal_mutex);
+        return;
+    }
+    hal_stop = true;
+    hal_poke_reader();
+    pthread_mutex_unlock(&hal_mutex);
+    pthread_join(hal_reader, NULL);
+    pthread_mutex_lock(&hal_mutex);
+    close(hal_fd);
+    hal_fd = -1;
+    hal_state = HAL_CLOSED;
+    hal_stop = false;
+    hal_tx_len = 0;
+    hal_ring_len = 0;
+    hal_deadline_ms = UINT64_MAX;
+    pthread_cond_broadcast(&hal_rx_cond);
+    pthread_mutex_unlock(&hal_mutex);
+}
+
+void mpble_hal_close(void) {
+    pthread_mutex_lock(&hal_open_mutex);
+    hal_close_locked();
+    pthread_mutex_unlock(&hal_open_mutex);
+}
+
+bool mpble_hal_interrupt_begin(void) {
+    // At the REPL prompt the terminal is raw (no ISIG: Ctrl-C is just a
+    // byte, which a callback looping forever never lets readline see) and
+    // SIGINT has its default action. Install the port's handler first, then
+    // let the terminal turn Ctrl-C into SIGINT; NOFLSH keeps the bytes
+    // typed ahead. TCSANOW: unlike the port's own mode switches (TCSAFLUSH)
+    // this drops no input.
+    struct termios t;
+    if (mpble_hal_script_running() || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t) != 0) {
+        return false;
+    }
+    mp_hal_set_interrupt_char(CHAR_CTRL_C);
+    t.c_lflag |= ISIG | NOFLSH;
+    tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    return true;
+}
+
+void mpble_hal_interrupt_end(bool begun) {
+    if (!begun) {
+        return;
+    }
+    // In the reverse order: no window where Ctrl-C meets SIGINT's default
+    // action (which would end the process).
+    struct termios t;
+    if (tcgetattr(STDIN_FILENO, &t) == 0) {
+        t.c_lflag &= ~(tcflag_t)(ISIG | NOFLSH);
+        tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    }
+    mp_hal_set_interrupt_char(-1);
+}
+
+bool mpble_hal_script_running(void) {
+    // The unix port installs its SIGINT handler (which raises
+    // KeyboardInterrupt) only while it executes code, and restores SIG_DFL
+    // before the REPL reads the next line (ports/unix/main.c).
+    struct sigaction sa;
+    if (sigaction(SIGINT, NULL, &sa) != 0) {
+        return false;
+    }
+    return sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
+}
 
 const char *mpble_hal_describe(void) {
     static char desc[128];
@@ -388,12 +540,7 @@ static int hal_open_locked(const char **msg) {
     }
     if (state == HAL_PEER_CLOSED) {
         // The reader has returned; reconnect (the controller may be back).
-        pthread_join(hal_reader, NULL);
-        pthread_mutex_lock(&hal_mutex);
-        close(hal_fd);
-        hal_fd = -1;
-        hal_state = HAL_CLOSED;
-        pthread_mutex_unlock(&hal_mutex);
+        hal_close_locked();
     }
 
     const char *spec = getenv(HAL_ENV);
@@ -445,6 +592,10 @@ static int hal_open_locked(const char **msg) {
     hal_ring_head = 0;
     hal_ring_len = 0;
     hal_ring_was_full = false;
+    hal_tx_head = 0;
+    hal_tx_len = 0;
+    hal_tx_err = 0;
+    hal_stop = false;
     hal_state = HAL_OPEN;
     pthread_mutex_unlock(&hal_mutex);
 
@@ -490,25 +641,38 @@ size_t mpble_hal_read(uint8_t *buf, size_t cap) {
     return n;
 }
 
+size_t mpble_hal_tx_room(void) {
+    pthread_mutex_lock(&hal_mutex);
+    size_t room = hal_state == HAL_OPEN && hal_tx_err == 0 ? HAL_TX_SIZE - hal_tx_len : SIZE_MAX;
+    pthread_mutex_unlock(&hal_mutex);
+    return room;
+}
+
 int mpble_hal_write(const uint8_t *buf, size_t len) {
     pthread_mutex_lock(&hal_mutex);
-    int fd = hal_state == HAL_OPEN ? hal_fd : -1;
+    int err = hal_state != HAL_OPEN ? ENOTCONN : hal_tx_err;
+    if (err == 0 && len > HAL_TX_SIZE - hal_tx_len) {
+        // The caller asked mpble_hal_tx_room() first; never drop silently.
+        err = ENOBUFS;
+    }
+    if (err != 0) {
+        pthread_mutex_unlock(&hal_mutex);
+        return err;
+    }
+    size_t tail = (hal_tx_head + hal_tx_len) % HAL_TX_SIZE;
+    for (size_t i = 0; i < len; i++) {
+        hal_tx[tail] = buf[i];
+        tail = (tail + 1) % HAL_TX_SIZE;
+    }
+    hal_tx_len += len;
+    hal_tx_flush_locked();
+    err = hal_tx_err;
+    if (hal_tx_len > 0) {
+        // The kernel did not take it all: the reader waits for POLLOUT.
+        hal_poke_reader();
+    }
     pthread_mutex_unlock(&hal_mutex);
-    if (fd < 0) {
-        return ENOTCONN;
-    }
-    while (len > 0) {
-        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return errno;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return err;
 }
 
 void mpble_hal_set_timeout(uint32_t timeout_ms) {

@@ -14,6 +14,15 @@ SRC_USERMOD_C += $(MPBLE_MOD_DIR)/mpble_port.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_tcp.c
 
 CFLAGS_USERMOD += -I$(MPBLE_MOD_DIR) -I$(MPBLE_ROOT)/include
+# Tear-down (mpble_port.h): mp_deinit() calls mpble_port_deinit() when the
+# process exits, so the transport's reader thread is stopped and joined
+# before the VM goes away. The unix port defines no MICROPY_PORT_DEINIT_FUNC
+# of its own; a port with soft reset calls mpble_port_deinit() from its
+# soft-reset path instead.
+CFLAGS_USERMOD += '-DMICROPY_PORT_DEINIT_FUNC=do { extern void mpble_port_deinit(void); mpble_port_deinit(); } while (0)'
+# py/runtime.c holds mp_deinit(): rebuild it when this hook changes (make
+# does not track flags).
+$(BUILD)/py/runtime.o: $(MPBLE_MOD_DIR)/micropython.mk
 LDFLAGS_USERMOD += $(MPBLE_LIB)
 
 # Relink when the Rust core changes (MicroPython's link rule only knows its

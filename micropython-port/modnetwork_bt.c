@@ -34,8 +34,16 @@ static NORETURN void network_bt_raise(int err, const char *msg) {
     nlr_raise(mp_obj_new_exception_args(&mp_type_OSError, 2, args));
 }
 
-static bool network_bt_started(void) {
+// The core's state, read under the port lock (mpble_port.h).
+static MpbleState network_bt_state(void) {
+    mpble_port_lock();
     MpbleState s = mpble_state();
+    mpble_port_unlock();
+    return s;
+}
+
+static bool network_bt_started(void) {
+    MpbleState s = network_bt_state();
     return s == MPBLE_STATE_READY || s == MPBLE_STATE_FAILED;
 }
 
@@ -70,7 +78,7 @@ static mp_obj_t network_bt_make_new(const mp_obj_type_t *type, size_t n_args, si
     mpble_port_unlock_after_call();
 
     mpble_port_wait(network_bt_started, BT_START_TIMEOUT_MS);
-    if (mpble_state() != MPBLE_STATE_READY) {
+    if (network_bt_state() != MPBLE_STATE_READY) {
         network_bt_raise(ETIMEDOUT, "the controller named by MPBLE_HCI did not come up");
     }
     return MP_OBJ_FROM_PTR(&network_bt_singleton);

@@ -3,6 +3,13 @@
  *
  * One implementation per platform (hal_unix_tcp.c: H4 over TCP). The core
  * (Rust) never sees the transport; mpble_port.c moves bytes between the two.
+ *
+ * Nothing here blocks while the port lock may be held: writes go to a
+ * bounded transmit buffer that the transport empties on its own (the unix
+ * reader polls for POLLOUT), and mpble_port.c takes from the core only as
+ * many bytes as that buffer has room for, so the rest waits, in order, in
+ * the core's own H4 transmit buffer. When the buffer drains, the transport
+ * pumps the core (mpble_port_pump) so that it hands over more.
  */
 #ifndef MICROPY_INCLUDED_MPBLE_HAL_H
 #define MICROPY_INCLUDED_MPBLE_HAL_H
@@ -12,7 +19,7 @@
 #include <stdint.h>
 
 // Opens the transport named by the environment (MPBLE_HCI) unless it is
-// already open; once open it stays open for the life of the process.
+// already open; it stays open until mpble_hal_close().
 // Returns 0, or a positive errno value (ENODEV: MPBLE_HCI unset or
 // malformed; ECONNREFUSED, ETIMEDOUT, ...: connect failed). On failure
 // *msg points to a static, NUL-terminated message naming MPBLE_HCI.
@@ -27,7 +34,14 @@ bool mpble_hal_is_open(void);
 // Moves up to cap received bytes into buf; returns how many (0: none).
 size_t mpble_hal_read(uint8_t *buf, size_t cap);
 
-// Writes all len bytes, in order. Returns 0, or a positive errno value.
+// How many bytes mpble_hal_write() takes now. While the transport is not
+// open (or has failed) any number: writes then fail at once, and the core is
+// drained instead of stalling on a dead link.
+size_t mpble_hal_tx_room(void);
+
+// Queues len bytes (at most mpble_hal_tx_room()) after those queued before
+// and starts sending them; never blocks. Returns 0, or a positive errno
+// value (the transport is closed or failed: the bytes are dropped).
 int mpble_hal_write(const uint8_t *buf, size_t len);
 
 // The core wants mpble_tick() in timeout_ms (UINT32_MAX: no timer runs).
@@ -37,6 +51,23 @@ void mpble_hal_set_timeout(uint32_t timeout_ms);
 // Blocks the calling thread until received bytes are pending or timeout_ms
 // has passed. Returns at once if bytes are already pending.
 void mpble_hal_wait_rx(uint32_t timeout_ms);
+
+// Main thread: true while it runs Python code that Ctrl-C interrupts with
+// KeyboardInterrupt (a script, or a REPL line being executed); false while
+// the REPL waits for a line, where an exception must not escape.
+bool mpble_hal_script_running(void);
+
+// Main thread, only while the REPL waits for a line (callbacks about to run
+// from a scheduled pass): lets Ctrl-C raise KeyboardInterrupt there too, as
+// it does while code runs. Returns whether it did; pass that to
+// mpble_hal_interrupt_end() once the callbacks are done.
+bool mpble_hal_interrupt_begin(void);
+void mpble_hal_interrupt_end(bool begun);
+
+// Closes the transport: stops (and joins) its reader thread, drops unsent
+// bytes. Called with the port lock NOT held (the reader may be waiting for
+// it). mpble_hal_open() opens it again.
+void mpble_hal_close(void);
 
 // Any thread: makes sure the thread that runs scheduled callbacks (the
 // main thread) notices a freshly scheduled processing pass even when it is

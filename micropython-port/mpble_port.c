@@ -14,6 +14,10 @@
  * with mp_sched_schedule (or from a blocking wait running there), one at a
  * time and never nested, with no lock held while Python runs: callbacks may
  * call back into the API.
+ *
+ * The one rule (see mpble_port.h): every call into the core happens with
+ * port_mutex held, whichever thread makes it, and nothing blocks while it is
+ * held (the transport's writes are non-blocking; see port_flush_and_publish).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +43,9 @@ static bool port_inited;
 static bool port_scheduled;
 // Events are being delivered (main thread); guards against nesting.
 static bool port_delivering;
-// Last transmit error (errno), reported once by the main thread.
+// Last transmit error (errno): written under the port lock by whichever
+// thread flushed, read by the main thread (atomics: it reads without the
+// lock). Reported once.
 static int port_tx_error;
 static int port_tx_error_reported;
 
@@ -52,6 +58,10 @@ static uint8_t port_rx_buf[512];
 static size_t port_rx_off;
 static size_t port_rx_len;
 static uint8_t port_tx_buf[512];
+
+// Life-cycle state seen by the last processing pass, to report a failed
+// bring-up once (main thread).
+static MpbleState port_last_state = MPBLE_STATE_OFF;
 
 static void port_unlock(void) {
     #if MICROPY_PY_THREAD
@@ -71,10 +81,17 @@ void mpble_port_init(void) {
 
 void mpble_port_deinit(void) {
     mpble_port_init();
+    // First stop the transport's reader (it pumps the core and schedules
+    // Python work), without the port lock: it may be waiting for it.
+    mpble_hal_close();
     mpble_port_lock();
     mpble_reset();
-    mpble_hal_set_timeout(UINT32_MAX);
+    port_rx_off = 0;
+    port_rx_len = 0;
     port_unlock();
+    __atomic_store_n(&port_tx_error, 0, __ATOMIC_SEQ_CST);
+    port_tx_error_reported = 0;
+    port_last_state = MPBLE_STATE_OFF;
     for (size_t i = 0; i < MPBLE_PORT_CB_COUNT; i++) {
         MP_STATE_PORT(mpble_callbacks)[i] = MP_OBJ_NULL;
     }
@@ -89,34 +106,43 @@ int mpble_port_open(const char **msg) {
     return mpble_hal_open(msg);
 }
 
-void mpble_port_lock(void) {
+// Takes the port lock without calling the core.
+static void port_lock_only(void) {
     mpble_port_init();
     #if MICROPY_PY_THREAD
     mp_thread_mutex_lock(&port_mutex, 1);
     #endif
+}
+
+void mpble_port_lock(void) {
+    port_lock_only();
     // The core learns the time before every call, so what the call starts
     // (an ATT request's 30 s timeout) is timed from now.
     mpble_tick(mpble_port_now_ms());
 }
 
-// With the port lock held: hands the controller what the core wants sent,
-// in order, and publishes when the core next needs mpble_tick().
+// With the port lock held: hands the transport what the core wants sent,
+// in order, and publishes when the core next needs mpble_tick(). Takes from
+// the core only what the transport can queue without blocking: the rest
+// stays in the core's H4 transmit buffer, in order, and the transport pumps
+// again (mpble_port_pump) once its own buffer drains.
 static void port_flush_and_publish(uint32_t now) {
     for (;;) {
-        size_t n = mpble_h4_tx(port_tx_buf, sizeof(port_tx_buf));
+        size_t room = mpble_hal_tx_room();
+        if (room == 0) {
+            break;
+        }
+        size_t n = mpble_h4_tx(port_tx_buf, room < sizeof(port_tx_buf) ? room : sizeof(port_tx_buf));
         if (n == 0) {
             break;
         }
-        // Keep draining on error: the core must not stall on a dead link.
-        // (This may run on the reader thread: the main thread reports it.)
-        port_tx_error = mpble_hal_write(port_tx_buf, n);
+        // On error the transport has room for anything and drops it: the
+        // core must not stall on a dead link. (This may run on the reader
+        // thread: the main thread reports it.)
+        __atomic_store_n(&port_tx_error, mpble_hal_write(port_tx_buf, n), __ATOMIC_SEQ_CST);
     }
     mpble_hal_set_timeout(mpble_next_timeout_ms(now));
 }
-
-// Life-cycle state seen by the last processing pass, to report a failed
-// bring-up once.
-static MpbleState port_last_state = MPBLE_STATE_OFF;
 
 static mp_obj_t port_value(const MpbleEvent *ev, const MpbleValue *v) {
     switch (v->kind) {
@@ -143,14 +169,23 @@ static mp_obj_t port_value(const MpbleEvent *ev, const MpbleValue *v) {
     }
 }
 
-static void port_deliver_one(const MpbleEvent *ev) {
+// KeyboardInterrupt (Ctrl-C) and SystemExit (sys.exit) stop the script;
+// every other exception is the callback's own failure.
+static bool port_is_interrupt(mp_obj_t exc) {
+    return mp_obj_exception_match(exc, MP_OBJ_FROM_PTR(&mp_type_KeyboardInterrupt))
+           || mp_obj_exception_match(exc, MP_OBJ_FROM_PTR(&mp_type_SystemExit));
+}
+
+// Calls the callback of one event. Returns MP_OBJ_NULL, or the interrupt
+// (see port_is_interrupt) that the callback raised.
+static mp_obj_t port_deliver_one(const MpbleEvent *ev) {
     if (ev->target < 1 || ev->target > MPBLE_PORT_CB_COUNT) {
-        return;
+        return MP_OBJ_NULL;
     }
     mp_obj_t cb = MP_STATE_PORT(mpble_callbacks)[ev->target - 1];
     if (cb == MP_OBJ_NULL) {
         // No callback registered (or released): the event is dropped.
-        return;
+        return MP_OBJ_NULL;
     }
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
@@ -161,10 +196,15 @@ static void port_deliver_one(const MpbleEvent *ev) {
         }
         mp_call_function_1(cb, mp_obj_new_tuple(n, items));
         nlr_pop();
-    } else {
-        // A failing callback must not stop delivery of later events.
-        mp_obj_print_exception(&mp_plat_print, MP_OBJ_FROM_PTR(nlr.ret_val));
+        return MP_OBJ_NULL;
     }
+    mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
+    if (port_is_interrupt(exc)) {
+        return exc;
+    }
+    // A failing callback must not stop delivery of later events.
+    mp_obj_print_exception(&mp_plat_print, exc);
+    return MP_OBJ_NULL;
 }
 
 // Delivers every pending event to Python. Returns false when it may not
@@ -183,11 +223,29 @@ static bool port_deliver_events(void) {
     }
     port_delivering = true;
     static MpbleEvent ev;
-    while (mpble_event_pop(&ev)) {
-        port_deliver_one(&ev);
+    for (;;) {
+        port_lock_only();
+        bool popped = mpble_event_pop(&ev);
+        port_unlock();
+        if (!popped) {
+            break;
+        }
+        mp_obj_t exc = port_deliver_one(&ev);
+        if (exc != MP_OBJ_NULL) {
+            // Ctrl-C (or sys.exit) in a callback stops the delivery and
+            // reaches the script: a script stuck in a loop of callbacks can
+            // be stopped. The events not delivered yet stay queued for the
+            // next pass; the one whose callback raised was delivered.
+            port_delivering = false;
+            nlr_raise(exc);
+        }
     }
     port_delivering = false;
     return true;
+}
+
+void mpble_port_unlock(void) {
+    port_unlock();
 }
 
 void mpble_port_unlock_after_call(void) {
@@ -249,7 +307,9 @@ void mpble_port_transport_lost(void) {
 
 // Main thread: says once what the user must know about the transport.
 static void port_report(void) {
+    port_lock_only();
     MpbleState state = mpble_state();
+    port_unlock();
     if (state == MPBLE_STATE_FAILED && port_last_state != MPBLE_STATE_FAILED) {
         // The core reports the failure as an event (QuecPython event 0 with
         // a non-zero status); the user also needs to know where we looked.
@@ -258,7 +318,7 @@ static void port_report(void) {
             mpble_hal_describe());
     }
     port_last_state = state;
-    int err = port_tx_error;
+    int err = __atomic_load_n(&port_tx_error, __ATOMIC_SEQ_CST);
     if (err != 0 && err != port_tx_error_reported) {
         mp_printf(MICROPY_ERROR_PRINTER,
             "mpble: cannot write to the controller (%s): errno %d\n", mpble_hal_describe(), err);
@@ -283,11 +343,48 @@ void mpble_port_process(void) {
     }
 }
 
+// Ends what mpble_hal_interrupt_begin() started; a Ctrl-C that came after
+// the last callback has nothing left to interrupt, and a KeyboardInterrupt
+// left pending would escape from the REPL's readline.
+static void port_interrupt_end(bool begun) {
+    if (!begun) {
+        return;
+    }
+    mpble_hal_interrupt_end(true);
+    if (MP_STATE_MAIN_THREAD(mp_pending_exception) == MP_OBJ_FROM_PTR(&MP_STATE_VM(mp_kbd_exception))) {
+        MP_STATE_MAIN_THREAD(mp_pending_exception) = MP_OBJ_NULL;
+    }
+}
+
 static mp_obj_t port_process_scheduled(mp_obj_t arg) {
     (void)arg;
     __atomic_store_n(&port_scheduled, false, __ATOMIC_SEQ_CST);
-    mpble_port_process();
-    return mp_const_none;
+    bool script = mpble_hal_script_running();
+    // At the REPL prompt, Ctrl-C must reach a callback that loops too.
+    bool repl_interrupt = !script && mpble_hal_interrupt_begin();
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mpble_port_process();
+        nlr_pop();
+        port_interrupt_end(repl_interrupt);
+        return mp_const_none;
+    }
+    port_interrupt_end(repl_interrupt);
+    mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
+    if (port_is_interrupt(exc) && script) {
+        // A callback raised KeyboardInterrupt or SystemExit. The scheduler
+        // would print it and resume the interrupted code; hand it to that
+        // code instead (as a pending exception, which it raises at its next
+        // check), so that Ctrl-C stops the script. No new pass is asked for:
+        // the events left wait for the next one (new input, an API call),
+        // and do not start another callback before the script has stopped.
+        mp_sched_exception(exc);
+        return mp_const_none;
+    }
+    // Elsewhere (the REPL waiting for a line, where no exception may escape)
+    // the scheduler prints it, as for any scheduled function; the events
+    // left wait for the next pass there too.
+    nlr_jump(nlr.ret_val);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(port_process_scheduled_obj, port_process_scheduled);
 
@@ -324,7 +421,9 @@ bool mpble_port_wait(bool (*predicate)(void), uint32_t timeout_ms) {
         if (slice > 50) {
             slice = 50;
         }
+        port_lock_only();
         uint32_t next = mpble_next_timeout_ms(now);
+        port_unlock();
         if (next < slice) {
             slice = next;
         }

@@ -5,6 +5,23 @@
  * Threads: functions marked "VM" run in a thread that executes Python (the
  * unix port may have several, without a GIL); mpble_port_request_process()
  * may be called from any thread, including the transport's reader.
+ *
+ * The contract, one rule in three parts:
+ * - Every call into the core (any mpble_* function of include/mpble.h), from
+ *   any thread, is made with the port lock held (mpble_port_lock, or the
+ *   functions below that take it). The core does not wait for its own lock:
+ *   a second caller inside it at the same time is a bug, reported through
+ *   mpble_port_fatal().
+ * - Nothing blocks while the lock is held: the transport's writes are
+ *   non-blocking, and the port takes from the core only what the transport
+ *   can queue (mpble_hal_tx_room); the rest stays, in order, in the core.
+ *   No Python code runs with the lock held either.
+ * - Callbacks run on the main thread without the lock. KeyboardInterrupt
+ *   (Ctrl-C) or SystemExit raised in one ends the delivery and reaches the
+ *   script; the events not yet delivered stay queued for the next pass.
+ * With MICROPY_PY_THREAD=0 the lock is a no-op: such a port must then call
+ * the core from the VM only (its transport's interrupt handler only queues
+ * bytes and calls mpble_port_request_process()).
  */
 #ifndef MICROPY_INCLUDED_MPBLE_PORT_H
 #define MICROPY_INCLUDED_MPBLE_PORT_H
@@ -26,8 +43,12 @@ typedef enum {
 // VM: one-time initialisation (idempotent).
 void mpble_port_init(void);
 
-// VM: soft reset. Forgets the core's state and the callbacks; the
-// transport stays open.
+// VM: tear-down. Closes the transport (its reader thread stopped and
+// joined), then forgets the core's state and the callbacks; the next
+// gattStart opens the transport again. Call it without the port lock. The
+// unix build calls it from mp_deinit() at process exit (micropython.mk sets
+// MICROPY_PORT_DEINIT_FUNC), so the reader is gone before the VM is; a port
+// with soft reset calls it from its soft-reset path, before mp_deinit().
 void mpble_port_deinit(void);
 
 // VM: the core's notion of time.
@@ -39,7 +60,10 @@ int mpble_port_open(const char **msg);
 
 // VM: serialises calls into the core with the transmit path. Every API
 // call is mpble_port_lock(); mpble_xxx(); mpble_port_unlock_after_call().
+// Takes the lock and tells the core the time (mpble_tick).
 void mpble_port_lock(void);
+// VM: unlocks after calls that only read the core's state.
+void mpble_port_unlock(void);
 // VM: flushes what the core wants sent, publishes the next timer deadline,
 // unlocks, and schedules event delivery.
 void mpble_port_unlock_after_call(void);

@@ -3,10 +3,18 @@
 //! This is the only file with `extern "C"`, raw pointers and `unsafe`.
 //! `build.rs` turns it into `include/mpble.h` with cbindgen.
 //!
-//! Contract with the port:
-//! - Every function is called from the MicroPython VM thread only (the port
-//!   holds the GIL), so the core sees one caller at a time; the spin lock
-//!   below only guards against misuse.
+//! Contract with the port (micropython-port/mpble_port.h states the port's
+//! side of it):
+//! - Every function may be called from any thread (the VM's, or the
+//!   transport's reader, which pumps the core itself), but always with the
+//!   port's lock held, so the core sees one caller at a time. The core never
+//!   waits for its own lock: [`with_stack`] only tries it, and finding it
+//!   taken means the port broke this rule, a bug that is reported (through
+//!   `mpble_port_fatal` in the firmware) instead of spun on: a spin could
+//!   deadlock with the thread it waits for, or hide the race.
+//! - Nothing blocks while the port's lock is held: the port takes from
+//!   [`mpble_h4_tx`] only what its transport can queue without blocking;
+//!   the rest stays, in order, in the core's H4 transmit buffer.
 //! - The port feeds controller bytes with [`mpble_h4_rx`], writes out what
 //!   [`mpble_h4_tx`] hands it, calls [`mpble_tick`] when
 //!   [`mpble_next_timeout_ms`] says so, and after each of those (and after
@@ -26,8 +34,28 @@ use spin::Mutex;
 
 static FIRMWARE: Mutex<Firmware> = Mutex::new(Firmware::new());
 
+/// Runs `f` on the one `Firmware`. The port's lock serialises every
+/// caller, so its own lock is always free here; if it is not, two threads
+/// are inside the core at once and the port has a bug: stop, never spin.
 fn with_stack<R>(f: impl FnOnce(&mut Firmware) -> R) -> R {
-    f(&mut FIRMWARE.lock())
+    match FIRMWARE.try_lock() {
+        Some(mut fw) => f(&mut fw),
+        None => concurrent_call(),
+    }
+}
+
+/// The port called into the core while another call was still inside it.
+#[cold]
+fn concurrent_call() -> ! {
+    const MSG: &str =
+        "concurrent call into the core: the port must hold its lock for every mpble_* call";
+    #[cfg(not(any(test, feature = "std")))]
+    {
+        // SAFETY: the port provides `mpble_port_fatal`; MSG is a static buffer.
+        unsafe { mpble_port_fatal(MSG.as_ptr(), MSG.len()) }
+    }
+    #[cfg(any(test, feature = "std"))]
+    panic!("{MSG}");
 }
 
 /// One API call: the adapter acts on the stack, then the adapters see
@@ -681,4 +709,29 @@ fn panic(_info: &core::panic::PanicInfo) -> ! {
     const MSG: &[u8] = b"mpble: internal error (Rust panic)";
     // SAFETY: the port provides `mpble_port_fatal`; MSG is a static buffer.
     unsafe { mpble_port_fatal(MSG.as_ptr(), MSG.len()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// A call that finds the core busy (the port's lock was not held) is
+    /// reported at once, not spun on until the other caller leaves.
+    #[test]
+    fn a_concurrent_call_is_reported_not_spun_on() {
+        let held = super::FIRMWARE.lock();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let r = std::panic::catch_unwind(|| super::with_stack(|s| s.event_count()));
+            let _ = tx.send(r.is_err());
+        });
+        let reported = rx.recv_timeout(Duration::from_secs(2));
+        drop(held);
+        assert_eq!(
+            reported,
+            Ok(true),
+            "the second caller spun instead of reporting"
+        );
+    }
 }

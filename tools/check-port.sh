@@ -44,9 +44,75 @@ expect = [
     "events [(99, 1), (0, 0, b'\\x01\\x02', 'ok', None), (99, 2)]",
     "addr b'\\x01\\x02\\x03\\x04\\x05\\x06' status 1", "ValueError: raised on purpose by a callback",
     "bluetooth Bluetooth True", "serverRelease 0", "events after release 4",
+    "fake core: reset",  # mpble_port_deinit() at exit
 ]
 missing = [e for e in expect if e not in out.stdout + out.stderr]
 ok = not missing and out.returncode == 0 and bytes(received).startswith(b"\x01\x03\x0c\x00|")
 print("check-port:", "OK" if ok else "FAILED, missing: %r" % missing)
+
+# Second check: writes never block with the port lock held. A controller (as
+# a bridge in front of one may) stops reading from us as soon as bulk data
+# arrives, until it has sent us BLOB bytes itself; meanwhile the fake core
+# hands out 8 MiB for it at once. Writes that block with the lock held
+# deadlock both sides (our reader cannot take the lock to consume its
+# bytes); non-blocking writes keep reading, so the controller finishes its
+# send, reads everything, checks every byte in order and then signals done.
+BULK = 8192 * 1024
+BLOB = 4 * 1024 * 1024
+srv2 = socket.socket()
+srv2.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # no room to hide in
+srv2.bind(("127.0.0.1", 0)); srv2.listen(1)
+tx = {"bulk": 0, "bad": None, "blob_sent": False}
+def bridge():
+    c, _ = srv2.accept()
+    # A small send buffer too: the blob cannot park in our own kernel.
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+    got = bytearray()
+    while b"\x01\x03\x0c\x00" not in got:
+        d = c.recv(64)
+        if not d:
+            return
+        got.extend(d)
+    c.sendall(bytes.fromhex("040e0401030c00"))  # Command Complete (Reset)
+    rest = got[got.index(b"\x01\x03\x0c\x00") + 4:]
+    while not rest:
+        d = c.recv(1)
+        if not d:
+            return
+        rest.extend(d)
+    c.sendall(bytes(BLOB))  # the fake core ignores zeros
+    tx["blob_sent"] = True
+    bulk = bytearray(rest)
+    while len(bulk) < BULK:
+        d = c.recv(65536)
+        if not d:
+            break
+        bulk.extend(d)
+    tx["bulk"] = len(bulk)
+    want = (bytes(range(251)) * (BULK // 251 + 1))[:len(bulk)]
+    if bulk != want:
+        tx["bad"] = next(i for i in range(len(bulk)) if bulk[i] != want[i])
+    if len(bulk) < BULK:
+        return
+    c.sendall(bytes.fromhex("040e0401030c00"))  # "all received"
+    time.sleep(5)
+threading.Thread(target=bridge, daemon=True).start()
+env = dict(os.environ, MPBLE_HCI="tcp:127.0.0.1:%d" % srv2.getsockname()[1])
+t = time.time()
+try:
+    out = subprocess.run([root + "/build/unix/micropython-fake", root + "/micropython-port/tests/check_port_tx.py"],
+                         env=env, capture_output=True, text=True, timeout=30)
+    text = out.stdout + out.stderr
+    rc = out.returncode
+except subprocess.TimeoutExpired as e:
+    text = (e.stdout or b"").decode() + (e.stderr or b"").decode() + "\n(timed out after 30 s: deadlock?)"
+    rc = None
+print(text)
+print("bridge: blob sent %s, bulk bytes received %d of %d, first bad byte at %s, in %.2f s"
+      % (tx["blob_sent"], tx["bulk"], BULK, tx["bad"], time.time() - t))
+tx_ok = (rc == 0 and "bulk 0" in text and "bulk delivered" in text and "fake core: reset" in text and tx["blob_sent"]
+         and tx["bulk"] == BULK and tx["bad"] is None)
+print("check-port (non-blocking writes):", "OK" if tx_ok else "FAILED")
+ok = ok and tx_ok
 sys.exit(0 if ok else 1)
 PY

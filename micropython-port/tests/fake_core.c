@@ -9,7 +9,16 @@
  *   None); the timer firing first makes it FAILED.
  * - Every other API function returns 0 and queues event (99, <n>) for the
  *   server callback, n counting calls.
+ * - mpble_reset (called only by mpble_port_deinit, at exit) says so on
+ *   stderr.
+ * - A Command Complete for HCI_Reset once READY queues server event
+ *   (98, 0) (check_port_tx.py's controller sends it when it has everything).
+ * - sendNotification(77, k, ...) also queues k KiB of transmit data after
+ *   what is queued already: byte i of it is i % 251, so the controller can
+ *   see a byte lost, doubled or reordered. Like the real core, it hands out
+ *   only what mpble_h4_tx asks for and keeps the rest, in order.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "mpble.h"
@@ -23,6 +32,9 @@ static size_t rx_len;
 static MpbleEvent queue[8];
 static size_t q_head, q_len;
 static int64_t calls;
+static uint64_t bulk_left; // bulk bytes still to hand out
+static uint64_t bulk_seq; // index of the next bulk byte
+static size_t rx_seen;
 
 static void push_tx(const uint8_t *b, size_t n) {
     if (tx_len + n <= sizeof(tx)) {
@@ -52,8 +64,13 @@ static int32_t api_call(void) {
 }
 
 void mpble_reset(void) {
+    // Only mpble_port_deinit() resets the core; the unix build calls it at
+    // exit, after the transport's reader has stopped.
+    fprintf(stderr, "fake core: reset (%zu bytes of input seen since the last)\n", rx_seen);
+    rx_seen = 0;
     state = MPBLE_STATE_OFF;
     tx_len = rx_len = q_len = 0;
+    bulk_left = 0;
 }
 
 int32_t mpble_start(uint32_t now_ms) {
@@ -73,14 +90,26 @@ MpbleState mpble_state(void) {
 
 size_t mpble_h4_rx(const uint8_t *data, size_t len, uint32_t now_ms) {
     (void)now_ms;
+    rx_seen += len;
     for (size_t i = 0; i < len; i++) {
         if (rx_len == sizeof(rx)) {
             rx_len = 0;
         }
         rx[rx_len++] = data[i];
         // Command Complete for HCI_Reset: 04 0e 04 <n> 03 0c <status>.
-        if (rx_len >= 7 && rx[rx_len - 7] == 0x04 && rx[rx_len - 6] == 0x0e
-            && rx[rx_len - 3] == 0x03 && rx[rx_len - 2] == 0x0c && state == MPBLE_STATE_STARTING) {
+        bool reset_complete = rx_len >= 7 && rx[rx_len - 7] == 0x04 && rx[rx_len - 6] == 0x0e
+            && rx[rx_len - 3] == 0x03 && rx[rx_len - 2] == 0x0c;
+        if (reset_complete && state == MPBLE_STATE_READY) {
+            // The controller's "all received" signal in check_port_tx.py.
+            rx_len = 0;
+            MpbleEvent *e = new_event();
+            if (e) {
+                e->n_args = 2;
+                e->args[0] = (MpbleValue) { MPBLE_VALUE_KIND_INT, 98, 0, 0 };
+                e->args[1] = (MpbleValue) { MPBLE_VALUE_KIND_INT, 0, 0, 0 };
+            }
+        }
+        if (reset_complete && state == MPBLE_STATE_STARTING) {
             state = MPBLE_STATE_READY;
             rx_len = 0;
             MpbleEvent *e = new_event();
@@ -104,6 +133,10 @@ size_t mpble_h4_tx(uint8_t *buf, size_t cap) {
     memcpy(buf, tx, n);
     memmove(tx, tx + n, tx_len - n);
     tx_len -= n;
+    while (n < cap && tx_len == 0 && bulk_left > 0) {
+        buf[n++] = (uint8_t)(bulk_seq++ % 251);
+        bulk_left--;
+    }
     return n;
 }
 
@@ -209,7 +242,10 @@ int32_t mpble_qpy_add_or_clear_service(int64_t option, int64_t mode) {
 }
 int32_t mpble_qpy_send(bool indicate, int64_t a, int64_t b, const uint8_t *v, size_t n, uint32_t now_ms) {
     (void)now_ms;
-    (void)indicate; (void)a; (void)b; (void)v; (void)n;
+    (void)indicate; (void)v; (void)n;
+    if (a == 77 && b > 0) {
+        bulk_left += (uint64_t)b * 1024u;
+    }
     return api_call();
 }
 int32_t mpble_qpy_adv_start(void) {

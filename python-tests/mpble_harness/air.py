@@ -98,6 +98,8 @@ class _Tap:
 
     def on_packet(self, packet: bytes) -> None:
         self.slot.hci_log.append((time.monotonic(), self.direction, bytes(packet)))
+        if self.direction == "C>H":
+            self.slot.apply_nodelay()
         if self.sink is not None:
             self.sink.on_packet(packet)
 
@@ -114,6 +116,25 @@ class ControllerSlot:
     hci_log: collections.deque = field(
         default_factory=lambda: collections.deque(maxlen=HCI_LOG_DEPTH), repr=False
     )
+    # Nagle's algorithm on the controller's side of the connection. asyncio
+    # sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP, and the
+    # listening socket made here (like any socket.socket(AF_INET,
+    # SOCK_STREAM)) has proto 0, so left alone the accepted connection keeps
+    # Nagle ON, as a plain `socat TCP-LISTEN` does. The harness says which:
+    # TCP_NODELAY is set (nagle=False, the default) or cleared (nagle=True).
+    nagle: bool = False
+    _nodelay_socket: Any = field(default=None, repr=False)
+
+    def apply_nodelay(self) -> None:
+        """Set TCP_NODELAY (or clear it, with nagle=True) on the accepted
+        connection, once per connection; called in the loop before each
+        packet to the firmware."""
+        transport = getattr(self.transport.sink, "transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None or sock is self._nodelay_socket:
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0 if self.nagle else 1)
+        self._nodelay_socket = sock
 
     @property
     def hci_spec(self) -> str:
@@ -213,9 +234,13 @@ class Air:
 
     # -- controllers and peers --------------------------------------------
 
-    def add_controller(self, address: Optional[str] = None, name: Optional[str] = None) -> ControllerSlot:
+    def add_controller(
+        self, address: Optional[str] = None, name: Optional[str] = None, *, nagle: bool = False
+    ) -> ControllerSlot:
         """A new controller on the link, served as H4 over TCP on a free
-        127.0.0.1 port. Returns its slot (`.port`, `.address`, `.hci_spec`)."""
+        127.0.0.1 port. Returns its slot (`.port`, `.address`, `.hci_spec`).
+        nagle=True serves it with Nagle's algorithm on (TCP_NODELAY off), as
+        a plain `socat TCP-LISTEN` does; by default TCP_NODELAY is set."""
         index = len(self.slots)
         address = address or BOARD_ADDRESS_FMT % (index + 1)
         name = name or f"board{index + 1}"
@@ -234,6 +259,7 @@ class Air:
                 port=port,
                 controller=controller,
                 transport=transport,
+                nagle=nagle,
             )
             # controller -> firmware, firmware -> controller, both recorded
             controller.host = _Tap(slot, "C>H", transport.sink)
