@@ -14,6 +14,11 @@
 //! - Integer arguments arrive as `i64` so that out-of-range Python ints are
 //!   seen (and refused) by the Rust validation instead of being truncated.
 
+// The crate denies `unsafe_code` (lib.rs); this file alone may use it,
+// because a C ABI needs `#[no_mangle]` exports and raw pointers. Every
+// `unsafe` block here carries a SAFETY comment.
+#![allow(unsafe_code)]
+
 use crate::api::event::{MpbleEvent, MpbleState};
 use crate::api::Stack;
 use spin::Mutex;

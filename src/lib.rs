@@ -6,9 +6,15 @@
 //! the caller. Layers depend downwards only:
 //! `hci` <- `l2cap` <- `att` <- `gatt` <- `gap`/`host` <- `api` <- `ffi`.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
+// `unsafe` lives only in the C ABI (ffi.rs, which allows it); anywhere
+// else it is a compile error.
+#![deny(unsafe_code)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod bytes;
 pub mod config;
+pub mod ring;
+pub mod time;
 pub mod uuid;
 
 pub mod api;

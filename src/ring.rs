@@ -1,0 +1,335 @@
+//! The one fixed-capacity byte ring of the stack.
+//!
+//! Used wherever bytes wait in FIFO order in a buffer sized at build time:
+//! H4 framed bytes for the controller (`hci::h4::H4Tx`) and L2CAP PDUs
+//! waiting for controller buffers (`hci::acl::AclTxQueue`).
+//!
+//! - Pushes are all-or-nothing: a packet is never torn in the stream.
+//! - Data moves with at most two `copy_from_slice` per call (one per
+//!   contiguous half of the ring), never byte by byte.
+//! - Nothing panics: out-of-range offsets read as empty.
+//! - [`ByteRing::new`] is a `const fn` whose value is all zeros, so a
+//!   `static` that holds a ring (or a struct of rings) lands in `.bss` and
+//!   costs no flash for an initial image.
+
+/// The ring had no room for all the bytes; nothing was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingFull;
+
+/// FIFO of at most `N` bytes.
+///
+/// Logical offset 0 is the oldest byte. When the ring empties, the next
+/// push starts again at the beginning of the buffer, so small queues
+/// rarely wrap and `slices` mostly returns one piece.
+#[derive(Debug, Clone)]
+pub struct ByteRing<const N: usize> {
+    buf: [u8; N],
+    /// Index in `buf` of logical offset 0; always < N (or 0 when N is 0).
+    head: usize,
+    /// Bytes stored; always <= N.
+    len: usize,
+}
+
+impl<const N: usize> Default for ByteRing<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> ByteRing<N> {
+    /// An empty ring; all fields are zero.
+    pub const fn new() -> Self {
+        Self {
+            buf: [0; N],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// `N`, the most bytes the ring holds.
+    pub const fn capacity(&self) -> usize {
+        N
+    }
+
+    /// Bytes stored.
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes that can still be pushed.
+    pub const fn free(&self) -> usize {
+        N - self.len
+    }
+
+    /// Forgets every byte.
+    pub fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
+    }
+
+    /// Buffer index of `i`, for `i < 2 * N`.
+    fn wrap(i: usize) -> usize {
+        if i >= N {
+            i - N
+        } else {
+            i
+        }
+    }
+
+    /// Appends all of `data`, or nothing when it does not fit.
+    pub fn push_slice(&mut self, data: &[u8]) -> Result<(), RingFull> {
+        self.push_parts(&[data])
+    }
+
+    /// Appends the concatenation of `parts` (e.g. a header and a body), or
+    /// nothing when it does not all fit.
+    pub fn push_parts(&mut self, parts: &[&[u8]]) -> Result<(), RingFull> {
+        let mut need = 0usize;
+        for p in parts {
+            need = need.checked_add(p.len()).ok_or(RingFull)?;
+        }
+        if need > self.free() {
+            return Err(RingFull);
+        }
+        for p in parts {
+            self.write_fitting(p);
+        }
+        Ok(())
+    }
+
+    /// Appends `data`, which the caller checked fits in `free()`.
+    fn write_fitting(&mut self, data: &[u8]) {
+        let tail = Self::wrap(self.head + self.len);
+        let first = data.len().min(N - tail);
+        let (a, b) = data.split_at(first);
+        if let Some(dst) = self.buf.get_mut(tail..tail + first) {
+            dst.copy_from_slice(a);
+        }
+        if let Some(dst) = self.buf.get_mut(..b.len()) {
+            dst.copy_from_slice(b);
+        }
+        self.len += data.len();
+    }
+
+    /// The stored bytes from logical `offset`, at most `n` of them, as two
+    /// contiguous pieces (the second is empty unless the range wraps).
+    /// Fewer than `n` bytes when the ring holds less; both empty when
+    /// `offset >= len()`.
+    pub fn slices(&self, offset: usize, n: usize) -> (&[u8], &[u8]) {
+        if offset >= self.len {
+            return (&[], &[]);
+        }
+        let n = n.min(self.len - offset);
+        let start = Self::wrap(self.head + offset);
+        let first = n.min(N - start);
+        let a = self.buf.get(start..start + first).unwrap_or(&[]);
+        let b = self.buf.get(..n - first).unwrap_or(&[]);
+        (a, b)
+    }
+
+    /// Every stored byte, oldest first, in two contiguous pieces.
+    pub fn as_slices(&self) -> (&[u8], &[u8]) {
+        self.slices(0, self.len)
+    }
+
+    /// The byte at logical `offset`, if stored.
+    pub fn get(&self, offset: usize) -> Option<u8> {
+        if offset >= self.len {
+            return None;
+        }
+        self.buf.get(Self::wrap(self.head + offset)).copied()
+    }
+
+    /// Copies bytes from logical `offset` into `out` without removing
+    /// them; returns how many were copied (`out.len()` at most).
+    pub fn peek_into(&self, offset: usize, out: &mut [u8]) -> usize {
+        let (a, b) = self.slices(offset, out.len());
+        let n = a.len() + b.len();
+        if let Some(dst) = out.get_mut(..a.len()) {
+            dst.copy_from_slice(a);
+        }
+        if let Some(dst) = out.get_mut(a.len()..n) {
+            dst.copy_from_slice(b);
+        }
+        n
+    }
+
+    /// Removes up to `n` bytes from the front; returns how many.
+    pub fn discard(&mut self, n: usize) -> usize {
+        let n = n.min(self.len);
+        self.head = Self::wrap(self.head + n);
+        self.len -= n;
+        if self.len == 0 {
+            self.head = 0;
+        }
+        n
+    }
+
+    /// Moves up to `out.len()` bytes from the front into `out`; returns
+    /// how many.
+    pub fn pop_into(&mut self, out: &mut [u8]) -> usize {
+        let n = self.peek_into(0, out);
+        self.discard(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::vec::Vec;
+
+    /// A static ring needs no runtime initialisation (`new` is const).
+    static STATIC_RING: spin::Mutex<ByteRing<16>> = spin::Mutex::new(ByteRing::new());
+
+    fn contents<const N: usize>(r: &ByteRing<N>) -> Vec<u8> {
+        let (a, b) = r.as_slices();
+        [a, b].concat()
+    }
+
+    #[test]
+    fn ring_new_is_empty() {
+        let r = ByteRing::<8>::new();
+        assert_eq!((r.len(), r.free(), r.capacity()), (0, 8, 8));
+        assert!(r.is_empty());
+        assert_eq!(r.as_slices(), (&[][..], &[][..]));
+        let mut s = STATIC_RING.lock();
+        s.push_slice(b"abc").unwrap();
+        assert_eq!(contents(&s), b"abc");
+        s.clear();
+    }
+
+    #[test]
+    fn ring_push_is_all_or_nothing() {
+        let mut r = ByteRing::<8>::new();
+        r.push_slice(&[1, 2, 3, 4, 5]).unwrap();
+        assert_eq!(r.push_slice(&[6, 7, 8, 9]), Err(RingFull));
+        assert_eq!(r.len(), 5);
+        assert_eq!(r.push_parts(&[&[6], &[7, 8, 9]]), Err(RingFull));
+        assert_eq!(r.len(), 5);
+        r.push_parts(&[&[6], &[], &[7, 8]]).unwrap();
+        assert_eq!(r.free(), 0);
+        assert_eq!(contents(&r), [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(r.push_slice(&[9]), Err(RingFull));
+        assert_eq!(r.push_slice(&[]), Ok(()));
+    }
+
+    #[test]
+    fn ring_wraps_in_two_pieces() {
+        let mut r = ByteRing::<8>::new();
+        r.push_slice(&[1, 2, 3, 4, 5, 6]).unwrap();
+        let mut out = [0u8; 4];
+        assert_eq!(r.pop_into(&mut out), 4);
+        assert_eq!(out, [1, 2, 3, 4]);
+        // 5, 6 at indexes 4, 5; 7..=10 wrap to 6, 7, 0, 1.
+        r.push_slice(&[7, 8, 9, 10]).unwrap();
+        assert_eq!(r.as_slices(), (&[5, 6, 7, 8][..], &[9, 10][..]));
+        assert_eq!(r.slices(1, 4), (&[6, 7, 8][..], &[9][..]));
+        // A range that starts past the wrap is one piece.
+        assert_eq!(r.slices(4, 100), (&[9, 10][..], &[][..]));
+        assert_eq!(r.slices(5, 1), (&[10][..], &[][..]));
+        assert_eq!(r.slices(6, 1), (&[][..], &[][..]));
+        assert_eq!(r.get(0), Some(5));
+        assert_eq!(r.get(5), Some(10));
+        assert_eq!(r.get(6), None);
+        let mut peek = [0u8; 3];
+        assert_eq!(r.peek_into(2, &mut peek), 3);
+        assert_eq!(peek, [7, 8, 9]);
+        assert_eq!(r.peek_into(5, &mut peek), 1);
+        assert_eq!(r.peek_into(usize::MAX, &mut peek), 0);
+        assert_eq!(r.len(), 6);
+        let mut all = [0u8; 16];
+        assert_eq!(r.pop_into(&mut all), 6);
+        assert_eq!(&all[..6], &[5, 6, 7, 8, 9, 10]);
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn ring_empties_back_to_the_start() {
+        let mut r = ByteRing::<8>::new();
+        r.push_slice(&[1, 2, 3, 4, 5]).unwrap();
+        assert_eq!(r.discard(5), 5);
+        // Empty again: the next push is contiguous, not split at index 5.
+        r.push_slice(&[6, 7, 8, 9, 10, 11]).unwrap();
+        assert_eq!(r.as_slices(), (&[6, 7, 8, 9, 10, 11][..], &[][..]));
+        assert_eq!(r.discard(100), 6);
+        assert_eq!(r.discard(1), 0);
+    }
+
+    #[test]
+    fn ring_zero_capacity_refuses_everything() {
+        let mut r = ByteRing::<0>::new();
+        assert_eq!(r.push_slice(&[1]), Err(RingFull));
+        assert_eq!(r.push_slice(&[]), Ok(()));
+        assert_eq!(r.pop_into(&mut [0; 4]), 0);
+        assert_eq!(r.get(0), None);
+    }
+
+    /// xorshift32, for deterministic random operations.
+    struct Prng(u32);
+    impl Prng {
+        fn next(&mut self) -> u32 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            self.0 = x;
+            x
+        }
+    }
+
+    /// Random pushes, pops, peeks and discards agree with a `VecDeque`.
+    #[test]
+    fn ring_matches_a_model() {
+        let mut rng = Prng(0xC0FFEE);
+        let mut r = ByteRing::<37>::new();
+        let mut model: VecDeque<u8> = VecDeque::new();
+        let mut next = 0u8;
+        for _ in 0..20_000 {
+            match rng.next() % 5 {
+                0 | 1 => {
+                    let n = (rng.next() % 20) as usize;
+                    let data: Vec<u8> = (0..n)
+                        .map(|_| {
+                            next = next.wrapping_add(1);
+                            next
+                        })
+                        .collect();
+                    let fits = n <= 37 - model.len();
+                    assert_eq!(r.push_slice(&data).is_ok(), fits);
+                    if fits {
+                        model.extend(&data);
+                    }
+                }
+                2 => {
+                    let mut out = vec![0u8; (rng.next() % 20) as usize];
+                    let n = r.pop_into(&mut out);
+                    let want: Vec<u8> = model.drain(..n.min(model.len())).collect();
+                    assert_eq!(&out[..n], &want[..]);
+                    assert_eq!(n, out.len().min(n + model.len()));
+                }
+                3 => {
+                    let off = (rng.next() % 40) as usize;
+                    let mut out = vec![0u8; (rng.next() % 20) as usize];
+                    let n = r.peek_into(off, &mut out);
+                    let want: Vec<u8> = model.iter().skip(off).take(out.len()).copied().collect();
+                    assert_eq!(&out[..n], &want[..]);
+                    assert_eq!(r.get(off), model.get(off).copied());
+                }
+                _ => {
+                    let n = (rng.next() % 10) as usize;
+                    let k = r.discard(n);
+                    assert_eq!(k, n.min(model.len()));
+                    model.drain(..k);
+                }
+            }
+            assert_eq!(r.len(), model.len());
+            assert_eq!(r.free(), 37 - model.len());
+            assert_eq!(contents(&r), model.iter().copied().collect::<Vec<u8>>());
+        }
+    }
+}
