@@ -273,35 +273,35 @@ impl<'a> AttPdu<'a> {
         let exact = |n: usize| if p.len() == n { Ok(()) } else { Err(bad) };
         let at_least = |n: usize| if p.len() >= n { Ok(()) } else { Err(bad) };
         let tail = |n: usize| p.get(n..).unwrap_or(&[]);
-        // Only called after the length checks above, so never `bad` in
-        // practice; a short PDU is still an error, never a panic.
-        let u16_at = |i: usize| le_u16_at(p, i).ok_or(bad);
+        // Only read after the length checks above; 0 would stand in for a
+        // missing field rather than a panic.
+        let u16_at = |i: usize| le_u16_at(p, i).unwrap_or(0);
         Ok(match op {
             ATT_ERROR_RSP => {
                 exact(4)?;
                 AttPdu::ErrorRsp {
                     request_opcode: p[0],
-                    handle: u16_at(1)?,
+                    handle: u16_at(1),
                     error_code: p[3],
                 }
             }
             ATT_EXCHANGE_MTU_REQ => {
                 exact(2)?;
                 AttPdu::ExchangeMtuReq {
-                    client_rx_mtu: u16_at(0)?,
+                    client_rx_mtu: u16_at(0),
                 }
             }
             ATT_EXCHANGE_MTU_RSP => {
                 exact(2)?;
                 AttPdu::ExchangeMtuRsp {
-                    server_rx_mtu: u16_at(0)?,
+                    server_rx_mtu: u16_at(0),
                 }
             }
             ATT_FIND_INFORMATION_REQ => {
                 exact(4)?;
                 AttPdu::FindInformationReq {
-                    start: u16_at(0)?,
-                    end: u16_at(2)?,
+                    start: u16_at(0),
+                    end: u16_at(2),
                 }
             }
             ATT_FIND_INFORMATION_RSP => {
@@ -321,9 +321,9 @@ impl<'a> AttPdu<'a> {
             ATT_FIND_BY_TYPE_VALUE_REQ => {
                 at_least(6)?;
                 AttPdu::FindByTypeValueReq {
-                    start: u16_at(0)?,
-                    end: u16_at(2)?,
-                    attribute_type: u16_at(4)?,
+                    start: u16_at(0),
+                    end: u16_at(2),
+                    attribute_type: u16_at(4),
                     value: tail(6),
                 }
             }
@@ -336,7 +336,7 @@ impl<'a> AttPdu<'a> {
             ATT_READ_BY_TYPE_REQ | ATT_READ_BY_GROUP_TYPE_REQ => {
                 at_least(4)?;
                 let uuid = Uuid::from_le_bytes(tail(4)).ok_or(bad)?;
-                let (start, end) = (u16_at(0)?, u16_at(2)?);
+                let (start, end) = (u16_at(0), u16_at(2));
                 if op == ATT_READ_BY_TYPE_REQ {
                     AttPdu::ReadByTypeReq {
                         start,
@@ -368,14 +368,14 @@ impl<'a> AttPdu<'a> {
             }
             ATT_READ_REQ => {
                 exact(2)?;
-                AttPdu::ReadReq { handle: u16_at(0)? }
+                AttPdu::ReadReq { handle: u16_at(0) }
             }
             ATT_READ_RSP => AttPdu::ReadRsp { value: p },
             ATT_READ_BLOB_REQ => {
                 exact(4)?;
                 AttPdu::ReadBlobReq {
-                    handle: u16_at(0)?,
-                    offset: u16_at(2)?,
+                    handle: u16_at(0),
+                    offset: u16_at(2),
                 }
             }
             ATT_READ_BLOB_RSP => AttPdu::ReadBlobRsp { value: p },
@@ -403,7 +403,7 @@ impl<'a> AttPdu<'a> {
             }
             ATT_WRITE_REQ | ATT_WRITE_CMD | ATT_HANDLE_VALUE_NTF | ATT_HANDLE_VALUE_IND => {
                 at_least(2)?;
-                let handle = u16_at(0)?;
+                let handle = u16_at(0);
                 let value = tail(2);
                 match op {
                     ATT_WRITE_REQ => AttPdu::WriteReq { handle, value },
@@ -419,14 +419,14 @@ impl<'a> AttPdu<'a> {
                 let signature: &[u8; SIGNATURE_LEN] =
                     p.get(split..).and_then(|s| s.try_into().ok()).ok_or(bad)?;
                 AttPdu::SignedWriteCmd {
-                    handle: u16_at(0)?,
+                    handle: u16_at(0),
                     value,
                     signature,
                 }
             }
             ATT_PREPARE_WRITE_REQ | ATT_PREPARE_WRITE_RSP => {
                 at_least(4)?;
-                let (handle, offset, value) = (u16_at(0)?, u16_at(2)?, tail(4));
+                let (handle, offset, value) = (u16_at(0), u16_at(2), tail(4));
                 if op == ATT_PREPARE_WRITE_REQ {
                     AttPdu::PrepareWriteReq {
                         handle,

@@ -83,7 +83,10 @@ impl Command {
 /// 5.2). Every builder below writes a fixed layout far below the 255-octet
 /// Parameter_Total_Length limit (`config::HCI_CMD_PARAM_MAX`), so the
 /// writer never runs out of room.
-fn build(opcode: u16, fields: impl FnOnce(&mut Writer<'_>) -> Result<(), Overflow>) -> Command {
+///
+/// `fields` is a `dyn` so that this function is compiled once, not once
+/// per builder.
+fn build(opcode: u16, fields: &dyn Fn(&mut Writer<'_>) -> Result<(), Overflow>) -> Command {
     let mut params = Vec::new();
     let _ = params.resize_default(config::HCI_CMD_PARAM_MAX);
     let mut w = Writer::new(&mut params);
@@ -96,7 +99,7 @@ fn build(opcode: u16, fields: impl FnOnce(&mut Writer<'_>) -> Result<(), Overflo
 
 /// HCI_Disconnect (Vol 4 Part E 7.1.6).
 pub fn disconnect(handle: u16, reason: u8) -> Command {
-    build(opcode::DISCONNECT, |w| {
+    build(opcode::DISCONNECT, &|w| {
         w.put_u16(handle)?;
         w.put_u8(reason)?;
         Ok(())
@@ -105,7 +108,7 @@ pub fn disconnect(handle: u16, reason: u8) -> Command {
 
 /// HCI_Read_Remote_Version_Information (Vol 4 Part E 7.1.23).
 pub fn read_remote_version_information(handle: u16) -> Command {
-    build(opcode::READ_REMOTE_VERSION_INFORMATION, |w| {
+    build(opcode::READ_REMOTE_VERSION_INFORMATION, &|w| {
         w.put_u16(handle)?;
         Ok(())
     })
@@ -113,7 +116,7 @@ pub fn read_remote_version_information(handle: u16) -> Command {
 
 /// HCI_Set_Event_Mask (Vol 4 Part E 7.3.1).
 pub fn set_event_mask(mask: u64) -> Command {
-    build(opcode::SET_EVENT_MASK, |w| {
+    build(opcode::SET_EVENT_MASK, &|w| {
         w.put_u64(mask)?;
         Ok(())
     })
@@ -151,7 +154,7 @@ pub fn read_bd_addr() -> Command {
 
 /// HCI_LE_Set_Event_Mask (Vol 4 Part E 7.8.1).
 pub fn le_set_event_mask(mask: u64) -> Command {
-    build(opcode::LE_SET_EVENT_MASK, |w| {
+    build(opcode::LE_SET_EVENT_MASK, &|w| {
         w.put_u64(mask)?;
         Ok(())
     })
@@ -169,7 +172,7 @@ pub fn le_read_local_supported_features() -> Command {
 
 /// HCI_LE_Set_Random_Address (Vol 4 Part E 7.8.4); address LSB first.
 pub fn le_set_random_address(address: [u8; 6]) -> Command {
-    build(opcode::LE_SET_RANDOM_ADDRESS, |w| {
+    build(opcode::LE_SET_RANDOM_ADDRESS, &|w| {
         w.put_slice(&address)?;
         Ok(())
     })
@@ -208,7 +211,7 @@ impl Default for AdvertisingParameters {
 }
 
 pub fn le_set_advertising_parameters(p: &AdvertisingParameters) -> Command {
-    build(opcode::LE_SET_ADVERTISING_PARAMETERS, |w| {
+    build(opcode::LE_SET_ADVERTISING_PARAMETERS, &|w| {
         w.put_u16(p.interval_min)?;
         w.put_u16(p.interval_max)?;
         w.put_u8(p.advertising_type)?;
@@ -227,7 +230,7 @@ fn adv_data(opcode: u16, data: &[u8]) -> Command {
     let n = data.len().min(config::ADV_DATA_MAX);
     let data = data.get(..n).unwrap_or(&[]);
     let pad = [0u8; config::ADV_DATA_MAX];
-    build(opcode, |w| {
+    build(opcode, &|w| {
         w.put_u8(n as u8)?
             .put_slice(data)?
             .put_slice(pad.get(n..).unwrap_or(&[]))?;
@@ -247,7 +250,7 @@ pub fn le_set_scan_response_data(data: &[u8]) -> Command {
 
 /// HCI_LE_Set_Advertising_Enable (Vol 4 Part E 7.8.9).
 pub fn le_set_advertising_enable(enable: bool) -> Command {
-    build(opcode::LE_SET_ADVERTISING_ENABLE, |w| {
+    build(opcode::LE_SET_ADVERTISING_ENABLE, &|w| {
         w.put_u8(enable.into())?;
         Ok(())
     })
@@ -278,7 +281,7 @@ impl Default for ScanParameters {
 }
 
 pub fn le_set_scan_parameters(p: &ScanParameters) -> Command {
-    build(opcode::LE_SET_SCAN_PARAMETERS, |w| {
+    build(opcode::LE_SET_SCAN_PARAMETERS, &|w| {
         w.put_u8(p.scan_type)?;
         w.put_u16(p.interval)?;
         w.put_u16(p.window)?;
@@ -290,7 +293,7 @@ pub fn le_set_scan_parameters(p: &ScanParameters) -> Command {
 
 /// HCI_LE_Set_Scan_Enable (Vol 4 Part E 7.8.11).
 pub fn le_set_scan_enable(enable: bool, filter_duplicates: bool) -> Command {
-    build(opcode::LE_SET_SCAN_ENABLE, |w| {
+    build(opcode::LE_SET_SCAN_ENABLE, &|w| {
         w.put_u8(enable.into())?;
         w.put_u8(filter_duplicates.into())?;
         Ok(())
@@ -348,7 +351,7 @@ pub struct CreateConnection {
 }
 
 pub fn le_create_connection(p: &CreateConnection) -> Command {
-    build(opcode::LE_CREATE_CONNECTION, |w| {
+    build(opcode::LE_CREATE_CONNECTION, &|w| {
         w.put_u16(p.scan_interval)?;
         w.put_u16(p.scan_window)?;
         w.put_u8(p.initiator_filter_policy)?;
@@ -367,7 +370,7 @@ pub fn le_create_connection_cancel() -> Command {
 
 /// HCI_LE_Connection_Update (Vol 4 Part E 7.8.18).
 pub fn le_connection_update(handle: u16, p: &ConnectionParameters) -> Command {
-    build(opcode::LE_CONNECTION_UPDATE, |w| {
+    build(opcode::LE_CONNECTION_UPDATE, &|w| {
         w.put_u16(handle)?;
         put_connection_parameters(w, p)?;
         Ok(())
@@ -376,7 +379,7 @@ pub fn le_connection_update(handle: u16, p: &ConnectionParameters) -> Command {
 
 /// HCI_LE_Read_Remote_Features (Vol 4 Part E 7.8.21).
 pub fn le_read_remote_features(handle: u16) -> Command {
-    build(opcode::LE_READ_REMOTE_FEATURES, |w| {
+    build(opcode::LE_READ_REMOTE_FEATURES, &|w| {
         w.put_u16(handle)?;
         Ok(())
     })
@@ -394,7 +397,7 @@ pub fn le_enable_encryption(
     encrypted_diversifier: u16,
     long_term_key: [u8; 16],
 ) -> Command {
-    build(opcode::LE_ENABLE_ENCRYPTION, |w| {
+    build(opcode::LE_ENABLE_ENCRYPTION, &|w| {
         w.put_u16(handle)?;
         w.put_slice(&random_number)?;
         w.put_u16(encrypted_diversifier)?;
@@ -405,7 +408,7 @@ pub fn le_enable_encryption(
 
 /// HCI_LE_Long_Term_Key_Request_Reply (Vol 4 Part E 7.8.25).
 pub fn le_long_term_key_request_reply(handle: u16, long_term_key: [u8; 16]) -> Command {
-    build(opcode::LE_LONG_TERM_KEY_REQUEST_REPLY, |w| {
+    build(opcode::LE_LONG_TERM_KEY_REQUEST_REPLY, &|w| {
         w.put_u16(handle)?;
         w.put_slice(&long_term_key)?;
         Ok(())
@@ -414,7 +417,7 @@ pub fn le_long_term_key_request_reply(handle: u16, long_term_key: [u8; 16]) -> C
 
 /// HCI_LE_Long_Term_Key_Request_Negative_Reply (Vol 4 Part E 7.8.26).
 pub fn le_long_term_key_request_negative_reply(handle: u16) -> Command {
-    build(opcode::LE_LONG_TERM_KEY_REQUEST_NEGATIVE_REPLY, |w| {
+    build(opcode::LE_LONG_TERM_KEY_REQUEST_NEGATIVE_REPLY, &|w| {
         w.put_u16(handle)?;
         Ok(())
     })
@@ -425,7 +428,7 @@ pub fn le_remote_connection_parameter_request_reply(
     handle: u16,
     p: &ConnectionParameters,
 ) -> Command {
-    build(opcode::LE_REMOTE_CONNECTION_PARAMETER_REQUEST_REPLY, |w| {
+    build(opcode::LE_REMOTE_CONNECTION_PARAMETER_REQUEST_REPLY, &|w| {
         w.put_u16(handle)?;
         put_connection_parameters(w, p)?;
         Ok(())
@@ -437,7 +440,7 @@ pub fn le_remote_connection_parameter_request_reply(
 pub fn le_remote_connection_parameter_request_negative_reply(handle: u16, reason: u8) -> Command {
     build(
         opcode::LE_REMOTE_CONNECTION_PARAMETER_REQUEST_NEGATIVE_REPLY,
-        |w| {
+        &|w| {
             w.put_u16(handle)?;
             w.put_u8(reason)?;
             Ok(())
@@ -447,7 +450,7 @@ pub fn le_remote_connection_parameter_request_negative_reply(handle: u16, reason
 
 /// HCI_LE_Set_Data_Length (Vol 4 Part E 7.8.33).
 pub fn le_set_data_length(handle: u16, tx_octets: u16, tx_time: u16) -> Command {
-    build(opcode::LE_SET_DATA_LENGTH, |w| {
+    build(opcode::LE_SET_DATA_LENGTH, &|w| {
         w.put_u16(handle)?;
         w.put_u16(tx_octets)?;
         w.put_u16(tx_time)?;
@@ -464,7 +467,7 @@ pub fn le_set_phy(
     rx_phys: u8,
     phy_options: u16,
 ) -> Command {
-    build(opcode::LE_SET_PHY, |w| {
+    build(opcode::LE_SET_PHY, &|w| {
         w.put_u16(handle)?;
         w.put_u8(all_phys)?;
         w.put_u8(tx_phys)?;
