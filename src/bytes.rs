@@ -262,13 +262,16 @@ mod tests {
         assert_eq!(r.remaining(), &[6, 5]);
     }
 
+    /// One read; how many bytes it took, or `None` when it failed.
+    type Step = dyn Fn(&mut Reader<'_>) -> Option<usize>;
+
     #[test]
     fn reader_never_panics_on_any_prefix() {
         let b: std::vec::Vec<u8> = (0..20).collect();
         for n in 0..=b.len() {
             let mut r = Reader::new(&b[..n]);
             let mut taken = 0;
-            let steps: [&dyn Fn(&mut Reader<'_>) -> Option<usize>; 7] = [
+            let steps: [&Step; 7] = [
                 &|r| r.u8().ok().map(|_| 1),
                 &|r| r.u16().ok().map(|_| 2),
                 &|r| r.u24().ok().map(|_| 3),

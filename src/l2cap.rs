@@ -7,6 +7,7 @@
 //! Vol 3 Part A 3.1) that the controller may cut into several ACL packets;
 //! [`Reassembler`] puts them back together (Vol 3 Part A 7.2).
 
+use crate::bytes::{le_u16_at, Writer};
 use crate::config;
 
 /// Attribute protocol fixed channel (Vol 3 Part A 2.1, table 2.3).
@@ -163,14 +164,14 @@ impl Reassembler {
         }
         self.in_progress = false;
         self.filled = 0;
-        let cid = u16::from_le_bytes([self.buf[2], self.buf[3]]);
+        let cid = le_u16_at(&self.buf, 2).unwrap_or(0);
         let payload = self.buf.get(BASIC_HEADER_LEN..total).unwrap_or(&[]);
         Ok(Some(BasicFrame { cid, payload }))
     }
 
     /// 4 + the PDU length from the header; only valid once 4 bytes are in.
     fn expected_total(&self) -> usize {
-        BASIC_HEADER_LEN + usize::from(u16::from_le_bytes([self.buf[0], self.buf[1]]))
+        BASIC_HEADER_LEN + usize::from(le_u16_at(&self.buf, 0).unwrap_or(0))
     }
 }
 
@@ -179,16 +180,22 @@ impl Reassembler {
 pub fn write_basic_frame(cid: u16, payload: &[u8], out: &mut [u8]) -> Option<usize> {
     let len = u16::try_from(payload.len()).ok()?;
     let total = BASIC_HEADER_LEN.checked_add(payload.len())?;
-    let dst = out.get_mut(..total)?;
-    dst[0..2].copy_from_slice(&len.to_le_bytes());
-    dst[2..4].copy_from_slice(&cid.to_le_bytes());
-    dst[4..].copy_from_slice(payload);
-    Some(total)
+    // Checked first so that nothing is written when the frame does not fit.
+    let mut w = Writer::new(out.get_mut(..total)?);
+    w.put_u16(len)
+        .ok()?
+        .put_u16(cid)
+        .ok()?
+        .put_slice(payload)
+        .ok()?;
+    Some(w.len())
 }
 
 /// LE signaling channel (Vol 3 Part A 4). On LE-U one C-frame carries
 /// exactly one command (Vol 3 Part A 4).
 pub mod signaling {
+    use crate::bytes::{le_u16_at, Overflow, Writer};
+
     /// Signaling command codes (Vol 3 Part A 4, table 4.2).
     pub const COMMAND_REJECT_RSP: u8 = 0x01;
     pub const CONNECTION_REQ: u8 = 0x02;
@@ -267,24 +274,34 @@ pub mod signaling {
     }
 
     fn u16_at(b: &[u8], i: usize) -> u16 {
-        match b.get(i..i + 2) {
-            Some(s) => u16::from_le_bytes([s[0], s[1]]),
-            None => 0,
+        le_u16_at(b, i).unwrap_or(0)
+    }
+
+    /// Writes one signaling command whose data is 16-bit fields: Code,
+    /// Identifier, Length, data (Vol 3 Part A 4). Returns its length, or 0
+    /// (nothing written) when `out` is too short.
+    fn write_command(code: u8, identifier: u8, data: &[u16], out: &mut [u8]) -> usize {
+        let put = |w: &mut Writer<'_>| -> Result<(), Overflow> {
+            w.put_u8(code)?.put_u8(identifier)?;
+            w.put_u16((2 * data.len()) as u16)?;
+            for &v in data {
+                w.put_u16(v)?;
+            }
+            Ok(())
+        };
+        let Some(dst) = out.get_mut(..4 + 2 * data.len()) else {
+            return 0;
+        };
+        let mut w = Writer::new(dst);
+        match put(&mut w) {
+            Ok(()) => w.len(),
+            Err(Overflow) => 0,
         }
     }
 
     /// Writes a Command Reject (Vol 3 Part A 4.1); returns its length or 0.
     pub fn write_command_reject(identifier: u8, reason: u16, out: &mut [u8]) -> usize {
-        match out.get_mut(..6) {
-            Some(d) => {
-                d[0] = COMMAND_REJECT_RSP;
-                d[1] = identifier;
-                d[2..4].copy_from_slice(&2u16.to_le_bytes());
-                d[4..6].copy_from_slice(&reason.to_le_bytes());
-                6
-            }
-            None => 0,
-        }
+        write_command(COMMAND_REJECT_RSP, identifier, &[reason], out)
     }
 
     /// Handles one C-frame payload received on CID 0x0005.
@@ -382,16 +399,7 @@ pub mod signaling {
         result: u16,
         out: &mut [u8],
     ) -> usize {
-        match out.get_mut(..6) {
-            Some(d) => {
-                d[0] = CONNECTION_PARAMETER_UPDATE_RSP;
-                d[1] = identifier;
-                d[2..4].copy_from_slice(&2u16.to_le_bytes());
-                d[4..6].copy_from_slice(&result.to_le_bytes());
-                6
-            }
-            None => 0,
-        }
+        write_command(CONNECTION_PARAMETER_UPDATE_RSP, identifier, &[result], out)
     }
 
     /// Connection Parameter Update Request (Vol 3 Part A 4.20), sent by a
@@ -404,19 +412,8 @@ pub mod signaling {
         timeout: u16,
         out: &mut [u8],
     ) -> usize {
-        match out.get_mut(..12) {
-            Some(d) => {
-                d[0] = CONNECTION_PARAMETER_UPDATE_REQ;
-                d[1] = identifier;
-                d[2..4].copy_from_slice(&8u16.to_le_bytes());
-                d[4..6].copy_from_slice(&interval_min.to_le_bytes());
-                d[6..8].copy_from_slice(&interval_max.to_le_bytes());
-                d[8..10].copy_from_slice(&latency.to_le_bytes());
-                d[10..12].copy_from_slice(&timeout.to_le_bytes());
-                12
-            }
-            None => 0,
-        }
+        let data = [interval_min, interval_max, latency, timeout];
+        write_command(CONNECTION_PARAMETER_UPDATE_REQ, identifier, &data, out)
     }
 }
 

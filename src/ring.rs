@@ -24,10 +24,87 @@ pub struct RingFull;
 #[derive(Debug, Clone)]
 pub struct ByteRing<const N: usize> {
     buf: [u8; N],
-    /// Index in `buf` of logical offset 0; always < N (or 0 when N is 0).
+    at: Cursor,
+}
+
+/// Where the bytes are in a ring buffer. The work is done here, on a
+/// slice, so that it is compiled once and not once per ring size `N`.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    /// Index in the buffer of logical offset 0; always < its length (or
+    /// 0 when it is empty).
     head: usize,
-    /// Bytes stored; always <= N.
+    /// Bytes stored; always <= the buffer's length.
     len: usize,
+}
+
+impl Cursor {
+    /// Buffer index of `i`, for `i < 2 * cap`.
+    fn wrap(i: usize, cap: usize) -> usize {
+        if i >= cap {
+            i - cap
+        } else {
+            i
+        }
+    }
+
+    fn push_parts(&mut self, buf: &mut [u8], parts: &[&[u8]]) -> Result<(), RingFull> {
+        let mut need = 0usize;
+        for p in parts {
+            need = need.checked_add(p.len()).ok_or(RingFull)?;
+        }
+        if need > buf.len() - self.len {
+            return Err(RingFull);
+        }
+        for data in parts {
+            let cap = buf.len();
+            let tail = Self::wrap(self.head + self.len, cap);
+            let first = data.len().min(cap - tail);
+            let (a, b) = data.split_at(first);
+            if let Some(dst) = buf.get_mut(tail..tail + first) {
+                dst.copy_from_slice(a);
+            }
+            if let Some(dst) = buf.get_mut(..b.len()) {
+                dst.copy_from_slice(b);
+            }
+            self.len += data.len();
+        }
+        Ok(())
+    }
+
+    fn slices<'a>(&self, buf: &'a [u8], offset: usize, n: usize) -> (&'a [u8], &'a [u8]) {
+        if offset >= self.len {
+            return (&[], &[]);
+        }
+        let n = n.min(self.len - offset);
+        let start = Self::wrap(self.head + offset, buf.len());
+        let first = n.min(buf.len() - start);
+        let a = buf.get(start..start + first).unwrap_or(&[]);
+        let b = buf.get(..n - first).unwrap_or(&[]);
+        (a, b)
+    }
+
+    fn peek_into(&self, buf: &[u8], offset: usize, out: &mut [u8]) -> usize {
+        let (a, b) = self.slices(buf, offset, out.len());
+        let n = a.len() + b.len();
+        if let Some(dst) = out.get_mut(..a.len()) {
+            dst.copy_from_slice(a);
+        }
+        if let Some(dst) = out.get_mut(a.len()..n) {
+            dst.copy_from_slice(b);
+        }
+        n
+    }
+
+    fn discard(&mut self, cap: usize, n: usize) -> usize {
+        let n = n.min(self.len);
+        self.head = Self::wrap(self.head + n, cap);
+        self.len -= n;
+        if self.len == 0 {
+            self.head = 0;
+        }
+        n
+    }
 }
 
 impl<const N: usize> Default for ByteRing<N> {
@@ -41,8 +118,7 @@ impl<const N: usize> ByteRing<N> {
     pub const fn new() -> Self {
         Self {
             buf: [0; N],
-            head: 0,
-            len: 0,
+            at: Cursor { head: 0, len: 0 },
         }
     }
 
@@ -53,66 +129,32 @@ impl<const N: usize> ByteRing<N> {
 
     /// Bytes stored.
     pub const fn len(&self) -> usize {
-        self.len
+        self.at.len
     }
 
     pub const fn is_empty(&self) -> bool {
-        self.len == 0
+        self.at.len == 0
     }
 
     /// Bytes that can still be pushed.
     pub const fn free(&self) -> usize {
-        N - self.len
+        N - self.at.len
     }
 
     /// Forgets every byte.
     pub fn clear(&mut self) {
-        self.head = 0;
-        self.len = 0;
-    }
-
-    /// Buffer index of `i`, for `i < 2 * N`.
-    fn wrap(i: usize) -> usize {
-        if i >= N {
-            i - N
-        } else {
-            i
-        }
+        self.at = Cursor { head: 0, len: 0 };
     }
 
     /// Appends all of `data`, or nothing when it does not fit.
     pub fn push_slice(&mut self, data: &[u8]) -> Result<(), RingFull> {
-        self.push_parts(&[data])
+        self.at.push_parts(&mut self.buf, &[data])
     }
 
     /// Appends the concatenation of `parts` (e.g. a header and a body), or
     /// nothing when it does not all fit.
     pub fn push_parts(&mut self, parts: &[&[u8]]) -> Result<(), RingFull> {
-        let mut need = 0usize;
-        for p in parts {
-            need = need.checked_add(p.len()).ok_or(RingFull)?;
-        }
-        if need > self.free() {
-            return Err(RingFull);
-        }
-        for p in parts {
-            self.write_fitting(p);
-        }
-        Ok(())
-    }
-
-    /// Appends `data`, which the caller checked fits in `free()`.
-    fn write_fitting(&mut self, data: &[u8]) {
-        let tail = Self::wrap(self.head + self.len);
-        let first = data.len().min(N - tail);
-        let (a, b) = data.split_at(first);
-        if let Some(dst) = self.buf.get_mut(tail..tail + first) {
-            dst.copy_from_slice(a);
-        }
-        if let Some(dst) = self.buf.get_mut(..b.len()) {
-            dst.copy_from_slice(b);
-        }
-        self.len += data.len();
+        self.at.push_parts(&mut self.buf, parts)
     }
 
     /// The stored bytes from logical `offset`, at most `n` of them, as two
@@ -120,60 +162,35 @@ impl<const N: usize> ByteRing<N> {
     /// Fewer than `n` bytes when the ring holds less; both empty when
     /// `offset >= len()`.
     pub fn slices(&self, offset: usize, n: usize) -> (&[u8], &[u8]) {
-        if offset >= self.len {
-            return (&[], &[]);
-        }
-        let n = n.min(self.len - offset);
-        let start = Self::wrap(self.head + offset);
-        let first = n.min(N - start);
-        let a = self.buf.get(start..start + first).unwrap_or(&[]);
-        let b = self.buf.get(..n - first).unwrap_or(&[]);
-        (a, b)
+        self.at.slices(&self.buf, offset, n)
     }
 
     /// Every stored byte, oldest first, in two contiguous pieces.
     pub fn as_slices(&self) -> (&[u8], &[u8]) {
-        self.slices(0, self.len)
+        self.slices(0, self.at.len)
     }
 
     /// The byte at logical `offset`, if stored.
     pub fn get(&self, offset: usize) -> Option<u8> {
-        if offset >= self.len {
-            return None;
-        }
-        self.buf.get(Self::wrap(self.head + offset)).copied()
+        self.slices(offset, 1).0.first().copied()
     }
 
     /// Copies bytes from logical `offset` into `out` without removing
     /// them; returns how many were copied (`out.len()` at most).
     pub fn peek_into(&self, offset: usize, out: &mut [u8]) -> usize {
-        let (a, b) = self.slices(offset, out.len());
-        let n = a.len() + b.len();
-        if let Some(dst) = out.get_mut(..a.len()) {
-            dst.copy_from_slice(a);
-        }
-        if let Some(dst) = out.get_mut(a.len()..n) {
-            dst.copy_from_slice(b);
-        }
-        n
+        self.at.peek_into(&self.buf, offset, out)
     }
 
     /// Removes up to `n` bytes from the front; returns how many.
     pub fn discard(&mut self, n: usize) -> usize {
-        let n = n.min(self.len);
-        self.head = Self::wrap(self.head + n);
-        self.len -= n;
-        if self.len == 0 {
-            self.head = 0;
-        }
-        n
+        self.at.discard(N, n)
     }
 
     /// Moves up to `out.len()` bytes from the front into `out`; returns
     /// how many.
     pub fn pop_into(&mut self, out: &mut [u8]) -> usize {
-        let n = self.peek_into(0, out);
-        self.discard(n)
+        let n = self.at.peek_into(&self.buf, 0, out);
+        self.at.discard(N, n)
     }
 }
 

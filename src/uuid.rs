@@ -3,6 +3,8 @@
 //! A UUID is either a 16-bit alias of the Bluetooth Base UUID or a full
 //! 128-bit value. 128-bit values are stored little-endian, as on air.
 
+use crate::bytes::{le_u16_at, Overflow, Writer};
+
 /// Bluetooth Base UUID 00000000-0000-1000-8000-00805F9B34FB, little-endian.
 pub const BASE_UUID_LE: [u8; 16] = [
     0xFB, 0x34, 0x9B, 0x5F, 0x80, 0x00, 0x00, 0x80, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
@@ -20,12 +22,8 @@ impl Uuid {
     /// Parses a UUID from its on-air form: 2 or 16 little-endian bytes.
     pub fn from_le_bytes(bytes: &[u8]) -> Option<Uuid> {
         match bytes.len() {
-            2 => Some(Uuid::Uuid16(u16::from_le_bytes([bytes[0], bytes[1]]))),
-            16 => {
-                let mut b = [0u8; 16];
-                b.copy_from_slice(bytes);
-                Some(Uuid::Uuid128(b))
-            }
+            2 => le_u16_at(bytes, 0).map(Uuid::Uuid16),
+            16 => bytes.try_into().ok().map(Uuid::Uuid128),
             _ => None,
         }
     }
@@ -41,21 +39,31 @@ impl Uuid {
     /// Writes the on-air form into `out`, returning the number of bytes
     /// written, or `None` if `out` is too short.
     pub fn write_le(&self, out: &mut [u8]) -> Option<usize> {
-        let n = self.encoded_len();
-        let dst = out.get_mut(..n)?;
+        let mut w = Writer::new(out);
+        self.put(&mut w).ok()?;
+        Some(w.len())
+    }
+
+    /// Appends the on-air form (2 or 16 bytes) to `w`; nothing is written
+    /// when it does not fit.
+    pub fn put(&self, w: &mut Writer<'_>) -> Result<(), Overflow> {
         match self {
-            Uuid::Uuid16(v) => dst.copy_from_slice(&v.to_le_bytes()),
-            Uuid::Uuid128(b) => dst.copy_from_slice(b),
-        }
-        Some(n)
+            Uuid::Uuid16(v) => w.put_u16(*v)?,
+            Uuid::Uuid128(b) => w.put_slice(b)?,
+        };
+        Ok(())
     }
 
     /// The 128-bit little-endian form; 16-bit UUIDs expand over the Base UUID.
     pub fn to_128_le(&self) -> [u8; 16] {
         match self {
             Uuid::Uuid16(v) => {
+                // Vol 3 Part B 2.5.1: the alias is octets 12-13 of the
+                // Base UUID (its 32-bit field, upper half zero).
                 let mut b = BASE_UUID_LE;
-                b[12..14].copy_from_slice(&v.to_le_bytes());
+                let [lo, hi] = v.to_le_bytes();
+                b[12] = lo;
+                b[13] = hi;
                 b
             }
             Uuid::Uuid128(b) => *b,
@@ -74,7 +82,7 @@ impl Uuid {
             Uuid::Uuid16(v) => Some(*v),
             Uuid::Uuid128(b) => {
                 if b[..12] == BASE_UUID_LE[..12] && b[14..] == BASE_UUID_LE[14..] {
-                    Some(u16::from_le_bytes([b[12], b[13]]))
+                    le_u16_at(b, 12)
                 } else {
                     None
                 }

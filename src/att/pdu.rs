@@ -6,6 +6,7 @@
 //! format of the PDU (lengths, UUID sizes, list record sizes); what the
 //! values mean is for the server or client to judge.
 
+use crate::bytes::{self, le_u16_at, Overflow};
 use crate::uuid::Uuid;
 
 // Opcodes (Vol 3 Part F 3.4.8, table 3.37). Bit 6 is the Command Flag and
@@ -204,13 +205,6 @@ pub enum AttPdu<'a> {
     MultipleHandleValueNtf { data: &'a [u8] },
 }
 
-fn u16_at(b: &[u8], i: usize) -> u16 {
-    match b.get(i..i.wrapping_add(2)) {
-        Some([a, c]) => u16::from_le_bytes([*a, *c]),
-        _ => 0,
-    }
-}
-
 /// Checks that `data` is a list of (length u16, value) tuples, with
 /// `prefix` bytes before each length (Vol 3 Part F 3.4.7.4).
 fn valid_tuples(data: &[u8], prefix: usize) -> bool {
@@ -220,7 +214,9 @@ fn valid_tuples(data: &[u8], prefix: usize) -> bool {
         if rest.len() < hdr {
             return false;
         }
-        let len = usize::from(u16_at(rest, prefix));
+        let Some(len) = le_u16_at(rest, prefix).map(usize::from) else {
+            return false;
+        };
         match rest.get(hdr + len..) {
             Some(r) => rest = r,
             None => return false,
@@ -277,32 +273,35 @@ impl<'a> AttPdu<'a> {
         let exact = |n: usize| if p.len() == n { Ok(()) } else { Err(bad) };
         let at_least = |n: usize| if p.len() >= n { Ok(()) } else { Err(bad) };
         let tail = |n: usize| p.get(n..).unwrap_or(&[]);
+        // Only read after the length checks above; 0 would stand in for a
+        // missing field rather than a panic.
+        let u16_at = |i: usize| le_u16_at(p, i).unwrap_or(0);
         Ok(match op {
             ATT_ERROR_RSP => {
                 exact(4)?;
                 AttPdu::ErrorRsp {
                     request_opcode: p[0],
-                    handle: u16_at(p, 1),
+                    handle: u16_at(1),
                     error_code: p[3],
                 }
             }
             ATT_EXCHANGE_MTU_REQ => {
                 exact(2)?;
                 AttPdu::ExchangeMtuReq {
-                    client_rx_mtu: u16_at(p, 0),
+                    client_rx_mtu: u16_at(0),
                 }
             }
             ATT_EXCHANGE_MTU_RSP => {
                 exact(2)?;
                 AttPdu::ExchangeMtuRsp {
-                    server_rx_mtu: u16_at(p, 0),
+                    server_rx_mtu: u16_at(0),
                 }
             }
             ATT_FIND_INFORMATION_REQ => {
                 exact(4)?;
                 AttPdu::FindInformationReq {
-                    start: u16_at(p, 0),
-                    end: u16_at(p, 2),
+                    start: u16_at(0),
+                    end: u16_at(2),
                 }
             }
             ATT_FIND_INFORMATION_RSP => {
@@ -322,9 +321,9 @@ impl<'a> AttPdu<'a> {
             ATT_FIND_BY_TYPE_VALUE_REQ => {
                 at_least(6)?;
                 AttPdu::FindByTypeValueReq {
-                    start: u16_at(p, 0),
-                    end: u16_at(p, 2),
-                    attribute_type: u16_at(p, 4),
+                    start: u16_at(0),
+                    end: u16_at(2),
+                    attribute_type: u16_at(4),
                     value: tail(6),
                 }
             }
@@ -337,7 +336,7 @@ impl<'a> AttPdu<'a> {
             ATT_READ_BY_TYPE_REQ | ATT_READ_BY_GROUP_TYPE_REQ => {
                 at_least(4)?;
                 let uuid = Uuid::from_le_bytes(tail(4)).ok_or(bad)?;
-                let (start, end) = (u16_at(p, 0), u16_at(p, 2));
+                let (start, end) = (u16_at(0), u16_at(2));
                 if op == ATT_READ_BY_TYPE_REQ {
                     AttPdu::ReadByTypeReq {
                         start,
@@ -369,16 +368,14 @@ impl<'a> AttPdu<'a> {
             }
             ATT_READ_REQ => {
                 exact(2)?;
-                AttPdu::ReadReq {
-                    handle: u16_at(p, 0),
-                }
+                AttPdu::ReadReq { handle: u16_at(0) }
             }
             ATT_READ_RSP => AttPdu::ReadRsp { value: p },
             ATT_READ_BLOB_REQ => {
                 exact(4)?;
                 AttPdu::ReadBlobReq {
-                    handle: u16_at(p, 0),
-                    offset: u16_at(p, 2),
+                    handle: u16_at(0),
+                    offset: u16_at(2),
                 }
             }
             ATT_READ_BLOB_RSP => AttPdu::ReadBlobRsp { value: p },
@@ -406,7 +403,7 @@ impl<'a> AttPdu<'a> {
             }
             ATT_WRITE_REQ | ATT_WRITE_CMD | ATT_HANDLE_VALUE_NTF | ATT_HANDLE_VALUE_IND => {
                 at_least(2)?;
-                let handle = u16_at(p, 0);
+                let handle = u16_at(0);
                 let value = tail(2);
                 match op {
                     ATT_WRITE_REQ => AttPdu::WriteReq { handle, value },
@@ -422,14 +419,14 @@ impl<'a> AttPdu<'a> {
                 let signature: &[u8; SIGNATURE_LEN] =
                     p.get(split..).and_then(|s| s.try_into().ok()).ok_or(bad)?;
                 AttPdu::SignedWriteCmd {
-                    handle: u16_at(p, 0),
+                    handle: u16_at(0),
                     value,
                     signature,
                 }
             }
             ATT_PREPARE_WRITE_REQ | ATT_PREPARE_WRITE_RSP => {
                 at_least(4)?;
-                let (handle, offset, value) = (u16_at(p, 0), u16_at(p, 2), tail(4));
+                let (handle, offset, value) = (u16_at(0), u16_at(2), tail(4));
                 if op == ATT_PREPARE_WRITE_REQ {
                     AttPdu::PrepareWriteReq {
                         handle,
@@ -462,27 +459,34 @@ impl<'a> AttPdu<'a> {
 
     /// Writes the PDU into `out`; `None` if it does not fit.
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
-        let mut w = Writer { out, len: 0 };
-        w.u8(self.opcode())?;
+        let mut w = bytes::Writer::new(out);
+        self.encode_into(&mut w).ok()?;
+        Some(w.len())
+    }
+
+    fn encode_into(&self, w: &mut bytes::Writer<'_>) -> Result<(), Overflow> {
+        w.put_u8(self.opcode())?;
         match *self {
             AttPdu::ErrorRsp {
                 request_opcode,
                 handle,
                 error_code,
             } => {
-                w.u8(request_opcode)?;
-                w.u16(handle)?;
-                w.u8(error_code)?;
+                w.put_u8(request_opcode)?;
+                w.put_u16(handle)?;
+                w.put_u8(error_code)?;
             }
             AttPdu::ExchangeMtuReq { client_rx_mtu: m }
-            | AttPdu::ExchangeMtuRsp { server_rx_mtu: m } => w.u16(m)?,
+            | AttPdu::ExchangeMtuRsp { server_rx_mtu: m } => {
+                w.put_u16(m)?;
+            }
             AttPdu::FindInformationReq { start, end } => {
-                w.u16(start)?;
-                w.u16(end)?;
+                w.put_u16(start)?;
+                w.put_u16(end)?;
             }
             AttPdu::FindInformationRsp { format, data } => {
-                w.u8(format)?;
-                w.bytes(data)?;
+                w.put_u8(format)?;
+                w.put_slice(data)?;
             }
             AttPdu::FindByTypeValueReq {
                 start,
@@ -490,10 +494,10 @@ impl<'a> AttPdu<'a> {
                 attribute_type,
                 value,
             } => {
-                w.u16(start)?;
-                w.u16(end)?;
-                w.u16(attribute_type)?;
-                w.bytes(value)?;
+                w.put_u16(start)?;
+                w.put_u16(end)?;
+                w.put_u16(attribute_type)?;
+                w.put_slice(value)?;
             }
             AttPdu::ReadByTypeReq {
                 start,
@@ -505,19 +509,21 @@ impl<'a> AttPdu<'a> {
                 end,
                 group_type: uuid,
             } => {
-                w.u16(start)?;
-                w.u16(end)?;
-                w.uuid(&uuid)?;
+                w.put_u16(start)?;
+                w.put_u16(end)?;
+                uuid.put(w)?;
             }
             AttPdu::ReadByTypeRsp { length, data }
             | AttPdu::ReadByGroupTypeRsp { length, data } => {
-                w.u8(length)?;
-                w.bytes(data)?;
+                w.put_u8(length)?;
+                w.put_slice(data)?;
             }
-            AttPdu::ReadReq { handle } => w.u16(handle)?,
+            AttPdu::ReadReq { handle } => {
+                w.put_u16(handle)?;
+            }
             AttPdu::ReadBlobReq { handle, offset } => {
-                w.u16(handle)?;
-                w.u16(offset)?;
+                w.put_u16(handle)?;
+                w.put_u16(offset)?;
             }
             AttPdu::ReadRsp { value: d }
             | AttPdu::ReadBlobRsp { value: d }
@@ -526,22 +532,24 @@ impl<'a> AttPdu<'a> {
             | AttPdu::ReadMultipleVariableReq { handles: d }
             | AttPdu::ReadMultipleVariableRsp { data: d }
             | AttPdu::FindByTypeValueRsp { data: d }
-            | AttPdu::MultipleHandleValueNtf { data: d } => w.bytes(d)?,
+            | AttPdu::MultipleHandleValueNtf { data: d } => {
+                w.put_slice(d)?;
+            }
             AttPdu::WriteReq { handle, value }
             | AttPdu::WriteCmd { handle, value }
             | AttPdu::HandleValueNtf { handle, value }
             | AttPdu::HandleValueInd { handle, value } => {
-                w.u16(handle)?;
-                w.bytes(value)?;
+                w.put_u16(handle)?;
+                w.put_slice(value)?;
             }
             AttPdu::SignedWriteCmd {
                 handle,
                 value,
                 signature,
             } => {
-                w.u16(handle)?;
-                w.bytes(value)?;
-                w.bytes(signature)?;
+                w.put_u16(handle)?;
+                w.put_slice(value)?;
+                w.put_slice(signature)?;
             }
             AttPdu::PrepareWriteReq {
                 handle,
@@ -553,14 +561,16 @@ impl<'a> AttPdu<'a> {
                 offset,
                 value,
             } => {
-                w.u16(handle)?;
-                w.u16(offset)?;
-                w.bytes(value)?;
+                w.put_u16(handle)?;
+                w.put_u16(offset)?;
+                w.put_slice(value)?;
             }
-            AttPdu::ExecuteWriteReq { flags } => w.u8(flags)?,
+            AttPdu::ExecuteWriteReq { flags } => {
+                w.put_u8(flags)?;
+            }
             AttPdu::WriteRsp | AttPdu::ExecuteWriteRsp | AttPdu::HandleValueCfm => {}
         }
-        Some(w.len)
+        Ok(())
     }
 }
 
@@ -610,29 +620,37 @@ pub fn write_error_rsp(request_opcode: u8, handle: u16, error_code: u8, out: &mu
     .unwrap_or(0)
 }
 
-/// Bounded little-endian writer.
+/// The bounded writer `att/server.rs` builds its responses with, kept with
+/// its fields and `Option` results until that file moves to
+/// [`bytes::Writer`](crate::bytes::Writer) itself; every field is written
+/// by `bytes::Writer`.
 pub(crate) struct Writer<'b> {
     pub(crate) out: &'b mut [u8],
     pub(crate) len: usize,
 }
 
 impl Writer<'_> {
-    pub(crate) fn bytes(&mut self, b: &[u8]) -> Option<()> {
-        let end = self.len.checked_add(b.len())?;
-        self.out.get_mut(self.len..end)?.copy_from_slice(b);
-        self.len = end;
+    /// Runs `f` on a `bytes::Writer` over the unwritten rest of `out`.
+    fn put(
+        &mut self,
+        f: impl FnOnce(&mut bytes::Writer<'_>) -> Result<(), Overflow>,
+    ) -> Option<()> {
+        let mut w = bytes::Writer::new(self.out.get_mut(self.len..)?);
+        f(&mut w).ok()?;
+        self.len += w.len();
         Some(())
+    }
+    pub(crate) fn bytes(&mut self, b: &[u8]) -> Option<()> {
+        self.put(|w| w.put_slice(b).map(|_| ()))
     }
     pub(crate) fn u8(&mut self, v: u8) -> Option<()> {
-        self.bytes(&[v])
+        self.put(|w| w.put_u8(v).map(|_| ()))
     }
     pub(crate) fn u16(&mut self, v: u16) -> Option<()> {
-        self.bytes(&v.to_le_bytes())
+        self.put(|w| w.put_u16(v).map(|_| ()))
     }
     pub(crate) fn uuid(&mut self, u: &Uuid) -> Option<()> {
-        let n = u.write_le(self.out.get_mut(self.len..)?)?;
-        self.len += n;
-        Some(())
+        self.put(|w| u.put(w))
     }
 }
 

@@ -3,7 +3,9 @@
 //! PDUs that waits for controller buffers.
 
 use super::h4::{H4Tx, TxFull};
+use crate::bytes::Reader;
 use crate::config;
+use crate::ring::ByteRing;
 
 /// Packet_Boundary_Flag 0b00: first non-automatically-flushable packet of a
 /// higher layer message. The only "first" value LE allows host to
@@ -33,8 +35,9 @@ impl AclHeader {
     /// from Data_Total_Length.
     pub fn parse(packet: &[u8]) -> Option<(AclHeader, &[u8])> {
         let (hdr, data) = packet.split_first_chunk::<4>()?;
-        let hf = u16::from_le_bytes([hdr[0], hdr[1]]);
-        let len = u16::from_le_bytes([hdr[2], hdr[3]]);
+        let mut r = Reader::new(hdr);
+        let hf = r.u16().ok()?;
+        let len = r.u16().ok()?;
         if data.len() != usize::from(len) {
             return None;
         }
@@ -197,10 +200,11 @@ const RING: usize = ACL_TX_QUEUE_PDUS * (RECORD_HDR + PDU_MAX);
 
 /// Outbound L2CAP PDUs waiting for controller buffers, fragmented into ACL
 /// packets of the controller's size as credits allow.
+///
+/// Each PDU is one record in a byte ring: Connection_Handle (2 octets),
+/// PDU length (2 octets), then the PDU.
 pub struct AclTxQueue {
-    buf: [u8; RING],
-    head: usize,
-    len: usize,
+    ring: ByteRing<RING>,
     /// Bytes of the head PDU already sent.
     sent: usize,
 }
@@ -214,26 +218,23 @@ impl Default for AclTxQueue {
 impl AclTxQueue {
     pub const fn new() -> Self {
         Self {
-            buf: [0; RING],
-            head: 0,
-            len: 0,
+            ring: ByteRing::new(),
             sent: 0,
         }
     }
 
     pub fn reset(&mut self) {
-        self.head = 0;
-        self.len = 0;
+        self.ring.clear();
         self.sent = 0;
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.ring.is_empty()
     }
 
     /// Free ring bytes; a PDU of n bytes needs n + 4.
     pub fn free(&self) -> usize {
-        RING - self.len
+        self.ring.free()
     }
 
     /// Whether a PDU of `pdu_len` bytes would be accepted now.
@@ -250,51 +251,37 @@ impl AclTxQueue {
         }
         let [h0, h1] = (handle & HANDLE_MASK).to_le_bytes();
         let [l0, l1] = (l2cap_pdu.len() as u16).to_le_bytes();
-        let at = self.len;
-        self.write_at(at, &[h0, h1, l0, l1]);
-        self.write_at(at + RECORD_HDR, l2cap_pdu);
-        self.len += RECORD_HDR + l2cap_pdu.len();
-        Ok(())
+        Ok(self.ring.push_parts(&[&[h0, h1, l0, l1], l2cap_pdu])?)
     }
 
-    /// Write at logical offset `off` from head (caller checked room).
-    fn write_at(&mut self, off: usize, data: &[u8]) {
-        let mut pos = (self.head + off) % RING;
-        for &b in data {
-            if let Some(d) = self.buf.get_mut(pos) {
-                *d = b;
-            }
-            pos = (pos + 1) % RING;
-        }
-    }
-
-    fn byte_at(&self, off: usize) -> u8 {
-        self.buf.get((self.head + off) % RING).copied().unwrap_or(0)
-    }
-
-    /// (handle, pdu length) of the record at logical offset `off`.
-    fn record_at(&self, off: usize) -> (u16, usize) {
-        let h = u16::from_le_bytes([self.byte_at(off), self.byte_at(off + 1)]);
-        let l = u16::from_le_bytes([self.byte_at(off + 2), self.byte_at(off + 3)]);
-        (h, usize::from(l))
-    }
-
-    /// Up to two contiguous slices covering `n` bytes at logical `off`.
-    fn slices(&self, off: usize, n: usize) -> (&[u8], &[u8]) {
-        let start = (self.head + off) % RING;
-        let first = n.min(RING - start);
-        let a = self.buf.get(start..start + first).unwrap_or(&[]);
-        let b = self.buf.get(..n - first).unwrap_or(&[]);
-        (a, b)
+    /// (handle, pdu length) of the record at the front.
+    fn front_record(&self) -> (u16, usize) {
+        let mut hdr = [0u8; RECORD_HDR];
+        self.ring.peek_into(0, &mut hdr);
+        let mut r = Reader::new(&hdr);
+        let handle = r.u16().unwrap_or(0);
+        let len = r.u16().unwrap_or(0);
+        (handle, usize::from(len))
     }
 
     fn pop_record(&mut self, pdu_len: usize) {
-        let n = (RECORD_HDR + pdu_len).min(self.len);
-        self.head = (self.head + n) % RING;
-        self.len -= n;
+        self.ring.discard(RECORD_HDR + pdu_len);
         self.sent = 0;
-        if self.len == 0 {
-            self.head = 0;
+    }
+
+    /// Moves the first `n` bytes to the back of the ring, in order.
+    fn requeue_front(&mut self, n: usize) {
+        let mut chunk = [0u8; 64];
+        let mut left = n;
+        while left > 0 {
+            let want = left.min(chunk.len());
+            let k = self.ring.pop_into(&mut chunk[..want]);
+            if k == 0 {
+                break;
+            }
+            // Cannot fail: popping just freed k bytes.
+            let _ = self.ring.push_slice(&chunk[..k]);
+            left -= k;
         }
     }
 
@@ -302,8 +289,8 @@ impl AclTxQueue {
     /// allow: PB=00 for a PDU's first fragment, PB=01 after (Vol 4 Part E
     /// 5.4.2). Stops mid-PDU when out of credits and resumes there.
     pub fn pump(&mut self, flow: &mut AclFlow, tx: &mut H4Tx) {
-        while self.len > 0 && flow.can_send() {
-            let (handle, pdu_len) = self.record_at(0);
+        while !self.ring.is_empty() && flow.can_send() {
+            let (handle, pdu_len) = self.front_record();
             if pdu_len == 0 {
                 // Nothing to send for an empty record (never pushed by a
                 // correct L2CAP layer, which always has a 4-byte header).
@@ -320,7 +307,7 @@ impl AclTxQueue {
             } else {
                 PB_CONTINUING
             };
-            let (a, b) = self.slices(RECORD_HDR + self.sent, n);
+            let (a, b) = self.ring.slices(RECORD_HDR + self.sent, n);
             if tx.push_acl_parts(handle, pb, a, b).is_err() {
                 break;
             }
@@ -333,39 +320,29 @@ impl AclTxQueue {
     }
 
     /// Forget every queued PDU for `handle` (the link is gone), including a
-    /// partly sent one.
+    /// partly sent one. The other PDUs keep their order: each record is
+    /// either dropped or moved to the back, once round the ring.
     pub fn drop_handle(&mut self, handle: u16) {
         let handle = handle & HANDLE_MASK;
-        let mut read = 0;
-        let mut write = 0;
+        let total = self.ring.len();
+        let mut seen = 0;
         let mut first = true;
         let mut sent = self.sent;
-        while read < self.len {
-            let (h, l) = self.record_at(read);
-            let rec = RECORD_HDR + l;
+        while seen < total {
+            let (h, l) = self.front_record();
+            let rec = (RECORD_HDR + l).min(total - seen);
             if h == handle {
                 if first {
                     sent = 0;
                 }
+                self.ring.discard(rec);
             } else {
-                if read != write {
-                    // Compaction moves records towards the head, so a
-                    // byte-by-byte forward copy never overwrites unread data.
-                    for i in 0..rec {
-                        let b = self.byte_at(read + i);
-                        self.write_at(write + i, &[b]);
-                    }
-                }
-                write += rec;
+                self.requeue_front(rec);
             }
             first = false;
-            read += rec;
+            seen += rec;
         }
-        self.len = write.min(self.len);
-        self.sent = if self.len == 0 { 0 } else { sent };
-        if self.len == 0 {
-            self.head = 0;
-        }
+        self.sent = if self.ring.is_empty() { 0 } else { sent };
     }
 }
 
@@ -518,5 +495,62 @@ mod tests {
             vec![(0x02, 0, vec![2; 5]), (0x03, 0, vec![4; 2])]
         );
         assert!(q.is_empty());
+    }
+    /// Dropping a link keeps the other links' PDUs whole and in order,
+    /// also when the records wrap around the end of the ring and the head
+    /// PDU (kept) is partly sent.
+    #[test]
+    fn hci_acl_drop_handle_across_the_wrap_keeps_order() {
+        let mut q = AclTxQueue::new();
+        let mut flow = AclFlow::new();
+        let mut tx = H4Tx::new();
+        // Three full PDUs in front of `a` are sent whole (one credit
+        // each), so the records pushed after `a` wrap round the ring.
+        let filler = [0u8; PDU_MAX];
+        for _ in 0..ACL_TX_QUEUE_PDUS - 1 {
+            q.push(0x09, &filler).unwrap();
+        }
+        let a: Vec<u8> = (0..300).map(|i| i as u8).collect();
+        let b = [0xBB; 200];
+        let c: Vec<u8> = (0..400).map(|i| (i * 7) as u8).collect();
+        let d = [0xDD; 100];
+        let e: Vec<u8> = (0..500).map(|i| (i * 3) as u8).collect();
+        q.push(0x01, &a).unwrap();
+        flow.configure(PDU_MAX as u16, (ACL_TX_QUEUE_PDUS - 1) as u16);
+        q.pump(&mut flow, &mut tx);
+        assert_eq!(drain(&mut tx).len(), ACL_TX_QUEUE_PDUS - 1);
+        q.push(0x02, &b).unwrap();
+        q.push(0x01, &c).unwrap();
+        q.push(0x02, &d).unwrap();
+        q.push(0x01, &e).unwrap();
+        assert!(!q.ring.as_slices().1.is_empty(), "the records wrap");
+        // One 64-byte fragment of `a` goes out, then its link survives.
+        flow.configure(64, 1);
+        q.pump(&mut flow, &mut tx);
+        assert_eq!(drain(&mut tx), vec![(0x01, 0, a[..64].to_vec())]);
+        q.drop_handle(0x02);
+        flow.configure(251, 1000);
+        q.pump(&mut flow, &mut tx);
+        let mut got: Vec<(u16, u8, Vec<u8>)> = Vec::new();
+        loop {
+            let pk = drain(&mut tx);
+            if pk.is_empty() {
+                break;
+            }
+            got.extend(pk);
+            q.pump(&mut flow, &mut tx);
+        }
+        assert!(q.is_empty());
+        // Reassemble per PDU: PB=00 starts one.
+        let mut pdus: Vec<Vec<u8>> = vec![a[..64].to_vec()];
+        for (h, pb, data) in got {
+            assert_eq!(h, 0x01);
+            if pb == PB_FIRST_NON_FLUSHABLE {
+                pdus.push(data);
+            } else {
+                pdus.last_mut().unwrap().extend(data);
+            }
+        }
+        assert_eq!(pdus, vec![a, c, e]);
     }
 }

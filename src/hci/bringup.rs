@@ -5,6 +5,7 @@
 //! and command timeouts in; each step queues the next command.
 
 use super::command::{self, opcode, CommandQueue, QueueFull};
+use crate::bytes::le_u16_at;
 
 /// Vol 4 Part E 7.3.1 Set_Event_Mask bits the host handles.
 pub mod event_mask {
@@ -254,8 +255,7 @@ impl BringUp {
         if status != 0 {
             return self.fail(BringUpError::CommandFailed { opcode, status });
         }
-        let u16_at =
-            |i: usize| -> Option<u16> { Some(u16::from_le_bytes([*rp.get(i)?, *rp.get(i + 1)?])) };
+        let u16_at = |i: usize| le_u16_at(rp, i);
         let info = &mut self.info;
         let next = match opcode {
             opcode::RESET => command::read_local_version_information(),

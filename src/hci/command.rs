@@ -2,7 +2,9 @@
 //! Num_HCI_Command_Packets (Vol 4 Part E 4.4).
 
 use super::h4::H4Tx;
+use crate::bytes::{Overflow, Writer};
 use crate::config;
+use crate::time::Instant;
 use heapless::{Deque, Vec};
 
 /// Opcodes: OGF << 10 | OCF (Vol 4 Part E 5.4.1).
@@ -77,49 +79,47 @@ impl Command {
     }
 }
 
-/// Little-endian parameter writer; all builders stay far below 255 bytes.
-struct W(Vec<u8, { config::HCI_CMD_PARAM_MAX }>);
-
-impl W {
-    fn new() -> Self {
-        Self(Vec::new())
-    }
-    fn u8(mut self, v: u8) -> Self {
-        let _ = self.0.push(v);
-        self
-    }
-    fn u16(self, v: u16) -> Self {
-        self.bytes(&v.to_le_bytes())
-    }
-    fn bytes(mut self, v: &[u8]) -> Self {
-        let _ = self.0.extend_from_slice(v);
-        self
-    }
-    fn cmd(self, opcode: u16) -> Command {
-        Command {
-            opcode,
-            params: self.0,
-        }
-    }
+/// A command whose parameters `fields` writes, little-endian (Vol 4 Part E
+/// 5.2). Every builder below writes a fixed layout far below the 255-octet
+/// Parameter_Total_Length limit (`config::HCI_CMD_PARAM_MAX`), so the
+/// writer never runs out of room.
+///
+/// `fields` is a `dyn` so that this function is compiled once, not once
+/// per builder.
+fn build(opcode: u16, fields: &dyn Fn(&mut Writer<'_>) -> Result<(), Overflow>) -> Command {
+    let mut params = Vec::new();
+    let _ = params.resize_default(config::HCI_CMD_PARAM_MAX);
+    let mut w = Writer::new(&mut params);
+    let fits = fields(&mut w).is_ok();
+    debug_assert!(fits, "HCI command 0x{opcode:04X}: parameters overflow");
+    let n = w.len();
+    params.truncate(n);
+    Command { opcode, params }
 }
 
 /// HCI_Disconnect (Vol 4 Part E 7.1.6).
 pub fn disconnect(handle: u16, reason: u8) -> Command {
-    W::new().u16(handle).u8(reason).cmd(opcode::DISCONNECT)
+    build(opcode::DISCONNECT, &|w| {
+        w.put_u16(handle)?;
+        w.put_u8(reason)?;
+        Ok(())
+    })
 }
 
 /// HCI_Read_Remote_Version_Information (Vol 4 Part E 7.1.23).
 pub fn read_remote_version_information(handle: u16) -> Command {
-    W::new()
-        .u16(handle)
-        .cmd(opcode::READ_REMOTE_VERSION_INFORMATION)
+    build(opcode::READ_REMOTE_VERSION_INFORMATION, &|w| {
+        w.put_u16(handle)?;
+        Ok(())
+    })
 }
 
 /// HCI_Set_Event_Mask (Vol 4 Part E 7.3.1).
 pub fn set_event_mask(mask: u64) -> Command {
-    W::new()
-        .bytes(&mask.to_le_bytes())
-        .cmd(opcode::SET_EVENT_MASK)
+    build(opcode::SET_EVENT_MASK, &|w| {
+        w.put_u64(mask)?;
+        Ok(())
+    })
 }
 
 /// HCI_Reset (Vol 4 Part E 7.3.2).
@@ -154,9 +154,10 @@ pub fn read_bd_addr() -> Command {
 
 /// HCI_LE_Set_Event_Mask (Vol 4 Part E 7.8.1).
 pub fn le_set_event_mask(mask: u64) -> Command {
-    W::new()
-        .bytes(&mask.to_le_bytes())
-        .cmd(opcode::LE_SET_EVENT_MASK)
+    build(opcode::LE_SET_EVENT_MASK, &|w| {
+        w.put_u64(mask)?;
+        Ok(())
+    })
 }
 
 /// HCI_LE_Read_Buffer_Size [v1] (Vol 4 Part E 7.8.2).
@@ -171,7 +172,10 @@ pub fn le_read_local_supported_features() -> Command {
 
 /// HCI_LE_Set_Random_Address (Vol 4 Part E 7.8.4); address LSB first.
 pub fn le_set_random_address(address: [u8; 6]) -> Command {
-    W::new().bytes(&address).cmd(opcode::LE_SET_RANDOM_ADDRESS)
+    build(opcode::LE_SET_RANDOM_ADDRESS, &|w| {
+        w.put_slice(&address)?;
+        Ok(())
+    })
 }
 
 /// Parameters of HCI_LE_Set_Advertising_Parameters (Vol 4 Part E 7.8.5).
@@ -207,28 +211,31 @@ impl Default for AdvertisingParameters {
 }
 
 pub fn le_set_advertising_parameters(p: &AdvertisingParameters) -> Command {
-    W::new()
-        .u16(p.interval_min)
-        .u16(p.interval_max)
-        .u8(p.advertising_type)
-        .u8(p.own_address_type)
-        .u8(p.peer_address_type)
-        .bytes(&p.peer_address)
-        .u8(p.channel_map)
-        .u8(p.filter_policy)
-        .cmd(opcode::LE_SET_ADVERTISING_PARAMETERS)
+    build(opcode::LE_SET_ADVERTISING_PARAMETERS, &|w| {
+        w.put_u16(p.interval_min)?;
+        w.put_u16(p.interval_max)?;
+        w.put_u8(p.advertising_type)?;
+        w.put_u8(p.own_address_type)?;
+        w.put_u8(p.peer_address_type)?;
+        w.put_slice(&p.peer_address)?;
+        w.put_u8(p.channel_map)?;
+        w.put_u8(p.filter_policy)?;
+        Ok(())
+    })
 }
 
 /// Data_Length then 31 octets, zero padded (Vol 4 Part E 7.8.7, 7.8.8).
 /// Data longer than 31 bytes is cut to 31; callers validate first.
 fn adv_data(opcode: u16, data: &[u8]) -> Command {
-    let n = data.len().min(crate::config::ADV_DATA_MAX);
-    let mut buf = [0u8; 32];
-    buf[0] = n as u8;
-    if let (Some(dst), Some(src)) = (buf.get_mut(1..1 + n), data.get(..n)) {
-        dst.copy_from_slice(src);
-    }
-    W::new().bytes(&buf).cmd(opcode)
+    let n = data.len().min(config::ADV_DATA_MAX);
+    let data = data.get(..n).unwrap_or(&[]);
+    let pad = [0u8; config::ADV_DATA_MAX];
+    build(opcode, &|w| {
+        w.put_u8(n as u8)?
+            .put_slice(data)?
+            .put_slice(pad.get(n..).unwrap_or(&[]))?;
+        Ok(())
+    })
 }
 
 /// HCI_LE_Set_Advertising_Data (Vol 4 Part E 7.8.7).
@@ -243,9 +250,10 @@ pub fn le_set_scan_response_data(data: &[u8]) -> Command {
 
 /// HCI_LE_Set_Advertising_Enable (Vol 4 Part E 7.8.9).
 pub fn le_set_advertising_enable(enable: bool) -> Command {
-    W::new()
-        .u8(enable.into())
-        .cmd(opcode::LE_SET_ADVERTISING_ENABLE)
+    build(opcode::LE_SET_ADVERTISING_ENABLE, &|w| {
+        w.put_u8(enable.into())?;
+        Ok(())
+    })
 }
 
 /// Parameters of HCI_LE_Set_Scan_Parameters (Vol 4 Part E 7.8.10).
@@ -273,21 +281,23 @@ impl Default for ScanParameters {
 }
 
 pub fn le_set_scan_parameters(p: &ScanParameters) -> Command {
-    W::new()
-        .u8(p.scan_type)
-        .u16(p.interval)
-        .u16(p.window)
-        .u8(p.own_address_type)
-        .u8(p.filter_policy)
-        .cmd(opcode::LE_SET_SCAN_PARAMETERS)
+    build(opcode::LE_SET_SCAN_PARAMETERS, &|w| {
+        w.put_u8(p.scan_type)?;
+        w.put_u16(p.interval)?;
+        w.put_u16(p.window)?;
+        w.put_u8(p.own_address_type)?;
+        w.put_u8(p.filter_policy)?;
+        Ok(())
+    })
 }
 
 /// HCI_LE_Set_Scan_Enable (Vol 4 Part E 7.8.11).
 pub fn le_set_scan_enable(enable: bool, filter_duplicates: bool) -> Command {
-    W::new()
-        .u8(enable.into())
-        .u8(filter_duplicates.into())
-        .cmd(opcode::LE_SET_SCAN_ENABLE)
+    build(opcode::LE_SET_SCAN_ENABLE, &|w| {
+        w.put_u8(enable.into())?;
+        w.put_u8(filter_duplicates.into())?;
+        Ok(())
+    })
 }
 
 /// Connection parameters shared by LE Create Connection, LE Connection
@@ -317,15 +327,15 @@ impl Default for ConnectionParameters {
     }
 }
 
-impl W {
-    fn conn(self, p: &ConnectionParameters) -> Self {
-        self.u16(p.interval_min)
-            .u16(p.interval_max)
-            .u16(p.max_latency)
-            .u16(p.supervision_timeout)
-            .u16(p.min_ce_length)
-            .u16(p.max_ce_length)
-    }
+/// The six fields of [`ConnectionParameters`] in their HCI order.
+fn put_connection_parameters(w: &mut Writer<'_>, p: &ConnectionParameters) -> Result<(), Overflow> {
+    w.put_u16(p.interval_min)?
+        .put_u16(p.interval_max)?
+        .put_u16(p.max_latency)?
+        .put_u16(p.supervision_timeout)?
+        .put_u16(p.min_ce_length)?
+        .put_u16(p.max_ce_length)?;
+    Ok(())
 }
 
 /// Parameters of HCI_LE_Create_Connection (Vol 4 Part E 7.8.12).
@@ -341,15 +351,16 @@ pub struct CreateConnection {
 }
 
 pub fn le_create_connection(p: &CreateConnection) -> Command {
-    W::new()
-        .u16(p.scan_interval)
-        .u16(p.scan_window)
-        .u8(p.initiator_filter_policy)
-        .u8(p.peer_address_type)
-        .bytes(&p.peer_address)
-        .u8(p.own_address_type)
-        .conn(&p.connection)
-        .cmd(opcode::LE_CREATE_CONNECTION)
+    build(opcode::LE_CREATE_CONNECTION, &|w| {
+        w.put_u16(p.scan_interval)?;
+        w.put_u16(p.scan_window)?;
+        w.put_u8(p.initiator_filter_policy)?;
+        w.put_u8(p.peer_address_type)?;
+        w.put_slice(&p.peer_address)?;
+        w.put_u8(p.own_address_type)?;
+        put_connection_parameters(w, &p.connection)?;
+        Ok(())
+    })
 }
 
 /// HCI_LE_Create_Connection_Cancel (Vol 4 Part E 7.8.13).
@@ -359,15 +370,19 @@ pub fn le_create_connection_cancel() -> Command {
 
 /// HCI_LE_Connection_Update (Vol 4 Part E 7.8.18).
 pub fn le_connection_update(handle: u16, p: &ConnectionParameters) -> Command {
-    W::new()
-        .u16(handle)
-        .conn(p)
-        .cmd(opcode::LE_CONNECTION_UPDATE)
+    build(opcode::LE_CONNECTION_UPDATE, &|w| {
+        w.put_u16(handle)?;
+        put_connection_parameters(w, p)?;
+        Ok(())
+    })
 }
 
 /// HCI_LE_Read_Remote_Features (Vol 4 Part E 7.8.21).
 pub fn le_read_remote_features(handle: u16) -> Command {
-    W::new().u16(handle).cmd(opcode::LE_READ_REMOTE_FEATURES)
+    build(opcode::LE_READ_REMOTE_FEATURES, &|w| {
+        w.put_u16(handle)?;
+        Ok(())
+    })
 }
 
 /// HCI_LE_Rand (Vol 4 Part E 7.8.23).
@@ -382,27 +397,30 @@ pub fn le_enable_encryption(
     encrypted_diversifier: u16,
     long_term_key: [u8; 16],
 ) -> Command {
-    W::new()
-        .u16(handle)
-        .bytes(&random_number)
-        .u16(encrypted_diversifier)
-        .bytes(&long_term_key)
-        .cmd(opcode::LE_ENABLE_ENCRYPTION)
+    build(opcode::LE_ENABLE_ENCRYPTION, &|w| {
+        w.put_u16(handle)?;
+        w.put_slice(&random_number)?;
+        w.put_u16(encrypted_diversifier)?;
+        w.put_slice(&long_term_key)?;
+        Ok(())
+    })
 }
 
 /// HCI_LE_Long_Term_Key_Request_Reply (Vol 4 Part E 7.8.25).
 pub fn le_long_term_key_request_reply(handle: u16, long_term_key: [u8; 16]) -> Command {
-    W::new()
-        .u16(handle)
-        .bytes(&long_term_key)
-        .cmd(opcode::LE_LONG_TERM_KEY_REQUEST_REPLY)
+    build(opcode::LE_LONG_TERM_KEY_REQUEST_REPLY, &|w| {
+        w.put_u16(handle)?;
+        w.put_slice(&long_term_key)?;
+        Ok(())
+    })
 }
 
 /// HCI_LE_Long_Term_Key_Request_Negative_Reply (Vol 4 Part E 7.8.26).
 pub fn le_long_term_key_request_negative_reply(handle: u16) -> Command {
-    W::new()
-        .u16(handle)
-        .cmd(opcode::LE_LONG_TERM_KEY_REQUEST_NEGATIVE_REPLY)
+    build(opcode::LE_LONG_TERM_KEY_REQUEST_NEGATIVE_REPLY, &|w| {
+        w.put_u16(handle)?;
+        Ok(())
+    })
 }
 
 /// HCI_LE_Remote_Connection_Parameter_Request_Reply (Vol 4 Part E 7.8.31).
@@ -410,28 +428,34 @@ pub fn le_remote_connection_parameter_request_reply(
     handle: u16,
     p: &ConnectionParameters,
 ) -> Command {
-    W::new()
-        .u16(handle)
-        .conn(p)
-        .cmd(opcode::LE_REMOTE_CONNECTION_PARAMETER_REQUEST_REPLY)
+    build(opcode::LE_REMOTE_CONNECTION_PARAMETER_REQUEST_REPLY, &|w| {
+        w.put_u16(handle)?;
+        put_connection_parameters(w, p)?;
+        Ok(())
+    })
 }
 
 /// HCI_LE_Remote_Connection_Parameter_Request_Negative_Reply
 /// (Vol 4 Part E 7.8.32).
 pub fn le_remote_connection_parameter_request_negative_reply(handle: u16, reason: u8) -> Command {
-    W::new()
-        .u16(handle)
-        .u8(reason)
-        .cmd(opcode::LE_REMOTE_CONNECTION_PARAMETER_REQUEST_NEGATIVE_REPLY)
+    build(
+        opcode::LE_REMOTE_CONNECTION_PARAMETER_REQUEST_NEGATIVE_REPLY,
+        &|w| {
+            w.put_u16(handle)?;
+            w.put_u8(reason)?;
+            Ok(())
+        },
+    )
 }
 
 /// HCI_LE_Set_Data_Length (Vol 4 Part E 7.8.33).
 pub fn le_set_data_length(handle: u16, tx_octets: u16, tx_time: u16) -> Command {
-    W::new()
-        .u16(handle)
-        .u16(tx_octets)
-        .u16(tx_time)
-        .cmd(opcode::LE_SET_DATA_LENGTH)
+    build(opcode::LE_SET_DATA_LENGTH, &|w| {
+        w.put_u16(handle)?;
+        w.put_u16(tx_octets)?;
+        w.put_u16(tx_time)?;
+        Ok(())
+    })
 }
 
 /// HCI_LE_Set_PHY (Vol 4 Part E 7.8.49). Bumble's controller never answers
@@ -443,13 +467,14 @@ pub fn le_set_phy(
     rx_phys: u8,
     phy_options: u16,
 ) -> Command {
-    W::new()
-        .u16(handle)
-        .u8(all_phys)
-        .u8(tx_phys)
-        .u8(rx_phys)
-        .u16(phy_options)
-        .cmd(opcode::LE_SET_PHY)
+    build(opcode::LE_SET_PHY, &|w| {
+        w.put_u16(handle)?;
+        w.put_u8(all_phys)?;
+        w.put_u8(tx_phys)?;
+        w.put_u8(rx_phys)?;
+        w.put_u16(phy_options)?;
+        Ok(())
+    })
 }
 
 /// The command queue was full; the command was not accepted.
@@ -459,13 +484,7 @@ pub struct QueueFull;
 #[derive(Debug, Clone, Copy)]
 struct Outstanding {
     opcode: u16,
-    deadline: u32,
-}
-
-/// `a` is at or after `b` on the wrapping u32 millisecond clock (valid
-/// while the two are less than ~24 days apart).
-pub(crate) fn time_reached(now: u32, deadline: u32) -> bool {
-    (now.wrapping_sub(deadline) as i32) >= 0
+    deadline: Instant,
 }
 
 /// Commands waiting for the controller's Num_HCI_Command_Packets credit,
@@ -530,7 +549,7 @@ impl CommandQueue {
             self.credit -= 1;
             let _ = self.outstanding.push(Outstanding {
                 opcode,
-                deadline: now_ms.wrapping_add(config::HCI_CMD_TIMEOUT_MS),
+                deadline: Instant::from_ms(now_ms).add_ms(config::HCI_CMD_TIMEOUT_MS),
             });
         }
     }
@@ -558,7 +577,7 @@ impl CommandQueue {
         let i = self
             .outstanding
             .iter()
-            .position(|o| time_reached(now_ms, o.deadline))?;
+            .position(|o| o.deadline.is_reached(Instant::from_ms(now_ms)))?;
         let o = self.outstanding.remove(i);
         if self.credit == 0 {
             self.credit = 1;
@@ -568,15 +587,11 @@ impl CommandQueue {
 
     /// The earliest deadline of an outstanding command.
     pub fn next_deadline(&self) -> Option<u32> {
-        self.outstanding.iter().map(|o| o.deadline).reduce(
-            |a, b| {
-                if time_reached(a, b) {
-                    b
-                } else {
-                    a
-                }
-            },
-        )
+        self.outstanding
+            .iter()
+            .map(|o| o.deadline)
+            .reduce(Instant::earliest)
+            .map(Instant::as_ms)
     }
 
     /// Commands sent and not yet answered.

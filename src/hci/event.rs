@@ -6,6 +6,8 @@
 //! (a newer controller may append fields), which are ignored; list events
 //! (Number Of Completed Packets, advertising reports) must add up exactly.
 
+use crate::bytes::{Reader, Truncated};
+
 /// Event codes (Vol 4 Part E 7.7).
 pub mod event_code {
     pub const DISCONNECTION_COMPLETE: u8 = 0x05;
@@ -187,39 +189,15 @@ pub enum LeEvent<'a> {
     },
 }
 
-/// Little-endian reader that fails instead of panicking.
-#[derive(Clone, Copy)]
-struct R<'a>(&'a [u8]);
+impl From<Truncated> for EventError {
+    fn from(_: Truncated) -> Self {
+        EventError::Truncated
+    }
+}
 
-impl<'a> R<'a> {
-    fn u8(&mut self) -> Result<u8, EventError> {
-        let (&b, rest) = self.0.split_first().ok_or(EventError::Truncated)?;
-        self.0 = rest;
-        Ok(b)
-    }
-    fn u16(&mut self) -> Result<u16, EventError> {
-        Ok(u16::from_le_bytes(self.arr()?))
-    }
-    /// Connection_Handle: 12 bits, upper bits RFU (Vol 4 Part E 5.4.2).
-    fn handle(&mut self) -> Result<u16, EventError> {
-        Ok(self.u16()? & 0x0FFF)
-    }
-    fn arr<const N: usize>(&mut self) -> Result<[u8; N], EventError> {
-        let (a, rest) = self
-            .0
-            .split_first_chunk::<N>()
-            .ok_or(EventError::Truncated)?;
-        self.0 = rest;
-        Ok(*a)
-    }
-    fn take(&mut self, n: usize) -> Result<&'a [u8], EventError> {
-        if n > self.0.len() {
-            return Err(EventError::Truncated);
-        }
-        let (a, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(a)
-    }
+/// Connection_Handle: 12 bits, upper bits RFU (Vol 4 Part E 5.4.2).
+fn handle(r: &mut Reader<'_>) -> Result<u16, EventError> {
+    Ok(r.u16()? & 0x0FFF)
 }
 
 /// Parse one event: event code, Parameter_Total_Length, parameters.
@@ -230,13 +208,13 @@ pub fn parse(packet: &[u8]) -> Result<Event<'_>, EventError> {
     if params.len() != usize::from(*len) {
         return Err(EventError::LengthMismatch);
     }
-    let mut r = R(params);
+    let mut r = Reader::new(params);
     use event_code as c;
     Ok(match *code {
         c::COMMAND_COMPLETE => Event::CommandComplete {
             num_hci_command_packets: r.u8()?,
             opcode: r.u16()?,
-            return_parameters: r.0,
+            return_parameters: r.rest(),
         },
         c::COMMAND_STATUS => Event::CommandStatus {
             status: r.u8()?,
@@ -245,22 +223,22 @@ pub fn parse(packet: &[u8]) -> Result<Event<'_>, EventError> {
         },
         c::DISCONNECTION_COMPLETE => Event::DisconnectionComplete {
             status: r.u8()?,
-            handle: r.handle()?,
+            handle: handle(&mut r)?,
             reason: r.u8()?,
         },
         c::ENCRYPTION_CHANGE | c::ENCRYPTION_CHANGE_V2 => Event::EncryptionChange {
             status: r.u8()?,
-            handle: r.handle()?,
+            handle: handle(&mut r)?,
             enabled: r.u8()?,
         },
         c::ENCRYPTION_KEY_REFRESH_COMPLETE => Event::EncryptionKeyRefreshComplete {
             status: r.u8()?,
-            handle: r.handle()?,
+            handle: handle(&mut r)?,
         },
         c::READ_REMOTE_VERSION_INFORMATION_COMPLETE => {
             Event::ReadRemoteVersionInformationComplete {
                 status: r.u8()?,
-                handle: r.handle()?,
+                handle: handle(&mut r)?,
                 version: r.u8()?,
                 manufacturer: r.u16()?,
                 subversion: r.u16()?,
@@ -270,10 +248,10 @@ pub fn parse(packet: &[u8]) -> Result<Event<'_>, EventError> {
             let n = usize::from(r.u8()?);
             // Num_Handles entries of Connection_Handle, Num_Completed_Packets
             // (Vol 4 Part E 7.7.19), interleaved as controllers send them.
-            if r.0.len() != n * 4 {
+            if r.len() != n * 4 {
                 return Err(EventError::Truncated);
             }
-            Event::NumberOfCompletedPackets(CompletedPackets(r.0))
+            Event::NumberOfCompletedPackets(CompletedPackets(r.rest()))
         }
         c::HARDWARE_ERROR => Event::HardwareError { code: r.u8()? },
         c::DATA_BUFFER_OVERFLOW => {
@@ -285,7 +263,7 @@ pub fn parse(packet: &[u8]) -> Result<Event<'_>, EventError> {
     })
 }
 
-fn parse_le(mut r: R<'_>) -> Result<LeEvent<'_>, EventError> {
+fn parse_le(mut r: Reader<'_>) -> Result<LeEvent<'_>, EventError> {
     use le_subevent as s;
     let sub = r.u8()?;
     Ok(match sub {
@@ -293,13 +271,13 @@ fn parse_le(mut r: R<'_>) -> Result<LeEvent<'_>, EventError> {
         | s::ENHANCED_CONNECTION_COMPLETE
         | s::ENHANCED_CONNECTION_COMPLETE_V2 => {
             let status = r.u8()?;
-            let handle = r.handle()?;
+            let handle = handle(&mut r)?;
             let role = r.u8()?;
             let peer_address_type = r.u8()?;
-            let peer_address = r.arr::<6>()?;
+            let peer_address = r.array::<6>()?;
             if sub != s::CONNECTION_COMPLETE {
                 // Local and Peer Resolvable Private Addresses (7.7.65.10).
-                r.take(12)?;
+                r.skip(12)?;
             }
             let interval = r.u16()?;
             let latency = r.u16()?;
@@ -319,7 +297,7 @@ fn parse_le(mut r: R<'_>) -> Result<LeEvent<'_>, EventError> {
         }
         s::ADVERTISING_REPORT => {
             let n = r.u8()?;
-            let reports = AdvReports { n, data: r.0 };
+            let reports = AdvReports { n, data: r.rest() };
             if !reports.validate() {
                 return Err(EventError::Truncated);
             }
@@ -327,7 +305,7 @@ fn parse_le(mut r: R<'_>) -> Result<LeEvent<'_>, EventError> {
         }
         s::EXTENDED_ADVERTISING_REPORT => {
             let n = r.u8()?;
-            let reports = ExtAdvReports { n, data: r.0 };
+            let reports = ExtAdvReports { n, data: r.rest() };
             if !reports.validate() {
                 return Err(EventError::Truncated);
             }
@@ -335,30 +313,30 @@ fn parse_le(mut r: R<'_>) -> Result<LeEvent<'_>, EventError> {
         }
         s::CONNECTION_UPDATE_COMPLETE => LeEvent::ConnectionUpdateComplete {
             status: r.u8()?,
-            handle: r.handle()?,
+            handle: handle(&mut r)?,
             interval: r.u16()?,
             latency: r.u16()?,
             supervision_timeout: r.u16()?,
         },
         s::READ_REMOTE_FEATURES_COMPLETE => LeEvent::ReadRemoteFeaturesComplete {
             status: r.u8()?,
-            handle: r.handle()?,
-            le_features: r.arr()?,
+            handle: handle(&mut r)?,
+            le_features: r.array()?,
         },
         s::LONG_TERM_KEY_REQUEST => LeEvent::LongTermKeyRequest {
-            handle: r.handle()?,
-            random_number: r.arr()?,
+            handle: handle(&mut r)?,
+            random_number: r.array()?,
             encrypted_diversifier: r.u16()?,
         },
         s::REMOTE_CONNECTION_PARAMETER_REQUEST => LeEvent::RemoteConnectionParameterRequest {
-            handle: r.handle()?,
+            handle: handle(&mut r)?,
             interval_min: r.u16()?,
             interval_max: r.u16()?,
             latency: r.u16()?,
             timeout: r.u16()?,
         },
         s::DATA_LENGTH_CHANGE => LeEvent::DataLengthChange {
-            handle: r.handle()?,
+            handle: handle(&mut r)?,
             max_tx_octets: r.u16()?,
             max_tx_time: r.u16()?,
             max_rx_octets: r.u16()?,
@@ -366,7 +344,7 @@ fn parse_le(mut r: R<'_>) -> Result<LeEvent<'_>, EventError> {
         },
         s::PHY_UPDATE_COMPLETE => LeEvent::PhyUpdateComplete {
             status: r.u8()?,
-            handle: r.handle()?,
+            handle: handle(&mut r)?,
             tx_phy: r.u8()?,
             rx_phy: r.u8()?,
         },
@@ -391,12 +369,11 @@ impl<'a> CompletedPackets<'a> {
 impl Iterator for CompletedPackets<'_> {
     type Item = (u16, u16);
     fn next(&mut self) -> Option<(u16, u16)> {
-        let (e, rest) = self.0.split_first_chunk::<4>()?;
-        self.0 = rest;
-        Some((
-            u16::from_le_bytes([e[0], e[1]]) & 0x0FFF,
-            u16::from_le_bytes([e[2], e[3]]),
-        ))
+        let mut r = Reader::new(self.0);
+        let handle = handle(&mut r).ok()?;
+        let count = r.u16().ok()?;
+        self.0 = r.remaining();
+        Some((handle, count))
     }
 }
 
@@ -489,14 +466,14 @@ impl<'a> AdvReports<'a> {
     }
 
     fn read(&mut self) -> Result<AdvReport<'a>, EventError> {
-        let mut r = R(self.data);
+        let mut r = Reader::new(self.data);
         let event_type = r.u8()?;
         let address_type = r.u8()?;
-        let address = r.arr::<6>()?;
+        let address = r.array::<6>()?;
         let len = r.u8()?;
-        let data = r.take(usize::from(len))?;
-        let rssi = r.u8()? as i8;
-        self.data = r.0;
+        let data = r.bytes(usize::from(len))?;
+        let rssi = r.i8()?;
+        self.data = r.remaining();
         Ok(AdvReport::from_legacy(
             event_type,
             address_type,
@@ -554,23 +531,23 @@ impl<'a> ExtAdvReports<'a> {
         }
         self.n -= 1;
         let before = self.data;
-        let t = R(before).u16().ok()?;
+        let t = Reader::new(before).u16().ok()?;
         self.read().ok().map(|rep| (t, rep))
     }
 
     fn read(&mut self) -> Result<AdvReport<'a>, EventError> {
-        let mut r = R(self.data);
+        let mut r = Reader::new(self.data);
         let ext = r.u16()?;
         let address_type = r.u8()?;
-        let address = r.arr::<6>()?;
+        let address = r.array::<6>()?;
         // Primary_PHY, Secondary_PHY, Advertising_SID, TX_Power.
-        r.take(4)?;
-        let rssi = r.u8()? as i8;
+        r.skip(4)?;
+        let rssi = r.i8()?;
         // Periodic_Advertising_Interval, Direct_Address_Type, Direct_Address.
-        r.take(9)?;
+        r.skip(9)?;
         let len = r.u8()?;
-        let data = r.take(usize::from(len))?;
-        self.data = r.0;
+        let data = r.bytes(usize::from(len))?;
+        self.data = r.remaining();
         Ok(AdvReport {
             event_type: legacy_event_type(ext),
             address_type,

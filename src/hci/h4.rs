@@ -5,7 +5,9 @@
 //! controller into whole HCI Event and ACL packets; [`H4Tx`] is the ring of
 //! framed bytes waiting to be written to the controller.
 
+use crate::bytes::le_u16_at;
 use crate::config;
+use crate::ring::{ByteRing, RingFull};
 
 /// HCI Command packet indicator (Vol 4 Part A 2, table 2.1).
 pub const H4_COMMAND: u8 = 0x01;
@@ -206,8 +208,8 @@ impl H4Parser {
     /// The header of `kind` is in `buf[..header_len(kind)]`: decide whether
     /// to keep the body or skip it.
     fn header_done(&mut self, kind: Kind, on_packet: &mut dyn FnMut(H4Packet<'_>)) {
-        let h = [self.buf[0], self.buf[1], self.buf[2], self.buf[3]];
-        let b = |i: usize| h.get(i).copied().unwrap_or(0) as usize;
+        let b = |i: usize| usize::from(self.buf.get(i).copied().unwrap_or(0));
+        let le16 = |i: usize| usize::from(le_u16_at(&self.buf, i).unwrap_or(0));
         match kind {
             Kind::Event => {
                 // Vol 4 Part E 5.4.4: Parameter_Total_Length is one octet.
@@ -216,7 +218,7 @@ impl H4Parser {
             }
             Kind::Acl => {
                 // Vol 4 Part E 5.4.2: Data_Total_Length is 16 bits.
-                let len = b(2) | (b(3) << 8);
+                let len = le16(2);
                 if len > config::ACL_RX_PAYLOAD_MAX {
                     // Bumble forwards whole L2CAP PDUs in one ACL packet;
                     // one we cannot hold is skipped without buffering it.
@@ -235,7 +237,7 @@ impl H4Parser {
             Kind::Iso => {
                 // Vol 4 Part E 5.4.5: ISO_Data_Load_Length is 14 bits.
                 self.stats.sco_iso_dropped = self.stats.sco_iso_dropped.wrapping_add(1);
-                self.state = State::Skip((b(2) | (b(3) << 8)) & 0x3FFF);
+                self.state = State::Skip(le16(2) & 0x3FFF);
             }
         }
         if self.state == State::Skip(0) {
@@ -276,13 +278,17 @@ fn header_len(kind: Kind) -> usize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TxFull;
 
+impl From<RingFull> for TxFull {
+    fn from(_: RingFull) -> Self {
+        TxFull
+    }
+}
+
 /// Ring of H4-framed bytes for the controller, `config::H4_TX_BUFFER` long.
 /// Packets are written whole or not at all, so the stream never carries a
 /// torn packet.
 pub struct H4Tx {
-    buf: [u8; config::H4_TX_BUFFER],
-    head: usize,
-    len: usize,
+    ring: ByteRing<{ config::H4_TX_BUFFER }>,
 }
 
 impl Default for H4Tx {
@@ -294,29 +300,26 @@ impl Default for H4Tx {
 impl H4Tx {
     pub const fn new() -> Self {
         Self {
-            buf: [0; config::H4_TX_BUFFER],
-            head: 0,
-            len: 0,
+            ring: ByteRing::new(),
         }
     }
 
     pub fn reset(&mut self) {
-        self.head = 0;
-        self.len = 0;
+        self.ring.clear();
     }
 
     /// Bytes that can still be pushed.
     pub fn free(&self) -> usize {
-        config::H4_TX_BUFFER - self.len
+        self.ring.free()
     }
 
     /// Bytes waiting to be popped.
     pub fn len(&self) -> usize {
-        self.len
+        self.ring.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.ring.is_empty()
     }
 
     /// Frame an HCI Command packet (Vol 4 Part E 5.4.1). `params` longer
@@ -324,7 +327,9 @@ impl H4Tx {
     pub fn push_command(&mut self, opcode: u16, params: &[u8]) -> Result<(), TxFull> {
         let plen = u8::try_from(params.len()).map_err(|_| TxFull)?;
         let [lo, hi] = opcode.to_le_bytes();
-        self.push_parts(&[H4_COMMAND, lo, hi, plen], params, &[])
+        Ok(self
+            .ring
+            .push_parts(&[&[H4_COMMAND, lo, hi, plen], params])?)
     }
 
     /// Frame an HCI ACL Data packet (Vol 4 Part E 5.4.2) with
@@ -352,57 +357,12 @@ impl H4Tx {
         }
         .encode();
         let [h0, h1, h2, h3] = hdr;
-        self.push_parts(&[H4_ACL, h0, h1, h2, h3], a, b)
-    }
-
-    fn push_parts(&mut self, p0: &[u8], p1: &[u8], p2: &[u8]) -> Result<(), TxFull> {
-        let need = p0.len() + p1.len() + p2.len();
-        if need > self.free() {
-            return Err(TxFull);
-        }
-        for part in [p0, p1, p2] {
-            self.write(part);
-        }
-        Ok(())
-    }
-
-    /// Append bytes known to fit.
-    fn write(&mut self, data: &[u8]) {
-        let cap = self.buf.len();
-        let mut tail = (self.head + self.len) % cap;
-        let mut rest = data;
-        while !rest.is_empty() {
-            let n = rest.len().min(cap - tail);
-            let (now, later) = rest.split_at(n);
-            if let Some(dst) = self.buf.get_mut(tail..tail + n) {
-                dst.copy_from_slice(now);
-            }
-            self.len += n;
-            tail = (tail + n) % cap;
-            rest = later;
-        }
+        Ok(self.ring.push_parts(&[&[H4_ACL, h0, h1, h2, h3], a, b])?)
     }
 
     /// Move up to `out.len()` bytes out of the ring; returns how many.
     pub fn pop_into(&mut self, out: &mut [u8]) -> usize {
-        let cap = self.buf.len();
-        let mut done = 0;
-        while done < out.len() && self.len > 0 {
-            let n = (out.len() - done).min(self.len).min(cap - self.head);
-            if let (Some(dst), Some(src)) = (
-                out.get_mut(done..done + n),
-                self.buf.get(self.head..self.head + n),
-            ) {
-                dst.copy_from_slice(src);
-            }
-            done += n;
-            self.head = (self.head + n) % cap;
-            self.len -= n;
-        }
-        if self.len == 0 {
-            self.head = 0;
-        }
-        done
+        self.ring.pop_into(out)
     }
 }
 
