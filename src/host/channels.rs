@@ -20,11 +20,6 @@ use crate::l2cap::{self, signaling};
 use crate::smp;
 use crate::time::Instant;
 
-/// Whether `deadline` has passed at `now` on the wrapping millisecond clock.
-pub(super) fn expired(deadline: u32, now: u32) -> bool {
-    Instant::from_ms(deadline).is_reached(Instant::from_ms(now))
-}
-
 impl HostCore {
     /// An ATT transaction unanswered for 30 s (an indication without its
     /// confirmation, or our client's request without its response) fails:

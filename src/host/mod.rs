@@ -37,6 +37,7 @@ use crate::hci::command::{self, opcode, Command, ConnectionParameters};
 use crate::hci::event::{self, AdvReport, ConnectionComplete, Event, LeEvent};
 use crate::hci::h4::{H4Packet, H4Parser, H4Tx};
 use crate::hci::ConnHandle;
+use crate::time::Instant;
 use commands::Commands;
 use conn::Connections;
 use gap::Gap;
@@ -313,19 +314,13 @@ impl HostCore {
 
     /// Milliseconds until `tick` is needed, `u32::MAX` when no timer runs.
     pub fn next_timeout_ms(&self, now_ms: u32) -> u32 {
-        let until = |deadline: u32| {
-            if channels::expired(deadline, now_ms) {
-                0
-            } else {
-                deadline.wrapping_sub(now_ms)
-            }
-        };
-        let att = self.att_deadlines().map(|d| d.as_ms());
+        let now = Instant::from_ms(now_ms);
         self.cmds
             .next_deadline()
+            .map(Instant::from_ms)
             .into_iter()
-            .chain(att)
-            .map(until)
+            .chain(self.att_deadlines())
+            .map(|deadline| deadline.ms_until(now))
             .min()
             .unwrap_or(u32::MAX)
     }
