@@ -21,6 +21,7 @@
 
 use super::{event_id, in_range, uuid_arg, ERR, OK};
 use crate::api::event::{EventFull, MpbleEvent, MpbleTarget};
+use crate::bytes::le_u16_at;
 use crate::config;
 use crate::gatt::client::ClientEvent;
 use crate::gatt::queue::{Procedure, Request, Span};
@@ -411,7 +412,8 @@ fn service_events(
     target: MpbleTarget,
     emit: &mut dyn FnMut(MpbleEvent),
 ) -> Result<(), EventFull> {
-    let u16_at = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+    // Records are at least 4 bytes (checked below); a missing field reads 0.
+    let u16_at = |b: &[u8], i: usize| le_u16_at(b, i).unwrap_or(0);
     let (records, record_len, uuid) = match procedure {
         Procedure::DiscoverAllPrimaryServices => {
             let Some((&len, records)) = body.split_first() else {
