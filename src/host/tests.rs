@@ -356,3 +356,37 @@ fn a_command_answer_goes_back_to_its_issuer() {
     );
     assert!(host.core.connection(slot0()).is_some());
 }
+
+/// LE Remote Connection Parameter Request (Vol 4 Part E 7.7.65.6).
+fn remote_param_request(p: [u16; 4]) -> Vec<u8> {
+    let mut v = std::vec![0x04, 0x3E, 11, 0x06];
+    v.extend_from_slice(&LINK.to_le_bytes());
+    for x in p {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v
+}
+
+#[test]
+fn the_link_layers_parameter_request_is_checked_like_l2caps() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    host.h4_rx(&remote_param_request([6, 12, 0, 100]), 2_000);
+    ctrl.settle(&mut host, 2_000);
+    let cmds = ctrl.commands();
+    assert_eq!(
+        cmds.last().map(|c| c.0),
+        Some(opcode::LE_REMOTE_CONNECTION_PARAMETER_REQUEST_REPLY)
+    );
+    // Interval 5 (< 7.5 ms): refused, Unacceptable Connection Parameters.
+    ctrl.sent.clear();
+    host.h4_rx(&remote_param_request([5, 12, 0, 100]), 2_000);
+    ctrl.settle(&mut host, 2_000);
+    let cmds = ctrl.commands();
+    assert_eq!(
+        cmds.last(),
+        Some(&(
+            opcode::LE_REMOTE_CONNECTION_PARAMETER_REQUEST_NEGATIVE_REPLY,
+            std::vec![0x42, 0x00, 0x3B]
+        ))
+    );
+}
