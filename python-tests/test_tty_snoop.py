@@ -348,3 +348,59 @@ def test_snoop_calls_capture_part_of_a_script_and_a_full_disk_warns_once(air, ma
     for records in (rec1, rec2):
         assert any(f == 3 and p[:2] == b"\x04\x0e" and p[4:6] == b"\x0a\x20" for f, p in records), records
     assert_no_traceback(board)
+
+
+# -- the line settings MPBLE_HCI=tty: asks for ------------------------------------------------
+
+START = "import ble\nprint('INIT', ble.serverInit(lambda a: None))\nprint('START', ble.gattStart())\n"
+
+
+def test_tty_line_settings_and_malformed_specs(air, make_board, tmp_path):
+    """Raw 8N1, 1000000 baud and RTS/CTS by default; BAUD and FLOW as
+    given; a rate termios does not know and a missing device are clear
+    errors. The pty's termios (shared by both of its sides' openers) show
+    what the firmware set."""
+    import termios
+
+    for suffix, speed, rtscts in (("", termios.B1000000, True), (":115200:none", termios.B115200, False), (":921600", termios.B921600, True)):
+        slot = air.add_controller(transport="pty")
+        board = make_board(slot, hci=slot.hci_spec + suffix)
+        out = board.exec(START, timeout=10)
+        assert "START 0" in out, (suffix, out)
+        fd = os.open(slot.tty_path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            iflag, oflag, cflag, lflag, ispeed, ospeed, cc = termios.tcgetattr(fd)
+        finally:
+            os.close(fd)
+        assert (ispeed, ospeed) == (speed, speed), (suffix, ispeed, ospeed)
+        assert cflag & termios.CSIZE == termios.CS8 and not cflag & (termios.PARENB | termios.CSTOPB), (suffix, hex(cflag))
+        assert bool(cflag & termios.CRTSCTS) == rtscts, (suffix, hex(cflag))
+        assert cflag & termios.CLOCAL and cflag & termios.CREAD
+        assert not lflag & (termios.ICANON | termios.ECHO | termios.ISIG), (suffix, hex(lflag))
+        assert not iflag & (termios.IXON | termios.IXOFF | termios.ICRNL), (suffix, hex(iflag))
+        assert not oflag & termios.OPOST, (suffix, hex(oflag))
+        assert (cc[termios.VMIN], cc[termios.VTIME]) == (1, 0)
+        board.close()
+
+    # A device name with ':' in it (as /dev/serial/by-path names have) is
+    # taken whole when it exists, here with the defaults.
+    slot = air.add_controller(transport="pty")
+    by_path = tmp_path / "pci-0000:00:14.0-usb-0:1:1.0"
+    by_path.symlink_to(slot.tty_path)
+    board = make_board(slot, hci=f"tty:{by_path}")
+    assert "START 0" in board.exec(START, timeout=10)
+    board.close()
+
+    slot = air.add_controller(transport="pty")
+    for spec, message in (
+        (slot.hci_spec + ":12345", f"MPBLE_HCI=tty:{slot.tty_path}:12345: 12345 baud is not a rate"),
+        ("tty:/dev/mpble-no-such-device", "cannot open the controller's serial device /dev/mpble-no-such-device "
+         "(MPBLE_HCI=tty:/dev/mpble-no-such-device): No such file or directory"),
+        ("tty:/dev/null", "/dev/null is not a serial device (MPBLE_HCI=tty:/dev/null)"),
+        ("serial:/dev/ttyACM0", "MPBLE_HCI=serial:/dev/ttyACM0 is malformed (expected MPBLE_HCI=tcp:HOST:PORT or "
+         "MPBLE_HCI=tty:/dev/ttyACM0[:BAUD[:rtscts|none]])"),
+    ):
+        board = make_board(hci=spec)
+        out = board.exec(START, timeout=10)
+        assert "START -1" in out and message in out, (spec, out)
+        board.close()
