@@ -227,8 +227,10 @@ static void *snoop_writer_main(void *arg) {
             // say so once, leave BLE alone.
             snoop_active = false;
             snoop_len = 0;
+            pthread_mutex_unlock(&snoop_mutex);
+            // Not under snoop_mutex: stderr may block, the protocol must not.
             fprintf(stderr, "mpble: capture to %s stopped: %s\n", snoop_path, strerror(n < 0 ? err : EIO));
-            break;
+            return NULL;
         }
         snoop_head = (snoop_head + (size_t)n) % SNOOP_BUF_SIZE;
         snoop_len -= (size_t)n;
