@@ -433,10 +433,11 @@ fn a_write_flood_waits_for_room_instead_of_dropping_events() {
     register_demo_service(&mut stack, 0);
     connect(&mut stack, &mut ctrl);
     events(&mut stack);
-    // 40 Write Commands (Vol 3 Part F 3.4.5.3) in one burst, more events
-    // than the queue holds.
+    // Write Commands (Vol 3 Part F 3.4.5.3) in one burst, more events than
+    // the queue holds.
+    let writes = (crate::config::EVENT_QUEUE + 10) as u8;
     let mut burst = Vec::new();
-    for i in 0..40u8 {
+    for i in 0..writes {
         burst.extend(acl_frame(LINK, CID_ATT, &[0x52, 0x03, 0x00, i]));
     }
     let used = stack.h4_rx(&burst, 3);
@@ -457,7 +458,7 @@ fn a_write_flood_waits_for_room_instead_of_dropping_events() {
         seen.extend(events(&mut stack));
     }
     let data: Vec<_> = seen.iter().map(|(_, v)| v[3].clone()).collect();
-    let expected: Vec<_> = (0..40u8).map(|i| V::B(std::vec![i])).collect();
+    let expected: Vec<_> = (0..writes).map(|i| V::B(std::vec![i])).collect();
     assert_eq!(data, expected, "every write reported once, in order");
     assert_eq!(stack.events_dropped(), 0);
 }

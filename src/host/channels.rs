@@ -272,7 +272,7 @@ impl HostCore {
         let res = self.acl_tx.push(link.0, &self.frame[..n]);
         self.pump();
         res.map_err(|_| {
-            self.stats.tx_dropped += 1;
+            self.stats.tx_dropped = self.stats.tx_dropped.wrapping_add(1);
             HostError::QueueFull
         })
     }
@@ -319,7 +319,11 @@ impl HostCore {
                     .first()
                     .is_some_and(|&op| gatt_client::is_for_client(op)) =>
             {
+                let unexpected = c.client.unexpected();
                 let step = c.client.on_pdu(pdu, &mut rsp);
+                let ignored = c.client.unexpected().wrapping_sub(unexpected);
+                self.stats.gatt_client_unexpected =
+                    self.stats.gatt_client_unexpected.wrapping_add(ignored);
                 let n = pdu.len().min(self.client_rx.len());
                 self.client_rx[..n].copy_from_slice(&pdu[..n]);
                 self.client_rx_len = n;
@@ -369,6 +373,8 @@ impl HostCore {
                     pdu,
                     &mut rsp,
                 );
+                self.stats.att_events_dropped =
+                    self.stats.att_events_dropped.wrapping_add(outcome.dropped);
                 if outcome.response_len > 0 {
                     let _ = self.send_l2cap(link, l2cap::CID_ATT, &rsp[..outcome.response_len]);
                 }
