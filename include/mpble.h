@@ -108,7 +108,8 @@ typedef struct MpbleStats {
   uint32_t l2cap_errors;
   // L2CAP frames on a channel the host does not serve.
   uint32_t unknown_cid;
-  // L2CAP frames the ACL transmit queue had no room for (lost).
+  // Frames the host sent on its own (ATT responses, confirmations...)
+  // that the ACL transmit queue had no room for (lost).
   uint32_t tx_dropped;
   // Host events its queue had no room for (lost).
   uint32_t host_events_dropped;

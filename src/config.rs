@@ -72,12 +72,13 @@ mod sized {
     pub const ATT_PREPARE_BYTES: usize = 512;
 
     /// Events waiting for the Python callback drain: EVENTS_PER_PACKET_MAX
-    /// (67 here: a Find By Type Value Response of 61 services) plus two,
-    /// the least that flow control needs to accept a packet while a couple
-    /// of events still wait. Each event is still a full `MpbleEvent` (~830
-    /// bytes, api/event.rs), the largest item in the stack, until event
-    /// payloads move to a shared byte ring (issue 6).
-    pub const EVENT_QUEUE: usize = super::EVENTS_PER_PACKET_MAX + 2;
+    /// (67 here: a Find By Type Value Response of 61 services) plus eight,
+    /// so that flow control still takes the next packet while the events
+    /// of a stop or a disconnection (a link's 17, its queued calls' ends,
+    /// event 1) wait. Each event is still a full `MpbleEvent` (~830 bytes,
+    /// api/event.rs), the largest item in the stack, until event payloads
+    /// move to a shared byte ring (issue 6).
+    pub const EVENT_QUEUE: usize = super::EVENTS_PER_PACKET_MAX + 8;
 
     /// QuecPython: services, characteristics and descriptors registered
     /// before `addOrClearService(1, mode)` commits them to the attribute

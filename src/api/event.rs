@@ -178,7 +178,8 @@ pub struct MpbleStats {
     pub l2cap_errors: u32,
     /// L2CAP frames on a channel the host does not serve.
     pub unknown_cid: u32,
-    /// L2CAP frames the ACL transmit queue had no room for (lost).
+    /// Frames the host sent on its own (ATT responses, confirmations...)
+    /// that the ACL transmit queue had no room for (lost).
     pub tx_dropped: u32,
     /// Host events its queue had no room for (lost).
     pub host_events_dropped: u32,

@@ -147,7 +147,9 @@ pub struct HostStats {
     pub l2cap_errors: u32,
     /// L2CAP frames on a channel we do not serve.
     pub unknown_cid: u32,
-    /// L2CAP frames the ACL transmit queue had no room for.
+    /// Frames the host sent on its own (responses, confirmations, our
+    /// client's next request) that the ACL transmit queue had no room for;
+    /// an API call that finds no room is refused instead, not counted.
     pub tx_dropped: u32,
     /// Host events the host's queue had no room for.
     pub events_dropped: u32,
