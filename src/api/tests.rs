@@ -517,3 +517,21 @@ fn a_lost_controller_ends_every_link_and_stops_with_a_status() {
     assert_eq!(ctrl.take_commands().first(), Some(&opcode::RESET));
     assert_eq!(stack.qpy_get_status(), 1);
 }
+
+/// A call whose event has no room in the queue for Python (callbacks have
+/// not run for a while) is refused (-1), not accepted with its event lost.
+#[test]
+fn a_send_with_no_room_for_its_event_is_refused_not_lost() {
+    let (mut stack, mut ctrl) = started();
+    register_demo_service(&mut stack, 0);
+    connect(&mut stack, &mut ctrl);
+    while stack.event_room() > 0 {
+        stack.stack.emit(super::event::MpbleEvent::new(MpbleTarget::QpyServer));
+    }
+    assert_eq!(stack.qpy_send(false, 0, 3, b"9", 3), -1);
+    assert_eq!(stack.events_dropped(), 0);
+    assert!(ctrl.take_l2cap(CID_ATT).is_empty(), "nothing sent");
+    stack.pop_event();
+    assert_eq!(stack.qpy_send(false, 0, 3, b"9", 3), 0);
+    assert_eq!(stack.events_dropped(), 0);
+}
