@@ -129,7 +129,7 @@ mod sized {
 
     /// Events waiting for the Python callback drain. Flow control keeps it
     /// from overflowing; it must hold what one packet may produce
-    /// (EVENTS_PER_PACKET_MAX, 134 here: a Find By Type Value Response of
+    /// (EVENTS_PER_PACKET_MAX, 135 here: a Find By Type Value Response of
     /// 129 services) and a few more, so that the next packet is taken
     /// while some events still wait.
     pub const EVENT_QUEUE: usize = super::EVENTS_PER_PACKET_MAX + 8;

@@ -526,7 +526,9 @@ fn a_send_with_no_room_for_its_event_is_refused_not_lost() {
     register_demo_service(&mut stack, 0);
     connect(&mut stack, &mut ctrl);
     while stack.event_room() > 0 {
-        stack.stack.emit(super::event::MpbleEvent::new(MpbleTarget::QpyServer));
+        stack
+            .stack
+            .emit(super::event::MpbleEvent::new(MpbleTarget::QpyServer));
     }
     assert_eq!(stack.qpy_send(false, 0, 3, b"9", 3), -1);
     assert_eq!(stack.events_dropped(), 0);
