@@ -89,6 +89,13 @@ static mp_obj_t ble_get_public_addr(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(ble_get_public_addr_obj, ble_get_public_addr);
 
+// mpble's own diagnostics, not a vendor call (the prefix keeps it clear of
+// any name Quectel may add): a dict of every drop counter of the stack.
+static mp_obj_t ble_mpble_stats(void) {
+    return mpble_port_stats_dict();
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(ble_mpble_stats_obj, ble_mpble_stats);
+
 // ---------------------------------------------------------------------------
 // Roles
 // ---------------------------------------------------------------------------
@@ -558,8 +565,9 @@ static const mp_rom_map_elem_t ble_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_gattStop), MP_ROM_PTR(&ble_gatt_stop_obj) },
     { MP_ROM_QSTR(MP_QSTR_getStatus), MP_ROM_PTR(&ble_get_status_obj) },
     { MP_ROM_QSTR(MP_QSTR_getPublicAddr), MP_ROM_PTR(&ble_get_public_addr_obj) },
-    // mpble's own (not the vendor's): a capture of the HCI traffic.
+    // mpble's own (not the vendor's): HCI capture and drop counters.
     { MP_ROM_QSTR(MP_QSTR_mpbleSnoop), MP_ROM_PTR(&ble_mpble_snoop_obj) },
+    { MP_ROM_QSTR(MP_QSTR_mpbleStats), MP_ROM_PTR(&ble_mpble_stats_obj) },
 
     // Server.
     { MP_ROM_QSTR(MP_QSTR_serverInit), MP_ROM_PTR(&ble_server_init_obj) },

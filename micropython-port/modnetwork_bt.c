@@ -100,8 +100,17 @@ static mp_obj_t network_bt_mpble_snoop(mp_obj_t self_in, mp_obj_t path_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(network_bt_mpble_snoop_obj, network_bt_mpble_snoop);
 
+// mpble's own diagnostics, not a Pycom method (the prefix keeps it clear
+// of any name Pycom may add): a dict of every drop counter of the stack.
+static mp_obj_t network_bt_mpble_stats(mp_obj_t self_in) {
+    (void)self_in;
+    return mpble_port_stats_dict();
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(network_bt_mpble_stats_obj, network_bt_mpble_stats);
+
 static const mp_rom_map_elem_t network_bt_locals_dict_table[] = {
     { MP_ROM_QSTR(MP_QSTR_mpble_snoop), MP_ROM_PTR(&network_bt_mpble_snoop_obj) },
+    { MP_ROM_QSTR(MP_QSTR_mpble_stats), MP_ROM_PTR(&network_bt_mpble_stats_obj) },
 };
 static MP_DEFINE_CONST_DICT(network_bt_locals_dict, network_bt_locals_dict_table);
 

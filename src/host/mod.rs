@@ -137,16 +137,31 @@ pub enum HostEvent {
 }
 
 /// Counters for input the host dropped (ARCHITECTURE rule 6: malformed
-/// input becomes a dropped packet with a counter).
+/// input becomes a dropped packet with a counter), and for what it accepted
+/// and then lost (zero unless a bound in `config` is wrong).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HostStats {
+    /// HCI events that did not parse.
     pub bad_events: u32,
+    /// ACL packets with a bad header.
     pub bad_acl: u32,
+    /// ACL packets for a handle that is not a link of ours.
     pub unknown_handle: u32,
+    /// B-frames that did not recombine (Vol 3 Part A 7.2).
     pub l2cap_errors: u32,
+    /// L2CAP frames on a channel we do not serve.
     pub unknown_cid: u32,
+    /// Frames the host sent on its own (responses, confirmations, our
+    /// client's next request) that the ACL transmit queue had no room for;
+    /// an API call that finds no room is refused instead, not counted.
     pub tx_dropped: u32,
+    /// Host events the host's queue had no room for.
     pub events_dropped: u32,
+    /// ATT server events its per-PDU list had no room for.
+    pub att_events_dropped: u32,
+    /// PDUs our GATT client ignored (unexpected responses, malformed
+    /// notifications), over every link that ever was.
+    pub gatt_client_unexpected: u32,
 }
 
 /// A request the host could not take: the caller gets -1 / an exception.
@@ -172,7 +187,7 @@ pub struct HostCore {
     acl_flow: AclFlow,
     acl_tx: AclTxQueue,
     conns: Connections,
-    events: Deque<HostEvent, { config::EVENT_QUEUE }>,
+    events: Deque<HostEvent, { config::HOST_EVENT_QUEUE }>,
     pub db: AttributeDb,
     /// GATT client procedures waiting for each link's bearer.
     procedures: ProcedureQueue,
@@ -222,6 +237,8 @@ impl Host {
                     unknown_cid: 0,
                     tx_dropped: 0,
                     events_dropped: 0,
+                    att_events_dropped: 0,
+                    gatt_client_unexpected: 0,
                 },
                 frame: [0; 4 + config::L2CAP_PDU_MAX],
                 client_rx: [0; config::ATT_MTU_MAX],
