@@ -71,12 +71,13 @@ mod sized {
     /// value of the longest length (Vol 3 Part F 3.2.9).
     pub const ATT_PREPARE_BYTES: usize = 512;
 
-    /// Events waiting for the Python callback drain: EVENTS_PER_PACKET_MAX
-    /// plus two, the least that flow control needs to accept a packet while
-    /// a couple of events still wait. Each event is still a full
-    /// `MpbleEvent` (~830 bytes, api/event.rs), the largest item in the
-    /// stack, until event payloads move to a shared byte ring (issue 6).
+    /// Host events of one packet or call waiting for the adapters
+    /// (`HostEvent`, ~44 bytes each): EVENTS_PER_PACKET_MAX plus two.
     pub const EVENT_QUEUE: usize = 6;
+    /// Bytes of the ring where callback tuples wait for Python
+    /// (`api::event::EventQueue`): room for the most one packet produces
+    /// (EVENT_BYTES_PER_PACKET) and a few small tuples still waiting.
+    pub const EVENT_BYTES: usize = super::EVENT_BYTES_PER_PACKET + 256;
 
     /// QuecPython: services, characteristics and descriptors registered
     /// before `addOrClearService(1, mode)` commits them to the attribute
@@ -125,10 +126,12 @@ mod sized {
     /// Bytes held by the Prepare Write queue per connection.
     pub const ATT_PREPARE_BYTES: usize = 1024;
 
-    /// Events waiting for the Python callback drain. Flow control keeps it
-    /// from overflowing, so its size only sets how many events one drain
-    /// pass carries.
+    /// Host events of one packet or call waiting for the adapters.
     pub const EVENT_QUEUE: usize = 24;
+    /// Bytes of the ring where callback tuples wait for Python. Flow
+    /// control keeps it from overflowing, so beyond EVENT_BYTES_PER_PACKET
+    /// its size only sets how many events one drain pass carries.
+    pub const EVENT_BYTES: usize = 2 * super::EVENT_BYTES_PER_PACKET;
 
     /// QuecPython: services, characteristics and descriptors registered
     /// before `addOrClearService(1, mode)` commits them to the attribute
@@ -179,6 +182,54 @@ const _: () = assert!(EVENTS_PER_PACKET_MAX < EVENT_QUEUE);
 /// Largest byte payload carried by one event (a whole ATT value).
 pub const EVENT_DATA_MAX: usize = ATT_MTU_MAX + 3;
 
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// Bytes of the callback tuple of a server read or write, beyond the
+/// attribute value it carries (QuecPython events 21 and 22: five ints, the
+/// value and a 16-byte UUID take 36 bytes in `api::event::EventQueue`).
+pub const EVENT_TUPLE_WITH_VALUE: usize = 48;
+
+/// The flow-control rule: the most bytes of callback tuples that one packet
+/// from the controller can produce. The core takes a packet only while the
+/// tuple queue has this many bytes free (`api::Firmware::h4_rx`), so no
+/// tuple is ever dropped. The largest of:
+/// - ATT server: a Read Multiple Request or an Execute Write Request
+///   reports up to ATT_PREPARE_QUEUE attributes (the bound of
+///   `att::server::ServerOutcome::events`), each tuple with the attribute's
+///   whole value (at most ATT_VALUE_MAX, and no more than the value pool);
+/// - GATT client: a response's records become one tuple each: a 4-byte
+///   Find By Type Value record a 14-byte tuple, so 4 bytes per byte of the
+///   PDU cover every discovery response, and a notification or read
+///   response (its value plus 8);
+/// - GAP: an LE Advertising Report of up to 25 reports (Vol 4 Part E
+///   7.7.65.2) in 255 bytes: at most 720 bytes of scan tuples (28 each,
+///   plus the data and the name taken from it).
+///
+/// `api::tests` feeds the worst packet of each kind and checks the bytes.
+pub const EVENT_BYTES_PER_PACKET: usize = max(
+    max(
+        ATT_PREPARE_QUEUE * (EVENT_TUPLE_WITH_VALUE + max_value()),
+        4 * ATT_MTU_MAX,
+    ),
+    720,
+);
+
+/// The longest attribute value the table can hold.
+const fn max_value() -> usize {
+    if ATT_VALUE_MAX < GATT_VALUE_POOL {
+        ATT_VALUE_MAX
+    } else {
+        GATT_VALUE_POOL
+    }
+}
+const _: () = assert!(EVENT_BYTES > EVENT_BYTES_PER_PACKET);
+
 /// An ATT transaction (here: an indication awaiting its confirmation)
 /// fails after 30 s (Vol 3 Part F 3.3.3).
 pub const ATT_TRANSACTION_TIMEOUT_MS: u32 = 30_000;
@@ -203,7 +254,7 @@ mod tests {
     //! thumbv7m a `usize` is 4 bytes instead of 8, so `make size` (which
     //! reads the target's DWARF) shows a few bytes less per structure.
     use super::*;
-    use crate::api::event::MpbleEvent;
+    use crate::api::event::EventQueue;
     use crate::api::quecpython::QuecPython;
     use crate::api::Stack;
     use crate::att::db::AttributeDb;
@@ -272,10 +323,13 @@ mod tests {
                 (size_of::<AttributeDb>() - GATT_VALUE_POOL) / GATT_MAX_ATTRIBUTES,
             ),
             (
-                "EVENT_QUEUE: MpbleEvent + HostEvent each",
-                EVENT_QUEUE * (size_of::<MpbleEvent>() + size_of::<HostEvent>()),
+                "EVENT_QUEUE: HostEvent each",
+                EVENT_QUEUE * size_of::<HostEvent>(),
             ),
-            ("  one MpbleEvent", size_of::<MpbleEvent>()),
+            (
+                "EVENT_BYTES: EventQueue",
+                size_of::<EventQueue<EVENT_BYTES>>(),
+            ),
             (
                 "QPY_*: QuecPython (registrations, pools, client)",
                 size_of::<QuecPython>(),
