@@ -158,7 +158,7 @@ fn advertising_sends_the_apps_bytes_verbatim() {
 #[test]
 fn out_of_range_arguments_return_minus_one_and_change_nothing() {
     let (mut stack, _ctrl) = started();
-    let before = stack.stack.host.core.gap.adv.params;
+    let before = stack.stack.host.core.gap.adv.params();
     assert_eq!(
         stack.qpy_set_adv_param([0x1F, 0x320, 0, 0, 7, 0, 2, 1, 1]),
         -1
@@ -179,7 +179,7 @@ fn out_of_range_arguments_return_minus_one_and_change_nothing() {
         stack.qpy_set_adv_param([0x300, 0x320, 0, 0, 7, 0, 2, 2, 1]),
         -1
     );
-    assert_eq!(stack.stack.host.core.gap.adv.params, before);
+    assert_eq!(stack.stack.host.core.gap.adv.params(), before);
     assert_eq!(stack.qpy_set_adv_data(&[0u8; 32], false), -1);
     assert_eq!(stack.qpy_set_adv_data(&[], false), -1);
     assert!(stack.stack.host.core.gap.adv.data.is_empty());

@@ -85,7 +85,9 @@ const _: () = assert!(config::ATT_PREPARE_BYTES <= u16::MAX as usize);
 
 /// Per-connection ATT server state.
 pub struct AttBearer {
-    mtu: u16,
+    /// ATT_MTU minus the default 23, so that a new bearer is all zeros
+    /// (the core's static in `.bss`, issue 6).
+    mtu_above_default: u16,
     mtu_exchanged: bool,
     indication_pending: bool,
     queue: heapless::Vec<Prepared, { config::ATT_PREPARE_QUEUE }>,
@@ -102,7 +104,7 @@ impl Default for AttBearer {
 impl AttBearer {
     pub const fn new() -> Self {
         AttBearer {
-            mtu: config::ATT_MTU_DEFAULT as u16,
+            mtu_above_default: 0,
             mtu_exchanged: false,
             indication_pending: false,
             queue: heapless::Vec::new(),
@@ -113,7 +115,7 @@ impl AttBearer {
 
     /// Back to the state of a new connection.
     pub fn reset(&mut self) {
-        self.mtu = config::ATT_MTU_DEFAULT as u16;
+        self.mtu_above_default = 0;
         self.mtu_exchanged = false;
         self.indication_pending = false;
         self.clear_queue();
@@ -121,13 +123,14 @@ impl AttBearer {
 
     /// The current ATT_MTU.
     pub fn mtu(&self) -> u16 {
-        self.mtu
+        config::ATT_MTU_DEFAULT as u16 + self.mtu_above_default
     }
 
     /// Sets ATT_MTU after an exchange this side started as a client,
     /// clamped to 23..=ATT_MTU_MAX.
     pub fn set_mtu(&mut self, mtu: u16) {
-        self.mtu = mtu.clamp(config::ATT_MTU_DEFAULT as u16, config::ATT_MTU_MAX as u16);
+        let mtu = mtu.clamp(config::ATT_MTU_DEFAULT as u16, config::ATT_MTU_MAX as u16);
+        self.mtu_above_default = mtu - config::ATT_MTU_DEFAULT as u16;
         self.mtu_exchanged = true;
     }
 
@@ -278,7 +281,7 @@ pub fn handle_pdu(
     out: &mut [u8],
 ) -> ServerOutcome {
     let mut o = ServerOutcome::default();
-    let limit = out.len().min(usize::from(bearer.mtu));
+    let limit = out.len().min(usize::from(bearer.mtu()));
     let Some(resp) = out.get_mut(..limit) else {
         return o;
     };
@@ -331,11 +334,12 @@ fn serve(
             .unwrap_or(0);
             if !bearer.mtu_exchanged {
                 bearer.mtu_exchanged = true;
-                bearer.mtu = client_rx_mtu
+                bearer.mtu_above_default = client_rx_mtu
                     .min(server)
-                    .max(config::ATT_MTU_DEFAULT as u16);
+                    .max(config::ATT_MTU_DEFAULT as u16)
+                    - config::ATT_MTU_DEFAULT as u16;
             }
-            push_event(o, ServerEvent::MtuExchanged { mtu: bearer.mtu });
+            push_event(o, ServerEvent::MtuExchanged { mtu: bearer.mtu() });
             Ok(n)
         }
         AttPdu::FindInformationReq { start, end } => find_information(db, start, end, resp),

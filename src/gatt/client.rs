@@ -264,7 +264,9 @@ pub struct GattClient {
     state: State,
     /// Opcode of the outstanding request (valid when not idle).
     request: u8,
-    mtu: u16,
+    /// ATT_MTU minus the default 23, so that a new client is all zeros
+    /// (the core's static in `.bss`, issue 6).
+    mtu_above_default: u16,
     mtu_requested: bool,
     timed_out: bool,
     unexpected: u32,
@@ -286,7 +288,7 @@ impl GattClient {
         GattClient {
             state: State::Idle,
             request: 0,
-            mtu: MTU_DEFAULT,
+            mtu_above_default: 0,
             mtu_requested: false,
             timed_out: false,
             unexpected: 0,
@@ -300,7 +302,7 @@ impl GattClient {
     pub fn reset(&mut self) {
         self.state = State::Idle;
         self.request = 0;
-        self.mtu = MTU_DEFAULT;
+        self.mtu_above_default = 0;
         self.mtu_requested = false;
         self.timed_out = false;
         self.value_len = 0;
@@ -308,13 +310,13 @@ impl GattClient {
 
     /// ATT_MTU as the client sees it (23 until exchanged).
     pub fn mtu(&self) -> u16 {
-        self.mtu
+        MTU_DEFAULT + self.mtu_above_default
     }
 
     /// ATT_MTU after the peer's client exchanged it with our server on the
     /// same bearer, clamped to 23..=ATT_MTU_MAX.
     pub fn set_mtu(&mut self, mtu: u16) {
-        self.mtu = mtu.clamp(MTU_DEFAULT, MTU_MAX);
+        self.mtu_above_default = mtu.clamp(MTU_DEFAULT, MTU_MAX) - MTU_DEFAULT;
     }
 
     /// A request is outstanding (Vol 3 Part F 3.3.2).
@@ -356,7 +358,7 @@ impl GattClient {
 
     /// Encodes a request into `out`, at most ATT_MTU octets.
     fn encode(&self, req: AttPdu<'_>, out: &mut [u8]) -> Result<usize, ClientError> {
-        let limit = out.len().min(usize::from(self.mtu));
+        let limit = out.len().min(usize::from(self.mtu()));
         let dst = out.get_mut(..limit).ok_or(ClientError::TooLong)?;
         req.encode(dst).ok_or(ClientError::TooLong)
     }
@@ -578,7 +580,7 @@ impl GattClient {
         if handle == 0 {
             return Err(ClientError::InvalidArgument);
         }
-        if value.len() > usize::from(self.mtu) - 3 {
+        if value.len() > usize::from(self.mtu()) - 3 {
             return Err(ClientError::TooLong);
         }
         Ok(())
@@ -604,7 +606,7 @@ impl GattClient {
 
     /// Octets of value in one Prepare Write Request (Vol 3 Part F 3.4.6.1).
     fn part_max(&self) -> usize {
-        usize::from(self.mtu) - 5
+        usize::from(self.mtu()) - 5
     }
 
     /// Writes the Prepare Write Request for the value from `sent` on.
@@ -840,7 +842,7 @@ impl GattClient {
                 // Vol 3 Part F 3.4.2.2: the minimum of both, never below
                 // the LE default.
                 let mtu = client_rx_mtu.min(server_rx_mtu).max(MTU_DEFAULT);
-                self.mtu = mtu;
+                self.mtu_above_default = mtu - MTU_DEFAULT;
                 self.state = State::Idle;
                 self.request = 0;
                 step.push(ClientEvent::MtuExchanged { mtu });
@@ -946,7 +948,7 @@ impl GattClient {
         step.push(ClientEvent::Results {
             procedure: ProcedureKind::ReadByHandle,
         });
-        let full = len + 1 >= usize::from(self.mtu);
+        let full = len + 1 >= usize::from(self.mtu());
         let next = usize::from(offset) + len;
         // A value is at most 512 octets (Vol 3 Part F 3.2.9): nothing lies
         // beyond, whatever the server says.

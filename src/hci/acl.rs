@@ -62,8 +62,9 @@ impl AclHeader {
     }
 }
 
-const NO_HANDLE: u16 = 0xFFFF;
-
+/// Packets in flight on one link; a slot is free when `count` is 0 (no
+/// sentinel handle, so a new `AclFlow` is all zeros and the core's static
+/// stays in `.bss`).
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
     handle: u16,
@@ -94,7 +95,7 @@ impl AclFlow {
             total: 0,
             free: 0,
             links: [InFlight {
-                handle: NO_HANDLE,
+                handle: 0,
                 count: 0,
             }; config::MAX_CONNECTIONS],
         }
@@ -136,7 +137,9 @@ impl AclFlow {
 
     fn slot(&self, handle: u16) -> Option<usize> {
         let handle = handle & HANDLE_MASK;
-        self.links.iter().position(|l| l.handle == handle)
+        self.links
+            .iter()
+            .position(|l| l.count > 0 && l.handle == handle)
     }
 
     /// One ACL packet was handed to the controller on `handle`.
@@ -145,7 +148,7 @@ impl AclFlow {
         let handle = handle & HANDLE_MASK;
         let i = match self.slot(handle) {
             Some(i) => Some(i),
-            None => self.links.iter().position(|l| l.handle == NO_HANDLE),
+            None => self.links.iter().position(|l| l.count == 0),
         };
         // With more links than MAX_CONNECTIONS the credit cannot be tracked
         // per handle; it is then only returned by a later `configure`.
@@ -167,9 +170,6 @@ impl AclFlow {
         };
         let n = count.min(l.count);
         l.count -= n;
-        if l.count == 0 {
-            l.handle = NO_HANDLE;
-        }
         self.free = self.free.saturating_add(n).min(self.total);
     }
 
@@ -185,7 +185,6 @@ impl AclFlow {
         };
         let n = l.count;
         l.count = 0;
-        l.handle = NO_HANDLE;
         self.free = self.free.saturating_add(n).min(self.total);
     }
 }

@@ -492,7 +492,9 @@ struct Outstanding {
 pub struct CommandQueue {
     queue: Deque<Command, { config::HCI_CMD_QUEUE }>,
     outstanding: Vec<Outstanding, { config::HCI_CMD_QUEUE }>,
-    credit: u8,
+    /// The credit minus one, wrapping (0 is a credit of 1, 255 of 0), so
+    /// that a new queue is all zeros and the core's static stays in `.bss`.
+    credit_less_one: u8,
 }
 
 impl Default for CommandQueue {
@@ -508,14 +510,18 @@ impl CommandQueue {
         Self {
             queue: Deque::new(),
             outstanding: Vec::new(),
-            credit: 1,
+            credit_less_one: 0,
         }
     }
 
     pub fn reset(&mut self) {
         self.queue.clear();
         self.outstanding.clear();
-        self.credit = 1;
+        self.set_credit(1);
+    }
+
+    fn set_credit(&mut self, credit: u8) {
+        self.credit_less_one = credit.wrapping_sub(1);
     }
 
     /// Queue a command to be sent when credit allows.
@@ -530,14 +536,14 @@ impl CommandQueue {
 
     /// Commands the controller may accept now.
     pub fn credit(&self) -> u8 {
-        self.credit
+        self.credit_less_one.wrapping_add(1)
     }
 
     /// Move queued commands into `tx` while credit, room to track them and
     /// room in `tx` remain. Each sent command must be answered by
     /// `now_ms + HCI_CMD_TIMEOUT_MS`.
     pub fn pump(&mut self, tx: &mut H4Tx, now_ms: u32) {
-        while self.credit > 0 && !self.outstanding.is_full() {
+        while self.credit() > 0 && !self.outstanding.is_full() {
             let Some(cmd) = self.queue.front() else {
                 break;
             };
@@ -546,7 +552,7 @@ impl CommandQueue {
             }
             let opcode = cmd.opcode;
             self.queue.pop_front();
-            self.credit -= 1;
+            self.set_credit(self.credit() - 1);
             let _ = self.outstanding.push(Outstanding {
                 opcode,
                 deadline: Instant::from_ms(now_ms).add_ms(config::HCI_CMD_TIMEOUT_MS),
@@ -559,7 +565,7 @@ impl CommandQueue {
     /// outstanding command with this opcode (opcode 0x0000 only updates
     /// the credit, Vol 4 Part E 7.7.14).
     pub fn on_command_complete_or_status(&mut self, num_hci_command_packets: u8, opcode: u16) {
-        self.credit = num_hci_command_packets;
+        self.set_credit(num_hci_command_packets);
         if opcode == opcode::NOP {
             return;
         }
@@ -579,8 +585,8 @@ impl CommandQueue {
             .iter()
             .position(|o| o.deadline.is_reached(Instant::from_ms(now_ms)))?;
         let o = self.outstanding.remove(i);
-        if self.credit == 0 {
-            self.credit = 1;
+        if self.credit() == 0 {
+            self.set_credit(1);
         }
         Some(o.opcode)
     }
@@ -706,6 +712,11 @@ mod tests {
     #[test]
     fn hci_command_queue_credit() {
         let mut q = CommandQueue::new();
+        // All zeros when new (the core's static stays in .bss), credit 1.
+        assert_eq!((q.credit_less_one, q.credit()), (0, 1));
+        q.on_command_complete_or_status(255, opcode::NOP);
+        assert_eq!(q.credit(), 255);
+        q.on_command_complete_or_status(1, opcode::NOP);
         let mut tx = H4Tx::new();
         q.submit(reset()).unwrap();
         q.submit(read_bd_addr()).unwrap();

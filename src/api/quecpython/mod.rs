@@ -115,11 +115,15 @@ pub struct QuecPython {
     pool: [u8; config::QPY_VALUE_POOL],
     pool_len: usize,
     name: Vec<u8, 29>,
-    /// First handle of the user's services in the committed table; reads
-    /// and writes below it (the default GAP/GATT services) are not reported.
-    first_user_handle: u16,
-    /// `setScanFilter(1)` (the default): one report per device per scan.
-    scan_filter: bool,
+    /// First handle of the user's services in the committed table, minus
+    /// one; reads and writes below it (the default GAP/GATT services) are
+    /// not reported. Stored less one (and the scan filter inverted) so that
+    /// the adapter's initial state is all zeros: the core's static needs no
+    /// initial image in flash (`.bss`, issue 6).
+    first_user_handle_less_one: u16,
+    /// `setScanFilter(0)`: every advertising packet is reported. Off (the
+    /// default, `setScanFilter(1)`): one report per device per scan.
+    scan_filter_off: bool,
     /// Devices reported in this scan (address type, address).
     seen: Vec<(u8, [u8; 6]), { config::QPY_SCAN_SEEN }>,
     /// The address given to the pending `connect`, for a failure event.
@@ -178,8 +182,8 @@ impl QuecPython {
             pool: [0; config::QPY_VALUE_POOL],
             pool_len: 0,
             name: Vec::new(),
-            first_user_handle: START_HANDLE_WITHOUT_SYS,
-            scan_filter: true,
+            first_user_handle_less_one: START_HANDLE_WITHOUT_SYS - 1,
+            scan_filter_off: false,
             seen: Vec::new(),
             connecting_to: [0; 6],
             client: client::Client::new(),
@@ -453,11 +457,11 @@ impl QuecPython {
                 }
             }
         }
-        self.first_user_handle = if keep_sys {
+        self.first_user_handle_less_one = if keep_sys {
             START_HANDLE_WITH_SYS
         } else {
             START_HANDLE_WITHOUT_SYS
-        };
+        } - 1;
         Ok(())
     }
 
@@ -626,13 +630,14 @@ impl QuecPython {
         if !ok {
             return ERR;
         }
-        let params = &mut host.gap.adv.params;
+        let mut params = host.gap.adv.params();
         params.interval_min = min_adv as u16;
         params.interval_max = max_adv as u16;
         params.advertising_type = adv_type as u8;
         params.own_address_type = addr_type as u8;
         params.channel_map = channel as u8;
         params.filter_policy = filter_policy as u8;
+        host.gap.adv.set_params(params);
         OK
     }
 
@@ -672,12 +677,13 @@ impl QuecPython {
         if !ok {
             return ERR;
         }
-        let s = &mut host.gap.scan.params;
+        let mut s = host.gap.scan.params();
         s.scan_type = scan_mode as u8;
         s.interval = interval as u16;
         s.window = window as u16;
         s.filter_policy = filter_policy as u8;
         s.own_address_type = addr_type as u8;
+        host.gap.scan.set_params(s);
         OK
     }
 
@@ -694,7 +700,7 @@ impl QuecPython {
     pub fn set_scan_filter(&mut self, act: i64) -> i32 {
         match in_range(act, 0, 1) {
             Some(a) => {
-                self.scan_filter = a == 1;
+                self.scan_filter_off = a != 1;
                 OK
             }
             None => ERR,
@@ -746,7 +752,7 @@ impl QuecPython {
             // after the next start (in its event-0 handler, as the demos
             // do) gets 0 from every call and one table (docs/DECISIONS.md).
             self.clear_registrations();
-            self.first_user_handle = START_HANDLE_WITHOUT_SYS;
+            self.first_user_handle_less_one = START_HANDLE_WITHOUT_SYS - 1;
         }
         let Some(target) = self.target() else {
             return;
@@ -870,7 +876,7 @@ impl QuecPython {
                 HostEvent::GattWrite { conn, handle, .. }
                 | HostEvent::GattRead { conn, handle } => {
                     let AttHandle(handle) = handle;
-                    if self.role != Role::Server || handle < self.first_user_handle {
+                    if self.role != Role::Server || handle <= self.first_user_handle_less_one {
                         return Ok(false);
                     }
                     let id = if matches!(ev, HostEvent::GattWrite { .. }) {
@@ -915,7 +921,7 @@ impl QuecPython {
                     if self.role != Role::Client {
                         return Ok(false);
                     }
-                    if self.scan_filter {
+                    if !self.scan_filter_off {
                         let key = (r.address_type, r.address);
                         if self.seen.contains(&key) {
                             return Ok(false);
