@@ -731,13 +731,11 @@ mod tests {
     #[test]
     fn the_firmware_static_is_in_bss() {
         let at = core::ptr::addr_of!(super::FIRMWARE) as usize;
-        // SAFETY: only the addresses of the linker's symbols are taken.
-        let (start, end) = unsafe {
-            (
-                core::ptr::addr_of!(__bss_start) as usize,
-                core::ptr::addr_of!(_end) as usize,
-            )
-        };
+        // Only the addresses of the linker's symbols are taken (safe).
+        let (start, end) = (
+            core::ptr::addr_of!(__bss_start) as usize,
+            core::ptr::addr_of!(_end) as usize,
+        );
         assert!(
             (start..end).contains(&at),
             "FIRMWARE at {at:#x} is not in .bss ({start:#x}..{end:#x}): some field of \
