@@ -44,14 +44,15 @@ mod sized {
     /// Commands waiting for a Num_HCI_Command_Packets credit. Not smaller
     /// than unix: `HostCore::stop` queues at once a Disconnect per link, the
     /// advertising and scan disables, a Create Connection Cancel and a Reset
-    /// (checked below). The cost is the 255-byte parameter buffer of each
-    /// queued command.
+    /// (checked below). Each queued command costs its parameter buffer of
+    /// HCI_CMD_PARAMS_SENT_MAX (32) bytes.
     pub const HCI_CMD_QUEUE: usize = 8;
 
-    /// Bytes waiting to be written to the controller (H4 framed). 1 KB holds
-    /// the largest command (4 + 255) and about three ACL packets of a full
-    /// PDU (5 + 4 + 247); the ACL queue keeps further PDUs until it drains.
-    pub const H4_TX_BUFFER: usize = 1024;
+    /// Bytes waiting to be written to the controller (H4 framed). 512 holds
+    /// one ACL packet of a full PDU (5 + 4 + 247) and several commands (at
+    /// most 4 + 32 each); the ACL queue keeps further PDUs, and the command
+    /// queue further commands, until the port has written these out.
+    pub const H4_TX_BUFFER: usize = 512;
 
     /// Attribute table rows (handles) in the GATT server: the goal.
     /// The GAP and GATT services take 11; 53 rows remain for the app, e.g. 4
@@ -149,6 +150,11 @@ mod sized {
     pub const QPY_VALUE_POOL: usize = 4096;
 }
 
+/// The H4 transmit buffer takes any one ACL packet (its data is at most a
+/// whole L2CAP PDU) or command, else the queues in front of it would stall.
+const _: () = assert!(H4_TX_BUFFER >= 5 + 4 + L2CAP_PDU_MAX);
+const _: () = assert!(H4_TX_BUFFER >= 4 + HCI_CMD_PARAMS_SENT_MAX);
+
 /// `HostCore::stop` queues up to one Disconnect per link plus four commands
 /// (advertising and scan disable, Create Connection Cancel, Reset).
 const _: () = assert!(HCI_CMD_QUEUE >= MAX_CONNECTIONS + 4);
@@ -169,6 +175,12 @@ pub const ACL_RX_PAYLOAD_MAX: usize = 4 + L2CAP_PDU_MAX + 16;
 
 /// HCI command parameters are at most 255 bytes (Vol 4 Part E 5.4.1).
 pub const HCI_CMD_PARAM_MAX: usize = 255;
+/// The longest parameters of a command the host sends: LE Set Advertising
+/// Data and LE Set Scan Response Data, 32 bytes (Vol 4 Part E 7.8.7,
+/// 7.8.8); next come LE Enable Encryption (28) and LE Create Connection
+/// (25). Each queued command reserves this many bytes, not 255.
+pub const HCI_CMD_PARAMS_SENT_MAX: usize = 1 + ADV_DATA_MAX;
+const _: () = assert!(HCI_CMD_PARAMS_SENT_MAX <= HCI_CMD_PARAM_MAX);
 /// A command with no Command Complete/Status after this long has failed
 /// (Vol 4 Part E 4.4 gives the host the duty to time out).
 pub const HCI_CMD_TIMEOUT_MS: u32 = 1000;

@@ -57,15 +57,16 @@ pub mod opcode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
     pub opcode: u16,
-    pub params: Vec<u8, { config::HCI_CMD_PARAM_MAX }>,
+    /// At most the longest parameters the host sends
+    /// (`config::HCI_CMD_PARAMS_SENT_MAX`), not the 255 bytes HCI allows.
+    pub params: Vec<u8, { config::HCI_CMD_PARAMS_SENT_MAX }>,
 }
 
 impl Command {
     /// A command with these parameters; parameters beyond
-    /// `config::HCI_CMD_PARAM_MAX` (255, the Parameter_Total_Length limit)
-    /// are cut off.
+    /// `config::HCI_CMD_PARAMS_SENT_MAX` are cut off.
     pub fn new(opcode: u16, params: &[u8]) -> Self {
-        let n = params.len().min(config::HCI_CMD_PARAM_MAX);
+        let n = params.len().min(config::HCI_CMD_PARAMS_SENT_MAX);
         let mut v = Vec::new();
         let _ = v.extend_from_slice(params.get(..n).unwrap_or(&[]));
         Self { opcode, params: v }
@@ -80,15 +81,15 @@ impl Command {
 }
 
 /// A command whose parameters `fields` writes, little-endian (Vol 4 Part E
-/// 5.2). Every builder below writes a fixed layout far below the 255-octet
-/// Parameter_Total_Length limit (`config::HCI_CMD_PARAM_MAX`), so the
-/// writer never runs out of room.
+/// 5.2). Every builder below writes a fixed layout of at most
+/// `config::HCI_CMD_PARAMS_SENT_MAX` bytes (tested), so the writer never
+/// runs out of room.
 ///
 /// `fields` is a `dyn` so that this function is compiled once, not once
 /// per builder.
 fn build(opcode: u16, fields: &dyn Fn(&mut Writer<'_>) -> Result<(), Overflow>) -> Command {
     let mut params = Vec::new();
-    let _ = params.resize_default(config::HCI_CMD_PARAM_MAX);
+    let _ = params.resize_default(config::HCI_CMD_PARAMS_SENT_MAX);
     let mut w = Writer::new(&mut params);
     let fits = fields(&mut w).is_ok();
     debug_assert!(fits, "HCI command 0x{opcode:04X}: parameters overflow");
@@ -706,6 +707,37 @@ mod tests {
         assert_eq!(
             bytes(&le_long_term_key_request_reply(0x40, [0x11; 16]))[..6],
             hex("011a20124000")[..]
+        );
+    }
+
+    /// Every command the host builds fits the queue's parameter slots
+    /// whole: the longest are exactly as long as the spec says.
+    #[test]
+    fn hci_command_longest_parameters_fit() {
+        assert_eq!(le_set_advertising_data(&[0xAA; 31]).params.len(), 32);
+        assert_eq!(le_set_scan_response_data(&[0xAA; 31]).params.len(), 32);
+        assert_eq!(le_enable_encryption(1, [0; 8], 0, [0; 16]).params.len(), 28);
+        let cc = CreateConnection {
+            scan_interval: 0x10,
+            scan_window: 0x10,
+            initiator_filter_policy: 0,
+            peer_address_type: 0,
+            peer_address: [0; 6],
+            own_address_type: 0,
+            connection: ConnectionParameters::default(),
+        };
+        assert_eq!(le_create_connection(&cc).params.len(), 25);
+        assert_eq!(
+            le_set_advertising_parameters(&AdvertisingParameters::default())
+                .params
+                .len(),
+            15
+        );
+        assert_eq!(
+            le_remote_connection_parameter_request_reply(1, &ConnectionParameters::default())
+                .params
+                .len(),
+            14
         );
     }
 
