@@ -274,12 +274,14 @@ impl AclTxQueue {
         let mut left = n;
         while left > 0 {
             let want = left.min(chunk.len());
-            let k = self.ring.pop_into(&mut chunk[..want]);
+            // `get` rather than indexing: no panic path (and no core::fmt)
+            // in the firmware.
+            let k = self.ring.pop_into(chunk.get_mut(..want).unwrap_or(&mut []));
             if k == 0 {
                 break;
             }
             // Cannot fail: popping just freed k bytes.
-            let _ = self.ring.push_slice(&chunk[..k]);
+            let _ = self.ring.push_slice(chunk.get(..k).unwrap_or(&[]));
             left -= k;
         }
     }

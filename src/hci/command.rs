@@ -521,6 +521,24 @@ impl CommandQueue {
         self.set_credit(1);
     }
 
+    /// Removes outstanding command `i`, keeping the others in order.
+    /// (`heapless::Vec::remove` would bring a formatted panic, and with it
+    /// `core::fmt`, into the firmware.)
+    fn take_outstanding(&mut self, i: usize) -> Option<Outstanding> {
+        let o = *self.outstanding.get(i)?;
+        if let Some(tail) = self.outstanding.get_mut(i..) {
+            for j in 1..tail.len() {
+                if let Some(&next) = tail.get(j) {
+                    if let Some(prev) = tail.get_mut(j - 1) {
+                        *prev = next;
+                    }
+                }
+            }
+        }
+        self.outstanding.pop();
+        Some(o)
+    }
+
     fn set_credit(&mut self, credit: u8) {
         self.credit_less_one = credit.wrapping_sub(1);
     }
@@ -571,7 +589,7 @@ impl CommandQueue {
             return;
         }
         if let Some(i) = self.outstanding.iter().position(|o| o.opcode == opcode) {
-            self.outstanding.remove(i);
+            self.take_outstanding(i);
         }
     }
 
@@ -585,7 +603,7 @@ impl CommandQueue {
             .outstanding
             .iter()
             .position(|o| o.deadline.is_reached(Instant::from_ms(now_ms)))?;
-        let o = self.outstanding.remove(i);
+        let o = self.take_outstanding(i)?;
         if self.credit() == 0 {
             self.set_credit(1);
         }

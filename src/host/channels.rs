@@ -102,7 +102,7 @@ impl HostCore {
         } else {
             att_server::write_notification(handle.0, value, mtu, &mut pdu)
         };
-        self.send_l2cap(link, l2cap::CID_ATT, &pdu[..n])?;
+        self.send_l2cap(link, l2cap::CID_ATT, pdu.get(..n).unwrap_or(&[]))?;
         if indicate {
             if let Some(c) = self.conns.get_mut(conn) {
                 let _ = c.att.begin_indication();
@@ -147,7 +147,7 @@ impl HostCore {
         }
         let link = c.handle;
         if n > 0 {
-            self.send_l2cap(link, l2cap::CID_ATT, &pdu[..n])?;
+            self.send_l2cap(link, l2cap::CID_ATT, pdu.get(..n).unwrap_or(&[]))?;
         }
         Ok(())
     }
@@ -264,7 +264,7 @@ impl HostCore {
     fn send_l2cap(&mut self, link: ConnHandle, cid: u16, payload: &[u8]) -> Result<(), HostError> {
         let n =
             l2cap::write_basic_frame(cid, payload, &mut self.frame).ok_or(HostError::TooLong)?;
-        let res = self.acl_tx.push(link.0, &self.frame[..n]);
+        let res = self.acl_tx.push(link.0, self.frame.get(..n).unwrap_or(&[]));
         self.pump();
         res.map_err(|_| {
             self.stats.tx_dropped += 1;
@@ -290,7 +290,9 @@ impl HostCore {
         let (cid, len) = match c.reassembler.push(header.pb, data) {
             Ok(Some(frame)) => {
                 let n = frame.payload.len().min(pdu.len());
-                pdu[..n].copy_from_slice(&frame.payload[..n]);
+                if let (Some(dst), Some(src)) = (pdu.get_mut(..n), frame.payload.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
                 (frame.cid, n)
             }
             Ok(None) => return,
@@ -299,7 +301,7 @@ impl HostCore {
                 return;
             }
         };
-        self.on_l2cap(conn, cid, &pdu[..len]);
+        self.on_l2cap(conn, cid, pdu.get(..len).unwrap_or(&[]));
     }
 
     fn on_l2cap(&mut self, conn: ConnSlot, cid: u16, pdu: &[u8]) {
@@ -316,7 +318,9 @@ impl HostCore {
             {
                 let step = c.client.on_pdu(pdu, &mut rsp);
                 let n = pdu.len().min(self.client_rx.len());
-                self.client_rx[..n].copy_from_slice(&pdu[..n]);
+                if let (Some(dst), Some(src)) = (self.client_rx.get_mut(..n), pdu.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
                 self.client_rx_len = n;
                 if step.request_len > 0 {
                     // The next request of the procedure starts a new
@@ -327,7 +331,11 @@ impl HostCore {
                         c.client_deadline = Instant::from_ms(self.now_ms)
                             .add_ms(config::ATT_TRANSACTION_TIMEOUT_MS);
                     }
-                    let _ = self.send_l2cap(link, l2cap::CID_ATT, &rsp[..step.request_len]);
+                    let _ = self.send_l2cap(
+                        link,
+                        l2cap::CID_ATT,
+                        rsp.get(..step.request_len).unwrap_or(&[]),
+                    );
                 }
                 for &event in step.events.iter() {
                     if let ClientEvent::MtuExchanged { mtu } = event {
@@ -365,7 +373,11 @@ impl HostCore {
                     &mut rsp,
                 );
                 if outcome.response_len > 0 {
-                    let _ = self.send_l2cap(link, l2cap::CID_ATT, &rsp[..outcome.response_len]);
+                    let _ = self.send_l2cap(
+                        link,
+                        l2cap::CID_ATT,
+                        rsp.get(..outcome.response_len).unwrap_or(&[]),
+                    );
                 }
                 for ev in outcome.events.iter() {
                     let ev = match *ev {
@@ -399,7 +411,7 @@ impl HostCore {
                     let _ = self.send_l2cap(
                         link,
                         l2cap::CID_LE_SIGNALING,
-                        &rsp[..outcome.response_len],
+                        rsp.get(..outcome.response_len).unwrap_or(&[]),
                     );
                 }
                 if let Some(signaling::SignalingEvent::ConnectionParameterUpdateRequest {
@@ -421,7 +433,7 @@ impl HostCore {
             l2cap::CID_SMP => {
                 let n = smp::handle(pdu, &mut rsp);
                 if n > 0 {
-                    let _ = self.send_l2cap(link, l2cap::CID_SMP, &rsp[..n]);
+                    let _ = self.send_l2cap(link, l2cap::CID_SMP, rsp.get(..n).unwrap_or(&[]));
                 }
             }
             _ => self.stats.unknown_cid = self.stats.unknown_cid.wrapping_add(1),
@@ -461,7 +473,7 @@ impl HostCore {
                 &mut rsp,
             ),
         };
-        let _ = self.send_l2cap(link, l2cap::CID_LE_SIGNALING, &rsp[..n]);
+        let _ = self.send_l2cap(link, l2cap::CID_LE_SIGNALING, rsp.get(..n).unwrap_or(&[]));
         if accepted {
             let params = ConnectionParameters {
                 interval_min,

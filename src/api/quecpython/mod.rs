@@ -359,7 +359,9 @@ impl QuecPython {
         else {
             return ERR;
         };
-        if !is_desc && self.charas[idx].value.is_some() {
+        // `get` rather than indexing, here and below: no panic path (and
+        // no core::fmt) in the firmware.
+        if !is_desc && self.charas.get(idx).is_none_or(|c| c.value.is_some()) {
             return ERR;
         }
         if is_desc && self.descs.is_full() {
@@ -400,7 +402,9 @@ impl QuecPython {
                 return ERR;
             }
         } else {
-            self.charas[idx].value = Some(attr);
+            if let Some(c) = self.charas.get_mut(idx) {
+                c.value = Some(attr);
+            }
         }
         OK
     }
@@ -428,10 +432,14 @@ impl QuecPython {
                 .map_err(|_| ())?;
         }
         for s in 0..self.services.len() {
-            let svc = self.services[s];
+            let Some(&svc) = self.services.get(s) else {
+                continue;
+            };
             db.add_service(svc.uuid, svc.primary).map_err(|_| ())?;
             for c in 0..self.charas.len() {
-                let chara = self.charas[c];
+                let Some(&chara) = self.charas.get(c) else {
+                    continue;
+                };
                 if chara.server_id != svc.server_id {
                     continue;
                 }
@@ -445,9 +453,13 @@ impl QuecPython {
                 let (_, value_handle) = db
                     .add_characteristic(chara.properties, chara.uuid, perms, value, max_len)
                     .map_err(|_| ())?;
-                self.charas[c].value_handle = value_handle;
+                if let Some(ch) = self.charas.get_mut(c) {
+                    ch.value_handle = value_handle;
+                }
                 for d in 0..self.descs.len() {
-                    let desc = self.descs[d];
+                    let Some(&desc) = self.descs.get(d) else {
+                        continue;
+                    };
                     if desc.server_id != chara.server_id || desc.chara_id != chara.chara_id {
                         continue;
                     }
