@@ -273,7 +273,9 @@ pub struct GattClient {
     /// Service UUID of Discover Primary Service By Service UUID.
     uuid: Uuid,
     /// Value of Write Long Characteristic Values.
-    value: [u8; VALUE_MAX],
+    /// Length of the Write Long value. The value itself stays in the
+    /// core's procedure pool (`gatt::queue`) while the write runs, and is
+    /// handed back to [`GattClient::on_pdu`]: no copy per link.
     value_len: u16,
 }
 
@@ -293,7 +295,6 @@ impl GattClient {
             timed_out: false,
             unexpected: 0,
             uuid: Uuid::Uuid16(0),
-            value: [0; VALUE_MAX],
             value_len: 0,
         }
     }
@@ -615,11 +616,12 @@ impl GattClient {
         handle: u16,
         offset: u16,
         sent: u16,
+        value: &[u8],
         out: &mut [u8],
     ) -> Option<(usize, u16)> {
         let from = usize::from(sent);
         let to = usize::from(self.value_len).min(from + self.part_max());
-        let part = self.value.get(from..to)?;
+        let part = value.get(from..to)?;
         let req = AttPdu::PrepareWriteReq {
             handle,
             offset: offset.checked_add(sent)?,
@@ -631,7 +633,8 @@ impl GattClient {
 
     /// Write Long Characteristic Values / Descriptors (Vol 3 Part G 4.9.4,
     /// 4.12.4): Prepare Write Requests from `offset`, then Execute Write.
-    /// The value (1..=512 octets) is copied.
+    /// The value (1..=512 octets) is not copied: the caller keeps it until
+    /// the procedure ends and passes it to every [`GattClient::on_pdu`].
     pub fn write_long(
         &mut self,
         handle: u16,
@@ -648,14 +651,9 @@ impl GattClient {
         if handle == 0 || value.is_empty() || !fits {
             return Err(ClientError::InvalidArgument);
         }
-        let dst = self
-            .value
-            .get_mut(..value.len())
-            .ok_or(ClientError::TooLong)?;
-        dst.copy_from_slice(value);
         self.value_len = value.len() as u16;
         let (n, part) = self
-            .prepare_request(handle, offset, 0, out)
+            .prepare_request(handle, offset, 0, value, out)
             .ok_or(ClientError::TooLong)?;
         self.state = State::PrepareWrite {
             handle,
@@ -743,7 +741,9 @@ impl GattClient {
     }
 
     /// Handles one PDU from the peer's server role (see [`is_for_client`]).
-    pub fn on_pdu(&mut self, pdu: &[u8], out: &mut [u8]) -> ClientStep {
+    /// `value` is the running Write Long's value (as given to
+    /// [`GattClient::write_long`]; empty for any other procedure).
+    pub fn on_pdu(&mut self, pdu: &[u8], value: &[u8], out: &mut [u8]) -> ClientStep {
         let mut step = ClientStep::default();
         let Some(&opcode) = pdu.first() else {
             self.ignore();
@@ -799,7 +799,7 @@ impl GattClient {
             return step;
         }
         match AttPdu::decode(pdu) {
-            Ok(rsp) => self.on_response(rsp, out, &mut step),
+            Ok(rsp) => self.on_response(rsp, value, out, &mut step),
             Err(_) => self.reject(&mut step),
         }
         step
@@ -836,7 +836,13 @@ impl GattClient {
         self.send(n, pdu::ATT_EXECUTE_WRITE_REQ, step);
     }
 
-    fn on_response(&mut self, rsp: AttPdu<'_>, out: &mut [u8], step: &mut ClientStep) {
+    fn on_response(
+        &mut self,
+        rsp: AttPdu<'_>,
+        written: &[u8],
+        out: &mut [u8],
+        step: &mut ClientStep,
+    ) {
         match (self.state, rsp) {
             (State::ExchangeMtu { client_rx_mtu }, AttPdu::ExchangeMtuRsp { server_rx_mtu }) => {
                 // Vol 3 Part F 3.4.2.2: the minimum of both, never below
@@ -893,7 +899,7 @@ impl GattClient {
                 },
             ) => {
                 let from = usize::from(sent);
-                let expected = self.value.get(from..from + usize::from(part));
+                let expected = written.get(from..from + usize::from(part));
                 let echo =
                     h == handle && Some(o) == offset.checked_add(sent) && expected == Some(value);
                 if !echo {
@@ -912,7 +918,7 @@ impl GattClient {
                     let n = self.encode(req, out).ok();
                     self.send(n, pdu::ATT_EXECUTE_WRITE_REQ, step);
                 } else {
-                    match self.prepare_request(handle, offset, sent, out) {
+                    match self.prepare_request(handle, offset, sent, written, out) {
                         Some((n, part)) => {
                             self.state = State::PrepareWrite {
                                 handle,
@@ -1058,8 +1064,13 @@ mod tests {
 
     /// Feeds a PDU from the server; returns (bytes to send, events).
     fn feed(c: &mut GattClient, pdu: &[u8]) -> (Vec<u8>, Vec<ClientEvent>) {
+        feed_w(c, pdu, &[])
+    }
+
+    /// The same while a Write Long of `value` runs.
+    fn feed_w(c: &mut GattClient, pdu: &[u8], value: &[u8]) -> (Vec<u8>, Vec<ClientEvent>) {
         let mut out = [0u8; config::ATT_MTU_MAX];
-        let s = c.on_pdu(pdu, &mut out);
+        let s = c.on_pdu(pdu, value, &mut out);
         assert!(s.request_len <= usize::from(c.mtu()));
         (out[..s.request_len].to_vec(), s.events.to_vec())
     }
@@ -1556,7 +1567,7 @@ mod tests {
             pdu[0] = [
                 0x01, 0x03, 0x05, 0x07, 0x09, 0x0B, 0x0D, 0x11, 0x17, 0x19, 0x1B, 0x1D,
             ][(rng % 12) as usize];
-            let _ = c.on_pdu(&pdu[..len], &mut o);
+            let _ = c.on_pdu(&pdu[..len], &[0x5A; 100], &mut o);
         }
     }
 
@@ -1670,22 +1681,22 @@ mod tests {
         // The response echoes the request; the next part follows.
         let mut rsp = std::vec![0x17];
         rsp.extend_from_slice(&req[1..]);
-        let (req, ev) = feed(&mut c, &rsp);
+        let (req, ev) = feed_w(&mut c, &rsp, &value);
         assert!(ev.is_empty());
         assert_eq!(req[0], 0x16);
         assert_eq!(req[1..], prep(18, &value[18..36]));
         let mut rsp = std::vec![0x17];
         rsp.extend_from_slice(&req[1..]);
-        let (req, _) = feed(&mut c, &rsp);
+        let (req, _) = feed_w(&mut c, &rsp, &value);
         assert_eq!(req[1..], prep(36, &value[36..]));
         let mut rsp = std::vec![0x17];
         rsp.extend_from_slice(&req[1..]);
         // Execute Write, flags 0x01.
-        let (req, ev) = feed(&mut c, &rsp);
+        let (req, ev) = feed_w(&mut c, &rsp, &value);
         assert_eq!(req, [0x18, 0x01]);
         assert!(ev.is_empty());
         assert_eq!(c.running(), Some(K::WriteLong));
-        let (req, ev) = feed(&mut c, &[0x19]);
+        let (req, ev) = feed_w(&mut c, &[0x19], &value);
         assert!(req.is_empty());
         assert_eq!(ev, [done(K::WriteLong, 0, 0)]);
 
@@ -1694,11 +1705,11 @@ mod tests {
         let mut rsp = std::vec![0x17];
         rsp.extend_from_slice(&req[1..]);
         rsp[10] ^= 1;
-        let (req, ev) = feed(&mut c, &rsp);
+        let (req, ev) = feed_w(&mut c, &rsp, &value);
         assert_eq!(req, [0x18, 0x00]);
         assert!(ev.is_empty());
         assert_eq!(
-            feed(&mut c, &[0x19]).1,
+            feed_w(&mut c, &[0x19], &value).1,
             [done(K::WriteLong, ERROR_INVALID_RESPONSE, 3)]
         );
         // Wrong offset in the echo.
@@ -1706,23 +1717,30 @@ mod tests {
         let mut rsp = std::vec![0x17];
         rsp.extend_from_slice(&req[1..]);
         rsp[3] = 1;
-        assert_eq!(feed(&mut c, &rsp).0, [0x18, 0x00]);
+        assert_eq!(feed_w(&mut c, &rsp, &value).0, [0x18, 0x00]);
         // An error on the cancel still reports the echo failure.
         assert_eq!(
-            feed(&mut c, &[0x01, 0x18, 0x00, 0x00, 0x0E]).1,
+            feed_w(&mut c, &[0x01, 0x18, 0x00, 0x00, 0x0E], &value).1,
             [done(K::WriteLong, ERROR_INVALID_RESPONSE, 3)]
         );
         // Prepare Queue Full: cancel, then the server's code.
         start(&mut c, |c, o| c.write_long(3, 0, &value, o));
-        let (req, ev) = feed(&mut c, &[0x01, 0x16, 0x03, 0x00, 0x09]);
+        let (req, ev) = feed_w(&mut c, &[0x01, 0x16, 0x03, 0x00, 0x09], &value);
         assert_eq!(req, [0x18, 0x00]);
         assert!(ev.is_empty());
-        assert_eq!(feed(&mut c, &[0x19]).1, [done(K::WriteLong, 0x09, 3)]);
+        assert_eq!(
+            feed_w(&mut c, &[0x19], &value).1,
+            [done(K::WriteLong, 0x09, 3)]
+        );
         // An error on Execute Write itself.
         start(&mut c, |c, o| c.write_long(3, 10, &value[..5], o));
-        let (_, _) = feed(&mut c, &[0x17, 0x03, 0x00, 0x0A, 0x00, 0, 1, 2, 3, 4]);
+        let (_, _) = feed_w(
+            &mut c,
+            &[0x17, 0x03, 0x00, 0x0A, 0x00, 0, 1, 2, 3, 4],
+            &value,
+        );
         assert_eq!(
-            feed(&mut c, &[0x01, 0x18, 0x03, 0x00, 0x0D]).1,
+            feed_w(&mut c, &[0x01, 0x18, 0x03, 0x00, 0x0D], &value).1,
             [done(K::WriteLong, 0x0D, 3)]
         );
         // Writes and Write Response.
@@ -1817,6 +1835,9 @@ mod tests {
 
         // Runs a procedure to its end; returns the server's responses that
         // came with Results, and the final event.
+        // The Write Long below runs with this value (outside one, the
+        // value handed to on_pdu is not read).
+        let new: Vec<u8> = (0..100u8).rev().collect();
         let mut run = |c: &mut GattClient, first: Vec<u8>| -> (Vec<Vec<u8>>, ClientEvent) {
             let mut req = first;
             let mut results = Vec::new();
@@ -1831,7 +1852,7 @@ mod tests {
                     &mut out,
                 );
                 let rsp = out[..o.response_len].to_vec();
-                let (next, ev) = feed(c, &rsp);
+                let (next, ev) = feed_w(c, &rsp, &new);
                 for e in ev {
                     match e {
                         Results { .. } => results.push(rsp.clone()),
@@ -1875,7 +1896,6 @@ mod tests {
         assert_eq!(res.len(), 244 / 22 + 1);
 
         // Write a new 100-octet value with queued writes.
-        let new: Vec<u8> = (0..100u8).rev().collect();
         let r = start(&mut c, |c, o| c.write_long(3, 0, &new, o));
         let (res, end) = run(&mut c, r);
         assert!(res.is_empty());

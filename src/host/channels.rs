@@ -316,7 +316,13 @@ impl HostCore {
                     .first()
                     .is_some_and(|&op| gatt_client::is_for_client(op)) =>
             {
-                let step = c.client.on_pdu(pdu, &mut rsp);
+                // A running Write Long reads its value from the procedure
+                // pool, where it stays until the procedure ends.
+                let running = self.procedures.running(conn.index());
+                let value = running
+                    .as_ref()
+                    .map_or(&[][..], |r| self.procedures.data(r));
+                let step = c.client.on_pdu(pdu, value, &mut rsp);
                 let n = pdu.len().min(self.client_rx.len());
                 if let (Some(dst), Some(src)) = (self.client_rx.get_mut(..n), pdu.get(..n)) {
                     dst.copy_from_slice(src);
