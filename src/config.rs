@@ -296,11 +296,12 @@ mod tests {
 
     #[test]
     fn capacity_costs() {
-        let conn = size_of::<Option<Connection>>();
+        // A slot: the connection and its `live` flag.
+        let conn = size_of::<Connection>() + 1;
         let rows = [
             ("Stack (all of the core's state)", size_of::<Stack>()),
             (
-                "MAX_CONNECTIONS: Option<Connection> each",
+                "MAX_CONNECTIONS: Connection each",
                 conn * MAX_CONNECTIONS,
             ),
             (
@@ -308,7 +309,7 @@ mod tests {
                 size_of::<AttBearer>() * MAX_CONNECTIONS,
             ),
             (
-                "  of which GattClient (a 512-byte Write Long value)",
+                "  of which GattClient",
                 size_of::<GattClient>() * MAX_CONNECTIONS,
             ),
             (
