@@ -300,10 +300,7 @@ mod tests {
         let conn = size_of::<Connection>() + 1;
         let rows = [
             ("Stack (all of the core's state)", size_of::<Stack>()),
-            (
-                "MAX_CONNECTIONS: Connection each",
-                conn * MAX_CONNECTIONS,
-            ),
+            ("MAX_CONNECTIONS: Connection each", conn * MAX_CONNECTIONS),
             (
                 "  of which AttBearer (ATT_PREPARE_QUEUE, _BYTES)",
                 size_of::<AttBearer>() * MAX_CONNECTIONS,

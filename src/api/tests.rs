@@ -246,10 +246,12 @@ fn connect_notify_write_mtu_and_disconnect_follow_the_demo_tuples() {
         std::vec![(MpbleTarget::QpyServer, ints(&[25, 0]))]
     );
 
-    // ATT_EXCHANGE_MTU_REQ 247 -> RSP with our 517; ATT_MTU = 247.
+    // ATT_EXCHANGE_MTU_REQ 247 -> RSP with our ATT_MTU_MAX (517 unix, 247
+    // microcontroller); ATT_MTU = 247.
+    let [lo, hi] = (crate::config::ATT_MTU_MAX as u16).to_le_bytes();
     assert_eq!(
         att(&mut stack, &mut ctrl, &[0x02, 0xF7, 0x00]),
-        std::vec![std::vec![0x03, 0x05, 0x02]]
+        std::vec![std::vec![0x03, lo, hi]]
     );
     assert_eq!(
         events(&mut stack),

@@ -1092,7 +1092,8 @@ mod tests {
             assert!(c.busy());
             r
         };
-        assert_eq!(first(&|c, o| c.exchange_mtu(517, o)), [0x02, 0x05, 0x02]);
+        let [lo, hi] = MTU_MAX.to_le_bytes();
+        assert_eq!(first(&|c, o| c.exchange_mtu(MTU_MAX, o)), [0x02, lo, hi]);
         assert_eq!(
             first(&|c, o| c.discover_all_primary_services(o)),
             [0x10, 0x01, 0x00, 0xFF, 0xFF, 0x00, 0x28]
@@ -1219,7 +1220,7 @@ mod tests {
     #[test]
     fn exchange_mtu() {
         let mut c = GattClient::new();
-        start(&mut c, |c, o| c.exchange_mtu(517, o));
+        start(&mut c, |c, o| c.exchange_mtu(MTU_MAX, o));
         assert_eq!(
             feed(&mut c, &[0x03, 0xF7, 0x00]),
             (std::vec![], std::vec![MtuExchanged { mtu: 247 }])
@@ -1229,7 +1230,7 @@ mod tests {
         // Only once per connection (Vol 3 Part F 3.4.2.1).
         let mut o = [0u8; config::ATT_MTU_MAX];
         assert_eq!(
-            c.exchange_mtu(517, &mut o),
+            c.exchange_mtu(MTU_MAX, &mut o),
             Err(ClientError::InvalidArgument)
         );
         // A server Rx MTU below 23 leaves the default.
@@ -1248,7 +1249,7 @@ mod tests {
         );
         // Request Not Supported: MTU stays 23.
         c.reset();
-        start(&mut c, |c, o| c.exchange_mtu(517, o));
+        start(&mut c, |c, o| c.exchange_mtu(MTU_MAX, o));
         assert_eq!(
             feed(&mut c, &[0x01, 0x02, 0x00, 0x00, 0x06]).1,
             [done(K::ExchangeMtu, 0x06, 0)]
@@ -1256,7 +1257,7 @@ mod tests {
         assert_eq!(c.mtu(), 23);
         // The peer's exchange with our server.
         c.set_mtu(1000);
-        assert_eq!(c.mtu(), 517);
+        assert_eq!(c.mtu(), MTU_MAX);
         c.set_mtu(5);
         assert_eq!(c.mtu(), 23);
     }
@@ -1837,7 +1838,9 @@ mod tests {
         // came with Results, and the final event.
         // The Write Long below runs with this value (outside one, the
         // value handed to on_pdu is not read).
-        let new: Vec<u8> = (0..100u8).rev().collect();
+        // 100 octets, or what the server's prepare queue takes at MTU 23.
+        let n = (config::ATT_PREPARE_QUEUE * 18).min(100) as u8;
+        let new: Vec<u8> = (0..n).rev().collect();
         let mut run = |c: &mut GattClient, first: Vec<u8>| -> (Vec<Vec<u8>>, ClientEvent) {
             let mut req = first;
             let mut results = Vec::new();
@@ -1895,16 +1898,16 @@ mod tests {
         assert_eq!(got, long);
         assert_eq!(res.len(), 244 / 22 + 1);
 
-        // Write a new 100-octet value with queued writes.
+        // Write the new value with queued writes.
         let r = start(&mut c, |c, o| c.write_long(3, 0, &new, o));
         let (res, end) = run(&mut c, r);
         assert!(res.is_empty());
         assert_eq!(end, done(K::WriteLong, 0, 0));
 
         // Exchange MTU, then the whole value reads in one response.
-        let r = start(&mut c, |c, o| c.exchange_mtu(517, o));
+        let r = start(&mut c, |c, o| c.exchange_mtu(MTU_MAX, o));
         let (_, end) = run(&mut c, r);
-        assert_eq!(end, MtuExchanged { mtu: 517 });
+        assert_eq!(end, MtuExchanged { mtu: MTU_MAX });
         let r = start(&mut c, |c, o| c.read_by_handle(3, 0, true, o));
         let (res, end) = run(&mut c, r);
         assert_eq!(res.len(), 1);

@@ -399,23 +399,25 @@ fn a_refused_write_never_frees_the_bytes_of_a_queued_one() {
     ctrl.take_l2cap(CID_ATT);
     // A read is outstanding, so the next write waits in the queue.
     assert_eq!(stack.qpy_client(|c, h| c.read_by_handle(h, 0, 5, 0, 0)), 0);
-    let first = [0x11u8; 100];
+    // Sizes as parts of the pool (100, 500, 400 of the unix 1024 bytes).
+    let part = |n: usize| n * crate::config::GATT_CLIENT_POOL / 1024;
+    let first = std::vec![0x11u8; part(100)];
     assert_eq!(
         stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 1, &first)),
         0
     );
     // Link 1 is down: refused, -1, after its bytes were stored.
     assert_eq!(
-        stack.qpy_client(|c, h| c.write(h, false, 1, 3, 0, 1, &[0x22; 100])),
+        stack.qpy_client(|c, h| c.write(h, false, 1, 3, 0, 1, &std::vec![0x22; part(100)])),
         -1
     );
     // The app queues another write; its value must not land on the first.
     assert_eq!(
-        stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 1, &[0x33; 500])),
+        stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 1, &std::vec![0x33; part(500)])),
         0
     );
     assert_eq!(
-        stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 1, &[0x44; 400])),
+        stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 1, &std::vec![0x44; part(400)])),
         0
     );
     ctrl.settle(&mut stack, 4);
