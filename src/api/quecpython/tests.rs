@@ -564,3 +564,40 @@ fn a_second_cccd_on_one_characteristic_is_refused() {
     assert_eq!(db.uuid(5).and_then(|u| u.as_u16()), Some(0x2908));
     assert_eq!(db.uuid(6), None);
 }
+
+/// One Find By Type Value Response at ATT_MTU 247 carries 61 service
+/// records, one event 27 each: every one reaches Python, none is dropped
+/// (the tuples wait packed in the event ring, 14 bytes each).
+#[test]
+fn a_full_discovery_response_reaches_python_whole() {
+    let (mut stack, mut ctrl) = connected();
+    events(&mut stack);
+    ctrl.take_l2cap(CID_ATT);
+    assert_eq!(stack.qpy_client(|c, h| c.exchange_mtu(h, 0, 247)), 0);
+    ctrl.settle(&mut stack, 4);
+    ctrl.take_l2cap(CID_ATT);
+    server_says(&mut stack, &mut ctrl, &[0x03, 0xF7, 0x00]);
+    events(&mut stack);
+    let z = [0u8; 16];
+    assert_eq!(
+        stack.qpy_client(|c, h| c.discover_by_uuid(h, 0, 1, 0x180F, &z)),
+        0
+    );
+    ctrl.settle(&mut stack, 4);
+    assert_eq!(ctrl.take_l2cap(CID_ATT)[0][0], 0x06, "Find By Type Value");
+    // 61 records (found handle, group end) of 4 bytes: 1 + 244 bytes.
+    let mut rsp = std::vec![0x07];
+    for i in 0..61u16 {
+        rsp.extend_from_slice(&(0x100 + 4 * i).to_le_bytes());
+        rsp.extend_from_slice(&(0x103 + 4 * i).to_le_bytes());
+    }
+    server_says(&mut stack, &mut ctrl, &rsp);
+    let got = events(&mut stack);
+    let services: Vec<_> = got.iter().filter(|e| e[0] == V::I(27)).collect();
+    assert_eq!(services.len(), 61);
+    assert_eq!(
+        *services[60],
+        ints(&[27, 0, 0x100 + 4 * 60, 0x103 + 4 * 60, 0x180F])
+    );
+    assert_eq!(stack.events_dropped(), 0);
+}
