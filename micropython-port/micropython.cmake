@@ -3,7 +3,7 @@
 #   cmake -DUSER_C_MODULES=<repo root>/micropython-port/micropython.cmake
 #         -DMPBLE_LIB=<path to libmpble.a for the target> ...
 #
-# Only the unix TCP transport exists so far; a CMake port needs its own hal.
+# Only the unix transports (hal_unix*.c) exist so far; a CMake port needs its own hal.
 get_filename_component(MPBLE_ROOT ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
 
 add_library(usermod_mpble INTERFACE)

@@ -10,8 +10,12 @@ MPBLE_LIB ?= $(MPBLE_ROOT)/target/release/libmpble.a
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/modble.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/modnetwork_bt.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/mpble_port.c
-# The transport is per platform; only the unix one exists so far.
+# The transport is per platform; only the unix one exists so far: the
+# shared part, H4 over TCP or a serial device, and the btsnoop capture.
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_tcp.c
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_tty.c
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_snoop.c
 
 CFLAGS_USERMOD += -I$(MPBLE_MOD_DIR) -I$(MPBLE_ROOT)/include
 # Tear-down (mpble_port.h): mp_deinit() calls mpble_port_deinit() when the

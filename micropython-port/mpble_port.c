@@ -84,6 +84,9 @@ void mpble_port_deinit(void) {
     // First stop the transport's reader (it pumps the core and schedules
     // Python work), without the port lock: it may be waiting for it.
     mpble_hal_close();
+    // A capture ends with the process: what it recorded reaches the file.
+    const char *msg;
+    mpble_hal_snoop(NULL, &msg);
     mpble_port_lock();
     mpble_reset();
     port_rx_off = 0;

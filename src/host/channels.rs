@@ -481,14 +481,8 @@ impl HostCore {
         };
         let _ = self.send_l2cap(link, l2cap::CID_LE_SIGNALING, rsp.get(..n).unwrap_or(&[]));
         if accepted {
-            let params = ConnectionParameters {
-                interval_min,
-                interval_max,
-                max_latency: latency,
-                supervision_timeout: timeout,
-                min_ce_length: 0,
-                max_ce_length: 0,
-            };
+            let params =
+                ConnectionParameters::requested(interval_min, interval_max, latency, timeout);
             let cmd = command::le_connection_update(link.0, &params);
             let _ = self.cmds.submit(Issuer::Host, cmd);
         }

@@ -37,6 +37,7 @@ use crate::hci::command::{self, opcode, Command, ConnectionParameters};
 use crate::hci::event::{self, AdvReport, ConnectionComplete, Event, LeEvent};
 use crate::hci::h4::{H4Packet, H4Parser, H4Tx};
 use crate::hci::ConnHandle;
+use crate::l2cap::signaling;
 use crate::time::Instant;
 use commands::Commands;
 use conn::Connections;
@@ -50,6 +51,8 @@ const REMOTE_USER_TERMINATED: u8 = 0x13;
 /// reason a link ends with when the controller that held it is gone. The
 /// peer's controller sees the same, a supervision timeout.
 pub const CONNECTION_TIMEOUT: u8 = 0x08;
+/// Unacceptable Connection Parameters (Vol 1 Part F 2.59).
+const UNACCEPTABLE_CONNECTION_PARAMETERS: u8 = 0x3B;
 /// Connection Rejected due to Limited Resources (Vol 1 Part F 2.15): no
 /// slot is left for a new link.
 const LIMITED_RESOURCES: u8 = 0x0D;
@@ -721,17 +724,31 @@ impl HostCore {
                 latency,
                 timeout,
             } => {
-                // Accept what the peer asks (Vol 4 Part E 7.8.31); the
-                // vendor APIs have no hook to refuse it.
-                let params = ConnectionParameters {
+                // Accept what the peer asks when it is within the ranges
+                // of Vol 4 Part E 7.8.31 (the vendor APIs have no hook to
+                // refuse it); refuse it otherwise with Unacceptable
+                // Connection Parameters (0x3B, 7.8.32), as the L2CAP
+                // request is refused (Vol 3 Part A 4.20).
+                let ok = signaling::connection_parameters_acceptable(
                     interval_min,
                     interval_max,
-                    max_latency: latency,
-                    supervision_timeout: timeout,
-                    min_ce_length: 0,
-                    max_ce_length: 0,
+                    latency,
+                    timeout,
+                );
+                let cmd = if ok {
+                    let params = ConnectionParameters::requested(
+                        interval_min,
+                        interval_max,
+                        latency,
+                        timeout,
+                    );
+                    command::le_remote_connection_parameter_request_reply(handle, &params)
+                } else {
+                    command::le_remote_connection_parameter_request_negative_reply(
+                        handle,
+                        UNACCEPTABLE_CONNECTION_PARAMETERS,
+                    )
                 };
-                let cmd = command::le_remote_connection_parameter_request_reply(handle, &params);
                 let _ = self.cmds.submit(Issuer::Host, cmd);
             }
             _ => {}
