@@ -44,14 +44,15 @@ mod sized {
     /// Commands waiting for a Num_HCI_Command_Packets credit. Not smaller
     /// than unix: `HostCore::stop` queues at once a Disconnect per link, the
     /// advertising and scan disables, a Create Connection Cancel and a Reset
-    /// (checked below). The cost is the 255-byte parameter buffer of each
-    /// queued command.
+    /// (checked below). Each queued command costs its parameter buffer of
+    /// HCI_CMD_PARAMS_SENT_MAX (32) bytes.
     pub const HCI_CMD_QUEUE: usize = 8;
 
-    /// Bytes waiting to be written to the controller (H4 framed). 1 KB holds
-    /// the largest command (4 + 255) and about three ACL packets of a full
-    /// PDU (5 + 4 + 247); the ACL queue keeps further PDUs until it drains.
-    pub const H4_TX_BUFFER: usize = 1024;
+    /// Bytes waiting to be written to the controller (H4 framed). 512 holds
+    /// one ACL packet of a full PDU (5 + 4 + 247) and several commands (at
+    /// most 4 + 32 each); the ACL queue keeps further PDUs, and the command
+    /// queue further commands, until the port has written these out.
+    pub const H4_TX_BUFFER: usize = 512;
 
     /// Attribute table rows (handles) in the GATT server: the issue's goal.
     /// The GAP and GATT services take 11; 53 rows remain for the app, e.g. 4
@@ -71,14 +72,10 @@ mod sized {
     /// value of the longest length (Vol 3 Part F 3.2.9).
     pub const ATT_PREPARE_BYTES: usize = 512;
 
-    /// Events waiting for the Python callback drain: EVENTS_PER_PACKET_MAX
-    /// (67 here: a Find By Type Value Response of 61 services) plus eight,
-    /// so that flow control still takes the next packet while the events
-    /// of a stop or a disconnection (a link's 17, its queued calls' ends,
-    /// event 1) wait. Each event is still a full `MpbleEvent` (~830 bytes,
-    /// api/event.rs), the largest item in the stack, until event payloads
-    /// move to a shared byte ring (issue 6).
-    pub const EVENT_QUEUE: usize = super::EVENTS_PER_PACKET_MAX + 8;
+    /// Bytes of the ring where callback tuples wait for Python
+    /// (`api::event::EventQueue`): room for the most one packet produces
+    /// (EVENT_BYTES_PER_PACKET) and a few small tuples still waiting.
+    pub const EVENT_BYTES: usize = super::EVENT_BYTES_PER_PACKET + 256;
 
     /// QuecPython: services, characteristics and descriptors registered
     /// before `addOrClearService(1, mode)` commits them to the attribute
@@ -127,12 +124,10 @@ mod sized {
     /// Bytes held by the Prepare Write queue per connection.
     pub const ATT_PREPARE_BYTES: usize = 1024;
 
-    /// Events waiting for the Python callback drain. Flow control keeps it
-    /// from overflowing; it must hold what one packet may produce
-    /// (EVENTS_PER_PACKET_MAX, 135 here: a Find By Type Value Response of
-    /// 129 services) and a few more, so that the next packet is taken
-    /// while some events still wait.
-    pub const EVENT_QUEUE: usize = super::EVENTS_PER_PACKET_MAX + 8;
+    /// Bytes of the ring where callback tuples wait for Python. Flow
+    /// control keeps it from overflowing, so beyond EVENT_BYTES_PER_PACKET
+    /// its size only sets how many events one drain pass carries.
+    pub const EVENT_BYTES: usize = 2 * super::EVENT_BYTES_PER_PACKET;
 
     /// QuecPython: services, characteristics and descriptors registered
     /// before `addOrClearService(1, mode)` commits them to the attribute
@@ -149,6 +144,11 @@ mod sized {
     /// Bytes of initial values held by those registrations.
     pub const QPY_VALUE_POOL: usize = 4096;
 }
+
+/// The H4 transmit buffer takes any one ACL packet (its data is at most a
+/// whole L2CAP PDU) or command, else the queues in front of it would stall.
+const _: () = assert!(H4_TX_BUFFER >= 5 + 4 + L2CAP_PDU_MAX);
+const _: () = assert!(H4_TX_BUFFER >= 4 + HCI_CMD_PARAMS_SENT_MAX);
 
 /// `HostCore::stop` queues up to one Disconnect per link plus four commands
 /// (advertising and scan disable, Create Connection Cancel, Reset).
@@ -170,6 +170,12 @@ pub const ACL_RX_PAYLOAD_MAX: usize = 4 + L2CAP_PDU_MAX + 16;
 
 /// HCI command parameters are at most 255 bytes (Vol 4 Part E 5.4.1).
 pub const HCI_CMD_PARAM_MAX: usize = 255;
+/// The longest parameters of a command the host sends: LE Set Advertising
+/// Data and LE Set Scan Response Data, 32 bytes (Vol 4 Part E 7.8.7,
+/// 7.8.8); next come LE Enable Encryption (28) and LE Create Connection
+/// (25). Each queued command reserves this many bytes, not 255.
+pub const HCI_CMD_PARAMS_SENT_MAX: usize = 1 + ADV_DATA_MAX;
+const _: () = assert!(HCI_CMD_PARAMS_SENT_MAX <= HCI_CMD_PARAM_MAX);
 /// A command with no Command Complete/Status after this long has failed
 /// (Vol 4 Part E 4.4 gives the host the duty to time out).
 pub const HCI_CMD_TIMEOUT_MS: u32 = 1000;
@@ -231,10 +237,10 @@ pub const GATT_CLIENT_EVENTS_PER_PDU_MAX: usize =
 /// connection gives QuecPython events 16 and 26.
 pub const EVENTS_PER_HCI_EVENT_MAX: usize = 2;
 
-/// The most events (host events, and callback tuples of all adapters) one
-/// packet from the controller can produce, over every packet kind above.
-/// Controller input waits (in the port, then in TCP or UART flow control)
-/// until the event queues have this much room, so no event is ever dropped.
+/// The most callback tuples (of all adapters) one packet from the
+/// controller can produce, over every packet kind above. Flow control
+/// counts bytes (EVENT_BYTES_PER_PACKET below); this count is what those
+/// bytes must carry.
 pub const EVENTS_PER_PACKET_MAX: usize = max(
     max(
         LE_ADVERTISING_REPORTS_MAX,
@@ -246,18 +252,64 @@ pub const EVENTS_PER_PACKET_MAX: usize = max(
     ),
 );
 const _: () = assert!(EVENTS_PER_PACKET_MAX >= LE_ADVERTISING_REPORTS_MAX);
-const _: () = assert!(EVENTS_PER_PACKET_MAX >= LE_EXTENDED_ADVERTISING_REPORTS_MAX);
 const _: () = assert!(EVENTS_PER_PACKET_MAX >= ATT_SERVER_EVENTS_MAX);
 const _: () = assert!(EVENTS_PER_PACKET_MAX >= ATT_PREPARE_QUEUE);
 const _: () = assert!(EVENTS_PER_PACKET_MAX >= GATT_CLIENT_EVENTS_PER_PDU_MAX);
-const _: () = assert!(EVENTS_PER_PACKET_MAX < EVENT_QUEUE);
+
+/// The most host events one packet (or one call) produces: each
+/// advertising report, each attribute the ATT server reads or writes, a
+/// response for our GATT client with the Done that may follow and one for
+/// each refused queued procedure (service records are one host event; the
+/// adapter splits them), or what a lost transport reports at once (a
+/// Disconnected per link and Stopped).
+pub const HOST_EVENTS_PER_PACKET_MAX: usize = max(
+    max(
+        LE_ADVERTISING_REPORTS_MAX,
+        LE_EXTENDED_ADVERTISING_REPORTS_MAX,
+    ),
+    max(
+        max(ATT_SERVER_EVENTS_MAX, 2 + GATT_CLIENT_QUEUE),
+        max(EVENTS_PER_HCI_EVENT_MAX, MAX_CONNECTIONS + 1),
+    ),
+);
 /// Host events waiting for the adapters (`HostCore`'s queue): drained after
-/// every packet and every call, so it needs one packet's worth, or what a
-/// lost transport reports at once (a Disconnected per link and Stopped).
-pub const HOST_EVENT_QUEUE: usize = max(EVENTS_PER_PACKET_MAX, MAX_CONNECTIONS + 1);
-const _: () = assert!(HOST_EVENT_QUEUE >= EVENTS_PER_PACKET_MAX);
+/// every packet and every call, so it needs one packet's worth.
+pub const HOST_EVENT_QUEUE: usize = HOST_EVENTS_PER_PACKET_MAX;
 /// Largest byte payload carried by one event (a whole ATT value).
 pub const EVENT_DATA_MAX: usize = ATT_MTU_MAX + 3;
+
+/// Bytes of the callback tuple of a server read or write, beyond the
+/// attribute value it carries (QuecPython events 21 and 22: five ints, the
+/// value and a 16-byte UUID take 36 bytes in `api::event::EventQueue`).
+pub const EVENT_TUPLE_WITH_VALUE: usize = 48;
+
+/// The flow-control rule: the most bytes of callback tuples that one packet
+/// from the controller can produce. The core takes a packet only while the
+/// tuple queue has this many bytes free (`api::Firmware::h4_rx`), so no
+/// tuple is ever dropped. The largest of:
+/// - ATT server: one request reads (or an Execute Write writes) up to
+///   ATT_SERVER_EVENTS_MAX attributes, each reported once with its whole
+///   value; their values together are at most the value pool (each
+///   attribute reserved its length there), plus 2 bytes per CCCD (kept per
+///   link, outside the pool);
+/// - GATT client: a response's records become one tuple each: a 4-byte
+///   Find By Type Value record a 14-byte tuple, so 4 bytes per byte of the
+///   PDU cover every discovery response, and a notification or read
+///   response (its value plus 8); then a Done and one end for each queued
+///   procedure refused when its turn comes;
+/// - GAP: an LE Advertising Report of up to 25 reports (Vol 4 Part E
+///   7.7.65.2) in 255 bytes: at most 720 bytes of scan tuples (28 each,
+///   plus the data and the name taken from it).
+///
+/// `api::tests` feeds the worst packet of each kind and checks the bytes.
+pub const EVENT_BYTES_PER_PACKET: usize = max(
+    max(
+        ATT_SERVER_EVENTS_MAX * (EVENT_TUPLE_WITH_VALUE + 2) + GATT_VALUE_POOL,
+        4 * ATT_MTU_MAX + (2 + GATT_CLIENT_QUEUE) * EVENT_TUPLE_WITH_VALUE,
+    ),
+    720,
+);
+const _: () = assert!(EVENT_BYTES > EVENT_BYTES_PER_PACKET);
 
 /// An ATT transaction (here: an indication awaiting its confirmation)
 /// fails after 30 s (Vol 3 Part F 3.3.3).
@@ -283,7 +335,7 @@ mod tests {
     //! thumbv7m a `usize` is 4 bytes instead of 8, so `make size` (which
     //! reads the target's DWARF) shows a few bytes less per structure.
     use super::*;
-    use crate::api::event::MpbleEvent;
+    use crate::api::event::EventQueue;
     use crate::api::quecpython::QuecPython;
     use crate::api::Stack;
     use crate::att::db::AttributeDb;
@@ -313,19 +365,17 @@ mod tests {
 
     #[test]
     fn capacity_costs() {
-        let conn = size_of::<Option<Connection>>();
+        // A slot: the connection and its `live` flag.
+        let conn = size_of::<Connection>() + 1;
         let rows = [
             ("Stack (all of the core's state)", size_of::<Stack>()),
-            (
-                "MAX_CONNECTIONS: Option<Connection> each",
-                conn * MAX_CONNECTIONS,
-            ),
+            ("MAX_CONNECTIONS: Connection each", conn * MAX_CONNECTIONS),
             (
                 "  of which AttBearer (ATT_PREPARE_QUEUE, _BYTES)",
                 size_of::<AttBearer>() * MAX_CONNECTIONS,
             ),
             (
-                "  of which GattClient (a 512-byte Write Long value)",
+                "  of which GattClient",
                 size_of::<GattClient>() * MAX_CONNECTIONS,
             ),
             (
@@ -352,14 +402,13 @@ mod tests {
                 (size_of::<AttributeDb>() - GATT_VALUE_POOL) / GATT_MAX_ATTRIBUTES,
             ),
             (
-                "EVENT_QUEUE: MpbleEvent each",
-                EVENT_QUEUE * size_of::<MpbleEvent>(),
-            ),
-            (
                 "HOST_EVENT_QUEUE: HostEvent each",
                 HOST_EVENT_QUEUE * size_of::<HostEvent>(),
             ),
-            ("  one MpbleEvent", size_of::<MpbleEvent>()),
+            (
+                "EVENT_BYTES: EventQueue",
+                size_of::<EventQueue<EVENT_BYTES>>(),
+            ),
             (
                 "QPY_*: QuecPython (registrations, pools, client)",
                 size_of::<QuecPython>(),

@@ -731,6 +731,33 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
+    extern "C" {
+        // Bounds of .bss, defined by the linker (GNU ld and lld) on Linux.
+        static __bss_start: u8;
+        static _end: u8;
+    }
+
+    /// The core's state is all zeros when new, so its static sits in
+    /// `.bss` (RAM only) and not in `.data` (RAM plus an initial image in
+    /// flash; issue 6, section 3). A field whose initial value is not zero
+    /// bytes (a sentinel, an `Option`'s niche, a non-zero default) moves the
+    /// whole `Firmware` to `.data` and fails this test; `make size` names
+    /// the bytes.
+    #[test]
+    fn the_firmware_static_is_in_bss() {
+        let at = core::ptr::addr_of!(super::FIRMWARE) as usize;
+        // Only the addresses of the linker's symbols are taken (safe).
+        let (start, end) = (
+            core::ptr::addr_of!(__bss_start) as usize,
+            core::ptr::addr_of!(_end) as usize,
+        );
+        assert!(
+            (start..end).contains(&at),
+            "FIRMWARE at {at:#x} is not in .bss ({start:#x}..{end:#x}): some field of \
+             Firmware::new() is not zero (make size lists them)"
+        );
+    }
+
     /// A call that finds the core busy (the port's lock was not held) is
     /// reported at once, not spun on until the other caller leaves.
     #[test]

@@ -10,8 +10,9 @@ function of the C ABI, and prints:
   survived the link (arm-none-eabi-nm -S -C). With LTO most functions are
   inlined into their callers, so a layer's share is the code of its
   *surviving* symbols: code inlined into `ffi` or `api` counts there;
-- each layer's share of static RAM: the core has one static (`ffi::STACK`),
-  which the DWARF of the link splits by the type of each field;
+- each layer's share of static RAM: the core has one static
+  (`ffi::FIRMWARE`, the `api::Firmware` the C ABI drives), which the DWARF
+  of the link splits by the type of each field;
 - every byte of `.data` that is not zero, mapped through DWARF to the field
   that holds it: those bytes are why a static lands in `.data` (RAM *and*
   flash for its initial image) instead of `.bss` (RAM only).
@@ -379,7 +380,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-build", action="store_true", help="reuse the last thumbv7m build")
     ap.add_argument("--fields", type=int, default=256,
-                    help="list Stack fields of at least this many bytes (default 256)")
+                    help="list Firmware fields of at least this many bytes (default 256)")
     args = ap.parse_args()
     if not args.no_build:
         build()
@@ -432,50 +433,50 @@ def main():
     print("\nStatic RAM: " + ", ".join(f"{n} ({k}, {sz} B)" for k, sz, n in statics))
     dies = parse_dwarf(elf)
     types = Types(dies)
-    stack_t = find_type(dies, "mpble::api::Stack")
+    stack_t = find_type(dies, "mpble::api::Firmware")
     if stack_t is None:
-        print("  (no DWARF for mpble::api::Stack)")
+        print("  (no DWARF for mpble::api::Firmware)")
         return
     acc = collections.Counter()
     ram_by_layer(types, stack_t, "api", acc)
     st = types.size(stack_t)
-    print(f"mpble::api::Stack is {st} B; by the layer of the innermost mpble type holding each byte:")
+    print(f"mpble::api::Firmware is {st} B; by the layer of the innermost mpble type holding each byte:")
     for layer in order:
         if acc.get(layer):
             print(f"  {layer:<32} {acc[layer]:>7} {100 * acc[layer] / st:>6.1f}%")
     tree = []
     field_tree(types, stack_t, "", 4, args.fields, tree)
-    print(f"\nStack fields of at least {args.fields} B (4 levels):")
+    print(f"\nFirmware fields of at least {args.fields} B (4 levels):")
     for name, sz, tname in tree:
         indent = "  " * name.count(".")
         print(f"  {indent}{name.split('.')[-1]:<{34 - len(indent)}} {sz:>6}  {tname}")
 
     # Why .data: the non-zero bytes of the initial image.
     for kind, sz, name in statics:
-        if kind != "data" or name != "mpble::ffi::STACK":
+        if kind != "data" or name != "mpble::ffi::FIRMWARE":
             continue
         raw = [line.split() for line in run([TOOLS + "nm", "-S", elf]).splitlines()]
-        mangled = next((p[3] for p in raw if len(p) == 4 and "ffi5STACK" in p[3]), None)
+        mangled = next((p[3] for p in raw if len(p) == 4 and "ffi8FIRMWARE" in p[3]), None)
         if mangled is None:
-            mangled = next((p[3] for p in raw if len(p) == 4 and "STACK" in p[3]), None)
+            mangled = next((p[3] for p in raw if len(p) == 4 and "FIRMWARE" in p[3]), None)
         image, _, size = data_image(elf, mangled)
         if image is None:
             continue
-        # Mutex<Stack>: the lock flag sits first or last; find Stack's place.
+        # Mutex<Firmware>: the lock flag sits first or last; find Firmware's place.
         wrap = size - st
         mutex_t = next((d for d in dies.values() if d.tag == "DW_TAG_structure_type"
-                        and d.attrs.get("DW_AT_name", "").startswith("Mutex<mpble::api::Stack")
+                        and d.attrs.get("DW_AT_name", "").startswith("Mutex<mpble::api::Firmware")
                         and num(d, "DW_AT_byte_size") == size), None)
         spots = collections.OrderedDict()
         for off, b in enumerate(image):
             if not b:
                 continue
             if mutex_t is not None:
-                where, _ = locate(types, mutex_t, off, "STACK", image, 0)
+                where, _ = locate(types, mutex_t, off, "FIRMWARE", image, 0)
             else:
-                where, _ = locate(types, stack_t, off - wrap, "STACK", image, wrap)
-            # spin::Mutex<Stack> wraps the Stack in lock.data.value.
-            where = where.replace("STACK.inner.data.value.", "Stack.")
+                where, _ = locate(types, stack_t, off - wrap, "FIRMWARE", image, wrap)
+            # spin::Mutex<Firmware> wraps the Firmware in data.value.
+            where = re.sub(r"^FIRMWARE\.(inner\.)?data\.value\.", "Firmware.", where)
             key = re.sub(r"\[\d+\]", "[i]", where)
             e = spots.setdefault(key, [0, set(), off])
             e[0] += 1

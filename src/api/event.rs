@@ -5,6 +5,7 @@
 //! These types cross the C ABI (`include/mpble.h`).
 
 use crate::config;
+use crate::ring::ByteRing;
 
 /// Maximum number of values in one event tuple.
 pub const MPBLE_EVENT_MAX_ARGS: usize = 9;
@@ -152,6 +153,347 @@ impl MpbleEvent {
         let start = v.offset as usize;
         let end = start + v.len as usize;
         self.data.get(start..end).unwrap_or(&[])
+    }
+
+    /// Bytes this event takes in an [`EventQueue`].
+    pub fn queued_len(&self) -> usize {
+        let mut n = RECORD_HEADER;
+        for v in self.values() {
+            n += 1 + match v.kind {
+                MpbleValueKind::Int => int_len(v.int_value),
+                MpbleValueKind::Bytes | MpbleValueKind::Str => 2 + self.data_of(v).len(),
+                MpbleValueKind::None => 0,
+            };
+        }
+        n
+    }
+}
+
+/// Target and value count of a queued record.
+const RECORD_HEADER: usize = 2;
+
+/// Bytes that hold `v`'s magnitude: a negative `v` is stored as `!v`
+/// (non-negative) with a flag in the tag, so that 0 takes no byte, -128..=255
+/// one, and a 16-bit handle two.
+fn int_len(v: i64) -> usize {
+    let m = if v < 0 { !v } else { v } as u64;
+    (64 - m.leading_zeros() as usize).div_ceil(8)
+}
+
+/// Tag bit: the int's stored bytes are `!v`.
+const TAG_NEGATIVE: u8 = 0x40;
+
+/// The event queue had no room for the event; nothing was queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueFull;
+
+/// Callback tuples waiting for Python, packed one after the other in one
+/// byte ring of `N` bytes (issue 6, section 3), instead of a whole
+/// [`MpbleEvent`] (a full ATT value of payload) reserved per event.
+///
+/// A record is `target, n_args`, then each value: a tag byte (kind in
+/// bits 0-1; for an int, in bits 2-5 how many bytes follow, and bit 6 set
+/// when they hold `!v` of a negative `v`), then an int's bytes
+/// (little-endian, as few as hold it), or a
+/// bytes/str value's length (u16, little-endian) and its bytes. Small ints
+/// (ids, statuses, handles) take 1 to 3 bytes; a tuple costs what it
+/// carries.
+///
+/// [`EventQueue::new`] is all zeros, like the rest of the core's state.
+pub struct EventQueue<const N: usize> {
+    ring: ByteRing<N>,
+    count: usize,
+}
+
+impl<const N: usize> Default for EventQueue<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> EventQueue<N> {
+    pub const fn new() -> Self {
+        EventQueue {
+            ring: ByteRing::new(),
+            count: 0,
+        }
+    }
+
+    /// Forgets every event.
+    pub fn clear(&mut self) {
+        self.ring.clear();
+        self.count = 0;
+    }
+
+    /// Events waiting.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Free bytes.
+    pub fn free(&self) -> usize {
+        self.ring.free()
+    }
+
+    /// Queues `ev` whole, or nothing when its record does not fit.
+    pub fn push(&mut self, ev: &MpbleEvent) -> Result<(), QueueFull> {
+        if ev.queued_len() > self.ring.free() {
+            return Err(QueueFull);
+        }
+        // Each piece fits: the whole record was checked above.
+        self.ring
+            .push_slice(&[ev.target as u8, ev.values().len() as u8])
+            .map_err(|_| QueueFull)?;
+        for v in ev.values() {
+            let kind = v.kind as u8;
+            match v.kind {
+                MpbleValueKind::Int => {
+                    let n = int_len(v.int_value);
+                    let (m, sign) = if v.int_value < 0 {
+                        (!v.int_value, TAG_NEGATIVE)
+                    } else {
+                        (v.int_value, 0)
+                    };
+                    let b = m.to_le_bytes();
+                    self.ring
+                        .push_parts(&[&[kind | sign | (n as u8) << 2], b.get(..n).unwrap_or(&[])])
+                        .map_err(|_| QueueFull)?;
+                }
+                MpbleValueKind::Bytes | MpbleValueKind::Str => {
+                    let data = ev.data_of(v);
+                    let [l0, l1] = (data.len() as u16).to_le_bytes();
+                    self.ring
+                        .push_parts(&[&[kind, l0, l1], data])
+                        .map_err(|_| QueueFull)?;
+                }
+                MpbleValueKind::None => {
+                    self.ring.push_slice(&[kind]).map_err(|_| QueueFull)?;
+                }
+            }
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Takes the oldest event out, rebuilt with its payload in `data`.
+    pub fn pop(&mut self) -> Option<MpbleEvent> {
+        if self.count == 0 {
+            return None;
+        }
+        match self.decode() {
+            Some((ev, len)) => {
+                self.ring.discard(len);
+                self.count -= 1;
+                Some(ev)
+            }
+            None => {
+                // Only records written by `push` are in the ring; should
+                // one not decode, nothing after it can be trusted.
+                self.clear();
+                None
+            }
+        }
+    }
+
+    /// The oldest record and its length in the ring.
+    fn decode(&self) -> Option<(MpbleEvent, usize)> {
+        let target = match self.ring.get(0)? {
+            1 => MpbleTarget::QpyServer,
+            2 => MpbleTarget::QpyClient,
+            3 => MpbleTarget::PycomBluetooth,
+            _ => return None,
+        };
+        let n_args = self.ring.get(1)?;
+        let mut ev = MpbleEvent::new(target);
+        let mut at = RECORD_HEADER;
+        for _ in 0..n_args {
+            let tag = self.ring.get(at)?;
+            at += 1;
+            match tag & 3 {
+                0 => {
+                    let n = usize::from((tag >> 2) & 0x0F);
+                    let mut b = [0u8; 8];
+                    let got = self.ring.peek_into(at, b.get_mut(..n)?);
+                    if got != n {
+                        return None;
+                    }
+                    at += n;
+                    let m = i64::from_le_bytes(b);
+                    ev.int(if tag & TAG_NEGATIVE != 0 { !m } else { m }).ok()?;
+                }
+                k @ (1 | 2) => {
+                    let len = usize::from(u16::from_le_bytes([
+                        self.ring.get(at)?,
+                        self.ring.get(at + 1)?,
+                    ]));
+                    at += 2;
+                    let start = usize::from(ev.data_len);
+                    let dst = ev.data.get_mut(start..start + len)?;
+                    if self.ring.peek_into(at, dst) != len {
+                        return None;
+                    }
+                    at += len;
+                    ev.data_len = (start + len) as u16;
+                    let kind = if k == 1 {
+                        MpbleValueKind::Bytes
+                    } else {
+                        MpbleValueKind::Str
+                    };
+                    ev.push_value(MpbleValue {
+                        kind,
+                        int_value: 0,
+                        offset: start as u16,
+                        len: len as u16,
+                    })
+                    .ok()?;
+                }
+                _ => {
+                    ev.push_value(NONE_VALUE).ok()?;
+                }
+            }
+        }
+        Some((ev, at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ints_event(vals: &[i64]) -> MpbleEvent {
+        let mut ev = MpbleEvent::new(MpbleTarget::QpyClient);
+        for &v in vals {
+            ev.int(v).unwrap();
+        }
+        ev
+    }
+
+    fn same(a: &MpbleEvent, b: &MpbleEvent) -> bool {
+        a.target == b.target
+            && a.values().len() == b.values().len()
+            && a.values().iter().zip(b.values()).all(|(x, y)| {
+                x.kind == y.kind && x.int_value == y.int_value && a.data_of(x) == b.data_of(y)
+            })
+    }
+
+    #[test]
+    fn event_queue_round_trips_every_kind_of_value() {
+        let mut q = EventQueue::<256>::new();
+        let edge = [
+            0,
+            1,
+            -1,
+            127,
+            128,
+            -128,
+            -129,
+            0xFFFF,
+            -50,
+            i64::from(u32::MAX),
+            i64::MIN,
+            i64::MAX,
+        ];
+        let a = ints_event(&edge[..9]);
+        let b = ints_event(&edge[9..]);
+        let mut c = MpbleEvent::new(MpbleTarget::QpyServer);
+        c.int(19)
+            .unwrap()
+            .str(b"name")
+            .unwrap()
+            .bytes(&[1, 2, 3])
+            .unwrap();
+        c.push_value(NONE_VALUE).unwrap();
+        c.bytes(&[]).unwrap();
+        for ev in [&a, &b, &c] {
+            q.push(ev).unwrap();
+        }
+        assert_eq!(q.len(), 3);
+        for ev in [&a, &b, &c] {
+            assert!(same(&q.pop().unwrap(), ev));
+        }
+        assert!(q.pop().is_none());
+        assert_eq!(q.free(), 256);
+    }
+
+    /// Small ints take the bytes they need: a tuple costs what it carries.
+    #[test]
+    fn event_queue_packs_small_ints() {
+        assert_eq!(ints_event(&[]).queued_len(), 2);
+        assert_eq!(ints_event(&[0]).queued_len(), 3);
+        assert_eq!(ints_event(&[17, -50]).queued_len(), 6);
+        assert_eq!(ints_event(&[0x1234]).queued_len(), 5);
+        assert_eq!(ints_event(&[0xFFFF, 255, -256]).queued_len(), 2 + 3 + 2 + 2);
+        assert_eq!(ints_event(&[i64::MIN]).queued_len(), 11);
+    }
+
+    /// A full queue refuses an event whole and keeps the others; records
+    /// that wrap round the ring come back intact.
+    #[test]
+    fn event_queue_full_refuses_whole_and_wraps() {
+        let mut q = EventQueue::<40>::new();
+        let mut big = MpbleEvent::new(MpbleTarget::QpyServer);
+        big.int(30).unwrap().bytes(&[0xAB; 20]).unwrap(); // 2 + 2 + 23 = 27
+        assert_eq!(big.queued_len(), 27);
+        q.push(&big).unwrap();
+        assert_eq!(q.push(&big), Err(QueueFull));
+        assert_eq!((q.len(), q.free()), (1, 13));
+        let small = ints_event(&[1, 2, 3]);
+        q.push(&small).unwrap();
+        assert!(same(&q.pop().unwrap(), &big));
+        // This one wraps past the end of the buffer.
+        q.push(&big).unwrap();
+        assert!(same(&q.pop().unwrap(), &small));
+        assert!(same(&q.pop().unwrap(), &big));
+        assert!(q.is_empty());
+    }
+
+    /// The tuple shapes `config::EVENT_BYTES_PER_PACKET` is computed from,
+    /// at their largest values.
+    #[test]
+    fn event_queue_sizes_behind_the_flow_control_rule() {
+        // Server read/write (QuecPython 21/22): id, status, len, value,
+        // handle, 16-bit UUID, 128-bit UUID.
+        let value = [0u8; config::ATT_VALUE_MAX];
+        let mut rw = MpbleEvent::new(MpbleTarget::QpyServer);
+        rw.int(22)
+            .unwrap()
+            .int(0)
+            .unwrap()
+            .int(value.len() as i64)
+            .unwrap();
+        rw.bytes(&value)
+            .unwrap()
+            .int(0xFFFF)
+            .unwrap()
+            .int(0xFFFF)
+            .unwrap();
+        rw.bytes(&[0xFF; 16]).unwrap();
+        assert!(rw.queued_len() <= config::EVENT_TUPLE_WITH_VALUE + value.len());
+        // Service discovery (27): one tuple per 4-byte record, <= 4 bytes
+        // per byte of the PDU.
+        let svc = ints_event(&[27, 0, 0xFFFF, 0xFFFF, 0xFFFF]);
+        assert_eq!(svc.queued_len(), 14);
+        // Scan report (19): 28 bytes beside its name and data.
+        let mut scan = MpbleEvent::new(MpbleTarget::QpyClient);
+        scan.int(19).unwrap().int(0).unwrap().int(4).unwrap();
+        scan.str(&[])
+            .unwrap()
+            .int(1)
+            .unwrap()
+            .bytes(&[0xFF; 6])
+            .unwrap();
+        scan.int(-127).unwrap().int(0).unwrap().bytes(&[]).unwrap();
+        assert!(scan.queued_len() <= 28);
+        // 25 reports in one 255-byte LE Advertising Report: each report is
+        // 10 bytes beside its data, the name comes from the data.
+        let n = 25;
+        let data = 253 - 10 * n;
+        assert!(n * 28 + 2 * data <= 720);
+        const { assert!(720 <= config::EVENT_BYTES_PER_PACKET) };
     }
 }
 

@@ -28,8 +28,7 @@ mod tests;
 
 use crate::config;
 use crate::host::{Host, HostCore, HostError, HostEvent, HostState};
-use event::{MpbleEvent, MpbleState};
-use heapless::Deque;
+use event::{EventQueue, MpbleEvent, MpbleState};
 use pycom::Pycom;
 use quecpython::QuecPython;
 
@@ -47,7 +46,8 @@ pub trait Adapter {
 /// the port to call Python.
 pub struct Stack {
     pub host: Host,
-    out: Deque<MpbleEvent, { config::EVENT_QUEUE }>,
+    /// Tuples for Python, packed in one byte ring (`config::EVENT_BYTES`).
+    out: EventQueue<{ config::EVENT_BYTES }>,
     /// Tuples the queue had no room for (never dropped silently).
     pub events_dropped: u32,
 }
@@ -62,7 +62,7 @@ impl Stack {
     pub const fn new() -> Self {
         Stack {
             host: Host::new(),
-            out: Deque::new(),
+            out: EventQueue::new(),
             events_dropped: 0,
         }
     }
@@ -81,7 +81,7 @@ impl Stack {
 
     /// Queues a callback tuple for Python; counted if there is no room.
     pub fn emit(&mut self, ev: MpbleEvent) {
-        if self.out.push_back(ev).is_err() {
+        if self.out.push(&ev).is_err() {
             self.events_dropped = self.events_dropped.wrapping_add(1);
         }
     }
@@ -112,13 +112,25 @@ impl Stack {
         self.out.len()
     }
 
-    /// Free slots in the tuple queue.
+    /// Free bytes in the tuple queue.
     pub fn event_room(&self) -> usize {
-        config::EVENT_QUEUE - self.out.len()
+        self.out.free()
+    }
+
+    /// Whether `ev` would fit in the tuple queue now.
+    pub fn has_room_for(&self, ev: &MpbleEvent) -> bool {
+        ev.queued_len() <= self.out.free()
+    }
+
+    /// Whether the tuple queue has room for whatever one packet from the
+    /// controller may produce (`config::EVENT_BYTES_PER_PACKET`): the
+    /// flow-control rule of [`Firmware::h4_rx`].
+    pub fn takes_packet(&self) -> bool {
+        self.out.free() >= config::EVENT_BYTES_PER_PACKET
     }
 
     pub fn pop_event(&mut self) -> Option<MpbleEvent> {
-        self.out.pop_front()
+        self.out.pop()
     }
 
     pub fn h4_tx(&mut self, out: &mut [u8]) -> usize {
@@ -173,7 +185,7 @@ impl Firmware {
                 events_dropped,
             } = &mut *stack;
             let mut emit = |e: MpbleEvent| {
-                if out.push_back(e).is_err() {
+                if out.push(&e).is_err() {
                     *events_dropped = events_dropped.wrapping_add(1);
                 }
             };
@@ -191,13 +203,14 @@ impl Firmware {
     }
 
     /// Takes controller bytes while the tuple queue has room for what the
-    /// next packet may produce; returns how many bytes it took. The caller
-    /// keeps the rest and offers it again once Python has drained events,
-    /// so a peer that floods writes is slowed by flow control instead of
-    /// having its data dropped (ARCHITECTURE rule 5).
+    /// next packet may produce (`config::EVENT_BYTES_PER_PACKET` free
+    /// bytes); returns how many bytes it took. The caller keeps the rest
+    /// and offers it again once Python has drained events, so a peer that
+    /// floods writes is slowed by flow control instead of having its data
+    /// dropped (ARCHITECTURE rule 5).
     pub fn h4_rx(&mut self, data: &[u8], now: u32) -> usize {
         let mut used = 0;
-        while used < data.len() && self.stack.event_room() >= config::EVENTS_PER_PACKET_MAX {
+        while used < data.len() && self.stack.takes_packet() {
             used += self.stack.host.h4_rx_one(&data[used..], now);
             self.dispatch();
         }
@@ -229,6 +242,10 @@ impl Firmware {
 
     pub fn event_room(&self) -> usize {
         self.stack.event_room()
+    }
+
+    pub fn takes_packet(&self) -> bool {
+        self.stack.takes_packet()
     }
 
     pub fn pop_event(&mut self) -> Option<MpbleEvent> {

@@ -158,7 +158,7 @@ fn advertising_sends_the_apps_bytes_verbatim() {
 #[test]
 fn out_of_range_arguments_return_minus_one_and_change_nothing() {
     let (mut stack, _ctrl) = started();
-    let before = stack.stack.host.core.gap.adv.params;
+    let before = stack.stack.host.core.gap.adv.params();
     assert_eq!(
         stack.qpy_set_adv_param([0x1F, 0x320, 0, 0, 7, 0, 2, 1, 1]),
         -1
@@ -179,7 +179,7 @@ fn out_of_range_arguments_return_minus_one_and_change_nothing() {
         stack.qpy_set_adv_param([0x300, 0x320, 0, 0, 7, 0, 2, 2, 1]),
         -1
     );
-    assert_eq!(stack.stack.host.core.gap.adv.params, before);
+    assert_eq!(stack.stack.host.core.gap.adv.params(), before);
     assert_eq!(stack.qpy_set_adv_data(&[0u8; 32], false), -1);
     assert_eq!(stack.qpy_set_adv_data(&[], false), -1);
     assert!(stack.stack.host.core.gap.adv.data.is_empty());
@@ -246,10 +246,12 @@ fn connect_notify_write_mtu_and_disconnect_follow_the_demo_tuples() {
         std::vec![(MpbleTarget::QpyServer, ints(&[25, 0]))]
     );
 
-    // ATT_EXCHANGE_MTU_REQ 247 -> RSP with our 517; ATT_MTU = 247.
+    // ATT_EXCHANGE_MTU_REQ 247 -> RSP with our ATT_MTU_MAX (517 unix, 247
+    // microcontroller); ATT_MTU = 247.
+    let [lo, hi] = (crate::config::ATT_MTU_MAX as u16).to_le_bytes();
     assert_eq!(
         att(&mut stack, &mut ctrl, &[0x02, 0xF7, 0x00]),
-        std::vec![std::vec![0x03, 0x05, 0x02]]
+        std::vec![std::vec![0x03, lo, hi]]
     );
     assert_eq!(
         events(&mut stack),
@@ -433,12 +435,13 @@ fn a_write_flood_waits_for_room_instead_of_dropping_events() {
     register_demo_service(&mut stack, 0);
     connect(&mut stack, &mut ctrl);
     events(&mut stack);
-    // Write Commands (Vol 3 Part F 3.4.5.3) in one burst, more events than
-    // the queue holds.
-    let writes = (crate::config::EVENT_QUEUE + 10) as u8;
+    // Write Commands (Vol 3 Part F 3.4.5.3) in one burst, more events
+    // than the queue holds (each tuple takes over 20 bytes).
+    let n = (crate::config::EVENT_BYTES / 20) as u16;
     let mut burst = Vec::new();
-    for i in 0..writes {
-        burst.extend(acl_frame(LINK, CID_ATT, &[0x52, 0x03, 0x00, i]));
+    for i in 0..n {
+        let [a, b] = i.to_le_bytes();
+        burst.extend(acl_frame(LINK, CID_ATT, &[0x52, 0x03, 0x00, a, b]));
     }
     let used = stack.h4_rx(&burst, 3);
     assert!(
@@ -446,7 +449,7 @@ fn a_write_flood_waits_for_room_instead_of_dropping_events() {
         "the stack must stop before its queue overflows"
     );
     // It stopped because one more packet might not fit, not after dropping.
-    assert!(stack.event_room() < crate::config::EVENTS_PER_PACKET_MAX);
+    assert!(!stack.takes_packet());
     assert_eq!(stack.events_dropped(), 0);
     // Python drains; the port offers the rest again.
     let mut seen = events(&mut stack);
@@ -458,7 +461,7 @@ fn a_write_flood_waits_for_room_instead_of_dropping_events() {
         seen.extend(events(&mut stack));
     }
     let data: Vec<_> = seen.iter().map(|(_, v)| v[3].clone()).collect();
-    let expected: Vec<_> = (0..writes).map(|i| V::B(std::vec![i])).collect();
+    let expected: Vec<_> = (0..n).map(|i| V::B(i.to_le_bytes().to_vec())).collect();
     assert_eq!(data, expected, "every write reported once, in order");
     assert_eq!(stack.events_dropped(), 0);
 }
@@ -525,10 +528,9 @@ fn a_send_with_no_room_for_its_event_is_refused_not_lost() {
     let (mut stack, mut ctrl) = started();
     register_demo_service(&mut stack, 0);
     connect(&mut stack, &mut ctrl);
-    while stack.event_room() > 0 {
-        stack
-            .stack
-            .emit(super::event::MpbleEvent::new(MpbleTarget::QpyServer));
+    let filler = super::event::MpbleEvent::new(MpbleTarget::QpyServer);
+    while stack.stack.has_room_for(&filler) {
+        stack.stack.emit(filler);
     }
     assert_eq!(stack.qpy_send(false, 0, 3, b"9", 3), -1);
     assert_eq!(stack.events_dropped(), 0);

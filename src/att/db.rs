@@ -145,8 +145,9 @@ pub struct AttributeDb {
     count: usize,
     pool: [u8; GATT_VALUE_POOL],
     pool_used: usize,
-    /// Next handle to assign; 0x10000 once 0xFFFF is used.
-    next: u32,
+    /// Next handle to assign minus one (0x10000 once 0xFFFF is used), so
+    /// that a new table is all zeros and the core's static stays in `.bss`.
+    next_less_one: u32,
 }
 
 impl Default for AttributeDb {
@@ -162,15 +163,20 @@ impl AttributeDb {
             count: 0,
             pool: [0; GATT_VALUE_POOL],
             pool_used: 0,
-            next: 1,
+            next_less_one: 0,
         }
+    }
+
+    /// Next handle to assign; 0x10000 once 0xFFFF is used.
+    fn next(&self) -> u32 {
+        self.next_less_one + 1
     }
 
     /// Removes every attribute; the next handle is 1 again.
     pub fn clear(&mut self) {
         self.count = 0;
         self.pool_used = 0;
-        self.next = 1;
+        self.next_less_one = 0;
     }
 
     /// Number of attributes in the table.
@@ -185,17 +191,17 @@ impl AttributeDb {
     /// Skips to `handle` for the next attribute. Handles only grow (a
     /// client may cache them); gaps are fine (Vol 3 Part F 3.2.2).
     pub fn set_next_handle(&mut self, handle: u16) -> Result<(), DbError> {
-        if handle == 0 || u32::from(handle) < self.next {
+        if handle == 0 || u32::from(handle) < self.next() {
             return Err(DbError::HandleNotIncreasing);
         }
-        self.next = u32::from(handle);
+        self.next_less_one = u32::from(handle) - 1;
         Ok(())
     }
 
     /// The handle the next attribute will get (0 once the handle space is
     /// used up).
     pub fn next_handle(&self) -> u16 {
-        u16::try_from(self.next).unwrap_or(0)
+        u16::try_from(self.next()).unwrap_or(0)
     }
 
     fn rows(&self) -> &[Row] {
@@ -215,7 +221,7 @@ impl AttributeDb {
         if self.count + n > GATT_MAX_ATTRIBUTES {
             return Err(DbError::TableFull);
         }
-        if self.next + n as u32 > 0x1_0000 {
+        if self.next() + n as u32 > 0x1_0000 {
             return Err(DbError::HandleSpaceExhausted);
         }
         if self.pool_used + bytes > GATT_VALUE_POOL {
@@ -235,7 +241,7 @@ impl AttributeDb {
         cap: usize,
     ) -> Result<u16, DbError> {
         self.reserve(1, cap)?;
-        let handle = u16::try_from(self.next).map_err(|_| DbError::HandleSpaceExhausted)?;
+        let handle = u16::try_from(self.next()).map_err(|_| DbError::HandleSpaceExhausted)?;
         let off = self.pool_used;
         let end = off + value.len();
         self.pool
@@ -255,7 +261,7 @@ impl AttributeDb {
         };
         self.count += 1;
         self.pool_used += cap;
-        self.next += 1;
+        self.next_less_one += 1;
         Ok(handle)
     }
 
@@ -570,6 +576,19 @@ mod tests {
         );
         assert!(EMPTY_ROW.perms.is_empty());
         assert_eq!(EMPTY_ROW.cccd, [[0; 2]; MAX_CONNECTIONS]);
+        // The next handle, 1, is stored as 0.
+        let mut db = AttributeDb::new();
+        assert_eq!((db.next_less_one, db.next_handle()), (0, 1));
+        db.set_next_handle(0xFFFF).unwrap();
+        db.push(
+            Uuid::Uuid16(0x2800),
+            AttributeKind::PrimaryService,
+            AttPermissions::READ,
+            &[0, 0x18],
+            2,
+        )
+        .unwrap();
+        assert_eq!(db.next_handle(), 0);
     }
 
     #[test]

@@ -91,7 +91,9 @@ const _: () = assert!(config::ATT_PREPARE_BYTES <= u16::MAX as usize);
 
 /// Per-connection ATT server state.
 pub struct AttBearer {
-    mtu: u16,
+    /// ATT_MTU minus the default 23, so that a new bearer is all zeros
+    /// (the core's static in `.bss`, issue 6).
+    mtu_above_default: u16,
     mtu_exchanged: bool,
     indication_pending: bool,
     queue: heapless::Vec<Prepared, { config::ATT_PREPARE_QUEUE }>,
@@ -108,7 +110,7 @@ impl Default for AttBearer {
 impl AttBearer {
     pub const fn new() -> Self {
         AttBearer {
-            mtu: config::ATT_MTU_DEFAULT as u16,
+            mtu_above_default: 0,
             mtu_exchanged: false,
             indication_pending: false,
             queue: heapless::Vec::new(),
@@ -119,7 +121,7 @@ impl AttBearer {
 
     /// Back to the state of a new connection.
     pub fn reset(&mut self) {
-        self.mtu = config::ATT_MTU_DEFAULT as u16;
+        self.mtu_above_default = 0;
         self.mtu_exchanged = false;
         self.indication_pending = false;
         self.clear_queue();
@@ -127,13 +129,14 @@ impl AttBearer {
 
     /// The current ATT_MTU.
     pub fn mtu(&self) -> u16 {
-        self.mtu
+        config::ATT_MTU_DEFAULT as u16 + self.mtu_above_default
     }
 
     /// Sets ATT_MTU after an exchange this side started as a client,
     /// clamped to 23..=ATT_MTU_MAX.
     pub fn set_mtu(&mut self, mtu: u16) {
-        self.mtu = mtu.clamp(config::ATT_MTU_DEFAULT as u16, config::ATT_MTU_MAX as u16);
+        let mtu = mtu.clamp(config::ATT_MTU_DEFAULT as u16, config::ATT_MTU_MAX as u16);
+        self.mtu_above_default = mtu - config::ATT_MTU_DEFAULT as u16;
         self.mtu_exchanged = true;
     }
 
@@ -289,7 +292,7 @@ pub fn handle_pdu(
     out: &mut [u8],
 ) -> ServerOutcome {
     let mut o = ServerOutcome::default();
-    let limit = out.len().min(usize::from(bearer.mtu));
+    let limit = out.len().min(usize::from(bearer.mtu()));
     let Some(resp) = out.get_mut(..limit) else {
         return o;
     };
@@ -342,11 +345,12 @@ fn serve(
             .unwrap_or(0);
             if !bearer.mtu_exchanged {
                 bearer.mtu_exchanged = true;
-                bearer.mtu = client_rx_mtu
+                bearer.mtu_above_default = client_rx_mtu
                     .min(server)
-                    .max(config::ATT_MTU_DEFAULT as u16);
+                    .max(config::ATT_MTU_DEFAULT as u16)
+                    - config::ATT_MTU_DEFAULT as u16;
             }
-            push_event(o, ServerEvent::MtuExchanged { mtu: bearer.mtu });
+            push_event(o, ServerEvent::MtuExchanged { mtu: bearer.mtu() });
             Ok(n)
         }
         AttPdu::FindInformationReq { start, end } => find_information(db, start, end, resp),
@@ -834,25 +838,28 @@ mod tests {
     #[test]
     fn exchange_mtu() {
         let mut c = Ctx::demo();
+        // Our Server Rx MTU is ATT_MTU_MAX (517 unix, 247 microcontroller).
+        let max = config::ATT_MTU_MAX as u16;
+        let [lo, hi] = max.to_le_bytes();
         assert_eq!(
             c.req(&[0x02, 0x05, 0x02]),
             (
-                vec![0x03, 0x05, 0x02],
-                vec![ServerEvent::MtuExchanged { mtu: 517 }]
+                vec![0x03, lo, hi],
+                vec![ServerEvent::MtuExchanged { mtu: max }]
             )
         );
-        assert_eq!(c.bearer.mtu(), 517);
+        assert_eq!(c.bearer.mtu(), max);
         // Only the first exchange counts.
         assert_eq!(
             c.req(&[0x02, 0x40, 0x00]),
             (
-                vec![0x03, 0x05, 0x02],
-                vec![ServerEvent::MtuExchanged { mtu: 517 }]
+                vec![0x03, lo, hi],
+                vec![ServerEvent::MtuExchanged { mtu: max }]
             )
         );
         c.bearer.reset();
         // A Client Rx MTU below 23 is answered; ATT_MTU stays 23.
-        assert_eq!(c.rsp(&[0x02, 0x10, 0x00]), [0x03, 0x05, 0x02]);
+        assert_eq!(c.rsp(&[0x02, 0x10, 0x00]), [0x03, lo, hi]);
         assert_eq!(c.bearer.mtu(), 23);
         c.bearer.reset();
         c.rsp(&[0x02, 0x40, 0x00]);
@@ -1337,11 +1344,14 @@ mod tests {
         assert_eq!(c.db.value(3), Some(&want[..]));
         assert_eq!(c.bearer.prepared_writes(), 0);
 
-        // Too long at execute: Invalid Attribute Value Length with handle.
-        for i in 0..14u16 {
-            assert_eq!(prepare(&mut c, 3, i * 18, &[7; 18]).len(), 23);
+        // Too long at execute: Invalid Attribute Value Length with handle
+        // (14 parts of 18 bytes need the unix prepare queue).
+        if config::ATT_PREPARE_QUEUE >= 14 {
+            for i in 0..14u16 {
+                assert_eq!(prepare(&mut c, 3, i * 18, &[7; 18]).len(), 23);
+            }
+            assert_eq!(c.rsp(&[0x18, 0x01]), [0x01, 0x18, 0x03, 0x00, 0x0D]);
         }
-        assert_eq!(c.rsp(&[0x18, 0x01]), [0x01, 0x18, 0x03, 0x00, 0x0D]);
         // A CCCD part of the wrong size.
         prepare(&mut c, 4, 0, &[1]);
         assert_eq!(c.rsp(&[0x18, 0x01]), [0x01, 0x18, 0x04, 0x00, 0x0D]);
@@ -1363,13 +1373,19 @@ mod tests {
         }
         assert_eq!(prepare(&mut c, 3, 99, &[1]), [0x01, 0x16, 0x03, 0x00, 0x09]);
         c.bearer.reset();
-        // And after ATT_PREPARE_BYTES bytes.
-        c.rsp(&[0x02, 0x05, 0x02]);
-        let big = [0u8; 500];
-        assert_eq!(prepare(&mut c, 3, 0, &big)[0], 0x17);
-        assert_eq!(prepare(&mut c, 3, 500, &big)[0], 0x17);
+        // And after ATT_PREPARE_BYTES bytes (parts as long as ATT_MTU_MAX
+        // allows, fewer than ATT_PREPARE_QUEUE of them).
+        let [lo, hi] = (config::ATT_MTU_MAX as u16).to_le_bytes();
+        c.rsp(&[0x02, lo, hi]);
+        let part = config::ATT_MTU_MAX - 5;
+        let fit = config::ATT_PREPARE_BYTES / part;
+        assert!(fit < config::ATT_PREPARE_QUEUE);
+        let big = [0u8; config::ATT_MTU_MAX - 5];
+        for i in 0..fit {
+            assert_eq!(prepare(&mut c, 3, (i * part) as u16, &big)[0], 0x17);
+        }
         assert_eq!(
-            prepare(&mut c, 3, 1000, &big),
+            prepare(&mut c, 3, (fit * part) as u16, &big),
             [0x01, 0x16, 0x03, 0x00, 0x09]
         );
     }

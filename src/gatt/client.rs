@@ -264,14 +264,18 @@ pub struct GattClient {
     state: State,
     /// Opcode of the outstanding request (valid when not idle).
     request: u8,
-    mtu: u16,
+    /// ATT_MTU minus the default 23, so that a new client is all zeros
+    /// (the core's static in `.bss`, issue 6).
+    mtu_above_default: u16,
     mtu_requested: bool,
     timed_out: bool,
     unexpected: u32,
     /// Service UUID of Discover Primary Service By Service UUID.
     uuid: Uuid,
     /// Value of Write Long Characteristic Values.
-    value: [u8; VALUE_MAX],
+    /// Length of the Write Long value. The value itself stays in the
+    /// core's procedure pool (`gatt::queue`) while the write runs, and is
+    /// handed back to [`GattClient::on_pdu`]: no copy per link.
     value_len: u16,
 }
 
@@ -286,12 +290,11 @@ impl GattClient {
         GattClient {
             state: State::Idle,
             request: 0,
-            mtu: MTU_DEFAULT,
+            mtu_above_default: 0,
             mtu_requested: false,
             timed_out: false,
             unexpected: 0,
             uuid: Uuid::Uuid16(0),
-            value: [0; VALUE_MAX],
             value_len: 0,
         }
     }
@@ -300,7 +303,7 @@ impl GattClient {
     pub fn reset(&mut self) {
         self.state = State::Idle;
         self.request = 0;
-        self.mtu = MTU_DEFAULT;
+        self.mtu_above_default = 0;
         self.mtu_requested = false;
         self.timed_out = false;
         self.value_len = 0;
@@ -308,13 +311,13 @@ impl GattClient {
 
     /// ATT_MTU as the client sees it (23 until exchanged).
     pub fn mtu(&self) -> u16 {
-        self.mtu
+        MTU_DEFAULT + self.mtu_above_default
     }
 
     /// ATT_MTU after the peer's client exchanged it with our server on the
     /// same bearer, clamped to 23..=ATT_MTU_MAX.
     pub fn set_mtu(&mut self, mtu: u16) {
-        self.mtu = mtu.clamp(MTU_DEFAULT, MTU_MAX);
+        self.mtu_above_default = mtu.clamp(MTU_DEFAULT, MTU_MAX) - MTU_DEFAULT;
     }
 
     /// A request is outstanding (Vol 3 Part F 3.3.2).
@@ -356,7 +359,7 @@ impl GattClient {
 
     /// Encodes a request into `out`, at most ATT_MTU octets.
     fn encode(&self, req: AttPdu<'_>, out: &mut [u8]) -> Result<usize, ClientError> {
-        let limit = out.len().min(usize::from(self.mtu));
+        let limit = out.len().min(usize::from(self.mtu()));
         let dst = out.get_mut(..limit).ok_or(ClientError::TooLong)?;
         req.encode(dst).ok_or(ClientError::TooLong)
     }
@@ -578,7 +581,7 @@ impl GattClient {
         if handle == 0 {
             return Err(ClientError::InvalidArgument);
         }
-        if value.len() > usize::from(self.mtu) - 3 {
+        if value.len() > usize::from(self.mtu()) - 3 {
             return Err(ClientError::TooLong);
         }
         Ok(())
@@ -604,7 +607,7 @@ impl GattClient {
 
     /// Octets of value in one Prepare Write Request (Vol 3 Part F 3.4.6.1).
     fn part_max(&self) -> usize {
-        usize::from(self.mtu) - 5
+        usize::from(self.mtu()) - 5
     }
 
     /// Writes the Prepare Write Request for the value from `sent` on.
@@ -613,11 +616,12 @@ impl GattClient {
         handle: u16,
         offset: u16,
         sent: u16,
+        value: &[u8],
         out: &mut [u8],
     ) -> Option<(usize, u16)> {
         let from = usize::from(sent);
         let to = usize::from(self.value_len).min(from + self.part_max());
-        let part = self.value.get(from..to)?;
+        let part = value.get(from..to)?;
         let req = AttPdu::PrepareWriteReq {
             handle,
             offset: offset.checked_add(sent)?,
@@ -629,7 +633,8 @@ impl GattClient {
 
     /// Write Long Characteristic Values / Descriptors (Vol 3 Part G 4.9.4,
     /// 4.12.4): Prepare Write Requests from `offset`, then Execute Write.
-    /// The value (1..=512 octets) is copied.
+    /// The value (1..=512 octets) is not copied: the caller keeps it until
+    /// the procedure ends and passes it to every [`GattClient::on_pdu`].
     pub fn write_long(
         &mut self,
         handle: u16,
@@ -646,14 +651,9 @@ impl GattClient {
         if handle == 0 || value.is_empty() || !fits {
             return Err(ClientError::InvalidArgument);
         }
-        let dst = self
-            .value
-            .get_mut(..value.len())
-            .ok_or(ClientError::TooLong)?;
-        dst.copy_from_slice(value);
         self.value_len = value.len() as u16;
         let (n, part) = self
-            .prepare_request(handle, offset, 0, out)
+            .prepare_request(handle, offset, 0, value, out)
             .ok_or(ClientError::TooLong)?;
         self.state = State::PrepareWrite {
             handle,
@@ -741,7 +741,9 @@ impl GattClient {
     }
 
     /// Handles one PDU from the peer's server role (see [`is_for_client`]).
-    pub fn on_pdu(&mut self, pdu: &[u8], out: &mut [u8]) -> ClientStep {
+    /// `value` is the running Write Long's value (as given to
+    /// [`GattClient::write_long`]; empty for any other procedure).
+    pub fn on_pdu(&mut self, pdu: &[u8], value: &[u8], out: &mut [u8]) -> ClientStep {
         let mut step = ClientStep::default();
         let Some(&opcode) = pdu.first() else {
             self.ignore();
@@ -797,7 +799,7 @@ impl GattClient {
             return step;
         }
         match AttPdu::decode(pdu) {
-            Ok(rsp) => self.on_response(rsp, out, &mut step),
+            Ok(rsp) => self.on_response(rsp, value, out, &mut step),
             Err(_) => self.reject(&mut step),
         }
         step
@@ -834,13 +836,19 @@ impl GattClient {
         self.send(n, pdu::ATT_EXECUTE_WRITE_REQ, step);
     }
 
-    fn on_response(&mut self, rsp: AttPdu<'_>, out: &mut [u8], step: &mut ClientStep) {
+    fn on_response(
+        &mut self,
+        rsp: AttPdu<'_>,
+        written: &[u8],
+        out: &mut [u8],
+        step: &mut ClientStep,
+    ) {
         match (self.state, rsp) {
             (State::ExchangeMtu { client_rx_mtu }, AttPdu::ExchangeMtuRsp { server_rx_mtu }) => {
                 // Vol 3 Part F 3.4.2.2: the minimum of both, never below
                 // the LE default.
                 let mtu = client_rx_mtu.min(server_rx_mtu).max(MTU_DEFAULT);
-                self.mtu = mtu;
+                self.mtu_above_default = mtu - MTU_DEFAULT;
                 self.state = State::Idle;
                 self.request = 0;
                 step.push(ClientEvent::MtuExchanged { mtu });
@@ -891,7 +899,7 @@ impl GattClient {
                 },
             ) => {
                 let from = usize::from(sent);
-                let expected = self.value.get(from..from + usize::from(part));
+                let expected = written.get(from..from + usize::from(part));
                 let echo =
                     h == handle && Some(o) == offset.checked_add(sent) && expected == Some(value);
                 if !echo {
@@ -910,7 +918,7 @@ impl GattClient {
                     let n = self.encode(req, out).ok();
                     self.send(n, pdu::ATT_EXECUTE_WRITE_REQ, step);
                 } else {
-                    match self.prepare_request(handle, offset, sent, out) {
+                    match self.prepare_request(handle, offset, sent, written, out) {
                         Some((n, part)) => {
                             self.state = State::PrepareWrite {
                                 handle,
@@ -946,7 +954,7 @@ impl GattClient {
         step.push(ClientEvent::Results {
             procedure: ProcedureKind::ReadByHandle,
         });
-        let full = len + 1 >= usize::from(self.mtu);
+        let full = len + 1 >= usize::from(self.mtu());
         let next = usize::from(offset) + len;
         // A value is at most 512 octets (Vol 3 Part F 3.2.9): nothing lies
         // beyond, whatever the server says.
@@ -1056,8 +1064,13 @@ mod tests {
 
     /// Feeds a PDU from the server; returns (bytes to send, events).
     fn feed(c: &mut GattClient, pdu: &[u8]) -> (Vec<u8>, Vec<ClientEvent>) {
+        feed_w(c, pdu, &[])
+    }
+
+    /// The same while a Write Long of `value` runs.
+    fn feed_w(c: &mut GattClient, pdu: &[u8], value: &[u8]) -> (Vec<u8>, Vec<ClientEvent>) {
         let mut out = [0u8; config::ATT_MTU_MAX];
-        let s = c.on_pdu(pdu, &mut out);
+        let s = c.on_pdu(pdu, value, &mut out);
         assert!(s.request_len <= usize::from(c.mtu()));
         (out[..s.request_len].to_vec(), s.events.to_vec())
     }
@@ -1079,7 +1092,8 @@ mod tests {
             assert!(c.busy());
             r
         };
-        assert_eq!(first(&|c, o| c.exchange_mtu(517, o)), [0x02, 0x05, 0x02]);
+        let [lo, hi] = MTU_MAX.to_le_bytes();
+        assert_eq!(first(&|c, o| c.exchange_mtu(MTU_MAX, o)), [0x02, lo, hi]);
         assert_eq!(
             first(&|c, o| c.discover_all_primary_services(o)),
             [0x10, 0x01, 0x00, 0xFF, 0xFF, 0x00, 0x28]
@@ -1206,7 +1220,7 @@ mod tests {
     #[test]
     fn exchange_mtu() {
         let mut c = GattClient::new();
-        start(&mut c, |c, o| c.exchange_mtu(517, o));
+        start(&mut c, |c, o| c.exchange_mtu(MTU_MAX, o));
         assert_eq!(
             feed(&mut c, &[0x03, 0xF7, 0x00]),
             (std::vec![], std::vec![MtuExchanged { mtu: 247 }])
@@ -1216,7 +1230,7 @@ mod tests {
         // Only once per connection (Vol 3 Part F 3.4.2.1).
         let mut o = [0u8; config::ATT_MTU_MAX];
         assert_eq!(
-            c.exchange_mtu(517, &mut o),
+            c.exchange_mtu(MTU_MAX, &mut o),
             Err(ClientError::InvalidArgument)
         );
         // A server Rx MTU below 23 leaves the default.
@@ -1235,7 +1249,7 @@ mod tests {
         );
         // Request Not Supported: MTU stays 23.
         c.reset();
-        start(&mut c, |c, o| c.exchange_mtu(517, o));
+        start(&mut c, |c, o| c.exchange_mtu(MTU_MAX, o));
         assert_eq!(
             feed(&mut c, &[0x01, 0x02, 0x00, 0x00, 0x06]).1,
             [done(K::ExchangeMtu, 0x06, 0)]
@@ -1243,7 +1257,7 @@ mod tests {
         assert_eq!(c.mtu(), 23);
         // The peer's exchange with our server.
         c.set_mtu(1000);
-        assert_eq!(c.mtu(), 517);
+        assert_eq!(c.mtu(), MTU_MAX);
         c.set_mtu(5);
         assert_eq!(c.mtu(), 23);
     }
@@ -1554,7 +1568,7 @@ mod tests {
             pdu[0] = [
                 0x01, 0x03, 0x05, 0x07, 0x09, 0x0B, 0x0D, 0x11, 0x17, 0x19, 0x1B, 0x1D,
             ][(rng % 12) as usize];
-            let _ = c.on_pdu(&pdu[..len], &mut o);
+            let _ = c.on_pdu(&pdu[..len], &[0x5A; 100], &mut o);
         }
     }
 
@@ -1668,22 +1682,22 @@ mod tests {
         // The response echoes the request; the next part follows.
         let mut rsp = std::vec![0x17];
         rsp.extend_from_slice(&req[1..]);
-        let (req, ev) = feed(&mut c, &rsp);
+        let (req, ev) = feed_w(&mut c, &rsp, &value);
         assert!(ev.is_empty());
         assert_eq!(req[0], 0x16);
         assert_eq!(req[1..], prep(18, &value[18..36]));
         let mut rsp = std::vec![0x17];
         rsp.extend_from_slice(&req[1..]);
-        let (req, _) = feed(&mut c, &rsp);
+        let (req, _) = feed_w(&mut c, &rsp, &value);
         assert_eq!(req[1..], prep(36, &value[36..]));
         let mut rsp = std::vec![0x17];
         rsp.extend_from_slice(&req[1..]);
         // Execute Write, flags 0x01.
-        let (req, ev) = feed(&mut c, &rsp);
+        let (req, ev) = feed_w(&mut c, &rsp, &value);
         assert_eq!(req, [0x18, 0x01]);
         assert!(ev.is_empty());
         assert_eq!(c.running(), Some(K::WriteLong));
-        let (req, ev) = feed(&mut c, &[0x19]);
+        let (req, ev) = feed_w(&mut c, &[0x19], &value);
         assert!(req.is_empty());
         assert_eq!(ev, [done(K::WriteLong, 0, 0)]);
 
@@ -1692,11 +1706,11 @@ mod tests {
         let mut rsp = std::vec![0x17];
         rsp.extend_from_slice(&req[1..]);
         rsp[10] ^= 1;
-        let (req, ev) = feed(&mut c, &rsp);
+        let (req, ev) = feed_w(&mut c, &rsp, &value);
         assert_eq!(req, [0x18, 0x00]);
         assert!(ev.is_empty());
         assert_eq!(
-            feed(&mut c, &[0x19]).1,
+            feed_w(&mut c, &[0x19], &value).1,
             [done(K::WriteLong, ERROR_INVALID_RESPONSE, 3)]
         );
         // Wrong offset in the echo.
@@ -1704,23 +1718,30 @@ mod tests {
         let mut rsp = std::vec![0x17];
         rsp.extend_from_slice(&req[1..]);
         rsp[3] = 1;
-        assert_eq!(feed(&mut c, &rsp).0, [0x18, 0x00]);
+        assert_eq!(feed_w(&mut c, &rsp, &value).0, [0x18, 0x00]);
         // An error on the cancel still reports the echo failure.
         assert_eq!(
-            feed(&mut c, &[0x01, 0x18, 0x00, 0x00, 0x0E]).1,
+            feed_w(&mut c, &[0x01, 0x18, 0x00, 0x00, 0x0E], &value).1,
             [done(K::WriteLong, ERROR_INVALID_RESPONSE, 3)]
         );
         // Prepare Queue Full: cancel, then the server's code.
         start(&mut c, |c, o| c.write_long(3, 0, &value, o));
-        let (req, ev) = feed(&mut c, &[0x01, 0x16, 0x03, 0x00, 0x09]);
+        let (req, ev) = feed_w(&mut c, &[0x01, 0x16, 0x03, 0x00, 0x09], &value);
         assert_eq!(req, [0x18, 0x00]);
         assert!(ev.is_empty());
-        assert_eq!(feed(&mut c, &[0x19]).1, [done(K::WriteLong, 0x09, 3)]);
+        assert_eq!(
+            feed_w(&mut c, &[0x19], &value).1,
+            [done(K::WriteLong, 0x09, 3)]
+        );
         // An error on Execute Write itself.
         start(&mut c, |c, o| c.write_long(3, 10, &value[..5], o));
-        let (_, _) = feed(&mut c, &[0x17, 0x03, 0x00, 0x0A, 0x00, 0, 1, 2, 3, 4]);
+        let (_, _) = feed_w(
+            &mut c,
+            &[0x17, 0x03, 0x00, 0x0A, 0x00, 0, 1, 2, 3, 4],
+            &value,
+        );
         assert_eq!(
-            feed(&mut c, &[0x01, 0x18, 0x03, 0x00, 0x0D]).1,
+            feed_w(&mut c, &[0x01, 0x18, 0x03, 0x00, 0x0D], &value).1,
             [done(K::WriteLong, 0x0D, 3)]
         );
         // Writes and Write Response.
@@ -1815,6 +1836,11 @@ mod tests {
 
         // Runs a procedure to its end; returns the server's responses that
         // came with Results, and the final event.
+        // The Write Long below runs with this value (outside one, the
+        // value handed to on_pdu is not read).
+        // 100 octets, or what the server's prepare queue takes at MTU 23.
+        let n = (config::ATT_PREPARE_QUEUE * 18).min(100) as u8;
+        let new: Vec<u8> = (0..n).rev().collect();
         let mut run = |c: &mut GattClient, first: Vec<u8>| -> (Vec<Vec<u8>>, ClientEvent) {
             let mut req = first;
             let mut results = Vec::new();
@@ -1829,7 +1855,7 @@ mod tests {
                     &mut out,
                 );
                 let rsp = out[..o.response_len].to_vec();
-                let (next, ev) = feed(c, &rsp);
+                let (next, ev) = feed_w(c, &rsp, &new);
                 for e in ev {
                     match e {
                         Results { .. } => results.push(rsp.clone()),
@@ -1872,17 +1898,16 @@ mod tests {
         assert_eq!(got, long);
         assert_eq!(res.len(), 244 / 22 + 1);
 
-        // Write a new 100-octet value with queued writes.
-        let new: Vec<u8> = (0..100u8).rev().collect();
+        // Write the new value with queued writes.
         let r = start(&mut c, |c, o| c.write_long(3, 0, &new, o));
         let (res, end) = run(&mut c, r);
         assert!(res.is_empty());
         assert_eq!(end, done(K::WriteLong, 0, 0));
 
         // Exchange MTU, then the whole value reads in one response.
-        let r = start(&mut c, |c, o| c.exchange_mtu(517, o));
+        let r = start(&mut c, |c, o| c.exchange_mtu(MTU_MAX, o));
         let (_, end) = run(&mut c, r);
-        assert_eq!(end, MtuExchanged { mtu: 517 });
+        assert_eq!(end, MtuExchanged { mtu: MTU_MAX });
         let r = start(&mut c, |c, o| c.read_by_handle(3, 0, true, o));
         let (res, end) = run(&mut c, r);
         assert_eq!(res.len(), 1);

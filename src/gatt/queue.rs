@@ -227,14 +227,16 @@ impl<const N: usize, const SPANS: usize> ValuePool<N, SPANS> {
 
 /// One link: the procedure running and those waiting behind it.
 pub struct LinkQueue {
-    running: Option<Request>,
+    /// At most one: a one-slot `Vec` rather than an `Option`, whose `None`
+    /// would be a niche value and put the core's static in `.data`.
+    running: heapless::Vec<Request, 1>,
     waiting: Deque<Request, { config::GATT_CLIENT_QUEUE }>,
 }
 
 impl LinkQueue {
     const fn new() -> Self {
         LinkQueue {
-            running: None,
+            running: heapless::Vec::new(),
             waiting: Deque::new(),
         }
     }
@@ -267,7 +269,7 @@ impl ProcedureQueue {
     /// Forgets every procedure (the stack stopped or restarted).
     pub fn reset(&mut self) {
         for link in self.links.iter_mut() {
-            link.running = None;
+            link.running.clear();
             link.waiting.clear();
         }
         self.pool.clear();
@@ -278,7 +280,7 @@ impl ProcedureQueue {
         let Some(link) = self.links.get_mut(conn) else {
             return;
         };
-        let running = link.running.take();
+        let running = link.running.pop();
         for r in running.iter().chain(link.waiting.iter()) {
             self.pool.free(r.procedure.span());
         }
@@ -287,14 +289,14 @@ impl ProcedureQueue {
 
     /// The procedure running on `conn`.
     pub fn running(&self, conn: usize) -> Option<Request> {
-        self.links.get(conn)?.running
+        self.links.get(conn)?.running.first().copied()
     }
 
     /// Whether nothing runs or waits on `conn`.
     pub fn is_idle(&self, conn: usize) -> bool {
         self.links
             .get(conn)
-            .is_none_or(|l| l.running.is_none() && l.waiting.is_empty())
+            .is_none_or(|l| l.running.is_empty() && l.waiting.is_empty())
     }
 
     /// Copies `data` (a write value or a handle list) into the pool and
@@ -325,13 +327,14 @@ impl ProcedureQueue {
     /// `request` was started on `conn`'s bearer.
     pub fn set_running(&mut self, conn: usize, request: Request) {
         if let Some(link) = self.links.get_mut(conn) {
-            link.running = Some(request);
+            link.running.clear();
+            let _ = link.running.push(request);
         }
     }
 
     /// The running procedure on `conn` ended: its value is freed. Returns it.
     pub fn finish(&mut self, conn: usize) -> Option<Request> {
-        let r = self.links.get_mut(conn)?.running.take()?;
+        let r = self.links.get_mut(conn)?.running.pop()?;
         self.pool.free(r.procedure.span());
         Some(r)
     }
@@ -344,7 +347,7 @@ impl ProcedureQueue {
     /// The next waiting request of an idle link.
     pub fn next(&mut self, conn: usize) -> Option<Request> {
         let link = self.links.get_mut(conn)?;
-        if link.running.is_some() {
+        if !link.running.is_empty() {
             return None;
         }
         link.waiting.pop_front()

@@ -57,15 +57,16 @@ pub mod opcode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
     pub opcode: u16,
-    pub params: Vec<u8, { config::HCI_CMD_PARAM_MAX }>,
+    /// At most the longest parameters the host sends
+    /// (`config::HCI_CMD_PARAMS_SENT_MAX`), not the 255 bytes HCI allows.
+    pub params: Vec<u8, { config::HCI_CMD_PARAMS_SENT_MAX }>,
 }
 
 impl Command {
     /// A command with these parameters; parameters beyond
-    /// `config::HCI_CMD_PARAM_MAX` (255, the Parameter_Total_Length limit)
-    /// are cut off.
+    /// `config::HCI_CMD_PARAMS_SENT_MAX` are cut off.
     pub fn new(opcode: u16, params: &[u8]) -> Self {
-        let n = params.len().min(config::HCI_CMD_PARAM_MAX);
+        let n = params.len().min(config::HCI_CMD_PARAMS_SENT_MAX);
         let mut v = Vec::new();
         let _ = v.extend_from_slice(params.get(..n).unwrap_or(&[]));
         Self { opcode, params: v }
@@ -80,15 +81,15 @@ impl Command {
 }
 
 /// A command whose parameters `fields` writes, little-endian (Vol 4 Part E
-/// 5.2). Every builder below writes a fixed layout far below the 255-octet
-/// Parameter_Total_Length limit (`config::HCI_CMD_PARAM_MAX`), so the
-/// writer never runs out of room.
+/// 5.2). Every builder below writes a fixed layout of at most
+/// `config::HCI_CMD_PARAMS_SENT_MAX` bytes (tested), so the writer never
+/// runs out of room.
 ///
 /// `fields` is a `dyn` so that this function is compiled once, not once
 /// per builder.
 fn build(opcode: u16, fields: &dyn Fn(&mut Writer<'_>) -> Result<(), Overflow>) -> Command {
     let mut params = Vec::new();
-    let _ = params.resize_default(config::HCI_CMD_PARAM_MAX);
+    let _ = params.resize_default(config::HCI_CMD_PARAMS_SENT_MAX);
     let mut w = Writer::new(&mut params);
     let fits = fields(&mut w).is_ok();
     debug_assert!(fits, "HCI command 0x{opcode:04X}: parameters overflow");
@@ -513,7 +514,9 @@ struct Outstanding {
 pub struct CommandQueue {
     queue: Deque<Command, { config::HCI_CMD_QUEUE }>,
     outstanding: Vec<Outstanding, { config::HCI_CMD_QUEUE }>,
-    credit: u8,
+    /// The credit minus one, wrapping (0 is a credit of 1, 255 of 0), so
+    /// that a new queue is all zeros and the core's static stays in `.bss`.
+    credit_less_one: u8,
 }
 
 impl Default for CommandQueue {
@@ -529,14 +532,36 @@ impl CommandQueue {
         Self {
             queue: Deque::new(),
             outstanding: Vec::new(),
-            credit: 1,
+            credit_less_one: 0,
         }
     }
 
     pub fn reset(&mut self) {
         self.queue.clear();
         self.outstanding.clear();
-        self.credit = 1;
+        self.set_credit(1);
+    }
+
+    /// Removes outstanding command `i`, keeping the others in order.
+    /// (`heapless::Vec::remove` would bring a formatted panic, and with it
+    /// `core::fmt`, into the firmware.)
+    fn take_outstanding(&mut self, i: usize) -> Option<Outstanding> {
+        let o = *self.outstanding.get(i)?;
+        if let Some(tail) = self.outstanding.get_mut(i..) {
+            for j in 1..tail.len() {
+                if let Some(&next) = tail.get(j) {
+                    if let Some(prev) = tail.get_mut(j - 1) {
+                        *prev = next;
+                    }
+                }
+            }
+        }
+        self.outstanding.pop();
+        Some(o)
+    }
+
+    fn set_credit(&mut self, credit: u8) {
+        self.credit_less_one = credit.wrapping_sub(1);
     }
 
     /// Queue a command to be sent when credit allows.
@@ -551,14 +576,14 @@ impl CommandQueue {
 
     /// Commands the controller may accept now.
     pub fn credit(&self) -> u8 {
-        self.credit
+        self.credit_less_one.wrapping_add(1)
     }
 
     /// Move queued commands into `tx` while credit, room to track them and
     /// room in `tx` remain. Each sent command must be answered by
     /// `now_ms + HCI_CMD_TIMEOUT_MS`.
     pub fn pump(&mut self, tx: &mut H4Tx, now_ms: u32) {
-        while self.credit > 0 && !self.outstanding.is_full() {
+        while self.credit() > 0 && !self.outstanding.is_full() {
             let Some(cmd) = self.queue.front() else {
                 break;
             };
@@ -567,7 +592,7 @@ impl CommandQueue {
             }
             let opcode = cmd.opcode;
             self.queue.pop_front();
-            self.credit -= 1;
+            self.set_credit(self.credit() - 1);
             let _ = self.outstanding.push(Outstanding {
                 opcode,
                 deadline: Instant::from_ms(now_ms).add_ms(config::HCI_CMD_TIMEOUT_MS),
@@ -580,12 +605,12 @@ impl CommandQueue {
     /// outstanding command with this opcode (opcode 0x0000 only updates
     /// the credit, Vol 4 Part E 7.7.14).
     pub fn on_command_complete_or_status(&mut self, num_hci_command_packets: u8, opcode: u16) {
-        self.credit = num_hci_command_packets;
+        self.set_credit(num_hci_command_packets);
         if opcode == opcode::NOP {
             return;
         }
         if let Some(i) = self.outstanding.iter().position(|o| o.opcode == opcode) {
-            self.outstanding.remove(i);
+            self.take_outstanding(i);
         }
     }
 
@@ -599,9 +624,9 @@ impl CommandQueue {
             .outstanding
             .iter()
             .position(|o| o.deadline.is_reached(Instant::from_ms(now_ms)))?;
-        let o = self.outstanding.remove(i);
-        if self.credit == 0 {
-            self.credit = 1;
+        let o = self.take_outstanding(i)?;
+        if self.credit() == 0 {
+            self.set_credit(1);
         }
         Some(o.opcode)
     }
@@ -724,9 +749,45 @@ mod tests {
         );
     }
 
+    /// Every command the host builds fits the queue's parameter slots
+    /// whole: the longest are exactly as long as the spec says.
+    #[test]
+    fn hci_command_longest_parameters_fit() {
+        assert_eq!(le_set_advertising_data(&[0xAA; 31]).params.len(), 32);
+        assert_eq!(le_set_scan_response_data(&[0xAA; 31]).params.len(), 32);
+        assert_eq!(le_enable_encryption(1, [0; 8], 0, [0; 16]).params.len(), 28);
+        let cc = CreateConnection {
+            scan_interval: 0x10,
+            scan_window: 0x10,
+            initiator_filter_policy: 0,
+            peer_address_type: 0,
+            peer_address: [0; 6],
+            own_address_type: 0,
+            connection: ConnectionParameters::default(),
+        };
+        assert_eq!(le_create_connection(&cc).params.len(), 25);
+        assert_eq!(
+            le_set_advertising_parameters(&AdvertisingParameters::default())
+                .params
+                .len(),
+            15
+        );
+        assert_eq!(
+            le_remote_connection_parameter_request_reply(1, &ConnectionParameters::default())
+                .params
+                .len(),
+            14
+        );
+    }
+
     #[test]
     fn hci_command_queue_credit() {
         let mut q = CommandQueue::new();
+        // All zeros when new (the core's static stays in .bss), credit 1.
+        assert_eq!((q.credit_less_one, q.credit()), (0, 1));
+        q.on_command_complete_or_status(255, opcode::NOP);
+        assert_eq!(q.credit(), 255);
+        q.on_command_complete_or_status(1, opcode::NOP);
         let mut tx = H4Tx::new();
         q.submit(reset()).unwrap();
         q.submit(read_bd_addr()).unwrap();

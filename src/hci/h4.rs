@@ -547,16 +547,20 @@ mod tests {
     #[test]
     fn hci_h4_tx_full_is_atomic_and_wraps() {
         let mut tx = H4Tx::new();
-        let data = [0xA5u8; 1000];
+        // Four packets of `rec` bytes (1005 with the unix buffer) leave 76
+        // bytes free.
+        let rec = config::H4_TX_BUFFER / 4 - 19;
+        let data = vec![0xA5u8; rec - 5];
         let mut pushed = 0;
         while tx.push_acl(1, 0, &data).is_ok() {
             pushed += 1;
         }
-        assert_eq!(pushed, config::H4_TX_BUFFER / 1005);
-        assert_eq!(tx.free(), config::H4_TX_BUFFER - pushed * 1005);
+        assert_eq!(pushed, config::H4_TX_BUFFER / rec);
+        assert_eq!(tx.free(), config::H4_TX_BUFFER - pushed * rec);
         // Drain part, then push across the wrap point, then check bytes.
-        let mut sink = [0u8; 1500];
-        assert_eq!(tx.pop_into(&mut sink), 1500);
+        let drained = rec * 3 / 2;
+        let mut sink = vec![0u8; drained.max(333)];
+        assert_eq!(tx.pop_into(&mut sink[..drained]), drained);
         tx.push_command(0x2008, &[7; 32]).unwrap();
         let mut all = Vec::new();
         loop {
@@ -566,7 +570,7 @@ mod tests {
             }
             all.extend_from_slice(&sink[..n]);
         }
-        assert_eq!(all.len(), pushed * 1005 - 1500 + 36);
+        assert_eq!(all.len(), pushed * rec - drained + 36);
         assert_eq!(
             &all[all.len() - 36..all.len() - 32],
             &[0x01, 0x08, 0x20, 32]

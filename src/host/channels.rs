@@ -102,7 +102,7 @@ impl HostCore {
         } else {
             att_server::write_notification(handle.0, value, mtu, &mut pdu)
         };
-        self.send_l2cap(link, l2cap::CID_ATT, &pdu[..n])?;
+        self.send_l2cap(link, l2cap::CID_ATT, pdu.get(..n).unwrap_or(&[]))?;
         if indicate {
             if let Some(c) = self.conns.get_mut(conn) {
                 let _ = c.att.begin_indication();
@@ -147,7 +147,7 @@ impl HostCore {
         }
         let link = c.handle;
         if n > 0 {
-            self.send_l2cap(link, l2cap::CID_ATT, &pdu[..n])?;
+            self.send_l2cap(link, l2cap::CID_ATT, pdu.get(..n).unwrap_or(&[]))?;
         }
         Ok(())
     }
@@ -266,7 +266,7 @@ impl HostCore {
     fn send_l2cap(&mut self, link: ConnHandle, cid: u16, payload: &[u8]) -> Result<(), HostError> {
         let n =
             l2cap::write_basic_frame(cid, payload, &mut self.frame).ok_or(HostError::TooLong)?;
-        let res = self.acl_tx.push(link.0, &self.frame[..n]);
+        let res = self.acl_tx.push(link.0, self.frame.get(..n).unwrap_or(&[]));
         self.pump();
         res.map_err(|_| HostError::QueueFull)
     }
@@ -298,7 +298,9 @@ impl HostCore {
         let (cid, len) = match c.reassembler.push(header.pb, data) {
             Ok(Some(frame)) => {
                 let n = frame.payload.len().min(pdu.len());
-                pdu[..n].copy_from_slice(&frame.payload[..n]);
+                if let (Some(dst), Some(src)) = (pdu.get_mut(..n), frame.payload.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
                 (frame.cid, n)
             }
             Ok(None) => return,
@@ -307,7 +309,7 @@ impl HostCore {
                 return;
             }
         };
-        self.on_l2cap(conn, cid, &pdu[..len]);
+        self.on_l2cap(conn, cid, pdu.get(..len).unwrap_or(&[]));
     }
 
     fn on_l2cap(&mut self, conn: ConnSlot, cid: u16, pdu: &[u8]) {
@@ -323,12 +325,20 @@ impl HostCore {
                     .is_some_and(|&op| gatt_client::is_for_client(op)) =>
             {
                 let unexpected = c.client.unexpected();
-                let step = c.client.on_pdu(pdu, &mut rsp);
+                // A running Write Long reads its value from the procedure
+                // pool, where it stays until the procedure ends.
+                let running = self.procedures.running(conn.index());
+                let value = running
+                    .as_ref()
+                    .map_or(&[][..], |r| self.procedures.data(r));
+                let step = c.client.on_pdu(pdu, value, &mut rsp);
                 let ignored = c.client.unexpected().wrapping_sub(unexpected);
                 self.stats.gatt_client_unexpected =
                     self.stats.gatt_client_unexpected.wrapping_add(ignored);
                 let n = pdu.len().min(self.client_rx.len());
-                self.client_rx[..n].copy_from_slice(&pdu[..n]);
+                if let (Some(dst), Some(src)) = (self.client_rx.get_mut(..n), pdu.get(..n)) {
+                    dst.copy_from_slice(src);
+                }
                 self.client_rx_len = n;
                 if step.request_len > 0 {
                     // The next request of the procedure starts a new
@@ -339,7 +349,11 @@ impl HostCore {
                         c.client_deadline = Instant::from_ms(self.now_ms)
                             .add_ms(config::ATT_TRANSACTION_TIMEOUT_MS);
                     }
-                    self.send_reply(link, l2cap::CID_ATT, &rsp[..step.request_len]);
+                    self.send_reply(
+                        link,
+                        l2cap::CID_ATT,
+                        rsp.get(..step.request_len).unwrap_or(&[]),
+                    );
                 }
                 for &event in step.events.iter() {
                     if let ClientEvent::MtuExchanged { mtu } = event {
@@ -379,7 +393,11 @@ impl HostCore {
                 self.stats.att_events_dropped =
                     self.stats.att_events_dropped.wrapping_add(outcome.dropped);
                 if outcome.response_len > 0 {
-                    self.send_reply(link, l2cap::CID_ATT, &rsp[..outcome.response_len]);
+                    self.send_reply(
+                        link,
+                        l2cap::CID_ATT,
+                        rsp.get(..outcome.response_len).unwrap_or(&[]),
+                    );
                 }
                 for ev in outcome.events.iter() {
                     let ev = match *ev {
@@ -410,7 +428,11 @@ impl HostCore {
                 let role = c.role;
                 let outcome = signaling::handle(pdu, &mut rsp);
                 if outcome.response_len > 0 {
-                    self.send_reply(link, l2cap::CID_LE_SIGNALING, &rsp[..outcome.response_len]);
+                    self.send_reply(
+                        link,
+                        l2cap::CID_LE_SIGNALING,
+                        rsp.get(..outcome.response_len).unwrap_or(&[]),
+                    );
                 }
                 if let Some(signaling::SignalingEvent::ConnectionParameterUpdateRequest {
                     identifier,
@@ -431,7 +453,7 @@ impl HostCore {
             l2cap::CID_SMP => {
                 let n = smp::handle(pdu, &mut rsp);
                 if n > 0 {
-                    self.send_reply(link, l2cap::CID_SMP, &rsp[..n]);
+                    self.send_reply(link, l2cap::CID_SMP, rsp.get(..n).unwrap_or(&[]));
                 }
             }
             _ => self.stats.unknown_cid = self.stats.unknown_cid.wrapping_add(1),
@@ -471,7 +493,7 @@ impl HostCore {
                 &mut rsp,
             ),
         };
-        self.send_reply(link, l2cap::CID_LE_SIGNALING, &rsp[..n]);
+        self.send_reply(link, l2cap::CID_LE_SIGNALING, rsp.get(..n).unwrap_or(&[]));
         if accepted {
             let params =
                 ConnectionParameters::requested(interval_min, interval_max, latency, timeout);

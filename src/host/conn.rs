@@ -98,8 +98,13 @@ impl Connection {
 }
 
 /// The links, by slot.
+///
+/// A slot holds a link when its `live` flag is set. An `Option` per slot
+/// would mark an empty one with a niche value (2 in `att_dead`) and put the
+/// core's static in `.data`; with the flag, a new table is all zeros.
 pub struct Connections {
-    slots: [Option<Connection>; config::MAX_CONNECTIONS],
+    slots: [Connection; config::MAX_CONNECTIONS],
+    live: [bool; config::MAX_CONNECTIONS],
 }
 
 impl Default for Connections {
@@ -108,27 +113,33 @@ impl Default for Connections {
     }
 }
 
+/// What an empty slot holds (all zeros).
+const EMPTY: Connection = Connection::new(ConnHandle(0), Role::Central);
+
 impl Connections {
     pub const fn new() -> Self {
-        const NONE: Option<Connection> = None;
         Connections {
-            slots: [NONE; config::MAX_CONNECTIONS],
+            slots: [EMPTY; config::MAX_CONNECTIONS],
+            live: [false; config::MAX_CONNECTIONS],
         }
     }
 
     /// Forgets every link.
     pub fn clear(&mut self) {
-        for s in self.slots.iter_mut() {
-            *s = None;
-        }
+        self.live = [false; config::MAX_CONNECTIONS];
     }
 
     pub fn get(&self, slot: ConnSlot) -> Option<&Connection> {
-        self.slots.get(slot.index())?.as_ref()
+        let i = slot.index();
+        self.slots
+            .get(i)
+            .filter(|_| self.live.get(i) == Some(&true))
     }
 
     pub fn get_mut(&mut self, slot: ConnSlot) -> Option<&mut Connection> {
-        self.slots.get_mut(slot.index())?.as_mut()
+        let i = slot.index();
+        let live = self.live.get(i) == Some(&true);
+        self.slots.get_mut(i).filter(|_| live)
     }
 
     /// The slot of the link the controller calls `handle`.
@@ -140,32 +151,43 @@ impl Connections {
 
     /// Puts a new link in the first free slot; `None` when all are taken.
     pub fn insert(&mut self, c: Connection) -> Option<ConnSlot> {
-        let i = self.slots.iter().position(|s| s.is_none())?;
-        self.slots[i] = Some(c);
+        let i = self.live.iter().position(|l| !l)?;
+        *self.slots.get_mut(i)? = c;
+        *self.live.get_mut(i)? = true;
         Some(ConnSlot(i as u8))
     }
 
     /// Takes a link out of the table.
     pub fn remove(&mut self, slot: ConnSlot) -> Option<Connection> {
-        self.slots.get_mut(slot.index())?.take()
+        let i = slot.index();
+        let live = self.live.get_mut(i)?;
+        if !*live {
+            return None;
+        }
+        *live = false;
+        Some(core::mem::replace(self.slots.get_mut(i)?, EMPTY))
     }
 
     pub fn is_full(&self) -> bool {
-        self.slots.iter().all(|s| s.is_some())
+        self.live.iter().all(|l| *l)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (ConnSlot, &Connection)> {
         self.slots
             .iter()
+            .zip(self.live.iter())
             .enumerate()
-            .filter_map(|(i, c)| Some((ConnSlot(i as u8), c.as_ref()?)))
+            .filter(|(_, (_, live))| **live)
+            .map(|(i, (c, _))| (ConnSlot(i as u8), c))
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (ConnSlot, &mut Connection)> {
         self.slots
             .iter_mut()
+            .zip(self.live.iter())
             .enumerate()
-            .filter_map(|(i, c)| Some((ConnSlot(i as u8), c.as_mut()?)))
+            .filter(|(_, (_, live))| **live)
+            .map(|(i, (c, _))| (ConnSlot(i as u8), c))
     }
 }
 

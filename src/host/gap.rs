@@ -64,13 +64,13 @@ impl Gap {
                 // Parameters cannot change while advertising (7.8.5).
                 submit(cmds, command::le_set_advertising_enable(false))?;
             }
-            if self.adv.params.own_address_type == 0x01 {
+            if self.adv.params().own_address_type == 0x01 {
                 let addr = random_address.ok_or(HostError::NotReady)?;
                 submit(cmds, command::le_set_random_address(addr))?;
             }
             submit(
                 cmds,
-                command::le_set_advertising_parameters(&self.adv.params),
+                command::le_set_advertising_parameters(&self.adv.params()),
             )?;
             submit(cmds, command::le_set_advertising_data(&self.adv.data))?;
             submit(
@@ -106,7 +106,7 @@ impl Gap {
             if self.scan.enabled {
                 submit(cmds, command::le_set_scan_enable(false, false))?;
             }
-            submit(cmds, command::le_set_scan_parameters(&self.scan.params))?;
+            submit(cmds, command::le_set_scan_parameters(&self.scan.params()))?;
         }
         // Duplicate filtering is the adapter's (the vendor API decides).
         submit(cmds, command::le_set_scan_enable(enable, false))?;
@@ -132,7 +132,7 @@ impl Gap {
             initiator_filter_policy: 0x00,
             peer_address_type,
             peer_address,
-            own_address_type: self.adv.params.own_address_type,
+            own_address_type: self.adv.params().own_address_type,
             connection: ConnectionParameters {
                 interval_min: 0x0018,
                 interval_max: 0x0028,
@@ -249,7 +249,10 @@ mod tests {
         );
         // Again while advertising: disabled first (7.8.5); with a random
         // own address, it is set before the parameters.
-        gap.adv.params.own_address_type = 0x01;
+        gap.adv.set_params(command::AdvertisingParameters {
+            own_address_type: 0x01,
+            ..gap.adv.params()
+        });
         assert_eq!(
             gap.advertise(&mut cmds, true, None),
             Err(HostError::NotReady)

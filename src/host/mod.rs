@@ -383,8 +383,13 @@ impl HostCore {
             }
             _ => return Err(HostError::NotReady),
         }
-        let handles = self.conns.iter().map(|(_, c)| c.handle);
-        for handle in handles.collect::<heapless::Vec<_, { config::MAX_CONNECTIONS }>>() {
+        // Pushed one by one: `collect` into a heapless Vec has a formatted
+        // panic for overflow (it cannot overflow here).
+        let mut handles = heapless::Vec::<_, { config::MAX_CONNECTIONS }>::new();
+        for (_, c) in self.conns.iter() {
+            let _ = handles.push(c.handle);
+        }
+        for handle in handles {
             let cmd = command::disconnect(handle.0, REMOTE_USER_TERMINATED);
             let _ = self.cmds.submit(Issuer::Host, cmd);
         }

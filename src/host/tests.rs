@@ -285,10 +285,12 @@ fn as_peripheral_the_request_gets_command_reject() {
 #[test]
 fn l2cap_frames_go_by_channel_and_att_by_direction() {
     let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
-    // A request goes to our ATT server: Exchange MTU is answered.
+    // A request goes to our ATT server: Exchange MTU is answered with our
+    // ATT_MTU_MAX (517 unix, 247 microcontroller).
+    let [lo, hi] = (crate::config::ATT_MTU_MAX as u16).to_le_bytes();
     assert_eq!(
         peer_att(&mut host, &mut ctrl, &[0x02, 0xF7, 0x00], 2_000),
-        std::vec![std::vec![0x03, 0x05, 0x02]]
+        std::vec![std::vec![0x03, lo, hi]]
     );
     // A notification from the peer's server goes to our GATT client.
     peer_att(&mut host, &mut ctrl, &[0x1B, 0x03, 0x00, 0x42], 2_000);

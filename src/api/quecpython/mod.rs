@@ -115,11 +115,15 @@ pub struct QuecPython {
     pool: [u8; config::QPY_VALUE_POOL],
     pool_len: usize,
     name: Vec<u8, 29>,
-    /// First handle of the user's services in the committed table; reads
-    /// and writes below it (the default GAP/GATT services) are not reported.
-    first_user_handle: u16,
-    /// `setScanFilter(1)` (the default): one report per device per scan.
-    scan_filter: bool,
+    /// First handle of the user's services in the committed table, minus
+    /// one; reads and writes below it (the default GAP/GATT services) are
+    /// not reported. Stored less one (and the scan filter inverted) so that
+    /// the adapter's initial state is all zeros: the core's static needs no
+    /// initial image in flash (`.bss`, issue 6).
+    first_user_handle_less_one: u16,
+    /// `setScanFilter(0)`: every advertising packet is reported. Off (the
+    /// default, `setScanFilter(1)`): one report per device per scan.
+    scan_filter_off: bool,
     /// Devices reported in this scan (address type, address).
     seen: Vec<(u8, [u8; 6]), { config::QPY_SCAN_SEEN }>,
     /// The address given to the pending `connect`, for a failure event.
@@ -178,8 +182,8 @@ impl QuecPython {
             pool: [0; config::QPY_VALUE_POOL],
             pool_len: 0,
             name: Vec::new(),
-            first_user_handle: START_HANDLE_WITHOUT_SYS,
-            scan_filter: true,
+            first_user_handle_less_one: START_HANDLE_WITHOUT_SYS - 1,
+            scan_filter_off: false,
             seen: Vec::new(),
             connecting_to: [0; 6],
             client: client::Client::new(),
@@ -355,7 +359,9 @@ impl QuecPython {
         else {
             return ERR;
         };
-        if !is_desc && self.charas[idx].value.is_some() {
+        // `get` rather than indexing, here and below: no panic path (and
+        // no core::fmt) in the firmware.
+        if !is_desc && self.charas.get(idx).is_none_or(|c| c.value.is_some()) {
             return ERR;
         }
         if is_desc && self.descs.is_full() {
@@ -396,7 +402,9 @@ impl QuecPython {
                 return ERR;
             }
         } else {
-            self.charas[idx].value = Some(attr);
+            if let Some(c) = self.charas.get_mut(idx) {
+                c.value = Some(attr);
+            }
         }
         OK
     }
@@ -424,10 +432,14 @@ impl QuecPython {
                 .map_err(|_| ())?;
         }
         for s in 0..self.services.len() {
-            let svc = self.services[s];
+            let Some(&svc) = self.services.get(s) else {
+                continue;
+            };
             db.add_service(svc.uuid, svc.primary).map_err(|_| ())?;
             for c in 0..self.charas.len() {
-                let chara = self.charas[c];
+                let Some(&chara) = self.charas.get(c) else {
+                    continue;
+                };
                 if chara.server_id != svc.server_id {
                     continue;
                 }
@@ -441,9 +453,13 @@ impl QuecPython {
                 let (_, value_handle) = db
                     .add_characteristic(chara.properties, chara.uuid, perms, value, max_len)
                     .map_err(|_| ())?;
-                self.charas[c].value_handle = value_handle;
+                if let Some(ch) = self.charas.get_mut(c) {
+                    ch.value_handle = value_handle;
+                }
                 for d in 0..self.descs.len() {
-                    let desc = self.descs[d];
+                    let Some(&desc) = self.descs.get(d) else {
+                        continue;
+                    };
                     if desc.server_id != chara.server_id || desc.chara_id != chara.chara_id {
                         continue;
                     }
@@ -453,11 +469,11 @@ impl QuecPython {
                 }
             }
         }
-        self.first_user_handle = if keep_sys {
+        self.first_user_handle_less_one = if keep_sys {
             START_HANDLE_WITH_SYS
         } else {
             START_HANDLE_WITHOUT_SYS
-        };
+        } - 1;
         Ok(())
     }
 
@@ -557,16 +573,15 @@ impl QuecPython {
         // A notification's event 25 needs a place in the queue for Python:
         // with none left (callbacks have not run for a while), refuse the
         // send rather than lose its event (docs/DECISIONS.md).
-        if !indicate && stack.event_room() == 0 {
+        let send_end = if indicate { None } else { self.send_end() };
+        if send_end.as_ref().is_some_and(|ev| !stack.has_room_for(ev)) {
             return ERR;
         }
         let r = stack
             .core()
             .send_handle_value(conn, AttHandle(handle), value, indicate, now);
-        if r.is_ok() && !indicate {
-            if let Some(ev) = self.send_end() {
-                stack.emit(ev);
-            }
+        if let (Ok(()), Some(ev)) = (r, send_end) {
+            stack.emit(ev);
         }
         result(r)
     }
@@ -581,23 +596,24 @@ impl QuecPython {
         data: &[u8],
     ) -> i32 {
         // Event 31 needs a place in the queue for Python (see `send`).
-        if stack.event_room() == 0 {
+        let mut ev = None;
+        if let Some(target) = self.target() {
+            let mut e = MpbleEvent::new(target);
+            if e.int(event_id::BLE_GATT_CHARA_WRITE_WITHOUT_RSP_IND)
+                .and_then(|e| e.int(0))
+                .is_ok()
+            {
+                ev = Some(e);
+            }
+        }
+        if ev.as_ref().is_some_and(|e| !stack.has_room_for(e)) {
             return ERR;
         }
         let r = self
             .client
             .write_no_rsp(stack.core(), connect_id, handle, data);
-        if r == OK {
-            if let Some(target) = self.target() {
-                let mut ev = MpbleEvent::new(target);
-                if ev
-                    .int(event_id::BLE_GATT_CHARA_WRITE_WITHOUT_RSP_IND)
-                    .and_then(|e| e.int(0))
-                    .is_ok()
-                {
-                    stack.emit(ev);
-                }
-            }
+        if let (OK, Some(e)) = (r, ev) {
+            stack.emit(e);
         }
         r
     }
@@ -636,13 +652,14 @@ impl QuecPython {
         if !ok {
             return ERR;
         }
-        let params = &mut host.gap.adv.params;
+        let mut params = host.gap.adv.params();
         params.interval_min = min_adv as u16;
         params.interval_max = max_adv as u16;
         params.advertising_type = adv_type as u8;
         params.own_address_type = addr_type as u8;
         params.channel_map = channel as u8;
         params.filter_policy = filter_policy as u8;
+        host.gap.adv.set_params(params);
         OK
     }
 
@@ -682,12 +699,13 @@ impl QuecPython {
         if !ok {
             return ERR;
         }
-        let s = &mut host.gap.scan.params;
+        let mut s = host.gap.scan.params();
         s.scan_type = scan_mode as u8;
         s.interval = interval as u16;
         s.window = window as u16;
         s.filter_policy = filter_policy as u8;
         s.own_address_type = addr_type as u8;
+        host.gap.scan.set_params(s);
         OK
     }
 
@@ -704,7 +722,7 @@ impl QuecPython {
     pub fn set_scan_filter(&mut self, act: i64) -> i32 {
         match in_range(act, 0, 1) {
             Some(a) => {
-                self.scan_filter = a == 1;
+                self.scan_filter_off = a != 1;
                 OK
             }
             None => ERR,
@@ -756,7 +774,7 @@ impl QuecPython {
             // after the next start (in its event-0 handler, as the demos
             // do) gets 0 from every call and one table (docs/DECISIONS.md).
             self.clear_registrations();
-            self.first_user_handle = START_HANDLE_WITHOUT_SYS;
+            self.first_user_handle_less_one = START_HANDLE_WITHOUT_SYS - 1;
         }
         let Some(target) = self.target() else {
             return;
@@ -880,7 +898,7 @@ impl QuecPython {
                 HostEvent::GattWrite { conn, handle, .. }
                 | HostEvent::GattRead { conn, handle } => {
                     let AttHandle(handle) = handle;
-                    if self.role != Role::Server || handle < self.first_user_handle {
+                    if self.role != Role::Server || handle <= self.first_user_handle_less_one {
                         return Ok(false);
                     }
                     let id = if matches!(ev, HostEvent::GattWrite { .. }) {
@@ -925,7 +943,7 @@ impl QuecPython {
                     if self.role != Role::Client {
                         return Ok(false);
                     }
-                    if self.scan_filter {
+                    if !self.scan_filter_off {
                         let key = (r.address_type, r.address);
                         if self.seen.contains(&key) {
                             return Ok(false);

@@ -446,23 +446,25 @@ fn a_refused_write_never_frees_the_bytes_of_a_queued_one() {
     ctrl.take_l2cap(CID_ATT);
     // A read is outstanding, so the next write waits in the queue.
     assert_eq!(stack.qpy_client(|c, h| c.read_by_handle(h, 0, 5, 0, 0)), 0);
-    let first = [0x11u8; 100];
+    // Sizes as parts of the pool (100, 500, 400 of the unix 1024 bytes).
+    let part = |n: usize| n * crate::config::GATT_CLIENT_POOL / 1024;
+    let first = std::vec![0x11u8; part(100)];
     assert_eq!(
         stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 1, &first)),
         0
     );
     // Link 1 is down: refused, -1, after its bytes were stored.
     assert_eq!(
-        stack.qpy_client(|c, h| c.write(h, false, 1, 3, 0, 1, &[0x22; 100])),
+        stack.qpy_client(|c, h| c.write(h, false, 1, 3, 0, 1, &std::vec![0x22; part(100)])),
         -1
     );
     // The app queues another write; its value must not land on the first.
     assert_eq!(
-        stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 1, &[0x33; 500])),
+        stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 1, &std::vec![0x33; part(500)])),
         0
     );
     assert_eq!(
-        stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 1, &[0x44; 400])),
+        stack.qpy_client(|c, h| c.write(h, false, 0, 3, 0, 1, &std::vec![0x44; part(400)])),
         0
     );
     ctrl.settle(&mut stack, 4);
@@ -608,4 +610,44 @@ fn a_second_cccd_on_one_characteristic_is_refused() {
     assert!(db.is_cccd(4));
     assert_eq!(db.uuid(5).and_then(|u| u.as_u16()), Some(0x2908));
     assert_eq!(db.uuid(6), None);
+}
+
+/// One Find By Type Value Response at ATT_MTU 247 carries 61 service
+/// records, one event 27 each: every one reaches Python, none is dropped
+/// (the tuples wait packed in the event ring, 14 bytes each).
+#[test]
+fn a_full_discovery_response_reaches_python_whole() {
+    let (mut stack, mut ctrl) = connected();
+    events(&mut stack);
+    ctrl.take_l2cap(CID_ATT);
+    assert_eq!(stack.qpy_client(|c, h| c.exchange_mtu(h, 0, 247)), 0);
+    ctrl.settle(&mut stack, 4);
+    ctrl.take_l2cap(CID_ATT);
+    server_says(&mut stack, &mut ctrl, &[0x03, 0xF7, 0x00]);
+    events(&mut stack);
+    let z = [0u8; 16];
+    assert_eq!(
+        stack.qpy_client(|c, h| c.discover_by_uuid(h, 0, 1, 0x180F, &z)),
+        0
+    );
+    ctrl.settle(&mut stack, 4);
+    assert_eq!(ctrl.take_l2cap(CID_ATT)[0][0], 0x06, "Find By Type Value");
+    // 61 records (found handle, group end) of 4 bytes: 1 + 244 bytes.
+    let mut rsp = std::vec![0x07];
+    for i in 0..61u16 {
+        rsp.extend_from_slice(&(0x100 + 4 * i).to_le_bytes());
+        rsp.extend_from_slice(&(0x103 + 4 * i).to_le_bytes());
+    }
+    // Python drains the 61 tuples before the controller's next packet
+    // (its Number Of Completed Packets) is offered, as the port does.
+    stack.h4_rx(&acl_frame(LINK, CID_ATT, &rsp), 4);
+    let got = events(&mut stack);
+    ctrl.settle(&mut stack, 4);
+    let services: Vec<_> = got.iter().filter(|e| e[0] == V::I(27)).collect();
+    assert_eq!(services.len(), 61);
+    assert_eq!(
+        *services[60],
+        ints(&[27, 0, 0x100 + 4 * 60, 0x103 + 4 * 60, 0x180F])
+    );
+    assert_eq!(stack.events_dropped(), 0);
 }
