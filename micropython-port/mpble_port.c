@@ -469,7 +469,9 @@ void mpble_port_arg_buf(mp_obj_t arg, qstr name, mp_buffer_info_t *bufinfo) {
 // Called by the Rust panic handler; reached only on a bug in the core.
 void mpble_port_fatal(const uint8_t *msg, size_t len) {
     mp_printf(MICROPY_ERROR_PRINTER, "mpble: fatal: %.*s\n", (int)len, (const char *)msg);
+    #if !MPBLE_PORT_NO_STDIO
     fflush(stdout);
+    #endif
     abort();
 }
 

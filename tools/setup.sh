@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine (Debian 12 + rustup) needs to build and test
 # mpble: apt build tools (with arm-none-eabi binutils for make size), the
-# Rust thumbv7m target and components, the MicroPython source tree, and a
+# Rust thumbv7m target and components, the Cortex-M toolchain and QEMU for
+# the bare-metal board (make firmware-qemu), the MicroPython source tree, and a
 # Python venv at .venv for the tests.
 # Idempotent and quick when everything is already there.
 set -euo pipefail
@@ -15,7 +16,7 @@ as_root() {
 
 # --- apt packages -----------------------------------------------------------
 APT_PKGS=(build-essential pkg-config dpkg-dev python3 python3-venv xz-utils ca-certificates
-          binutils-arm-none-eabi)
+          binutils-arm-none-eabi gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 missing=()
 for p in "${APT_PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

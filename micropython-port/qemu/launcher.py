@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Runs the qemu firmware (MPS2_AN385) with the unix firmware's interface.
+
+    micropython                       (the script `make firmware-qemu` writes)
+    MPBLE_HCI=tcp:HOST:PORT micropython
+
+- The board's REPL (UART0) is on our stdin/stdout. A terminal on stdin is
+  put in raw mode, as a serial line to a board would be: bytes pass
+  through unchanged (Ctrl-C reaches the board as 0x03), no echo, no CR/LF
+  translation (MicroPython sends \\r\\n itself).
+- The controller (UART1) is a TCP client socket to HOST:PORT (QEMU
+  connects at start-up; H4, as the unix firmware speaks it). Without
+  MPBLE_HCI the UART goes nowhere and BLE bring-up times out.
+- This process becomes QEMU (exec), so its pid is QEMU's. A forked helper
+  copies stdin to QEMU: QEMU does not stop when its stdin ends, so when
+  ours closes (or reads fail: the terminal hung up) the helper terminates
+  QEMU. The helper dies with QEMU (PR_SET_PDEATHSIG), and QEMU exits on
+  SIGTERM/SIGINT/SIGHUP: nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import signal
+import sys
+import termios
+import tty
+
+PR_SET_PDEATHSIG = 1
+
+
+def qemu_args(kernel: str, qemu: str) -> list[str]:
+    args = [
+        qemu,
+        "-machine", "mps2-an385",
+        "-nodefaults",
+        "-display", "none",
+        "-monitor", "none",
+        "-semihosting",
+        "-kernel", kernel,
+        "-chardev", "stdio,id=repl,signal=off",
+        "-serial", "chardev:repl",
+    ]
+    spec = os.environ.get("MPBLE_HCI", "")
+    if spec.startswith("tcp:") and spec.count(":") >= 2:
+        host, port = spec[4:].rsplit(":", 1)
+        host = host.strip("[]")
+        args += ["-chardev", f"socket,id=hci,host={host},port={port},nodelay=on", "-serial", "chardev:hci"]
+    else:
+        if spec:
+            print(f"micropython (qemu): MPBLE_HCI={spec} is malformed (expected tcp:HOST:PORT)", file=sys.stderr)
+        args += ["-serial", "null"]
+    return args
+
+
+def pump(src: int, dst: int, qemu_pid: int) -> None:
+    """Helper process: stdin -> QEMU; on EOF, terminate QEMU."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != qemu_pid:
+        os._exit(0)
+    try:
+        while True:
+            try:
+                data = os.read(src, 4096)
+            except InterruptedError:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            view = memoryview(data)
+            while view:
+                view = view[os.write(dst, view):]
+    except OSError:
+        pass
+    try:
+        os.kill(qemu_pid, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kernel", required=True, help="firmware.elf")
+    ap.add_argument("--qemu", default=os.environ.get("MPBLE_QEMU", "qemu-system-arm"))
+    opts, _rest = ap.parse_known_args()  # the unix firmware's own args are ignored
+
+    args = qemu_args(opts.kernel, opts.qemu)
+    if os.isatty(0):
+        saved = termios.tcgetattr(0)
+        tty.setraw(0)
+        # Raw mode also drops output post-processing; the terminal is
+        # restored by the helper when it ends (QEMU exec'ed cannot).
+    else:
+        saved = None
+    r, w = os.pipe()
+    qemu_pid = os.getpid()
+    child = os.fork()
+    if child == 0:
+        os.close(r)
+        try:
+            pump(0, w, qemu_pid)
+        finally:
+            if saved is not None:
+                try:
+                    termios.tcsetattr(0, termios.TCSANOW, saved)
+                except termios.error:
+                    pass
+            os._exit(0)
+    os.close(w)
+    os.dup2(r, 0)
+    os.close(r)
+    os.execvp(args[0], args)
+
+
+if __name__ == "__main__":
+    main()
