@@ -5,8 +5,9 @@
 #                          Cortex-M3) -> build/qemu-mps2/firmware.elf, and its
 #                          launcher build/qemu-mps2/micropython (README "Bare metal")
 #   make demo [DEMOS=dir]  run tools/demo.py on the vendor demos (default ../shared/demos)
-#   make test              everything CI checks (setup, build, cargo test/clippy/fmt,
-#                          no_std build, header check, fuzz, pytest)
+#   make test              everything CI checks (setup, build of both firmwares,
+#                          cargo test/clippy/fmt, no_std build, header check,
+#                          fuzz, pytest with the qemu tests)
 #   make bench             speed and memory of the core (benches/)
 #   make size              flash and static RAM of the core on a Cortex-M3
 #                          (thumbv7m, LTO, gc-sections), by layer (tools/size.py)
@@ -128,6 +129,7 @@ demo: firmware
 # the pytest stage needs the firmware.
 test: setup
 	$(MAKE) firmware
+	$(MAKE) firmware-qemu
 	$(MAKE) cargo-checks
 	$(MAKE) header-check
 	$(MAKE) check-port
@@ -161,7 +163,7 @@ check-port:
 fuzz:
 	bash $(ROOT)/fuzz/run.sh $(FUZZ_SECONDS)
 
-pytest: firmware
+pytest: firmware firmware-qemu
 	@test -x $(VENV_PY) || $(ROOT)/tools/setup.sh
 	cd $(ROOT) && $(VENV_PY) -m pytest python-tests -v
 
@@ -177,7 +179,8 @@ size:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(MP_BUILD) $(BUILD_DIR)/mp-unix-fake $(BUILD_DIR)/fake-core $(BUILD_DIR)/unix
+	rm -rf $(MP_BUILD) $(BUILD_DIR)/mp-unix-fake $(BUILD_DIR)/fake-core $(BUILD_DIR)/unix \
+		$(MP_QEMU_BUILD) $(QEMU_DIR)
 
 # Also forgets the MicroPython source tree and the venv.
 distclean: clean

@@ -92,6 +92,9 @@ void mpble_port_deinit(void) {
     __atomic_store_n(&port_tx_error, 0, __ATOMIC_SEQ_CST);
     port_tx_error_reported = 0;
     port_last_state = MPBLE_STATE_OFF;
+    // A soft reset empties the scheduler's queue (mp_init): a pass that was
+    // pending is gone, and must not block the next request.
+    __atomic_store_n(&port_scheduled, false, __ATOMIC_SEQ_CST);
     for (size_t i = 0; i < MPBLE_PORT_CB_COUNT; i++) {
         MP_STATE_PORT(mpble_callbacks)[i] = MP_OBJ_NULL;
     }

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import select
 import signal
 import sys
 import termios
@@ -63,17 +64,24 @@ def pump(src: int, dst: int, qemu_pid: int) -> None:
         os._exit(0)
     try:
         while True:
+            # QEMU makes its stdout non-blocking, and a terminal's stdin and
+            # stdout share that flag: wait for input instead of reading.
+            select.select([src], [], [])
             try:
                 data = os.read(src, 4096)
-            except InterruptedError:
+            except (InterruptedError, BlockingIOError):
                 continue
-            except OSError:
+            except OSError as e:
+                print(f"launcher: stdin: {e}", file=sys.stderr)
                 break
             if not data:
                 break
             view = memoryview(data)
             while view:
-                view = view[os.write(dst, view):]
+                try:
+                    view = view[os.write(dst, view):]
+                except (InterruptedError, BlockingIOError):
+                    select.select([], [dst], [])
     except OSError:
         pass
     try:
