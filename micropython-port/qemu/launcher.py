@@ -44,6 +44,8 @@ def qemu_args(kernel: str, qemu: str) -> list[str]:
         "-chardev", "stdio,id=repl,signal=off",
         "-serial", "chardev:repl",
     ]
+    # Extra QEMU arguments, e.g. MPBLE_QEMU_ARGS="-gdb tcp::1234" to debug.
+    args += os.environ.get("MPBLE_QEMU_ARGS", "").split()
     spec = os.environ.get("MPBLE_HCI", "")
     if spec.startswith("tcp:") and spec.count(":") >= 2:
         host, port = spec[4:].rsplit(":", 1)
