@@ -15,6 +15,9 @@ REPL (the unix port has none, so this is where that path runs for real).
 3. Soft reset (Ctrl-D) tears the module down (callbacks released, the
    controller reset, the core zeroed); serverInit / gattStart work again
    and a peer can connect and write.
+4. The board's plumbing: Ctrl-C stops a running script (the REPL UART's
+   interrupt), an idle board sleeps (host CPU), and the launcher exits when
+   its stdin closes or it is killed, leaving no process behind.
 
 The reverse of 1 (ble_client.py on the qemu board) needs _thread, which the
 qemu port does not have.
@@ -22,8 +25,14 @@ qemu port does not have.
 
 from __future__ import annotations
 
+import os
 import re
+import select
+import signal
+import subprocess
 import time
+
+from mpble_harness import firmware_path
 
 from qpy_common import DEMO_ADV_DATA, assert_no_traceback, board_address, line, lines_in_order, lsb_text, scripts_dir, start_demo
 from test_qpy_client_demo import discovery_lines, start_client_demo, u16
@@ -152,3 +161,81 @@ def test_soft_reset_right_after_an_api_call_still_delivers_events(air, make_boar
     board.soft_reset(after="import ble\nble.serverInit(lambda args: None)\nble.gattStart()")
     _sink_ready(board)
     assert_no_traceback(board)
+
+
+def test_ctrl_c_stops_a_script_on_the_qemu_board(make_board):
+    board = make_board(hci=None, kind="qemu")
+    pos = board.exec_nowait("n = 0\nwhile True:\n    n += 1\n")
+    time.sleep(0.5)
+    board.interrupt()
+    board.expect("KeyboardInterrupt", 5, since=pos)
+    board.wait_prompt(5)
+    assert int(board.eval("n")) > 0
+
+
+def test_idle_qemu_board_sleeps(air, make_board):
+    # BLE on and advertising (the controller advertises; the board waits in
+    # WFI for its UART and timers). Measured: about 0.2 % of one core.
+    board = make_board(air.add_controller(), kind="qemu")
+    _sink_ready(board)
+    time.sleep(0.5)
+    c0, t0 = board.cpu_time(), time.monotonic()
+    time.sleep(3)
+    share = (board.cpu_time() - c0) / (time.monotonic() - t0)
+    assert share < 0.05, f"an idle qemu board used {share:.1%} of a host core"
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _gone(pids: list[int], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if os.path.exists(f"/proc/{p}") and "Z" not in open(f"/proc/{p}/stat").read().split(") ")[1][:1]]
+        if not alive:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _start_launcher() -> tuple[subprocess.Popen, list[int]]:
+    proc = subprocess.Popen(
+        [str(firmware_path("qemu"))], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    seen = b""
+    deadline = time.monotonic() + 10
+    while b">>> " not in seen:
+        assert time.monotonic() < deadline, f"no REPL prompt: {seen!r}"
+        r, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if r:
+            seen += os.read(proc.stdout.fileno(), 4096)
+    # The launcher execs QEMU: its pid is QEMU's; the stdin helper is its child.
+    with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[0].endswith(b"qemu-system-arm")
+    helpers = _children(proc.pid)
+    assert len(helpers) == 1, helpers
+    return proc, helpers
+
+
+def test_launcher_exits_when_stdin_closes_or_killed_and_leaves_nothing():
+    proc, helpers = _start_launcher()
+    proc.stdin.close()
+    assert proc.wait(5) is not None
+    assert _gone(helpers, 2), "the stdin helper outlived QEMU"
+
+    proc, helpers = _start_launcher()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(5)
+    assert _gone(helpers, 2), "the stdin helper outlived a killed QEMU"
+    proc.stdin.close()
