@@ -70,7 +70,7 @@ $(FIRMWARE): rust-lib FORCE
 	GIT_CEILING_DIRECTORIES=$(BUILD_DIR) $(MAKE) -C "$$mp/ports/unix" $(MP_UNIX_FLAGS)
 	@mkdir -p $(dir $@)
 	@if ! cmp -s $(MP_BUILD)/micropython $@; then \
-		cp $(MP_BUILD)/micropython $@ && echo "firmware: $@"; \
+		cp $(MP_BUILD)/micropython $@.tmp && mv -f $@.tmp $@ && echo "firmware: $@"; \
 	fi
 
 # The qemu port (board MPS2_AN385) with the same user C module; micropython.mk

@@ -87,6 +87,48 @@ typedef struct MpbleEvent {
   uint8_t data[MPBLE_EVENT_DATA_MAX];
 } MpbleEvent;
 
+// Every counter of something the stack dropped, for `ble.mpbleStats()`
+// and Pycom `Bluetooth().mpble_stats()` (README "Diagnostics").
+//
+// Two kinds: input that was malformed and is counted, not served (these
+// may grow on a bad link or controller), and what was accepted and then
+// lost for want of room (these stay 0 unless a bound in `config` is
+// wrong). Fields are only ever appended (issue 7 adds callback latency),
+// so `size` tells a port which of them its core fills.
+typedef struct MpbleStats {
+  // `sizeof(MpbleStats)` as the core was built.
+  uint32_t size;
+  // HCI events that did not parse (malformed).
+  uint32_t bad_events;
+  // ACL packets with a bad header (malformed).
+  uint32_t bad_acl;
+  // ACL packets for a connection handle that is not ours.
+  uint32_t unknown_handle;
+  // L2CAP B-frames that did not recombine (malformed).
+  uint32_t l2cap_errors;
+  // L2CAP frames on a channel the host does not serve.
+  uint32_t unknown_cid;
+  // Frames the host sent on its own (ATT responses, confirmations...)
+  // that the ACL transmit queue had no room for (lost).
+  uint32_t tx_dropped;
+  // Host events its queue had no room for (lost).
+  uint32_t host_events_dropped;
+  // ATT server events its per-PDU list had no room for (lost).
+  uint32_t att_events_dropped;
+  // ATT PDUs our GATT client ignored (unexpected or malformed).
+  uint32_t gatt_client_unexpected;
+  // H4: ACL packets longer than the host's buffers, skipped.
+  uint32_t h4_oversize_dropped;
+  // H4: bytes that were not a packet indicator where one was expected.
+  uint32_t h4_bad_indicator;
+  // H4: SCO and ISO packets, skipped (the host is LE data only).
+  uint32_t h4_sco_iso_dropped;
+  // Callback tuples the queue for Python had no room for (lost).
+  uint32_t events_dropped;
+  // QuecPython tuples that did not fit an event's payload (lost).
+  uint32_t qpy_events_dropped;
+} MpbleStats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -138,6 +180,13 @@ size_t mpble_event_count(void);
 // # Safety
 // `out` must be valid for writes of one `MpbleEvent`.
 bool mpble_event_pop(struct MpbleEvent *out);
+
+// Fills `out` with every drop counter of the stack (README
+// "Diagnostics"); `out->size` says how much of the struct the core knows.
+//
+// # Safety
+// `out` must be null or valid for writes of one `MpbleStats`.
+void mpble_stats(struct MpbleStats *out);
 
 // Copies the controller's BD_ADDR (LSB first, as in HCI) into `out`;
 // returns 0, or -1 before bring-up has read it.

@@ -328,6 +328,16 @@ void mpble_hal_wake_main(void) {
     // Nothing to do: the interrupt that asked for the pass ended the WFI.
 }
 
+int mpble_hal_snoop(const char *path, const char **msg) {
+    // No file system to write a capture to; stopping one is a no-op.
+    if (path == NULL) {
+        *msg = "";
+        return 0;
+    }
+    *msg = "mpble: no HCI capture on this board (no file system)";
+    return EOPNOTSUPP;
+}
+
 // With interrupts masked: waits for an interrupt of ours (or the timer),
 // then clears what woke us; the handlers do not run here.
 static void hal_close_wait(void) {

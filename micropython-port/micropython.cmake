@@ -4,7 +4,7 @@
 #         -DMPBLE_LIB=<path to libmpble.a for the target>
 #         -DMPBLE_HAL_SRC=<your HAL's C file(s), the functions of mpble_hal.h> ...
 #
-# The transports here are for make-based ports (hal_unix_tcp.c on unix,
+# The transports here are for make-based ports (hal_unix*.c on unix,
 # hal_cmsdk_uart.c on qemu); a CMake port brings its own HAL (README "On
 # your own board"; hal_cmsdk_uart.c is the worked example).
 get_filename_component(MPBLE_ROOT ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)

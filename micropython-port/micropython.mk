@@ -32,7 +32,12 @@ LDFLAGS_USERMOD += -Wl,--wrap=mp_hal_stdin_rx_chr
 $(BUILD)/firmware.elf: LIBS += $(MPBLE_LIB) $(shell $(CC) $(CFLAGS) -print-libgcc-file-name)
 $(BUILD)/firmware.elf: $(MPBLE_LIB)
 else
+# unix: the shared part, H4 over TCP or a serial device, and the btsnoop
+# capture.
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_tcp.c
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_tty.c
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_snoop.c
 LDFLAGS_USERMOD += $(MPBLE_LIB)
 endif
 

@@ -11,6 +11,7 @@
  */
 #include "py/runtime.h"
 
+#include "mpble_hal.h"
 #include "mpble_port.h"
 
 #define BLE_INT(o, name) mpble_port_arg_int((o), MP_QSTR_##name)
@@ -60,6 +61,21 @@ static mp_obj_t ble_get_status(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(ble_get_status_obj, ble_get_status);
 
+// Not QuecPython's: ble.mpbleSnoop(path) starts a btsnoop capture of the
+// HCI traffic into path (replacing a running one), ble.mpbleSnoop(None)
+// stops it. The "mpble" prefix cannot clash with a name the vendor adds.
+// Returns 0, or -1 (with the reason printed), like the module's own calls.
+static mp_obj_t ble_mpble_snoop(mp_obj_t path_in) {
+    const char *path = path_in == mp_const_none ? NULL : mp_obj_str_get_str(path_in);
+    const char *msg;
+    if (mpble_hal_snoop(path, &msg) != 0) {
+        mp_printf(&mp_plat_print, "%s\n", msg);
+        return ble_result(-1);
+    }
+    return ble_result(0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(ble_mpble_snoop_obj, ble_mpble_snoop);
+
 static mp_obj_t ble_get_public_addr(void) {
     uint8_t addr[6];
     mpble_port_lock();
@@ -72,6 +88,13 @@ static mp_obj_t ble_get_public_addr(void) {
     return mp_obj_new_bytes(addr, sizeof(addr));
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(ble_get_public_addr_obj, ble_get_public_addr);
+
+// mpble's own diagnostics, not a vendor call (the prefix keeps it clear of
+// any name Quectel may add): a dict of every drop counter of the stack.
+static mp_obj_t ble_mpble_stats(void) {
+    return mpble_port_stats_dict();
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(ble_mpble_stats_obj, ble_mpble_stats);
 
 // ---------------------------------------------------------------------------
 // Roles
@@ -542,6 +565,9 @@ static const mp_rom_map_elem_t ble_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_gattStop), MP_ROM_PTR(&ble_gatt_stop_obj) },
     { MP_ROM_QSTR(MP_QSTR_getStatus), MP_ROM_PTR(&ble_get_status_obj) },
     { MP_ROM_QSTR(MP_QSTR_getPublicAddr), MP_ROM_PTR(&ble_get_public_addr_obj) },
+    // mpble's own (not the vendor's): HCI capture and drop counters.
+    { MP_ROM_QSTR(MP_QSTR_mpbleSnoop), MP_ROM_PTR(&ble_mpble_snoop_obj) },
+    { MP_ROM_QSTR(MP_QSTR_mpbleStats), MP_ROM_PTR(&ble_mpble_stats_obj) },
 
     // Server.
     { MP_ROM_QSTR(MP_QSTR_serverInit), MP_ROM_PTR(&ble_server_init_obj) },

@@ -12,6 +12,7 @@
 
 #include "py/runtime.h"
 
+#include "mpble_hal.h"
 #include "mpble_port.h"
 
 // How long Bluetooth() waits for the controller to come up.
@@ -84,7 +85,32 @@ static mp_obj_t network_bt_make_new(const mp_obj_type_t *type, size_t n_args, si
     return MP_OBJ_FROM_PTR(&network_bt_singleton);
 }
 
+// Not Pycom's: bt.mpble_snoop(path) starts a btsnoop capture of the HCI
+// traffic into path (replacing a running one), bt.mpble_snoop(None) stops
+// it. Raises OSError, as Pycom's methods do, when the file cannot be opened.
+static mp_obj_t network_bt_mpble_snoop(mp_obj_t self_in, mp_obj_t path_in) {
+    (void)self_in;
+    const char *path = path_in == mp_const_none ? NULL : mp_obj_str_get_str(path_in);
+    const char *msg;
+    int err = mpble_hal_snoop(path, &msg);
+    if (err != 0) {
+        network_bt_raise(err, msg);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(network_bt_mpble_snoop_obj, network_bt_mpble_snoop);
+
+// mpble's own diagnostics, not a Pycom method (the prefix keeps it clear
+// of any name Pycom may add): a dict of every drop counter of the stack.
+static mp_obj_t network_bt_mpble_stats(mp_obj_t self_in) {
+    (void)self_in;
+    return mpble_port_stats_dict();
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(network_bt_mpble_stats_obj, network_bt_mpble_stats);
+
 static const mp_rom_map_elem_t network_bt_locals_dict_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_mpble_snoop), MP_ROM_PTR(&network_bt_mpble_snoop_obj) },
+    { MP_ROM_QSTR(MP_QSTR_mpble_stats), MP_ROM_PTR(&network_bt_mpble_stats_obj) },
 };
 static MP_DEFINE_CONST_DICT(network_bt_locals_dict, network_bt_locals_dict_table);
 

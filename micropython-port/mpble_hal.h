@@ -1,7 +1,8 @@
 /*
  * mpble: byte transport between the MicroPython port and a BLE controller.
  *
- * One implementation per platform (hal_unix_tcp.c: H4 over TCP). The core
+ * One implementation per platform (unix: hal_unix.c, with hal_unix_tcp.c for
+ * H4 over TCP and hal_unix_tty.c for H4 over a serial device). The core
  * (Rust) never sees the transport; mpble_port.c moves bytes between the two.
  *
  * Nothing here blocks while the port lock may be held: writes go to a
@@ -73,5 +74,12 @@ void mpble_hal_close(void);
 // main thread) notices a freshly scheduled processing pass even when it is
 // blocked in a system call, and keeps nudging it while the pass is pending.
 void mpble_hal_wake_main(void);
+
+// Any thread, without the port lock: starts a capture of every H4 packet
+// to and from the controller into the file at path (created or truncated;
+// btsnoop format, datalink 1002 = H4), replacing a running one; path NULL
+// stops the capture (what it recorded is written out first). Never blocks
+// the protocol. Returns 0, or a positive errno with *msg set.
+int mpble_hal_snoop(const char *path, const char **msg);
 
 #endif // MICROPY_INCLUDED_MPBLE_HAL_H

@@ -19,8 +19,10 @@
  * port_mutex held, whichever thread makes it, and nothing blocks while it is
  * held (the transport's writes are non-blocking; see port_flush_and_publish).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "py/mphal.h"
 #include "py/objint.h"
@@ -84,6 +86,9 @@ void mpble_port_deinit(void) {
     // First stop the transport's reader (it pumps the core and schedules
     // Python work), without the port lock: it may be waiting for it.
     mpble_hal_close();
+    // A capture ends with the process: what it recorded reaches the file.
+    const char *msg;
+    mpble_hal_snoop(NULL, &msg);
     mpble_port_lock();
     mpble_reset();
     port_rx_off = 0;
@@ -485,4 +490,47 @@ void mpble_port_fatal(const uint8_t *msg, size_t len) {
 __attribute__((weak)) void rust_eh_personality(void);
 __attribute__((weak)) void rust_eh_personality(void) {
     abort();
+}
+
+// The counters of MpbleStats by name. A field the core does not fill
+// (beyond its `size`, a core older than this header) is left out.
+#define STAT(field) { MP_QSTR_##field, offsetof(MpbleStats, field) }
+static const struct {
+    uint16_t name;
+    uint16_t offset;
+} port_stats_fields[] = {
+    STAT(bad_events),
+    STAT(bad_acl),
+    STAT(unknown_handle),
+    STAT(l2cap_errors),
+    STAT(unknown_cid),
+    STAT(tx_dropped),
+    STAT(host_events_dropped),
+    STAT(att_events_dropped),
+    STAT(gatt_client_unexpected),
+    STAT(h4_oversize_dropped),
+    STAT(h4_bad_indicator),
+    STAT(h4_sco_iso_dropped),
+    STAT(events_dropped),
+    STAT(qpy_events_dropped),
+};
+#undef STAT
+
+mp_obj_t mpble_port_stats_dict(void) {
+    MpbleStats stats = { 0 };
+    port_lock_only();
+    mpble_stats(&stats);
+    port_unlock();
+    mp_obj_t dict = mp_obj_new_dict(MP_ARRAY_SIZE(port_stats_fields));
+    for (size_t i = 0; i < MP_ARRAY_SIZE(port_stats_fields); i++) {
+        size_t offset = port_stats_fields[i].offset;
+        if (offset + sizeof(uint32_t) > stats.size) {
+            continue;
+        }
+        uint32_t value;
+        memcpy(&value, (const uint8_t *)&stats + offset, sizeof(value));
+        mp_obj_dict_store(dict, MP_OBJ_NEW_QSTR(port_stats_fields[i].name),
+            mp_obj_new_int_from_uint(value));
+    }
+    return dict;
 }

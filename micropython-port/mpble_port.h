@@ -106,4 +106,9 @@ void mpble_port_set_callback(mpble_port_cb_t slot, mp_obj_t cb);
 int64_t mpble_port_arg_int(mp_obj_t arg, qstr name);
 void mpble_port_arg_buf(mp_obj_t arg, qstr name, mp_buffer_info_t *bufinfo);
 
+// VM: every drop counter of the core (MpbleStats, read under the port
+// lock) as a dict of counter name -> int: QuecPython ble.mpbleStats() and
+// Pycom Bluetooth().mpble_stats() return it (README "Diagnostics").
+mp_obj_t mpble_port_stats_dict(void);
+
 #endif // MICROPY_INCLUDED_MPBLE_PORT_H

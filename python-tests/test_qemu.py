@@ -111,6 +111,9 @@ def test_write_command_flood_to_qemu_board_loses_nothing(air, make_board, peer):
     out = board.exec("print('OK', WRITES == [i.to_bytes(2, 'little') for i in range(%d)])" % COUNT, timeout=5)
     assert n == COUNT, f"the callback saw {n} of {COUNT} writes"
     assert "OK True" in out, "writes lost, duplicated or reordered"
+    # and no drop counter of the core moved
+    stats = board.exec("s = ble.mpbleStats()\nprint(sorted(k for k in s if s[k]))", timeout=5).strip()
+    assert stats == "[]", stats
     assert_no_traceback(board)
 
 

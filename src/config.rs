@@ -72,11 +72,13 @@ mod sized {
     pub const ATT_PREPARE_BYTES: usize = 512;
 
     /// Events waiting for the Python callback drain: EVENTS_PER_PACKET_MAX
-    /// plus two, the least that flow control needs to accept a packet while
-    /// a couple of events still wait. Each event is still a full
-    /// `MpbleEvent` (~830 bytes, api/event.rs), the largest item in the
-    /// stack, until event payloads move to a shared byte ring (issue 6).
-    pub const EVENT_QUEUE: usize = 6;
+    /// (67 here: a Find By Type Value Response of 61 services) plus eight,
+    /// so that flow control still takes the next packet while the events
+    /// of a stop or a disconnection (a link's 17, its queued calls' ends,
+    /// event 1) wait. Each event is still a full `MpbleEvent` (~830 bytes,
+    /// api/event.rs), the largest item in the stack, until event payloads
+    /// move to a shared byte ring (issue 6).
+    pub const EVENT_QUEUE: usize = super::EVENTS_PER_PACKET_MAX + 8;
 
     /// QuecPython: services, characteristics and descriptors registered
     /// before `addOrClearService(1, mode)` commits them to the attribute
@@ -126,9 +128,11 @@ mod sized {
     pub const ATT_PREPARE_BYTES: usize = 1024;
 
     /// Events waiting for the Python callback drain. Flow control keeps it
-    /// from overflowing, so its size only sets how many events one drain
-    /// pass carries.
-    pub const EVENT_QUEUE: usize = 24;
+    /// from overflowing; it must hold what one packet may produce
+    /// (EVENTS_PER_PACKET_MAX, 135 here: a Find By Type Value Response of
+    /// 129 services) and a few more, so that the next packet is taken
+    /// while some events still wait.
+    pub const EVENT_QUEUE: usize = super::EVENTS_PER_PACKET_MAX + 8;
 
     /// QuecPython: services, characteristics and descriptors registered
     /// before `addOrClearService(1, mode)` commits them to the attribute
@@ -170,12 +174,88 @@ pub const HCI_CMD_PARAM_MAX: usize = 255;
 /// (Vol 4 Part E 4.4 gives the host the duty to time out).
 pub const HCI_CMD_TIMEOUT_MS: u32 = 1000;
 
-/// The most events one packet from the controller can produce: an
-/// Execute Write Request reports each queued handle (Vol 3 Part F 3.4.6.3).
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+const fn min(a: usize, b: usize) -> usize {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// HCI event parameters are at most 255 bytes (Vol 4 Part E 5.4.4).
+pub const HCI_EVENT_PARAM_MAX: usize = 255;
+
+/// Reports in one LE Advertising Report event: Num_Reports is 0x01..=0x19
+/// (Vol 4 Part E 7.7.65.2). Each report takes at least 10 bytes (type,
+/// address type, address, data length, RSSI) after the subevent code and
+/// Num_Reports, so the parameter length allows no more either.
+pub const LE_ADVERTISING_REPORTS_MAX: usize = 0x19;
+const _: () = assert!((HCI_EVENT_PARAM_MAX - 2) / 10 == LE_ADVERTISING_REPORTS_MAX);
+/// Reports in one LE Extended Advertising Report event: Num_Reports is
+/// 0x01..=0x0A (Vol 4 Part E 7.7.65.13); each takes at least 24 bytes.
+pub const LE_EXTENDED_ADVERTISING_REPORTS_MAX: usize = 0x0A;
+const _: () = assert!((HCI_EVENT_PARAM_MAX - 2) / 24 == LE_EXTENDED_ADVERTISING_REPORTS_MAX);
+
+/// Attributes one ATT request reads, each reported once (a handle a Read
+/// Multiple names twice is one read): a Read Multiple (Variable) Request
+/// names at most (ATT_MTU - 1) / 2 handles (Vol 3 Part F 3.4.4.7,
+/// 3.4.4.11), a Read By Type Response holds records of at least 2 bytes in
+/// ATT_MTU - 2 (3.4.4.2), and no request reads more attributes than the
+/// table holds.
+pub const ATT_READS_PER_PDU_MAX: usize = min(GATT_MAX_ATTRIBUTES, (ATT_MTU_MAX - 1) / 2);
+/// Events the ATT server reports for one PDU: the reads above, or the
+/// handles one Execute Write applies (at most one per queued Prepare Write,
+/// Vol 3 Part F 3.4.6.3), or one for any other PDU.
+pub const ATT_SERVER_EVENTS_MAX: usize = max(ATT_READS_PER_PDU_MAX, ATT_PREPARE_QUEUE);
+/// Service records in one response to our GATT client: a Find By Type
+/// Value Response lists 4-byte Handles Information entries in ATT_MTU - 1
+/// bytes (Vol 3 Part F 3.4.3.4); Read By Group Type Response records are
+/// longer (at least 6 bytes, 3.4.4.10). QuecPython reports each as its own
+/// event 27.
+pub const GATT_SERVICE_RECORDS_PER_PDU_MAX: usize = (ATT_MTU_MAX - 1) / 4;
+/// Events one ATT PDU for our GATT client produces: its service records (or
+/// one Results, Notification, Indication or MTU event), the Done that may
+/// follow in the same step, and a Done for each procedure queued behind it
+/// that is refused when its turn comes.
+pub const GATT_CLIENT_EVENTS_PER_PDU_MAX: usize =
+    GATT_SERVICE_RECORDS_PER_PDU_MAX + 2 + GATT_CLIENT_QUEUE;
+/// Events one HCI event about a link or the life cycle produces: a
+/// connection gives QuecPython events 16 and 26.
+pub const EVENTS_PER_HCI_EVENT_MAX: usize = 2;
+
+/// The most events (host events, and callback tuples of all adapters) one
+/// packet from the controller can produce, over every packet kind above.
 /// Controller input waits (in the port, then in TCP or UART flow control)
-/// until the event queue has this much room, so no event is ever dropped.
-pub const EVENTS_PER_PACKET_MAX: usize = ATT_PREPARE_QUEUE;
+/// until the event queues have this much room, so no event is ever dropped.
+pub const EVENTS_PER_PACKET_MAX: usize = max(
+    max(
+        LE_ADVERTISING_REPORTS_MAX,
+        LE_EXTENDED_ADVERTISING_REPORTS_MAX,
+    ),
+    max(
+        max(ATT_SERVER_EVENTS_MAX, GATT_CLIENT_EVENTS_PER_PDU_MAX),
+        EVENTS_PER_HCI_EVENT_MAX,
+    ),
+);
+const _: () = assert!(EVENTS_PER_PACKET_MAX >= LE_ADVERTISING_REPORTS_MAX);
+const _: () = assert!(EVENTS_PER_PACKET_MAX >= LE_EXTENDED_ADVERTISING_REPORTS_MAX);
+const _: () = assert!(EVENTS_PER_PACKET_MAX >= ATT_SERVER_EVENTS_MAX);
+const _: () = assert!(EVENTS_PER_PACKET_MAX >= ATT_PREPARE_QUEUE);
+const _: () = assert!(EVENTS_PER_PACKET_MAX >= GATT_CLIENT_EVENTS_PER_PDU_MAX);
 const _: () = assert!(EVENTS_PER_PACKET_MAX < EVENT_QUEUE);
+/// Host events waiting for the adapters (`HostCore`'s queue): drained after
+/// every packet and every call, so it needs one packet's worth, or what a
+/// lost transport reports at once (a Disconnected per link and Stopped).
+pub const HOST_EVENT_QUEUE: usize = max(EVENTS_PER_PACKET_MAX, MAX_CONNECTIONS + 1);
+const _: () = assert!(HOST_EVENT_QUEUE >= EVENTS_PER_PACKET_MAX);
 /// Largest byte payload carried by one event (a whole ATT value).
 pub const EVENT_DATA_MAX: usize = ATT_MTU_MAX + 3;
 
@@ -272,8 +352,12 @@ mod tests {
                 (size_of::<AttributeDb>() - GATT_VALUE_POOL) / GATT_MAX_ATTRIBUTES,
             ),
             (
-                "EVENT_QUEUE: MpbleEvent + HostEvent each",
-                EVENT_QUEUE * (size_of::<MpbleEvent>() + size_of::<HostEvent>()),
+                "EVENT_QUEUE: MpbleEvent each",
+                EVENT_QUEUE * size_of::<MpbleEvent>(),
+            ),
+            (
+                "HOST_EVENT_QUEUE: HostEvent each",
+                HOST_EVENT_QUEUE * size_of::<HostEvent>(),
             ),
             ("  one MpbleEvent", size_of::<MpbleEvent>()),
             (

@@ -27,7 +27,7 @@
 // `unsafe` block here carries a SAFETY comment.
 #![allow(unsafe_code)]
 
-use crate::api::event::{MpbleEvent, MpbleState};
+use crate::api::event::{MpbleEvent, MpbleState, MpbleStats};
 use crate::api::Firmware;
 use crate::host::HostError;
 use spin::Mutex;
@@ -183,6 +183,21 @@ pub unsafe extern "C" fn mpble_event_pop(out: *mut MpbleEvent) -> bool {
         }
         None => false,
     }
+}
+
+/// Fills `out` with every drop counter of the stack (README
+/// "Diagnostics"); `out->size` says how much of the struct the core knows.
+///
+/// # Safety
+/// `out` must be null or valid for writes of one `MpbleStats`.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_stats(out: *mut MpbleStats) {
+    if out.is_null() {
+        return;
+    }
+    let stats = with_stack(|s| s.stats());
+    // SAFETY: `out` is non-null and, per the contract, writable.
+    unsafe { out.write(stats) };
 }
 
 /// Copies the controller's BD_ADDR (LSB first, as in HCI) into `out`;

@@ -2,7 +2,8 @@
 # Checks the MicroPython port's plumbing on its own: builds the firmware
 # against micropython-port/tests/fake_core.c (a stand-in for the Rust core)
 # into build/unix/micropython-fake and runs micropython-port/tests/
-# check_port.py with a minimal H4 "controller" that answers HCI Reset.
+# check_port.py with a minimal H4 "controller" that answers HCI Reset (over
+# TCP, then over a pseudo-terminal with a btsnoop capture).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -43,7 +44,7 @@ expect = [
     "serverInit 0", "gattStart 0", "in-callback setAdvData -> 0",
     "events [(99, 1), (0, 0, b'\\x01\\x02', 'ok', None), (99, 2)]",
     "addr b'\\x01\\x02\\x03\\x04\\x05\\x06' status 1", "ValueError: raised on purpose by a callback",
-    "bluetooth Bluetooth True", "serverRelease 0", "events after release 4",
+    "bluetooth Bluetooth True", "stats 7 7 True 14", "serverRelease 0", "events after release 4",
     "fake core: reset",  # mpble_port_deinit() at exit
 ]
 missing = [e for e in expect if e not in out.stdout + out.stderr]
@@ -114,5 +115,45 @@ tx_ok = (rc == 0 and "bulk 0" in text and "bulk delivered" in text and "fake cor
          and tx["bulk"] == BULK and tx["bad"] is None)
 print("check-port (non-blocking writes):", "OK" if tx_ok else "FAILED")
 ok = ok and tx_ok
+
+# Third check: the same bring-up over a serial device (MPBLE_HCI=tty:, here
+# a pseudo-terminal) with a capture (MPBLE_SNOOP): the capture holds the
+# HCI Reset as a sent command and its Command Complete as a received event.
+import pty, struct, tempfile, tty
+master, slave = pty.openpty()
+tty.setraw(master)
+dev = os.ttyname(slave)
+tty_rx = bytearray()
+def serial_controller():
+    while True:
+        try:
+            d = os.read(master, 64)
+        except OSError:
+            return
+        if not d:
+            return
+        tty_rx.extend(d)
+        if b"\x01\x03\x0c\x00" in tty_rx:
+            os.write(master, bytes.fromhex("040e0401030c00"))
+            tty_rx.extend(b"|")
+threading.Thread(target=serial_controller, daemon=True).start()
+cap = tempfile.NamedTemporaryFile(suffix=".btsnoop", delete=False).name
+env = dict(os.environ, MPBLE_HCI="tty:" + dev, MPBLE_SNOOP=cap)
+out = subprocess.run([root + "/build/unix/micropython-fake", root + "/micropython-port/tests/check_port.py"],
+                     env=env, capture_output=True, text=True, timeout=20)
+data = open(cap, "rb").read()
+os.unlink(cap)
+records = []
+pos = 16
+while pos + 24 <= len(data):
+    incl, flags = struct.unpack(">I", data[pos + 4:pos + 8])[0], struct.unpack(">I", data[pos + 8:pos + 12])[0]
+    records.append((flags, data[pos + 24:pos + 24 + incl]))
+    pos += 24 + incl
+tty_ok = (out.returncode == 0 and "gattStart 0" in out.stdout and bytes(tty_rx).startswith(b"\x01\x03\x0c\x00|")
+          and data[:16] == b"btsnoop\0" + struct.pack(">II", 1, 1002) and pos == len(data)
+          and records[:2] == [(2, bytes.fromhex("01030c00")), (3, bytes.fromhex("040e0401030c00"))])
+print("serial controller %s received: %s; capture records: %s" % (dev, bytes(tty_rx).hex(), [(f, p.hex()) for f, p in records[:4]]))
+print("check-port (serial transport, capture):", "OK" if tty_ok else "FAILED:\n" + out.stdout + out.stderr)
+ok = ok and tty_ok
 sys.exit(0 if ok else 1)
 PY

@@ -10,8 +10,14 @@ on board 1 and ble_client.py on board 2, waits (at most --seconds) until the
 client has discovered and read the server's characteristic, and prints both
 transcripts.
 
+Each board records its HCI traffic (MPBLE_SNOOP) in a btsnoop file that
+Wireshark or `tshark -r` opens: build/demo/board1.btsnoop and
+board2.btsnoop by default (--captures DIR); the demo says where at the end.
+
 usage: demo.py [DEMOS] [--firmware PATH] [--bring-up-only] [--seconds N]
-DEMOS defaults to ../shared/demos beside the repository.
+               [--captures DIR] [--pty]
+DEMOS defaults to ../shared/demos beside the repository. --pty serves the
+controllers on pseudo-terminals (MPBLE_HCI=tty:...) instead of TCP.
 """
 
 from __future__ import annotations
@@ -102,6 +108,8 @@ def main() -> int:
     ap.add_argument("--firmware", default=None, help="firmware binary (default: MPBLE_FIRMWARE or build/unix/micropython)")
     ap.add_argument("--bring-up-only", dest="full", action="store_false", help="only show the boards coming up, do not run the vendor demos")
     ap.add_argument("--seconds", type=float, default=20.0, help="how long the client demo may take to read the server")
+    ap.add_argument("--captures", default=str(repo_root() / "build" / "demo"), help="where the boards' btsnoop captures go (default: build/demo)")
+    ap.add_argument("--pty", action="store_true", help="serve the controllers on pseudo-terminals (MPBLE_HCI=tty:...) instead of TCP")
     args = ap.parse_args()
 
     firmware = Path(args.firmware) if args.firmware else default_firmware_path()
@@ -113,14 +121,19 @@ def main() -> int:
         say(f"demo: no vendor demos under {demos}")
         return 2
 
+    captures_dir = Path(args.captures)
+    captures_dir.mkdir(parents=True, exist_ok=True)
+    captures: list[Path] = []
     ok = True
     with Air() as air:
         boards: list[Board] = []
         try:
             for i in range(2):
-                slot = air.add_controller()
+                slot = air.add_controller(transport="pty" if args.pty else "tcp")
                 say(f"controller {slot.name}: {slot.address} on {slot.hci_spec}")
-                b = Board(slot.hci_spec, name=slot.name, firmware=firmware)
+                capture = captures_dir / f"{slot.name}.btsnoop"
+                captures.append(capture)
+                b = Board(slot.hci_spec, name=slot.name, firmware=firmware, env={"MPBLE_SNOOP": str(capture)})
                 b.slot = slot
                 boards.append(b)
             for b in boards:
@@ -136,6 +149,11 @@ def main() -> int:
                 b.close()
         if air.errors:
             say("\nvirtual air errors:\n" + "\n".join(air.errors))
+    written = [c for c in captures if c.exists() and c.stat().st_size > 16]
+    if written:
+        say("\nHCI captures (btsnoop; open with Wireshark or `tshark -r FILE`):")
+        for c in written:
+            say(f"  {c}")
     say("\ndemo: " + ("OK" if ok else "FAILED"))
     return 0 if ok else 1
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine (Debian 12 + rustup) needs to build and test
-# mpble: apt build tools (with arm-none-eabi binutils for make size), the
+# mpble: apt build tools (with arm-none-eabi binutils for make size, and
+# tshark, which the capture tests decode btsnoop files with), the
 # Rust thumbv7m target and components, the Cortex-M toolchain and QEMU for
 # the bare-metal board (make firmware-qemu), the MicroPython source tree, and a
 # Python venv at .venv for the tests.
@@ -16,7 +17,7 @@ as_root() {
 
 # --- apt packages -----------------------------------------------------------
 APT_PKGS=(build-essential pkg-config dpkg-dev python3 python3-venv xz-utils ca-certificates
-          binutils-arm-none-eabi gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+          binutils-arm-none-eabi tshark gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
 missing=()
 for p in "${APT_PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,6 +25,10 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     log "apt-get install ${missing[*]}"
     as_root apt-get update -q
+    # tshark pulls in wireshark-common, whose debconf question (may non-root
+    # users capture packets?) would stop a non-interactive install: answer
+    # it here (no; the tests only read files).
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | as_root debconf-set-selections
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q "${missing[@]}"
 fi
 

@@ -65,6 +65,8 @@ fuzz_target!(|input: &[u8]| {
                     &mut out,
                 );
                 assert!(o.response_len <= mtu, "response longer than ATT_MTU");
+                // config::ATT_SERVER_EVENTS_MAX holds every event of a PDU.
+                assert_eq!(o.dropped, 0, "ATT server events lost");
                 if o.response_len > 0 {
                     // Whatever the server says must itself be a valid PDU.
                     AttPdu::decode(&out[..o.response_len]).expect("server response decodes");

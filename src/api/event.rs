@@ -154,3 +154,47 @@ impl MpbleEvent {
         self.data.get(start..end).unwrap_or(&[])
     }
 }
+
+/// Every counter of something the stack dropped, for `ble.mpbleStats()`
+/// and Pycom `Bluetooth().mpble_stats()` (README "Diagnostics").
+///
+/// Two kinds: input that was malformed and is counted, not served (these
+/// may grow on a bad link or controller), and what was accepted and then
+/// lost for want of room (these stay 0 unless a bound in `config` is
+/// wrong). Fields are only ever appended (issue 7 adds callback latency),
+/// so `size` tells a port which of them its core fills.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MpbleStats {
+    /// `sizeof(MpbleStats)` as the core was built.
+    pub size: u32,
+    /// HCI events that did not parse (malformed).
+    pub bad_events: u32,
+    /// ACL packets with a bad header (malformed).
+    pub bad_acl: u32,
+    /// ACL packets for a connection handle that is not ours.
+    pub unknown_handle: u32,
+    /// L2CAP B-frames that did not recombine (malformed).
+    pub l2cap_errors: u32,
+    /// L2CAP frames on a channel the host does not serve.
+    pub unknown_cid: u32,
+    /// Frames the host sent on its own (ATT responses, confirmations...)
+    /// that the ACL transmit queue had no room for (lost).
+    pub tx_dropped: u32,
+    /// Host events its queue had no room for (lost).
+    pub host_events_dropped: u32,
+    /// ATT server events its per-PDU list had no room for (lost).
+    pub att_events_dropped: u32,
+    /// ATT PDUs our GATT client ignored (unexpected or malformed).
+    pub gatt_client_unexpected: u32,
+    /// H4: ACL packets longer than the host's buffers, skipped.
+    pub h4_oversize_dropped: u32,
+    /// H4: bytes that were not a packet indicator where one was expected.
+    pub h4_bad_indicator: u32,
+    /// H4: SCO and ISO packets, skipped (the host is LE data only).
+    pub h4_sco_iso_dropped: u32,
+    /// Callback tuples the queue for Python had no room for (lost).
+    pub events_dropped: u32,
+    /// QuecPython tuples that did not fit an event's payload (lost).
+    pub qpy_events_dropped: u32,
+}

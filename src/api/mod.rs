@@ -21,6 +21,7 @@
 pub mod event;
 pub mod pycom;
 pub mod quecpython;
+mod stats;
 
 #[cfg(test)]
 mod tests;

@@ -433,10 +433,11 @@ fn a_write_flood_waits_for_room_instead_of_dropping_events() {
     register_demo_service(&mut stack, 0);
     connect(&mut stack, &mut ctrl);
     events(&mut stack);
-    // 40 Write Commands (Vol 3 Part F 3.4.5.3) in one burst, more events
-    // than the queue holds.
+    // Write Commands (Vol 3 Part F 3.4.5.3) in one burst, more events than
+    // the queue holds.
+    let writes = (crate::config::EVENT_QUEUE + 10) as u8;
     let mut burst = Vec::new();
-    for i in 0..40u8 {
+    for i in 0..writes {
         burst.extend(acl_frame(LINK, CID_ATT, &[0x52, 0x03, 0x00, i]));
     }
     let used = stack.h4_rx(&burst, 3);
@@ -457,7 +458,7 @@ fn a_write_flood_waits_for_room_instead_of_dropping_events() {
         seen.extend(events(&mut stack));
     }
     let data: Vec<_> = seen.iter().map(|(_, v)| v[3].clone()).collect();
-    let expected: Vec<_> = (0..40u8).map(|i| V::B(std::vec![i])).collect();
+    let expected: Vec<_> = (0..writes).map(|i| V::B(std::vec![i])).collect();
     assert_eq!(data, expected, "every write reported once, in order");
     assert_eq!(stack.events_dropped(), 0);
 }
@@ -515,4 +516,24 @@ fn a_lost_controller_ends_every_link_and_stops_with_a_status() {
     );
     assert_eq!(ctrl.take_commands().first(), Some(&opcode::RESET));
     assert_eq!(stack.qpy_get_status(), 1);
+}
+
+/// A call whose event has no room in the queue for Python (callbacks have
+/// not run for a while) is refused (-1), not accepted with its event lost.
+#[test]
+fn a_send_with_no_room_for_its_event_is_refused_not_lost() {
+    let (mut stack, mut ctrl) = started();
+    register_demo_service(&mut stack, 0);
+    connect(&mut stack, &mut ctrl);
+    while stack.event_room() > 0 {
+        stack
+            .stack
+            .emit(super::event::MpbleEvent::new(MpbleTarget::QpyServer));
+    }
+    assert_eq!(stack.qpy_send(false, 0, 3, b"9", 3), -1);
+    assert_eq!(stack.events_dropped(), 0);
+    assert!(ctrl.take_l2cap(CID_ATT).is_empty(), "nothing sent");
+    stack.pop_event();
+    assert_eq!(stack.qpy_send(false, 0, 3, b"9", 3), 0);
+    assert_eq!(stack.events_dropped(), 0);
 }

@@ -35,7 +35,8 @@
 //!   changes nothing; the queue is emptied either way.
 //! - **Read events** are reported for characteristic values and
 //!   descriptors (not declarations) read with Read, Read Blob, Read
-//!   Multiple (Variable) and Read By Type, up to the event capacity.
+//!   Multiple (Variable) and Read By Type, once per attribute and PDU
+//!   (`config::ATT_READS_PER_PDU_MAX` bounds them, so none is lost).
 //! - PDUs a server does not take (responses, notifications, indications,
 //!   unknown commands, Signed Write Command) are ignored: no response.
 
@@ -69,7 +70,12 @@ pub enum ServerEvent {
 pub struct ServerOutcome {
     /// Bytes of the response ATT PDU written to `out` (0: none).
     pub response_len: usize,
-    pub events: heapless::Vec<ServerEvent, { config::ATT_PREPARE_QUEUE }>,
+    /// What the application hears of; `config::ATT_SERVER_EVENTS_MAX`
+    /// holds every event one PDU can cause.
+    pub events: heapless::Vec<ServerEvent, { config::ATT_SERVER_EVENTS_MAX }>,
+    /// Events that found the list full: never by the bound above, counted
+    /// (host stats `att_events_dropped`) so that a wrong bound shows.
+    pub dropped: u32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -252,13 +258,18 @@ fn db_error_code(e: DbError) -> u8 {
 }
 
 fn push_event(o: &mut ServerOutcome, e: ServerEvent) {
-    // The event list is bounded; extra Read events are dropped (module doc).
-    let _ = o.events.push(e);
+    if o.events.push(e).is_err() {
+        o.dropped = o.dropped.wrapping_add(1);
+    }
 }
 
+/// One Read event per attribute and PDU: a Read Multiple that names a
+/// handle twice read it once as far as the application can tell, which
+/// keeps the events within `config::ATT_READS_PER_PDU_MAX`.
 fn emit_read(o: &mut ServerOutcome, kind: AttributeKind, handle: u16) {
-    if !kind.is_declaration() {
-        push_event(o, ServerEvent::Read { handle });
+    let read = ServerEvent::Read { handle };
+    if !kind.is_declaration() && !o.events.contains(&read) {
+        push_event(o, read);
     }
 }
 
@@ -1121,6 +1132,43 @@ mod tests {
             s.rsp(&[0x0E, 0x0D, 0x00, 0x03, 0x00]),
             [0x01, 0x0E, 0x03, 0x00, 0x02]
         );
+    }
+
+    /// Every attribute one request reads is reported, as many as the
+    /// table holds: Read Multiple and Read By Type can name far more than
+    /// the old 16-entry event list (issue 6, section 2.2).
+    #[test]
+    fn every_attribute_a_request_reads_is_reported() {
+        let n = ((config::GATT_MAX_ATTRIBUTES - 1) / 2).min(30);
+        let mut db = AttributeDb::new();
+        fixture::service(&mut db, 0x1234);
+        let mut values = Vec::new();
+        for _ in 0..n {
+            let h = fixture::characteristic(&mut db, 0x02, Uuid::Uuid16(0xFFF0), P::READ, &[7], 1);
+            values.push(h);
+        }
+        let mut c = Ctx {
+            bearer: AttBearer::new(),
+            db,
+            sec: LinkSecurity::default(),
+        };
+        c.req(&[0x02, 0xFF, 0x01]);
+        let want: Vec<_> = values
+            .iter()
+            .map(|&handle| ServerEvent::Read { handle })
+            .collect();
+        let mut req = vec![0x0E];
+        for h in &values {
+            req.extend_from_slice(&h.to_le_bytes());
+        }
+        // A handle named twice is one read for the application.
+        req.extend_from_slice(&values[0].to_le_bytes());
+        let (r, ev) = c.req(&req);
+        assert_eq!(r.len(), 1 + n + 1, "every value, the repeated one twice");
+        assert_eq!(ev, want, "Read Multiple");
+        let (r, ev) = c.req(&[0x08, 0x01, 0x00, 0xFF, 0xFF, 0xF0, 0xFF]);
+        assert_eq!(r.len(), 2 + 3 * n);
+        assert_eq!(ev, want, "Read By Type");
     }
 
     #[test]

@@ -313,6 +313,27 @@ pub struct ConnectionParameters {
     pub max_ce_length: u16,
 }
 
+impl ConnectionParameters {
+    /// What a peer asked for (L2CAP Connection Parameter Update Request or
+    /// the LL's Remote Connection Parameter Request), with no preference
+    /// for the connection event length.
+    pub const fn requested(
+        interval_min: u16,
+        interval_max: u16,
+        latency: u16,
+        timeout: u16,
+    ) -> Self {
+        Self {
+            interval_min,
+            interval_max,
+            max_latency: latency,
+            supervision_timeout: timeout,
+            min_ce_length: 0,
+            max_ce_length: 0,
+        }
+    }
+}
+
 impl Default for ConnectionParameters {
     /// 30-50 ms interval, no latency, 4 s supervision timeout.
     fn default() -> Self {

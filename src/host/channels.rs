@@ -261,15 +261,23 @@ impl HostCore {
         &self.client_rx[..self.client_rx_len.min(self.client_rx.len())]
     }
 
+    /// Queues one frame for the controller; a full queue refuses it (the
+    /// caller tells whoever asked).
     fn send_l2cap(&mut self, link: ConnHandle, cid: u16, payload: &[u8]) -> Result<(), HostError> {
         let n =
             l2cap::write_basic_frame(cid, payload, &mut self.frame).ok_or(HostError::TooLong)?;
         let res = self.acl_tx.push(link.0, &self.frame[..n]);
         self.pump();
-        res.map_err(|_| {
-            self.stats.tx_dropped += 1;
-            HostError::QueueFull
-        })
+        res.map_err(|_| HostError::QueueFull)
+    }
+
+    /// Queues a frame the host sends on its own (a response, a
+    /// confirmation, our client's next request): no one can be told if it
+    /// finds no room, so it is counted in `stats.tx_dropped`.
+    fn send_reply(&mut self, link: ConnHandle, cid: u16, payload: &[u8]) {
+        if self.send_l2cap(link, cid, payload).is_err() {
+            self.stats.tx_dropped = self.stats.tx_dropped.wrapping_add(1);
+        }
     }
 
     pub(super) fn on_acl(&mut self, bytes: &[u8]) {
@@ -314,7 +322,11 @@ impl HostCore {
                     .first()
                     .is_some_and(|&op| gatt_client::is_for_client(op)) =>
             {
+                let unexpected = c.client.unexpected();
                 let step = c.client.on_pdu(pdu, &mut rsp);
+                let ignored = c.client.unexpected().wrapping_sub(unexpected);
+                self.stats.gatt_client_unexpected =
+                    self.stats.gatt_client_unexpected.wrapping_add(ignored);
                 let n = pdu.len().min(self.client_rx.len());
                 self.client_rx[..n].copy_from_slice(&pdu[..n]);
                 self.client_rx_len = n;
@@ -327,7 +339,7 @@ impl HostCore {
                         c.client_deadline = Instant::from_ms(self.now_ms)
                             .add_ms(config::ATT_TRANSACTION_TIMEOUT_MS);
                     }
-                    let _ = self.send_l2cap(link, l2cap::CID_ATT, &rsp[..step.request_len]);
+                    self.send_reply(link, l2cap::CID_ATT, &rsp[..step.request_len]);
                 }
                 for &event in step.events.iter() {
                     if let ClientEvent::MtuExchanged { mtu } = event {
@@ -364,8 +376,10 @@ impl HostCore {
                     pdu,
                     &mut rsp,
                 );
+                self.stats.att_events_dropped =
+                    self.stats.att_events_dropped.wrapping_add(outcome.dropped);
                 if outcome.response_len > 0 {
-                    let _ = self.send_l2cap(link, l2cap::CID_ATT, &rsp[..outcome.response_len]);
+                    self.send_reply(link, l2cap::CID_ATT, &rsp[..outcome.response_len]);
                 }
                 for ev in outcome.events.iter() {
                     let ev = match *ev {
@@ -396,11 +410,7 @@ impl HostCore {
                 let role = c.role;
                 let outcome = signaling::handle(pdu, &mut rsp);
                 if outcome.response_len > 0 {
-                    let _ = self.send_l2cap(
-                        link,
-                        l2cap::CID_LE_SIGNALING,
-                        &rsp[..outcome.response_len],
-                    );
+                    self.send_reply(link, l2cap::CID_LE_SIGNALING, &rsp[..outcome.response_len]);
                 }
                 if let Some(signaling::SignalingEvent::ConnectionParameterUpdateRequest {
                     identifier,
@@ -421,7 +431,7 @@ impl HostCore {
             l2cap::CID_SMP => {
                 let n = smp::handle(pdu, &mut rsp);
                 if n > 0 {
-                    let _ = self.send_l2cap(link, l2cap::CID_SMP, &rsp[..n]);
+                    self.send_reply(link, l2cap::CID_SMP, &rsp[..n]);
                 }
             }
             _ => self.stats.unknown_cid = self.stats.unknown_cid.wrapping_add(1),
@@ -461,16 +471,10 @@ impl HostCore {
                 &mut rsp,
             ),
         };
-        let _ = self.send_l2cap(link, l2cap::CID_LE_SIGNALING, &rsp[..n]);
+        self.send_reply(link, l2cap::CID_LE_SIGNALING, &rsp[..n]);
         if accepted {
-            let params = ConnectionParameters {
-                interval_min,
-                interval_max,
-                max_latency: latency,
-                supervision_timeout: timeout,
-                min_ce_length: 0,
-                max_ce_length: 0,
-            };
+            let params =
+                ConnectionParameters::requested(interval_min, interval_max, latency, timeout);
             let cmd = command::le_connection_update(link.0, &params);
             let _ = self.cmds.submit(Issuer::Host, cmd);
         }

@@ -37,6 +37,7 @@ use crate::hci::command::{self, opcode, Command, ConnectionParameters};
 use crate::hci::event::{self, AdvReport, ConnectionComplete, Event, LeEvent};
 use crate::hci::h4::{H4Packet, H4Parser, H4Tx};
 use crate::hci::ConnHandle;
+use crate::l2cap::signaling;
 use crate::time::Instant;
 use commands::Commands;
 use conn::Connections;
@@ -50,6 +51,8 @@ const REMOTE_USER_TERMINATED: u8 = 0x13;
 /// reason a link ends with when the controller that held it is gone. The
 /// peer's controller sees the same, a supervision timeout.
 pub const CONNECTION_TIMEOUT: u8 = 0x08;
+/// Unacceptable Connection Parameters (Vol 1 Part F 2.59).
+const UNACCEPTABLE_CONNECTION_PARAMETERS: u8 = 0x3B;
 /// Connection Rejected due to Limited Resources (Vol 1 Part F 2.15): no
 /// slot is left for a new link.
 const LIMITED_RESOURCES: u8 = 0x0D;
@@ -134,16 +137,31 @@ pub enum HostEvent {
 }
 
 /// Counters for input the host dropped (ARCHITECTURE rule 6: malformed
-/// input becomes a dropped packet with a counter).
+/// input becomes a dropped packet with a counter), and for what it accepted
+/// and then lost (zero unless a bound in `config` is wrong).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HostStats {
+    /// HCI events that did not parse.
     pub bad_events: u32,
+    /// ACL packets with a bad header.
     pub bad_acl: u32,
+    /// ACL packets for a handle that is not a link of ours.
     pub unknown_handle: u32,
+    /// B-frames that did not recombine (Vol 3 Part A 7.2).
     pub l2cap_errors: u32,
+    /// L2CAP frames on a channel we do not serve.
     pub unknown_cid: u32,
+    /// Frames the host sent on its own (responses, confirmations, our
+    /// client's next request) that the ACL transmit queue had no room for;
+    /// an API call that finds no room is refused instead, not counted.
     pub tx_dropped: u32,
+    /// Host events the host's queue had no room for.
     pub events_dropped: u32,
+    /// ATT server events its per-PDU list had no room for.
+    pub att_events_dropped: u32,
+    /// PDUs our GATT client ignored (unexpected responses, malformed
+    /// notifications), over every link that ever was.
+    pub gatt_client_unexpected: u32,
 }
 
 /// A request the host could not take: the caller gets -1 / an exception.
@@ -169,7 +187,7 @@ pub struct HostCore {
     acl_flow: AclFlow,
     acl_tx: AclTxQueue,
     conns: Connections,
-    events: Deque<HostEvent, { config::EVENT_QUEUE }>,
+    events: Deque<HostEvent, { config::HOST_EVENT_QUEUE }>,
     pub db: AttributeDb,
     /// GATT client procedures waiting for each link's bearer.
     procedures: ProcedureQueue,
@@ -219,6 +237,8 @@ impl Host {
                     unknown_cid: 0,
                     tx_dropped: 0,
                     events_dropped: 0,
+                    att_events_dropped: 0,
+                    gatt_client_unexpected: 0,
                 },
                 frame: [0; 4 + config::L2CAP_PDU_MAX],
                 client_rx: [0; config::ATT_MTU_MAX],
@@ -716,17 +736,31 @@ impl HostCore {
                 latency,
                 timeout,
             } => {
-                // Accept what the peer asks (Vol 4 Part E 7.8.31); the
-                // vendor APIs have no hook to refuse it.
-                let params = ConnectionParameters {
+                // Accept what the peer asks when it is within the ranges
+                // of Vol 4 Part E 7.8.31 (the vendor APIs have no hook to
+                // refuse it); refuse it otherwise with Unacceptable
+                // Connection Parameters (0x3B, 7.8.32), as the L2CAP
+                // request is refused (Vol 3 Part A 4.20).
+                let ok = signaling::connection_parameters_acceptable(
                     interval_min,
                     interval_max,
-                    max_latency: latency,
-                    supervision_timeout: timeout,
-                    min_ce_length: 0,
-                    max_ce_length: 0,
+                    latency,
+                    timeout,
+                );
+                let cmd = if ok {
+                    let params = ConnectionParameters::requested(
+                        interval_min,
+                        interval_max,
+                        latency,
+                        timeout,
+                    );
+                    command::le_remote_connection_parameter_request_reply(handle, &params)
+                } else {
+                    command::le_remote_connection_parameter_request_negative_reply(
+                        handle,
+                        UNACCEPTABLE_CONNECTION_PARAMETERS,
+                    )
                 };
-                let cmd = command::le_remote_connection_parameter_request_reply(handle, &params);
                 let _ = self.cmds.submit(Issuer::Host, cmd);
             }
             _ => {}

@@ -279,3 +279,114 @@ fn as_peripheral_the_request_gets_command_reject() {
         1
     );
 }
+
+// -- L2CAP routing (Vol 3 Part A 2.1) and command answers -----------------------
+
+#[test]
+fn l2cap_frames_go_by_channel_and_att_by_direction() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    // A request goes to our ATT server: Exchange MTU is answered.
+    assert_eq!(
+        peer_att(&mut host, &mut ctrl, &[0x02, 0xF7, 0x00], 2_000),
+        std::vec![std::vec![0x03, 0x05, 0x02]]
+    );
+    // A notification from the peer's server goes to our GATT client.
+    peer_att(&mut host, &mut ctrl, &[0x1B, 0x03, 0x00, 0x42], 2_000);
+    let evs = events(&mut host);
+    assert!(evs.iter().any(|e| matches!(
+        e,
+        HostEvent::GattClient {
+            event: ClientEvent::Notification { handle: 3 },
+            ..
+        }
+    )));
+    // SMP: pairing is refused with Pairing Not Supported (Vol 3 Part H 3.5.5).
+    host.h4_rx(
+        &acl_frame(LINK, 0x0006, &[0x01, 0x03, 0, 1, 16, 0, 0]),
+        2_000,
+    );
+    ctrl.settle(&mut host, 2_000);
+    assert_eq!(ctrl.take_l2cap(0x0006), std::vec![std::vec![0x05, 0x05]]);
+    // An unknown channel is counted, never answered.
+    let before = host.core.stats.unknown_cid;
+    host.h4_rx(&acl_frame(LINK, 0x0077, &[1, 2, 3]), 2_000);
+    assert_eq!(host.core.stats.unknown_cid, before + 1);
+    // ACL for a handle we do not know is counted too.
+    host.h4_rx(&acl_frame(LINK + 1, CID_ATT, &[0x0A, 0x01, 0x00]), 2_000);
+    assert_eq!(host.core.stats.unknown_handle, 1);
+}
+
+#[test]
+fn a_command_answer_goes_back_to_its_issuer() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    events(&mut host);
+    // GAP: advertising that the controller refuses is reported and no
+    // longer believed on.
+    ctrl.silent.push(opcode::LE_SET_ADVERTISING_ENABLE);
+    host.core.advertise(true).unwrap();
+    ctrl.settle(&mut host, 2_000);
+    assert!(host.core.gap.adv.enabled);
+    host.h4_rx(
+        &crate::testing::command_complete(opcode::LE_SET_ADVERTISING_ENABLE, &[0x0C]),
+        2_000,
+    );
+    assert!(!host.core.gap.adv.enabled);
+    assert_eq!(
+        events(&mut host),
+        std::vec![HostEvent::CommandFailed {
+            opcode: opcode::LE_SET_ADVERTISING_ENABLE,
+            status: 0x0C
+        }]
+    );
+    // The host's own Disconnect: a failure is reported as such, and the
+    // link stays until the controller says otherwise.
+    ctrl.silent.push(opcode::DISCONNECT);
+    host.core.disconnect(slot0()).unwrap();
+    ctrl.settle(&mut host, 2_000);
+    host.h4_rx(
+        &crate::testing::command_status(opcode::DISCONNECT, 0x02),
+        2_000,
+    );
+    assert_eq!(
+        events(&mut host),
+        std::vec![HostEvent::CommandFailed {
+            opcode: opcode::DISCONNECT,
+            status: 0x02
+        }]
+    );
+    assert!(host.core.connection(slot0()).is_some());
+}
+
+/// LE Remote Connection Parameter Request (Vol 4 Part E 7.7.65.6).
+fn remote_param_request(p: [u16; 4]) -> Vec<u8> {
+    let mut v = std::vec![0x04, 0x3E, 11, 0x06];
+    v.extend_from_slice(&LINK.to_le_bytes());
+    for x in p {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v
+}
+
+#[test]
+fn the_link_layers_parameter_request_is_checked_like_l2caps() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    host.h4_rx(&remote_param_request([6, 12, 0, 100]), 2_000);
+    ctrl.settle(&mut host, 2_000);
+    let cmds = ctrl.commands();
+    assert_eq!(
+        cmds.last().map(|c| c.0),
+        Some(opcode::LE_REMOTE_CONNECTION_PARAMETER_REQUEST_REPLY)
+    );
+    // Interval 5 (< 7.5 ms): refused, Unacceptable Connection Parameters.
+    ctrl.sent.clear();
+    host.h4_rx(&remote_param_request([5, 12, 0, 100]), 2_000);
+    ctrl.settle(&mut host, 2_000);
+    let cmds = ctrl.commands();
+    assert_eq!(
+        cmds.last(),
+        Some(&(
+            opcode::LE_REMOTE_CONNECTION_PARAMETER_REQUEST_NEGATIVE_REPLY,
+            std::vec![0x42, 0x00, 0x3B]
+        ))
+    );
+}

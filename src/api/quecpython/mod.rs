@@ -554,6 +554,12 @@ impl QuecPython {
         ) else {
             return ERR;
         };
+        // A notification's event 25 needs a place in the queue for Python:
+        // with none left (callbacks have not run for a while), refuse the
+        // send rather than lose its event (docs/DECISIONS.md).
+        if !indicate && stack.event_room() == 0 {
+            return ERR;
+        }
         let r = stack
             .core()
             .send_handle_value(conn, AttHandle(handle), value, indicate, now);
@@ -574,6 +580,10 @@ impl QuecPython {
         handle: i64,
         data: &[u8],
     ) -> i32 {
+        // Event 31 needs a place in the queue for Python (see `send`).
+        if stack.event_room() == 0 {
+            return ERR;
+        }
         let r = self
             .client
             .write_no_rsp(stack.core(), connect_id, handle, data);

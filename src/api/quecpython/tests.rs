@@ -115,6 +115,53 @@ fn scan_reports_once_per_device_with_the_demo_layout() {
     );
 }
 
+/// H4 bytes of one LE Advertising Report event with `n` reports (Vol 4
+/// Part E 7.7.65.2): ADV_NONCONN_IND, no data, device `i` at address
+/// [i, 0, 0, 0, 0, 0xC0].
+fn advertising_reports(n: u8) -> Vec<u8> {
+    let mut v = std::vec![0x04, 0x3E, 2 + 10 * n, 0x02, n];
+    for i in 0..n {
+        v.extend_from_slice(&[0x03, 0x00, i, 0, 0, 0, 0, 0xC0, 0, (-60i8) as u8]);
+    }
+    v
+}
+
+/// One LE Advertising Report event carries up to 25 reports, each a scan
+/// event (issue 6, section 2.2): flow control must keep room for all of
+/// them, so none is dropped even when the queue is nearly full.
+#[test]
+fn twenty_five_reports_in_one_event_all_arrive() {
+    let (mut stack, mut ctrl) = started_client();
+    assert_eq!(stack.qpy.set_scan_filter(0), 0);
+    assert_eq!(stack.qpy_scan(true), 0);
+    ctrl.settle(&mut stack, 2);
+    // Fill the queue with single reports while flow control takes them.
+    let one = le_advertising_report(SERVER, &[]);
+    let mut queued = 0;
+    while stack.h4_rx(&one, 3) == one.len() {
+        queued += 1;
+    }
+    assert!(queued > 0 && stack.event_count() == queued);
+    let burst = advertising_reports(25);
+    assert_eq!(burst.len(), 3 + 2 + 250);
+    let mut rest = &burst[..];
+    let mut got = events(&mut stack);
+    while !rest.is_empty() {
+        let n = stack.h4_rx(rest, 4);
+        rest = &rest[n..];
+        got.extend(events(&mut stack));
+        assert!(n > 0 || got.len() >= queued, "no progress");
+    }
+    assert_eq!(stack.events_dropped(), 0);
+    assert_eq!(stack.stack.host.core.stats.events_dropped, 0);
+    let scans: Vec<_> = got[queued..].iter().map(|e| e[5].clone()).collect();
+    let want: Vec<_> = (0..25u8)
+        .map(|i| V::B(std::vec![i, 0, 0, 0, 0, 0xC0]))
+        .collect();
+    assert_eq!(scans, want, "25 scan events, in order");
+    assert!(got.iter().all(|e| e[0] == V::I(19)));
+}
+
 #[test]
 fn connect_reports_16_then_26() {
     let (mut stack, mut ctrl) = started_client();
