@@ -107,7 +107,7 @@ $(QEMU_FIRMWARE): rust-lib-thumb FORCE
 	GIT_CEILING_DIRECTORIES="$$(dirname "$$mp")" $(MAKE) -C "$$mp/ports/qemu" $(MP_QEMU_FLAGS)
 	@mkdir -p $(dir $@)
 	@if ! cmp -s $(MP_QEMU_BUILD)/firmware.elf $@; then \
-		cp $(MP_QEMU_BUILD)/firmware.elf $@ && echo "firmware: $@"; \
+		cp $(MP_QEMU_BUILD)/firmware.elf $@.tmp && mv -f $@.tmp $@ && echo "firmware: $@"; \
 	fi
 
 # The launcher gives the qemu board the unix firmware's interface (REPL on
