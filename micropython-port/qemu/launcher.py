@@ -8,9 +8,13 @@
   put in raw mode, as a serial line to a board would be: bytes pass
   through unchanged (Ctrl-C reaches the board as 0x03), no echo, no CR/LF
   translation (MicroPython sends \\r\\n itself).
-- The controller (UART1) is a TCP client socket to HOST:PORT (QEMU
-  connects at start-up; H4, as the unix firmware speaks it). Without
-  MPBLE_HCI the UART goes nowhere and BLE bring-up times out.
+- The controller (UART1) is a TCP client socket to HOST:PORT (H4, as the
+  unix firmware speaks it). QEMU connects at start-up without waiting and
+  retries every second (reconnect=1), so a controller that is not there
+  yet, or goes away, does not stop the board; meanwhile what the board
+  sends is dropped. A UART cannot tell "nobody there": without MPBLE_HCI
+  (the UART goes nowhere) or with nothing listening, gattStart() returns 0
+  and BLE bring-up then times out, as with a silent controller.
 - This process becomes QEMU (exec), so its pid is QEMU's. A forked helper
   copies stdin to QEMU: QEMU does not stop when its stdin ends, so when
   ours closes (or reads fail: the terminal hung up) the helper terminates
@@ -50,7 +54,7 @@ def qemu_args(kernel: str, qemu: str) -> list[str]:
     if spec.startswith("tcp:") and spec.count(":") >= 2:
         host, port = spec[4:].rsplit(":", 1)
         host = host.strip("[]")
-        args += ["-chardev", f"socket,id=hci,host={host},port={port},nodelay=on", "-serial", "chardev:hci"]
+        args += ["-chardev", f"socket,id=hci,host={host},port={port},nodelay=on,reconnect=1", "-serial", "chardev:hci"]
     else:
         if spec:
             print(f"micropython (qemu): MPBLE_HCI={spec} is malformed (expected tcp:HOST:PORT)", file=sys.stderr)
