@@ -338,23 +338,15 @@ int mpble_hal_snoop(const char *path, const char **msg) {
     return EOPNOTSUPP;
 }
 
-// With interrupts masked: waits for an interrupt of ours (or the timer),
-// then clears what woke us; the handlers do not run here.
-static void hal_close_wait(void) {
-    __asm volatile ("wfi" : : : "memory");
-    HAL_UART->INTSTATUS = MPS2_UART_INT_RX | MPS2_UART_INT_TX;
-    NVIC_ICPR[0] = (1u << MPS2_IRQ_UART1_RX) | (1u << MPS2_IRQ_UART1_TX);
-}
-
 void mpble_hal_close(void) {
     if (!hal_open) {
         return;
     }
-    // Masked throughout: no handler runs, nothing is scheduled. WFI still
-    // wakes on the (enabled, pending) UART and timer interrupts.
+    // The handlers keep running (an idle wait here must be woken by them);
+    // the passes they ask for are dropped with the scheduler's queue.
     uint32_t primask = mps2_irq_save();
-    hal_timer0_arm(HAL_CLOSE_TIMEOUT_MS);
-    HAL_UART->CTRL |= MPS2_UART_CTRL_RX_INTEN;
+    MPS2_TIMER0->CTRL = 0;
+    MPS2_TIMER0->INTSTATUS = 1;
     // What the core queued goes out whole (a cut command would leave the
     // controller's parser mid-packet), then HCI_Reset.
     static const uint8_t reset[] = { 0x01, 0x03, 0x0c, 0x00 };
@@ -364,41 +356,43 @@ void mpble_hal_close(void) {
             hal_tx_len++;
         }
     }
-    bool done = false;
-    while (!(MPS2_TIMER0->INTSTATUS & 1)) {
-        while (hal_tx_len > 0 && !(HAL_UART->STATE & MPS2_UART_STATE_TXFULL)) {
-            HAL_UART->DATA = hal_tx[hal_tx_head];
-            hal_tx_head = (hal_tx_head + 1) % HAL_TX_SIZE;
-            hal_tx_len--;
-        }
-        if (hal_tx_len > 0) {
-            HAL_UART->CTRL |= MPS2_UART_CTRL_TX_INTEN;
-        }
-        // Discard input in whole packets up to the reset's Command Complete
-        // (event 0x0E, opcode 0x0C03: Vol 4 Part E 7.7.14).
-        for (;;) {
-            int b = -1;
-            if (hal_rx_len > 0) {
-                b = hal_rx[hal_rx_head];
-                hal_rx_head = (hal_rx_head + 1) % HAL_RX_SIZE;
-                hal_rx_len--;
-            } else if (HAL_UART->STATE & MPS2_UART_STATE_RXFULL) {
-                b = (int)(HAL_UART->DATA & 0xff);
-            } else {
-                break;
-            }
-            bool end = hal_h4_take(&hal_h4, (uint8_t)b);
-            if (end && hal_h4.last == 0x04 && hal_h4.hdr[0] == 0x0e && hal_h4.hdr[1] >= 4 && hal_h4.evt[1] == 0x03 && hal_h4.evt[2] == 0x0c
-                && hal_tx_len == 0) {
-                done = true;
-                break;
-            }
-        }
-        if (done) {
+    hal_tx_kick();
+    mps2_irq_restore(primask);
+
+    // Discard input in whole packets up to the reset's Command Complete
+    // (event 0x0E, opcode 0x0C03: Vol 4 Part E 7.7.14), or the timeout.
+    uint32_t start = mp_hal_ticks_ms();
+    for (;;) {
+        uint32_t elapsed = mp_hal_ticks_ms() - start;
+        if (elapsed >= HAL_CLOSE_TIMEOUT_MS) {
             break;
         }
-        hal_close_wait();
+        bool done = false;
+        mps2_irq_save();
+        while (!done && hal_rx_len > 0) {
+            uint8_t b = hal_rx[hal_rx_head];
+            hal_rx_head = (hal_rx_head + 1) % HAL_RX_SIZE;
+            hal_rx_len--;
+            done = hal_h4_take(&hal_h4, b) && hal_h4.last == 0x04 && hal_h4.hdr[0] == 0x0e
+                && hal_h4.hdr[1] >= 4 && hal_h4.evt[1] == 0x03 && hal_h4.evt[2] == 0x0c && hal_tx_len == 0;
+        }
+        if (hal_rx_stalled) {
+            hal_rx_stalled = false;
+            HAL_UART->CTRL |= MPS2_UART_CTRL_RX_INTEN;
+            hal_rx_drain();
+        }
+        if (done) {
+            __asm volatile ("cpsie i" : : : "memory");
+            break;
+        }
+        if (hal_rx_len > 0) {
+            __asm volatile ("cpsie i" : : : "memory");
+            continue;
+        }
+        mps2_wait_irq_masked(HAL_CLOSE_TIMEOUT_MS - elapsed);
     }
+
+    primask = mps2_irq_save();
     MPS2_TIMER0->CTRL = 0;
     MPS2_TIMER0->INTSTATUS = 1;
     HAL_UART->CTRL = MPS2_UART_CTRL_TX_EN | MPS2_UART_CTRL_RX_EN;

@@ -82,6 +82,9 @@ static inline void mps2_irq_restore(uint32_t primask) {
 // returns with interrupts unmasked. Callers loop.
 void mps2_idle_irq_masked(uint32_t timeout_ms);
 
+// The same without looking at the scheduler (a wait outside the VM).
+void mps2_wait_irq_masked(uint32_t timeout_ms);
+
 // Set by the interrupt handlers: ends an idle wait.
 extern volatile bool mps2_woken;
 

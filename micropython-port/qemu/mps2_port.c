@@ -155,6 +155,10 @@ void mps2_idle_irq_masked(uint32_t timeout_ms) {
         __asm volatile ("cpsie i" : : : "memory");
         return;
     }
+    mps2_wait_irq_masked(timeout_ms);
+}
+
+void mps2_wait_irq_masked(uint32_t timeout_ms) {
     // QEMU (7.2) does not end WFI for an interrupt that PRIMASK masks, as
     // the architecture says it must (ARMv7-M ARM B1.5.19), so the wait
     // runs unmasked: every handler sets mps2_woken, and the window between
