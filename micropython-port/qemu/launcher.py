@@ -18,8 +18,9 @@
 - This process becomes QEMU (exec), so its pid is QEMU's. A forked helper
   copies stdin to QEMU: QEMU does not stop when its stdin ends, so when
   ours closes (or reads fail: the terminal hung up) the helper terminates
-  QEMU. The helper dies with QEMU (PR_SET_PDEATHSIG), and QEMU exits on
-  SIGTERM/SIGINT/SIGHUP: nothing is left behind.
+  QEMU. The helper ends with QEMU (PR_SET_PDEATHSIG) and gives a terminal
+  its settings back; QEMU exits on SIGTERM/SIGINT/SIGHUP: nothing is left
+  behind.
 """
 
 from __future__ import annotations
@@ -64,8 +65,12 @@ def qemu_args(kernel: str, qemu: str) -> list[str]:
 
 def pump(src: int, dst: int, qemu_pid: int) -> None:
     """Helper process: stdin -> QEMU; on EOF, terminate QEMU."""
+    # QEMU's end (exit, kill) sends us SIGTERM: leave through the caller's
+    # finally, which gives the terminal its settings back.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGHUP, lambda *_: sys.exit(0))
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != qemu_pid:
         os._exit(0)
     try:
@@ -91,6 +96,7 @@ def pump(src: int, dst: int, qemu_pid: int) -> None:
     except OSError:
         pass
     try:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         os.kill(qemu_pid, signal.SIGTERM)
     except OSError:
         pass
