@@ -1,9 +1,13 @@
 # mpble: top-level entry points.
 #
 #   make / make firmware   Rust staticlib + MicroPython unix port -> build/unix/micropython
+#   make firmware-qemu     thumbv7m staticlib + MicroPython qemu port (MPS2_AN385,
+#                          Cortex-M3) -> build/qemu-mps2/firmware.elf, and its
+#                          launcher build/qemu-mps2/micropython (README "Bare metal")
 #   make demo [DEMOS=dir]  run tools/demo.py on the vendor demos (default ../shared/demos)
-#   make test              everything CI checks (setup, build, cargo test/clippy/fmt,
-#                          no_std build, header check, fuzz, pytest)
+#   make test              everything CI checks (setup, build of both firmwares,
+#                          cargo test/clippy/fmt, no_std build, header check,
+#                          fuzz, pytest with the qemu tests)
 #   make bench             speed and memory of the core (benches/)
 #   make size              flash and static RAM of the core on a Cortex-M3
 #                          (thumbv7m, LTO, gc-sections), by layer (tools/size.py)
@@ -43,7 +47,7 @@ MP_UNIX_FLAGS := \
 	MICROPY_PY_THREAD=1
 
 .DEFAULT_GOAL := firmware
-.PHONY: all firmware rust-lib demo test setup bench size clean distclean header-check check-port \
+.PHONY: all firmware firmware-qemu rust-lib rust-lib-thumb demo test setup bench size clean distclean header-check check-port \
 	fuzz pytest \
 	cargo-checks FORCE
 
@@ -69,6 +73,51 @@ $(FIRMWARE): rust-lib FORCE
 		cp $(MP_BUILD)/micropython $@.tmp && mv -f $@.tmp $@ && echo "firmware: $@"; \
 	fi
 
+# The qemu port (board MPS2_AN385) with the same user C module; micropython.mk
+# picks the bare-metal HAL there. No frozen modules (FROZEN_MANIFEST= drops
+# the port's own, which needs micropython-lib), so no mpy-cross either.
+QEMU_DIR      := $(BUILD_DIR)/qemu-mps2
+QEMU_FIRMWARE := $(QEMU_DIR)/firmware.elf
+QEMU_LAUNCHER := $(QEMU_DIR)/micropython
+MP_QEMU_BUILD := $(BUILD_DIR)/mp-qemu
+RUST_LIB_THUMB := $(ROOT)/target/$(NO_STD_TARGET)/release/libmpble.a
+MP_QEMU_FLAGS := \
+	BOARD=MPS2_AN385 \
+	BUILD=$(MP_QEMU_BUILD) \
+	USER_C_MODULES=$(ROOT) \
+	MPBLE_LIB=$(QEMU_DIR)/libmpble.a \
+	FROZEN_MANIFEST=
+
+# The core's objects carry ARM unwind tables (.ARM.exidx) that the port's
+# linker script does not place; nothing unwinds (panic = "abort"), so the
+# copy linked into the firmware drops them.
+rust-lib-thumb:
+	$(CARGO) build --release --lib --target $(NO_STD_TARGET)
+	@mkdir -p $(QEMU_DIR)
+	@arm-none-eabi-objcopy --remove-section='.ARM.exidx*' --remove-section='.ARM.extab*' \
+		$(RUST_LIB_THUMB) $(QEMU_DIR)/libmpble.a.tmp
+	@if cmp -s $(QEMU_DIR)/libmpble.a.tmp $(QEMU_DIR)/libmpble.a; then \
+		rm $(QEMU_DIR)/libmpble.a.tmp; else mv $(QEMU_DIR)/libmpble.a.tmp $(QEMU_DIR)/libmpble.a; fi
+
+firmware-qemu: $(QEMU_FIRMWARE) $(QEMU_LAUNCHER)
+
+$(QEMU_FIRMWARE): rust-lib-thumb FORCE
+	@command -v arm-none-eabi-gcc >/dev/null || $(ROOT)/tools/setup.sh
+	@mp="$$($(ROOT)/tools/get-micropython.sh)" && \
+	GIT_CEILING_DIRECTORIES="$$(dirname "$$mp")" $(MAKE) -C "$$mp/ports/qemu" $(MP_QEMU_FLAGS)
+	@mkdir -p $(dir $@)
+	@if ! cmp -s $(MP_QEMU_BUILD)/firmware.elf $@; then \
+		cp $(MP_QEMU_BUILD)/firmware.elf $@.tmp && mv -f $@.tmp $@ && echo "firmware: $@"; \
+	fi
+
+# The launcher gives the qemu board the unix firmware's interface (REPL on
+# stdin/stdout, MPBLE_HCI=tcp:HOST:PORT); see micropython-port/qemu/launcher.py.
+$(QEMU_LAUNCHER): $(ROOT)/micropython-port/qemu/launcher.py $(ROOT)/Makefile
+	@mkdir -p $(dir $@)
+	@printf '#!/bin/sh\n# Written by make firmware-qemu.\nexec python3 %s --kernel %s "$$@"\n' \
+		"$(ROOT)/micropython-port/qemu/launcher.py" "$(QEMU_FIRMWARE)" > $@
+	@chmod +x $@
+
 setup:
 	$(ROOT)/tools/setup.sh
 
@@ -80,6 +129,7 @@ demo: firmware
 # the pytest stage needs the firmware.
 test: setup
 	$(MAKE) firmware
+	$(MAKE) firmware-qemu
 	$(MAKE) cargo-checks
 	$(MAKE) header-check
 	$(MAKE) check-port
@@ -113,7 +163,7 @@ check-port:
 fuzz:
 	bash $(ROOT)/fuzz/run.sh $(FUZZ_SECONDS)
 
-pytest: firmware
+pytest: firmware firmware-qemu
 	@test -x $(VENV_PY) || $(ROOT)/tools/setup.sh
 	cd $(ROOT) && $(VENV_PY) -m pytest python-tests -v
 
@@ -129,7 +179,8 @@ size:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(MP_BUILD) $(BUILD_DIR)/mp-unix-fake $(BUILD_DIR)/fake-core $(BUILD_DIR)/unix
+	rm -rf $(MP_BUILD) $(BUILD_DIR)/mp-unix-fake $(BUILD_DIR)/fake-core $(BUILD_DIR)/unix \
+		$(MP_QEMU_BUILD) $(QEMU_DIR)
 
 # Also forgets the MicroPython source tree and the venv.
 distclean: clean

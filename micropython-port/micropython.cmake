@@ -1,9 +1,12 @@
 # mpble user C module (CMake-based ports, e.g. esp32, rp2).
 #
 #   cmake -DUSER_C_MODULES=<repo root>/micropython-port/micropython.cmake
-#         -DMPBLE_LIB=<path to libmpble.a for the target> ...
+#         -DMPBLE_LIB=<path to libmpble.a for the target>
+#         -DMPBLE_HAL_SRC=<your HAL's C file(s), the functions of mpble_hal.h> ...
 #
-# Only the unix transports (hal_unix*.c) exist so far; a CMake port needs its own hal.
+# The transports here are for make-based ports (hal_unix*.c on unix,
+# hal_cmsdk_uart.c on qemu); a CMake port brings its own HAL (README "On
+# your own board"; hal_cmsdk_uart.c is the worked example).
 get_filename_component(MPBLE_ROOT ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
 
 add_library(usermod_mpble INTERFACE)
@@ -18,6 +21,11 @@ target_include_directories(usermod_mpble INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}
     ${MPBLE_ROOT}/include
 )
+
+if(NOT MPBLE_HAL_SRC)
+    message(FATAL_ERROR "mpble: set MPBLE_HAL_SRC to the C file(s) of this port's HAL (mpble_hal.h)")
+endif()
+target_sources(usermod_mpble INTERFACE ${MPBLE_HAL_SRC})
 
 if(NOT MPBLE_LIB)
     message(FATAL_ERROR "mpble: set MPBLE_LIB to the Rust staticlib built for this target")

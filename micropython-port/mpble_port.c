@@ -97,6 +97,9 @@ void mpble_port_deinit(void) {
     __atomic_store_n(&port_tx_error, 0, __ATOMIC_SEQ_CST);
     port_tx_error_reported = 0;
     port_last_state = MPBLE_STATE_OFF;
+    // A soft reset empties the scheduler's queue (mp_init): a pass that was
+    // pending is gone, and must not block the next request.
+    __atomic_store_n(&port_scheduled, false, __ATOMIC_SEQ_CST);
     for (size_t i = 0; i < MPBLE_PORT_CB_COUNT; i++) {
         MP_STATE_PORT(mpble_callbacks)[i] = MP_OBJ_NULL;
     }
@@ -474,7 +477,9 @@ void mpble_port_arg_buf(mp_obj_t arg, qstr name, mp_buffer_info_t *bufinfo) {
 // Called by the Rust panic handler; reached only on a bug in the core.
 void mpble_port_fatal(const uint8_t *msg, size_t len) {
     mp_printf(MICROPY_ERROR_PRINTER, "mpble: fatal: %.*s\n", (int)len, (const char *)msg);
+    #if !MPBLE_PORT_NO_STDIO
     fflush(stdout);
+    #endif
     abort();
 }
 

@@ -2,12 +2,15 @@
 
 Fixtures (all function-scoped; everything is reaped at teardown, pass or fail):
 
-  firmware      Path of the firmware (MPBLE_FIRMWARE or build/unix/micropython);
-                FAILS (never skips) when it is missing.
+  firmware      Path of the firmware of the default board kind (--board unix|qemu,
+                or MPBLE_BOARD; unix by default): build/unix/micropython
+                (MPBLE_FIRMWARE) or build/qemu-mps2/micropython
+                (MPBLE_QEMU_FIRMWARE); FAILS (never skips) when it is missing.
   air           an empty Air (Bumble LocalLink in a loop thread). Add to it with
                 air.add_controller() -> slot, air.add_peer() -> Peer.
   make_board    factory: make_board(slot=None, *, hci=<default>, env=None,
-                name=None, args=()) -> Board. With a slot the board's MPBLE_HCI
+                name=None, args=(), kind=None) -> Board; kind "unix" or
+                "qemu" picks that firmware instead of the default. With a slot the board's MPBLE_HCI
                 points at that slot's controller; hci=None unsets MPBLE_HCI;
                 hci="tcp:127.0.0.1:1" sets it to anything. board.slot is the slot
                 (or None).
@@ -21,6 +24,7 @@ warnings, last HCI packets per controller) are attached to the report.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -28,7 +32,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mpble_harness import Air, Board, default_firmware_path  # noqa: E402
+from mpble_harness import BOARD_KINDS, Air, Board, firmware_path  # noqa: E402
 
 pytest_plugins = ["pytester"]
 
@@ -61,16 +65,38 @@ def pytest_runtest_makereport(item, call):
                 report.sections.append(("virtual air", text))
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--board",
+        choices=BOARD_KINDS,
+        default=None,
+        help="board kind of the `board` fixtures: unix (default) or qemu (also MPBLE_BOARD)",
+    )
+
+
 @pytest.fixture
-def firmware() -> Path:
-    path = default_firmware_path()
+def board_kind(request) -> str:
+    kind = request.config.getoption("--board") or os.environ.get("MPBLE_BOARD") or "unix"
+    if kind not in BOARD_KINDS:
+        pytest.fail(f"MPBLE_BOARD={kind!r}: expected one of {BOARD_KINDS}", pytrace=False)
+    return kind
+
+
+def _existing_firmware(kind: str) -> Path:
+    path = firmware_path(kind)
     if not path.exists():
+        target = "firmware-qemu" if kind == "qemu" else "firmware"
         pytest.fail(
-            f"firmware {path} not found: run `make firmware` first "
-            f"(or point MPBLE_FIRMWARE at a built firmware)",
+            f"firmware {path} not found: run `make {target}` first "
+            f"(or point MPBLE_{'QEMU_' if kind == 'qemu' else ''}FIRMWARE at a built firmware)",
             pytrace=False,
         )
     return path
+
+
+@pytest.fixture
+def firmware(board_kind) -> Path:
+    return _existing_firmware(board_kind)
 
 
 @pytest.fixture
@@ -91,13 +117,13 @@ def make_board(request, firmware, air):
     # depends on `air` so that boards are reaped before the air closes
     boards: list[Board] = []
 
-    def _make(slot=None, *, hci=_DEFAULT, env=None, name=None, args=(), boot_timeout=10.0):
+    def _make(slot=None, *, hci=_DEFAULT, env=None, name=None, args=(), boot_timeout=10.0, kind=None):
         if hci is _DEFAULT:
             hci = slot.hci_spec if slot is not None else None
         b = Board(
             hci,
             name=name or (slot.name if slot is not None else f"board{len(boards) + 1}"),
-            firmware=firmware,
+            firmware=_existing_firmware(kind) if kind else firmware,
             env=env,
             args=args,
             boot_timeout=boot_timeout,

@@ -59,11 +59,30 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def default_firmware_path() -> Path:
+BOARD_KINDS = ("unix", "qemu")
+
+
+def firmware_path(kind: str = "unix") -> Path:
+    """The firmware of a board kind: "unix" (build/unix/micropython) or
+    "qemu" (build/qemu-mps2/micropython, the launcher of the MPS2_AN385
+    firmware, with the same interface). MPBLE_FIRMWARE overrides the unix
+    one, MPBLE_QEMU_FIRMWARE the qemu one."""
+    if kind == "qemu":
+        env = os.environ.get("MPBLE_QEMU_FIRMWARE")
+        return Path(env) if env else repo_root() / "build" / "qemu-mps2" / "micropython"
+    if kind != "unix":
+        raise ValueError(f"unknown board kind {kind!r} (expected one of {BOARD_KINDS})")
     env = os.environ.get("MPBLE_FIRMWARE")
-    if env:
-        return Path(env)
-    return repo_root() / "build" / "unix" / "micropython"
+    return Path(env) if env else repo_root() / "build" / "unix" / "micropython"
+
+
+def default_board_kind() -> str:
+    """MPBLE_BOARD (unix or qemu), unix by default."""
+    return os.environ.get("MPBLE_BOARD") or "unix"
+
+
+def default_firmware_path() -> Path:
+    return firmware_path(default_board_kind())
 
 
 def _child_setup() -> None:
@@ -382,6 +401,23 @@ class Board:
         REPL stays alive afterwards, so callbacks keep firing."""
         data = Path(path).read_bytes()
         return self.exec_nowait(data, timeout)
+
+    def soft_reset(self, timeout: float = 10.0, after: str | bytes = b"") -> None:
+        """Ctrl-D at the raw REPL prompt: MicroPython's soft reset (bare-metal
+        ports; the unix port has none). Waits for the raw REPL to be back.
+        With `after`, that code is run first and the Ctrl-D is sent with it,
+        so that the soft reset follows its end with no pause."""
+        if isinstance(after, str):
+            after = after.encode()
+        with self._lock:
+            if self.mode != "raw":
+                raise self._error("soft reset needs the raw REPL (a bare-metal board)")
+            self._wait_ready(timeout)
+            pos = len(self.transcript)
+            self._write(after + b"\x04\x04" if after else b"\x04")
+            self._wait_for(re.compile("soft reboot"), pos, timeout, "the soft reboot")
+            self._wait_for(re.compile(re.escape(RAW_BANNER)), pos, timeout, "the raw REPL banner after the soft reboot")
+            self._busy_since = None
 
     def interrupt(self) -> None:
         """Ctrl-C (KeyboardInterrupt for running code)."""

@@ -1,0 +1,244 @@
+"""The same module on bare metal: MicroPython's qemu port (board MPS2_AN385,
+Cortex-M3, no OS, no thread) joins the virtual air beside unix boards and
+Bumble peers. Its controller is on the board's second UART (an H4 TCP
+client socket to the air), its REPL on the first, driven through the raw
+REPL (the unix port has none, so this is where that path runs for real).
+
+1. The vendor peripheral demo ble_server.py runs UNCHANGED on the qemu
+   board, the vendor central demo ble_client.py UNCHANGED on a unix board,
+   with the assertions of the unix<->unix test
+   (test_qpy_client_demo.test_client_demo_against_server_demo).
+2. A Bumble central's flood of Write Without Response reaches a slow
+   callback on the qemu board whole and in order (as test_qpy_flood.py):
+   with the UART ring full the core stops taking bytes, the UART holds one
+   and QEMU stops reading the socket; nothing is lost.
+3. Soft reset (Ctrl-D) tears the module down (callbacks released, the
+   controller reset, the core zeroed); serverInit / gattStart work again
+   and a peer can connect and write.
+4. The board's plumbing: Ctrl-C stops a running script (the REPL UART's
+   interrupt), an idle board sleeps (host CPU), and the launcher exits when
+   its stdin closes or it is killed, leaving no process behind.
+
+The reverse of 1 (ble_client.py on the qemu board) needs _thread, which the
+qemu port does not have.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+
+from mpble_harness import firmware_path
+
+from qpy_common import DEMO_ADV_DATA, assert_no_traceback, board_address, line, lines_in_order, lsb_text, scripts_dir, start_demo
+from test_qpy_client_demo import discovery_lines, start_client_demo, u16
+
+COUNT = 120
+
+
+def test_server_demo_on_qemu_board_client_demo_on_unix_board(air, make_board):
+    server = make_board(air.add_controller(), kind="qemu", name="qemu-server")
+    client = make_board(air.add_controller(), kind="unix", name="unix-client")
+    assert server.mode == "raw" and client.mode == "paste"
+    assert "mps2-an385" in server.transcript
+    spos = start_demo(server)
+    cpos = start_client_demo(client)
+
+    saddr = bytes(server.slot.address)
+    services = [(1, 4, 0x180F)]
+    ms = lines_in_order(client, discovery_lines(0, saddr, DEMO_ADV_DATA, services, 2, 0x32, 3, 4), cpos, timeout=10)
+    lines_in_order(
+        server,
+        [line("[callback] ble connect successful."), line(f"[callback] connect_id = 0, addr = {lsb_text(client.slot.address)}")],
+        spos,
+    )
+    m = re.compile(r"(?m)^handle = 0x[0-9a-f]{4}, ble_mtu = (\d+)\r?$").search(client.transcript, cpos)
+    mtu = int(m.group(1)) if m else 23
+    vlen = min(244, mtu - 4)
+    body = bytes([2 + vlen]) + u16(3) + bytes(vlen)
+    lines_in_order(
+        client,
+        [
+            line("event_id : BLE_GATT_CHARA_READ_BY_UUID_IND, status = 0"),
+            line(f"data_len = {len(body)}, data : {body!r}"),
+            line("handle = 0x0003"),
+        ],
+        ms[-1].end(),
+    )
+    ntf = b"\x03\x0099999"
+    client.expect(line("event_id : BLE_GATT_RECV_NOTIFICATION_IND, status = 0"), 3, since=cpos)
+    lines_in_order(client, [line(f"len={len(ntf)}, data:{ntf!r}"), line("handle = 0x0003")], cpos)
+    server.expect(line("[callback] ble_gatt_send_notification successful."), 3, since=spos)
+
+    text = client.transcript
+    for bad in ("failed", "unknown event id", "Execution result: Failed", "ble attribute error"):
+        assert bad not in text[cpos:], f"{bad!r} in the client demo's output"
+    assert text[cpos:].count("name: Quectel_ble,") == 1
+    assert_no_traceback(client)
+    assert_no_traceback(server)
+
+
+def _sink_ready(board) -> None:
+    out = board.exec((scripts_dir() / "qpy_write_sink_server.py").read_text(), timeout=15)
+    assert "READY" in out and "SETUP [0, 0, 0, 0, 0, 0, 0, 0]" in out, out
+
+
+def _count(board) -> int:
+    out = board.exec("print('N', len(WRITES))", timeout=5)
+    return int(re.search(r"N (\d+)", out).group(1))
+
+
+def test_write_command_flood_to_qemu_board_loses_nothing(air, make_board, peer):
+    board = make_board(air.add_controller(), kind="qemu")
+    _sink_ready(board)
+    conn = peer.connect(board_address(board))
+
+    async def flood():
+        for i in range(COUNT):
+            await conn.gatt_client.write_value(3, i.to_bytes(2, "little"), with_response=False)
+
+    peer.air.run(flood(), 20)
+    deadline = time.monotonic() + 20
+    while True:
+        n = _count(board)
+        if n >= COUNT or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    out = board.exec("print('OK', WRITES == [i.to_bytes(2, 'little') for i in range(%d)])" % COUNT, timeout=5)
+    assert n == COUNT, f"the callback saw {n} of {COUNT} writes"
+    assert "OK True" in out, "writes lost, duplicated or reordered"
+    # and no drop counter of the core moved
+    stats = board.exec("s = ble.mpbleStats()\nprint(sorted(k for k in s if s[k]))", timeout=5).strip()
+    assert stats == "[]", stats
+    assert_no_traceback(board)
+
+
+def test_soft_reset_tears_down_and_ble_starts_again(air, make_board, peer):
+    board = make_board(air.add_controller(), kind="qemu")
+    _sink_ready(board)
+    conn = peer.connect(board_address(board))
+    peer.air.run(conn.gatt_client.write_value(3, b"\x01\x00", with_response=False), 5)
+    deadline = time.monotonic() + 5
+    while _count(board) < 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _count(board) == 1
+
+    # Bumble's virtual controller keeps its links on the air across
+    # HCI_Reset, so the peer hangs up first (a real controller drops them).
+    peer.disconnect(conn)
+    slot = board.slot
+    before = len(slot.hci_log)
+    board.soft_reset()
+    # The module is torn down: the UART stays connected across a soft reset,
+    # so the HAL resets the controller itself (HCI_Reset, Vol 4 Part E
+    # 7.3.2) and waits for its Command Complete; nothing else is sent. The
+    # script's globals go with the VM.
+    log = list(slot.hci_log)[before:]
+    sent = [pkt for _t, d, pkt in log if d == "H>C"]
+    assert sent == [bytes.fromhex("01030c00")], [p.hex() for p in sent]
+    assert any(d == "C>H" and pkt[:2] == b"\x04\x0e" and pkt[4:6] == b"\x03\x0c" for _t, d, pkt in log)
+    assert board.exec("print('WRITES' in globals())").strip() == "False"
+
+    # BLE starts again from scratch (event 0, status 0) and serves a peer.
+    _sink_ready(board)
+    conn2 = peer.connect(board_address(board))
+    peer.air.run(conn2.gatt_client.write_value(3, b"\x02\x00", with_response=False), 5)
+    deadline = time.monotonic() + 5
+    while _count(board) < 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert board.exec("print(WRITES)").strip() == "[b'\\x02\\x00']"
+    assert_no_traceback(board)
+
+
+def test_soft_reset_right_after_an_api_call_still_delivers_events(air, make_board):
+    # gattStart() schedules a processing pass; the raw REPL's code ends on
+    # that call, so the pass is still pending when the REPL reads the Ctrl-D
+    # that was already waiting, and the soft reset drops the scheduler's
+    # queue with it. The module must not still believe a pass is scheduled
+    # afterwards, or no event would ever be delivered again.
+    board = make_board(air.add_controller(), kind="qemu")
+    board.soft_reset(after="import ble\nble.serverInit(lambda args: None)\nble.gattStart()")
+    _sink_ready(board)
+    assert_no_traceback(board)
+
+
+def test_ctrl_c_stops_a_script_on_the_qemu_board(make_board):
+    board = make_board(hci=None, kind="qemu")
+    pos = board.exec_nowait("n = 0\nwhile True:\n    n += 1\n")
+    time.sleep(0.5)
+    board.interrupt()
+    board.expect("KeyboardInterrupt", 5, since=pos)
+    board.wait_prompt(5)
+    assert int(board.eval("n")) > 0
+
+
+def test_idle_qemu_board_sleeps(air, make_board):
+    # BLE on and advertising (the controller advertises; the board waits in
+    # WFI for its UART and timers). Measured: about 0.2 % of one core.
+    board = make_board(air.add_controller(), kind="qemu")
+    _sink_ready(board)
+    time.sleep(0.5)
+    c0, t0 = board.cpu_time(), time.monotonic()
+    time.sleep(3)
+    share = (board.cpu_time() - c0) / (time.monotonic() - t0)
+    assert share < 0.05, f"an idle qemu board used {share:.1%} of a host core"
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _gone(pids: list[int], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if os.path.exists(f"/proc/{p}") and "Z" not in open(f"/proc/{p}/stat").read().split(") ")[1][:1]]
+        if not alive:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _start_launcher() -> tuple[subprocess.Popen, list[int]]:
+    proc = subprocess.Popen(
+        [str(firmware_path("qemu"))], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    seen = b""
+    deadline = time.monotonic() + 10
+    while b">>> " not in seen:
+        assert time.monotonic() < deadline, f"no REPL prompt: {seen!r}"
+        r, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if r:
+            seen += os.read(proc.stdout.fileno(), 4096)
+    # The launcher execs QEMU: its pid is QEMU's; the stdin helper is its child.
+    with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[0].endswith(b"qemu-system-arm")
+    helpers = _children(proc.pid)
+    assert len(helpers) == 1, helpers
+    return proc, helpers
+
+
+def test_launcher_exits_when_stdin_closes_or_killed_and_leaves_nothing():
+    proc, helpers = _start_launcher()
+    proc.stdin.close()
+    assert proc.wait(5) is not None
+    assert _gone(helpers, 2), "the stdin helper outlived QEMU"
+
+    proc, helpers = _start_launcher()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(5)
+    assert _gone(helpers, 2), "the stdin helper outlived a killed QEMU"
+    proc.stdin.close()
