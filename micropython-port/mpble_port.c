@@ -43,6 +43,10 @@ static bool port_inited;
 // A processing pass is scheduled and has not started yet. Set from any
 // thread (the transport's reader included), cleared on the main thread.
 static bool port_scheduled;
+// A callback's KeyboardInterrupt/SystemExit was handed to the script: the
+// next delivery pass outside a script is skipped (see port_process_scheduled)
+// unless an API call comes first.
+static bool port_script_interrupted;
 // Events are being delivered (main thread); guards against nesting.
 static bool port_delivering;
 // Last transmit error (errno): written under the port lock by whichever
@@ -259,6 +263,8 @@ void mpble_port_unlock(void) {
 void mpble_port_unlock_after_call(void) {
     port_flush_and_publish(mpble_port_now_ms());
     port_unlock();
+    // The script (or the REPL) is talking to BLE again: deliver as usual.
+    port_script_interrupted = false;
     // Events the call produced reach Python later, like the vendor firmware
     // (callbacks are scheduled, never run inside the API call).
     mpble_port_request_process();
@@ -368,6 +374,18 @@ static mp_obj_t port_process_scheduled(mp_obj_t arg) {
     (void)arg;
     __atomic_store_n(&port_scheduled, false, __ATOMIC_SEQ_CST);
     bool script = mpble_hal_script_running();
+    // The script stopped on a callback's interrupt and the VM now runs the
+    // scheduler once more on its way back to the prompt (unix main.c calls
+    // mp_handle_pending(false) after an uncaught exception): deliver
+    // nothing there, or the next queued callback would run before the
+    // prompt comes back. The events wait for the next pass (new input or
+    // an API call, which also ends this). A script that caught the
+    // interrupt goes on as usual.
+    bool skip = port_script_interrupted && !script;
+    port_script_interrupted = false;
+    if (skip) {
+        return mp_const_none;
+    }
     // At the REPL prompt, Ctrl-C must reach a callback that loops too.
     bool repl_interrupt = !script && mpble_hal_interrupt_begin();
     nlr_buf_t nlr;
@@ -379,7 +397,9 @@ static mp_obj_t port_process_scheduled(mp_obj_t arg) {
     }
     port_interrupt_end(repl_interrupt);
     mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
-    if (port_is_interrupt(exc) && script) {
+    // Whether a script runs is asked again now: the pass may have started
+    // before the script did (at the prompt, or while it was being read).
+    if (port_is_interrupt(exc) && (script || mpble_hal_script_running())) {
         // A callback raised KeyboardInterrupt or SystemExit. The scheduler
         // would print it and resume the interrupted code; hand it to that
         // code instead (as a pending exception, which it raises at its next
@@ -387,6 +407,7 @@ static mp_obj_t port_process_scheduled(mp_obj_t arg) {
         // the events left wait for the next one (new input, an API call),
         // and do not start another callback before the script has stopped.
         mp_sched_exception(exc);
+        port_script_interrupted = true;
         return mp_const_none;
     }
     // Elsewhere (the REPL waiting for a line, where no exception may escape)
