@@ -42,6 +42,7 @@
 
 use crate::att::db::{AttPermissions, AttributeDb, AttributeKind, DbError};
 use crate::att::pdu::{self, error, AttPdu, DecodeError, Writer};
+use crate::bytes::le_u16_at;
 use crate::config;
 use crate::uuid::Uuid;
 
@@ -406,7 +407,7 @@ fn serve(
             // Every handle must be readable before anything is sent
             // (Vol 3 Part F 3.4.4.7).
             for h in handles.chunks_exact(2) {
-                let h = u16::from_le_bytes([h[0], h[1]]);
+                let h = le_u16_at(h, 0).unwrap_or(0);
                 check_read(db, sec, h).map_err(|e| (h, e))?;
             }
             let mut w = Writer { out: resp, len: 0 };
@@ -417,7 +418,7 @@ fn serve(
             };
             w.u8(op).ok_or((0, error::UNLIKELY_ERROR))?;
             for h in handles.chunks_exact(2) {
-                let h = u16::from_le_bytes([h[0], h[1]]);
+                let h = le_u16_at(h, 0).unwrap_or(0);
                 let value = db.value_for(conn, h).unwrap_or(&[]);
                 if let Some(kind) = db.attribute(h).map(|a| a.kind) {
                     emit_read(o, kind, h);

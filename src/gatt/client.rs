@@ -226,11 +226,10 @@ enum State {
     },
 }
 
+/// A little-endian u16 of a record; 0 past its end (records are checked
+/// for length before their fields are read).
 fn le16(b: &[u8], i: usize) -> u16 {
-    match b.get(i..i.saturating_add(2)) {
-        Some([a, c]) => u16::from_le_bytes([*a, *c]),
-        _ => 0,
-    }
+    crate::bytes::le_u16_at(b, i).unwrap_or(0)
 }
 
 fn valid_range(start: u16, end: u16) -> bool {
