@@ -422,9 +422,15 @@ bool mpble_port_process_pending(void) {
 }
 
 int mpble_port_request_process(void) {
-    if (__atomic_exchange_n(&port_scheduled, true, __ATOMIC_SEQ_CST)) {
+    if (__atomic_exchange_n(&port_scheduled, true, __ATOMIC_SEQ_CST)
+        && MP_STATE_VM(sched_len) != 0) {
         return 0;
     }
+    // Either newly requested, or marked as scheduled while the scheduler
+    // holds nothing: the pass is running now (it clears the mark first) or
+    // was lost (a soft reset empties the queue). Scheduling once more is
+    // harmless (a pass with nothing to do returns at once); never
+    // scheduling again would stop every callback for good.
     if (!mp_sched_schedule(MP_OBJ_FROM_PTR(&port_process_scheduled_obj), mp_const_none)) {
         __atomic_store_n(&port_scheduled, false, __ATOMIC_SEQ_CST);
         return -1;
