@@ -138,8 +138,10 @@ test: setup
 
 cargo-checks:
 	$(CARGO) test
+	$(CARGO) test --features mcu
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --features std -- -D warnings
+	$(CARGO) clippy --all-targets --features mcu -- -D warnings
 	$(CARGO) fmt --check
 	cd $(ROOT)/fuzz && $(CARGO) fmt --check
 	$(CARGO) build --release --lib --target $(NO_STD_TARGET)
