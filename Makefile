@@ -6,7 +6,7 @@
 #                          launcher build/qemu-mps2/micropython (README "Bare metal")
 #   make demo [DEMOS=dir]  run tools/demo.py on the vendor demos (default ../shared/demos)
 #   make test              everything CI checks (setup, build of both firmwares,
-#                          cargo test/clippy/fmt, no_std build, header check,
+#                          cargo test/clippy/fmt (also --features mcu), no_std build, header check,
 #                          fuzz, pytest with the qemu tests)
 #   make bench             speed and memory of the core (benches/)
 #   make size              flash and static RAM of the core on a Cortex-M3
