@@ -34,8 +34,8 @@ import time
 
 from mpble_harness import firmware_path
 
-from qpy_common import DEMO_ADV_DATA, assert_no_traceback, board_address, line, lines_in_order, lsb_text, scripts_dir, start_demo
-from test_qpy_client_demo import discovery_lines, start_client_demo, u16
+from qpy_common import assert_no_traceback, board_address, scripts_dir
+import test_qpy_client_demo as client_demo
 
 COUNT = 120
 
@@ -45,41 +45,8 @@ def test_server_demo_on_qemu_board_client_demo_on_unix_board(air, make_board):
     client = make_board(air.add_controller(), kind="unix", name="unix-client")
     assert server.mode == "raw" and client.mode == "paste"
     assert "mps2-an385" in server.transcript
-    spos = start_demo(server)
-    cpos = start_client_demo(client)
-
-    saddr = bytes(server.slot.address)
-    services = [(1, 4, 0x180F)]
-    ms = lines_in_order(client, discovery_lines(0, saddr, DEMO_ADV_DATA, services, 2, 0x32, 3, 4), cpos, timeout=10)
-    lines_in_order(
-        server,
-        [line("[callback] ble connect successful."), line(f"[callback] connect_id = 0, addr = {lsb_text(client.slot.address)}")],
-        spos,
-    )
-    m = re.compile(r"(?m)^handle = 0x[0-9a-f]{4}, ble_mtu = (\d+)\r?$").search(client.transcript, cpos)
-    mtu = int(m.group(1)) if m else 23
-    vlen = min(244, mtu - 4)
-    body = bytes([2 + vlen]) + u16(3) + bytes(vlen)
-    lines_in_order(
-        client,
-        [
-            line("event_id : BLE_GATT_CHARA_READ_BY_UUID_IND, status = 0"),
-            line(f"data_len = {len(body)}, data : {body!r}"),
-            line("handle = 0x0003"),
-        ],
-        ms[-1].end(),
-    )
-    ntf = b"\x03\x0099999"
-    client.expect(line("event_id : BLE_GATT_RECV_NOTIFICATION_IND, status = 0"), 3, since=cpos)
-    lines_in_order(client, [line(f"len={len(ntf)}, data:{ntf!r}"), line("handle = 0x0003")], cpos)
-    server.expect(line("[callback] ble_gatt_send_notification successful."), 3, since=spos)
-
-    text = client.transcript
-    for bad in ("failed", "unknown event id", "Execution result: Failed", "ble attribute error"):
-        assert bad not in text[cpos:], f"{bad!r} in the client demo's output"
-    assert text[cpos:].count("name: Quectel_ble,") == 1
-    assert_no_traceback(client)
-    assert_no_traceback(server)
+    # The same demos and assertions as unix <-> unix.
+    client_demo.test_client_demo_against_server_demo((server, client))
 
 
 def _sink_ready(board) -> None:
