@@ -4,6 +4,8 @@
 //! cleanly so that the peer does not wait for the 30 s SMP timeout
 //! (Vol 3 Part H 3.4).
 
+pub mod crypto;
+
 /// SMP command codes (Vol 3 Part H 3.3, table 3.3).
 pub const PAIRING_REQUEST: u8 = 0x01;
 pub const PAIRING_RESPONSE: u8 = 0x02;
