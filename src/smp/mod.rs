@@ -1,40 +1,20 @@
 //! Security Manager Protocol (Core spec Vol 3 Part H).
 //!
-//! Pairing is not built yet. Until it is, every pairing attempt is refused
-//! cleanly so that the peer does not wait for the 30 s SMP timeout
-//! (Vol 3 Part H 3.4).
+//! The foundation is here, tested on its own and not yet used by the host:
+//! - `crypto`: the toolbox of 2.2 (e, AES-CMAC, c1, s1, f4, f5, f6, g2, ah)
+//!   and P-256 ECDH with the on-curve check;
+//! - `pdu`: every SMP PDU parsed and written (3.3-3.6);
+//! - `method`: the pairing method from both sides' parameters (2.3.5.1).
+//!
+//! Until the per-link state machine is wired to the host, [`handle`]
+//! refuses every pairing attempt cleanly so that the peer does not wait
+//! for the 30 s SMP timeout (Vol 3 Part H 3.4).
 
 pub mod crypto;
+pub mod method;
+pub mod pdu;
 
-/// SMP command codes (Vol 3 Part H 3.3, table 3.3).
-pub const PAIRING_REQUEST: u8 = 0x01;
-pub const PAIRING_RESPONSE: u8 = 0x02;
-pub const PAIRING_CONFIRM: u8 = 0x03;
-pub const PAIRING_RANDOM: u8 = 0x04;
-pub const PAIRING_FAILED: u8 = 0x05;
-pub const ENCRYPTION_INFORMATION: u8 = 0x06;
-pub const CENTRAL_IDENTIFICATION: u8 = 0x07;
-pub const IDENTITY_INFORMATION: u8 = 0x08;
-pub const IDENTITY_ADDRESS_INFORMATION: u8 = 0x09;
-pub const SIGNING_INFORMATION: u8 = 0x0A;
-pub const SECURITY_REQUEST: u8 = 0x0B;
-pub const PAIRING_PUBLIC_KEY: u8 = 0x0C;
-pub const PAIRING_DHKEY_CHECK: u8 = 0x0D;
-pub const PAIRING_KEYPRESS_NOTIFICATION: u8 = 0x0E;
-
-/// Pairing Failed reasons (Vol 3 Part H 3.5.5, table 3.7).
-pub const REASON_PASSKEY_ENTRY_FAILED: u8 = 0x01;
-pub const REASON_OOB_NOT_AVAILABLE: u8 = 0x02;
-pub const REASON_AUTHENTICATION_REQUIREMENTS: u8 = 0x03;
-pub const REASON_CONFIRM_VALUE_FAILED: u8 = 0x04;
-pub const REASON_PAIRING_NOT_SUPPORTED: u8 = 0x05;
-pub const REASON_ENCRYPTION_KEY_SIZE: u8 = 0x06;
-pub const REASON_COMMAND_NOT_SUPPORTED: u8 = 0x07;
-pub const REASON_UNSPECIFIED_REASON: u8 = 0x08;
-pub const REASON_REPEATED_ATTEMPTS: u8 = 0x09;
-pub const REASON_INVALID_PARAMETERS: u8 = 0x0A;
-pub const REASON_DHKEY_CHECK_FAILED: u8 = 0x0B;
-pub const REASON_NUMERIC_COMPARISON_FAILED: u8 = 0x0C;
+pub use pdu::{PAIRING_FAILED, PAIRING_REQUEST, SECURITY_REQUEST};
 
 /// Writes a Pairing Failed PDU (Vol 3 Part H 3.5.5); returns 2, or 0 if
 /// `out` is too short.
@@ -65,9 +45,9 @@ pub fn handle(pdu: &[u8], out: &mut [u8]) -> usize {
         None => 0,
         Some(&PAIRING_FAILED) => 0,
         Some(&PAIRING_REQUEST) | Some(&SECURITY_REQUEST) => {
-            write_pairing_failed(REASON_PAIRING_NOT_SUPPORTED, out)
+            write_pairing_failed(pdu::Reason::PAIRING_NOT_SUPPORTED.0, out)
         }
-        Some(_) => write_pairing_failed(REASON_COMMAND_NOT_SUPPORTED, out),
+        Some(_) => write_pairing_failed(pdu::Reason::COMMAND_NOT_SUPPORTED.0, out),
     }
 }
 
