@@ -138,4 +138,76 @@ fn main() {
     for (name, bytes) in seeds {
         std::fs::write(format!("{dir}/{name}"), bytes).unwrap();
     }
+    if let Some(smp_dir) = std::env::args().nth(3) {
+        smp_seeds(&smp_dir);
+    }
+}
+
+/// smp_pdu takes SMP PDUs, each behind a length octet: what a peer sends
+/// in each pairing method (Vol 3 Part H 2.3.5, C.2-C.3 message sequences).
+fn smp_seeds(dir: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let framed = |pdus: &[&[u8]]| -> Vec<u8> {
+        pdus.iter()
+            .flat_map(|p| std::iter::once(p.len() as u8).chain(p.iter().copied()))
+            .collect()
+    };
+    let v16 = |code: u8, fill: u8| -> Vec<u8> {
+        let mut v = vec![code];
+        v.extend((0..16).map(|i| fill.wrapping_add(i)));
+        v
+    };
+    // Public key B of the P-256 sample data (Vol 2 Part G 7.1.2), LSB first.
+    let mut public_key = vec![0x0C];
+    let x = "1ea1f0f01faf1d9609592284f19e4c0047b58afd8615a69f559077b22faaa190";
+    let y = "4c55f33e429dad377356703a9ab85160472d1130e28e36765f89aff915b1214a";
+    for coord in [x, y] {
+        let mut b: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&coord[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        b.reverse();
+        public_key.extend(b);
+    }
+    let seeds: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "sc_just_works",
+            framed(&[
+                &[0x01, 0x03, 0x00, 0x2D, 0x10, 0x0F, 0x0F],
+                &[0x02, 0x03, 0x00, 0x2D, 0x10, 0x0F, 0x0F],
+                &public_key,
+                &v16(0x03, 0x30),
+                &v16(0x04, 0x40),
+                &v16(0x0D, 0x50),
+            ]),
+        ),
+        (
+            "legacy_passkey",
+            framed(&[
+                &[0x01, 0x04, 0x00, 0x05, 0x10, 0x07, 0x07],
+                &[0x02, 0x02, 0x00, 0x05, 0x10, 0x07, 0x07],
+                &[0x0E, 0x00],
+                &[0x0E, 0x01],
+                &[0x0E, 0x04],
+                &v16(0x03, 0x60),
+                &v16(0x04, 0x70),
+            ]),
+        ),
+        (
+            "key_distribution",
+            framed(&[
+                &v16(0x06, 0x80),
+                &[0x07, 0x34, 0x12, 1, 2, 3, 4, 5, 6, 7, 8],
+                &v16(0x08, 0x90),
+                &[0x09, 0x01, 0xF6, 0xF5, 0xF4, 0xF3, 0xF2, 0xC1],
+                &v16(0x0A, 0xA0),
+            ]),
+        ),
+        (
+            "security_request_failed",
+            framed(&[&[0x0B, 0x0D], &[0x05, 0x08], &[0x05, 0x0B]]),
+        ),
+    ];
+    for (name, bytes) in seeds {
+        std::fs::write(format!("{dir}/{name}"), bytes).unwrap();
+    }
 }
