@@ -13,6 +13,7 @@
 pub mod crypto;
 pub mod method;
 pub mod pdu;
+pub mod responder;
 
 pub use pdu::{PAIRING_FAILED, PAIRING_REQUEST, SECURITY_REQUEST};
 

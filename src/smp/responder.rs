@@ -1,0 +1,511 @@
+//! One pairing as responder (the peripheral): LE Secure Connections Just
+//! Works (Vol 3 Part H 2.3.5.6.2, message sequence C.2.2), sans-IO.
+//!
+//! Not wired to the host yet. A session is made per pairing with what the
+//! host fetched beforehand (a key pair and the nonce Nb, both from the
+//! controller's LE Rand, and the link's two addresses); it is fed each SMP
+//! PDU of the link and answers with the PDUs to send and, at the end, the
+//! outcome. When it has ended (paired or failed) it answers nothing more:
+//! the host starts a new session for a new Pairing Request.
+//!
+//! Not here yet: legacy pairing, Numeric Comparison, Passkey Entry, OOB,
+//! the initiator role, key distribution (none is asked: the Secure
+//! Connections LTK needs none), the 30 s SMP timeout (3.4) and the
+//! repeated-attempts back-off (2.3.6).
+
+use super::crypto::{f4, f5, f6, KeyPair, LeAddress, PublicKey, U128};
+use super::method::{self, Method};
+use super::pdu::{AuthReq, IoCapability, KeyDistribution, PairingParams, Pdu, Reason};
+use heapless::Vec;
+
+/// Where the session is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for the Pairing Request.
+    Idle,
+    /// Pairing Response sent; waiting for the initiator's public key.
+    WaitPublicKey,
+    /// Our public key and confirm value sent; waiting for Na.
+    WaitRandom,
+    /// Nb sent; waiting for the initiator's DHKey check Ea.
+    WaitDhKeyCheck,
+    /// Eb sent: the LTK is ready for the LE Long Term Key Request.
+    Paired,
+    Failed,
+}
+
+/// How pairing ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The initiator's DHKey check matched. The controller gets `ltk` in
+    /// LE Long Term Key Request Reply when the central starts encryption
+    /// with EDIV 0 and Rand 0 (Vol 3 Part H 2.4.4.1, Secure Connections).
+    Paired {
+        /// LSB first, already cut to `key_size` octets (2.3.4).
+        ltk: U128,
+        key_size: u8,
+        /// MITM protection (never, for Just Works).
+        authenticated: bool,
+        /// Both asked for bonding: the LTK is to be stored.
+        bonded: bool,
+    },
+    /// Pairing failed: `local` when we sent Pairing Failed with `reason`,
+    /// otherwise the peer's reason.
+    Failed { reason: Reason, local: bool },
+}
+
+/// What one PDU produced.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Step {
+    /// PDUs to send on CID 0x0006, in order (at most two: our public key
+    /// is followed at once by our confirm value, C.2.2.2).
+    pub send: Vec<Pdu, 2>,
+    pub outcome: Option<Outcome>,
+}
+
+/// The smallest key size we accept (3.5.1: 7 to 16 octets).
+pub const MIN_KEY_SIZE: u8 = 7;
+/// The largest key size, and what we offer.
+pub const MAX_KEY_SIZE: u8 = 16;
+
+/// One LE Secure Connections Just Works pairing as responder.
+#[derive(Clone, Debug)]
+pub struct Responder {
+    state: State,
+    keys: KeyPair,
+    nb: U128,
+    /// The initiator's (central's) address: A in f5/f6.
+    initiator: LeAddress,
+    /// Ours: B in f5/f6.
+    responder: LeAddress,
+    preq: [u8; 7],
+    pres: [u8; 7],
+    dh_key: [u8; 32],
+    peer_x: [u8; 32],
+    na: U128,
+}
+
+impl Responder {
+    /// A session for the next Pairing Request. `keys` and `nb` must be
+    /// fresh for each pairing (2.3.5.6.1 allows a key pair to be reused
+    /// only until a pairing fails or completes; we do not reuse it).
+    pub fn new(keys: KeyPair, nb: U128, initiator: LeAddress, responder: LeAddress) -> Self {
+        Responder {
+            state: State::Idle,
+            keys,
+            nb,
+            initiator,
+            responder,
+            preq: [0; 7],
+            pres: [0; 7],
+            dh_key: [0; 32],
+            peer_x: [0; 32],
+            na: [0; 16],
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// What we answer a Pairing Request with: no input, no output, no OOB
+    /// data, Secure Connections, bonding if the initiator asks for it, no
+    /// keys to distribute.
+    fn response_params(request: &PairingParams) -> PairingParams {
+        PairingParams {
+            io_capability: IoCapability::NoInputNoOutput,
+            oob_data_present: false,
+            auth_req: AuthReq::SC | (request.auth_req & AuthReq::BONDING),
+            max_key_size: MAX_KEY_SIZE,
+            initiator_keys: KeyDistribution::empty(),
+            responder_keys: KeyDistribution::empty(),
+        }
+    }
+
+    /// Handles one received SMP PDU (the L2CAP payload of CID 0x0006).
+    pub fn on_pdu(&mut self, bytes: &[u8]) -> Step {
+        if matches!(self.state, State::Paired | State::Failed) {
+            return Step::default();
+        }
+        let pdu = match Pdu::parse(bytes) {
+            Ok(p) => p,
+            Err(reason) => return self.fail(reason),
+        };
+        match (self.state, pdu) {
+            (_, Pdu::PairingFailed(reason)) => {
+                self.state = State::Failed;
+                Step {
+                    send: Vec::new(),
+                    outcome: Some(Outcome::Failed {
+                        reason,
+                        local: false,
+                    }),
+                }
+            }
+            // Keypress notifications belong to Passkey Entry; nothing to
+            // answer (3.5.8).
+            (_, Pdu::PairingKeypressNotification(_)) => Step::default(),
+            (State::Idle, Pdu::PairingRequest(request)) => self.on_request(&request),
+            (State::WaitPublicKey, Pdu::PairingPublicKey(key)) => self.on_public_key(&key),
+            (State::WaitRandom, Pdu::PairingRandom(na)) => {
+                self.na = na;
+                self.state = State::WaitDhKeyCheck;
+                // Just Works: no user confirmation, Nb at once (C.2.2.2).
+                self.send(Pdu::PairingRandom(self.nb))
+            }
+            (State::WaitDhKeyCheck, Pdu::PairingDhKeyCheck(ea)) => self.on_dhkey_check(&ea),
+            // A PDU of pairing out of its place (Zephyr answers the same).
+            _ => self.fail(Reason::UNSPECIFIED_REASON),
+        }
+    }
+
+    fn on_request(&mut self, request: &PairingParams) -> Step {
+        if request.max_key_size < MIN_KEY_SIZE {
+            return self.fail(Reason::ENCRYPTION_KEY_SIZE);
+        }
+        if request.max_key_size > MAX_KEY_SIZE {
+            return self.fail(Reason::INVALID_PARAMETERS);
+        }
+        let response = Self::response_params(request);
+        let selection = method::select(request, &response);
+        if !selection.secure_connections {
+            // Legacy pairing is not built yet: refuse it as a device in
+            // Secure Connections Only mode does (2.3.5.1).
+            return self.fail(Reason::AUTHENTICATION_REQUIREMENTS);
+        }
+        match selection.method {
+            Method::JustWorks => {}
+            // The initiator has our OOB data; we have none of its.
+            Method::OutOfBand => return self.fail(Reason::OOB_NOT_AVAILABLE),
+            _ => return self.fail(Reason::AUTHENTICATION_REQUIREMENTS),
+        }
+        self.preq = request.to_pdu(super::pdu::PAIRING_REQUEST);
+        self.pres = response.to_pdu(super::pdu::PAIRING_RESPONSE);
+        self.state = State::WaitPublicKey;
+        self.send(Pdu::PairingResponse(response))
+    }
+
+    fn on_public_key(&mut self, key: &PublicKey) -> Step {
+        // CVE-2018-5383: a key off the curve ends pairing before it is used.
+        if !key.is_on_curve() {
+            return self.fail(Reason::DHKEY_CHECK_FAILED);
+        }
+        // Our own public key reflected back (the 2020 "method confusion"
+        // and reflection attacks): refused as Zephyr does.
+        if key.x == self.keys.public().x {
+            return self.fail(Reason::UNSPECIFIED_REASON);
+        }
+        self.dh_key = match self.keys.dh_key(key) {
+            Ok(d) => d,
+            Err(_) => return self.fail(Reason::DHKEY_CHECK_FAILED),
+        };
+        self.peer_x = key.x;
+        // Cb = f4(PKbx, PKax, Nb, 0) (2.3.5.6.2).
+        let cb = f4(&self.keys.public().x, &self.peer_x, &self.nb, 0);
+        self.state = State::WaitRandom;
+        let mut step = self.send(Pdu::PairingPublicKey(*self.keys.public()));
+        let _ = step.send.push(Pdu::PairingConfirm(cb));
+        step
+    }
+
+    fn on_dhkey_check(&mut self, ea: &U128) -> Step {
+        let (a, b) = (self.initiator, self.responder);
+        let (mac_key, mut ltk) = f5(&self.dh_key, &self.na, &self.nb, a, b);
+        let io_a = [self.preq[1], self.preq[2], self.preq[3]];
+        let io_b = [self.pres[1], self.pres[2], self.pres[3]];
+        // Just Works: r is zero (2.3.5.6.5).
+        let expected = f6(&mac_key, &self.na, &self.nb, &[0; 16], &io_a, a, b);
+        if !ct_eq(&expected, ea) {
+            return self.fail(Reason::DHKEY_CHECK_FAILED);
+        }
+        let eb = f6(&mac_key, &self.nb, &self.na, &[0; 16], &io_b, b, a);
+        let key_size = self.preq[4].min(self.pres[4]);
+        // A shorter key keeps its least significant octets (2.3.4).
+        for o in ltk.iter_mut().skip(usize::from(key_size)) {
+            *o = 0;
+        }
+        let bonded = self.preq[3] & self.pres[3] & AuthReq::BONDING.bits() != 0;
+        self.state = State::Paired;
+        let mut step = self.send(Pdu::PairingDhKeyCheck(eb));
+        step.outcome = Some(Outcome::Paired {
+            ltk,
+            key_size,
+            authenticated: false,
+            bonded,
+        });
+        step
+    }
+
+    fn send(&self, pdu: Pdu) -> Step {
+        let mut send = Vec::new();
+        let _ = send.push(pdu);
+        Step {
+            send,
+            outcome: None,
+        }
+    }
+
+    fn fail(&mut self, reason: Reason) -> Step {
+        self.state = State::Failed;
+        let mut step = self.send(Pdu::PairingFailed(reason));
+        step.outcome = Some(Outcome::Failed {
+            reason,
+            local: true,
+        });
+        step
+    }
+}
+
+/// Compares two check values without an early exit, so the time taken
+/// does not tell how many leading octets matched.
+fn ct_eq(a: &U128, b: &U128) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    //! The exchange of C.2.2 with the spec's sample data: the initiator is
+    //! "A" of Appendix D (the debug key pair of 2.3.5.6.1, Na of D.2,
+    //! address 0x56123737bfce), we are "B" (private key B of the P-256
+    //! sample data, Nb of D.3, address 0xa713702dcfc1), both public.
+    //! Cb, Ea, Eb and the LTK were computed with Bumble's own crypto
+    //! (bumble.crypto f4/f5/f6 and EccKey, an independent implementation)
+    //! for these inputs; MacKey and the LTK equal D.3's.
+    use super::*;
+
+    fn le<const N: usize>(s: &str) -> [u8; N] {
+        let digits: heapless::Vec<u8, 256> = s.bytes().filter(|b| *b != b' ').collect();
+        assert_eq!(digits.len(), 2 * N);
+        let mut out = [0u8; N];
+        for (o, pair) in out.iter_mut().rev().zip(digits.chunks(2)) {
+            *o = u8::from_str_radix(core::str::from_utf8(pair).unwrap(), 16).unwrap();
+        }
+        out
+    }
+
+    /// LSB first already (as Bumble prints its values).
+    fn wire<const N: usize>(s: &str) -> [u8; N] {
+        let mut a: [u8; N] = le(s);
+        a.reverse();
+        a
+    }
+
+    const PRIVATE_A: &str =
+        "3f49f6d4 a3c55f38 74c9b3e3 d2103f50 4aff607b eb40b799 5899b8a6 cd3c1abd";
+    const PRIVATE_B: &str =
+        "55188b3d 32f6bb9a 900afcfb eed4e72a 59cb9ac2 f19d7cfb 6b4fdd49 f47fc5fd";
+    const NA: &str = "d5cb8454 d177733e ffffb2ec 712baeab";
+    const NB: &str = "a6e8e7cc 25a75f6e 216583f7 ff3dc4cf";
+    const A: LeAddress = LeAddress {
+        kind: 0,
+        addr: [0xce, 0xbf, 0x37, 0x37, 0x12, 0x56],
+    };
+    const B: LeAddress = LeAddress {
+        kind: 0,
+        addr: [0xc1, 0xcf, 0x2d, 0x70, 0x13, 0xa7],
+    };
+    /// NoInputNoOutput, no OOB, Bonding | MITM | SC | CT2, 16, all keys.
+    const PREQ: [u8; 7] = [0x01, 0x03, 0x00, 0x2D, 0x10, 0x0F, 0x0F];
+
+    fn session() -> Responder {
+        let keys = KeyPair::from_private_key(&le(PRIVATE_B)).unwrap();
+        Responder::new(keys, le(NB), A, B)
+    }
+
+    fn initiator_key() -> PublicKey {
+        *KeyPair::from_private_key(&le(PRIVATE_A)).unwrap().public()
+    }
+
+    fn bytes(p: &Pdu) -> heapless::Vec<u8, 65> {
+        let mut b = [0u8; 65];
+        let n = p.write(&mut b).unwrap();
+        heapless::Vec::from_slice(&b[..n]).unwrap()
+    }
+
+    fn failed(step: &Step, reason: Reason) {
+        assert_eq!(step.send.as_slice(), &[Pdu::PairingFailed(reason)]);
+        assert_eq!(
+            step.outcome,
+            Some(Outcome::Failed {
+                reason,
+                local: true
+            })
+        );
+    }
+
+    /// Runs the exchange up to our Pairing Random.
+    fn to_dhkey_check(s: &mut Responder) {
+        let step = s.on_pdu(&PREQ);
+        assert_eq!(step.send.len(), 1);
+        assert_eq!(
+            bytes(&step.send[0]).as_slice(),
+            // NoInputNoOutput, no OOB, Bonding | SC, 16, no keys.
+            &[0x02, 0x03, 0x00, 0x09, 0x10, 0x00, 0x00]
+        );
+        let step = s.on_pdu(&bytes(&Pdu::PairingPublicKey(initiator_key())));
+        let our_key = *KeyPair::from_private_key(&le(PRIVATE_B)).unwrap().public();
+        assert_eq!(
+            step.send.as_slice(),
+            &[
+                Pdu::PairingPublicKey(our_key),
+                Pdu::PairingConfirm(wire("6bab385318d9cea1ba9fc6b57775ff3a")),
+            ]
+        );
+        let step = s.on_pdu(&bytes(&Pdu::PairingRandom(le(NA))));
+        assert_eq!(step.send.as_slice(), &[Pdu::PairingRandom(le(NB))]);
+        assert_eq!(s.state(), State::WaitDhKeyCheck);
+    }
+
+    #[test]
+    fn sc_just_works_as_responder() {
+        let mut s = session();
+        to_dhkey_check(&mut s);
+        let ea = Pdu::PairingDhKeyCheck(wire("69dc679c1dd32e5a4bf2ddeccd547e9c"));
+        let step = s.on_pdu(&bytes(&ea));
+        assert_eq!(
+            step.send.as_slice(),
+            &[Pdu::PairingDhKeyCheck(wire(
+                "c0509525f371ff94a825859705879a67"
+            ))]
+        );
+        assert_eq!(
+            step.outcome,
+            Some(Outcome::Paired {
+                ltk: le("69867911 69d7cd23 980522b5 94750a38"),
+                key_size: 16,
+                authenticated: false,
+                bonded: true,
+            })
+        );
+        assert_eq!(s.state(), State::Paired);
+        // Ended: nothing more is answered.
+        assert_eq!(s.on_pdu(&PREQ), Step::default());
+    }
+
+    #[test]
+    fn wrong_dhkey_check_fails() {
+        let mut s = session();
+        to_dhkey_check(&mut s);
+        let mut ea: U128 = wire("69dc679c1dd32e5a4bf2ddeccd547e9c");
+        ea[15] ^= 0x80;
+        failed(
+            &s.on_pdu(&bytes(&Pdu::PairingDhKeyCheck(ea))),
+            Reason::DHKEY_CHECK_FAILED,
+        );
+        assert_eq!(s.state(), State::Failed);
+    }
+
+    /// CVE-2018-5383: the attack's key (the real X, Y = 0) is refused
+    /// before any multiplication, with DHKey Check Failed.
+    #[test]
+    fn invalid_curve_key_fails() {
+        let mut s = session();
+        s.on_pdu(&PREQ);
+        let bad = PublicKey {
+            y: [0; 32],
+            ..initiator_key()
+        };
+        failed(
+            &s.on_pdu(&bytes(&Pdu::PairingPublicKey(bad))),
+            Reason::DHKEY_CHECK_FAILED,
+        );
+    }
+
+    #[test]
+    fn reflected_public_key_fails() {
+        let mut s = session();
+        s.on_pdu(&PREQ);
+        let ours = *KeyPair::from_private_key(&le(PRIVATE_B)).unwrap().public();
+        failed(
+            &s.on_pdu(&bytes(&Pdu::PairingPublicKey(ours))),
+            Reason::UNSPECIFIED_REASON,
+        );
+    }
+
+    #[test]
+    fn request_refusals() {
+        // Legacy pairing (no SC bit).
+        let mut legacy = PREQ;
+        legacy[3] = 0x05;
+        failed(
+            &session().on_pdu(&legacy),
+            Reason::AUTHENTICATION_REQUIREMENTS,
+        );
+        // Key sizes outside 7..=16.
+        let mut small = PREQ;
+        small[4] = 6;
+        failed(&session().on_pdu(&small), Reason::ENCRYPTION_KEY_SIZE);
+        let mut big = PREQ;
+        big[4] = 17;
+        failed(&session().on_pdu(&big), Reason::INVALID_PARAMETERS);
+        // The initiator has OOB data from us, which we never gave.
+        let mut oob = PREQ;
+        oob[2] = 0x01;
+        failed(&session().on_pdu(&oob), Reason::OOB_NOT_AVAILABLE);
+        // Malformed: the parser's reason.
+        failed(&session().on_pdu(&PREQ[..6]), Reason::INVALID_PARAMETERS);
+    }
+
+    #[test]
+    fn key_size_shortens_the_ltk() {
+        let mut s = session();
+        let mut preq = PREQ;
+        preq[4] = 7;
+        assert_eq!(s.on_pdu(&preq).send.len(), 1);
+        // Ea depends on the request's octets: recompute it for this one
+        // with the initiator's view (f5/f6 are checked against the spec).
+        let dh = KeyPair::from_private_key(&le(PRIVATE_A))
+            .unwrap()
+            .dh_key(KeyPair::from_private_key(&le(PRIVATE_B)).unwrap().public())
+            .unwrap();
+        s.on_pdu(&bytes(&Pdu::PairingPublicKey(initiator_key())));
+        s.on_pdu(&bytes(&Pdu::PairingRandom(le(NA))));
+        let (mac, _) = f5(&dh, &le(NA), &le(NB), A, B);
+        let ea = f6(
+            &mac,
+            &le(NA),
+            &le(NB),
+            &[0; 16],
+            &[preq[1], preq[2], preq[3]],
+            A,
+            B,
+        );
+        let step = s.on_pdu(&bytes(&Pdu::PairingDhKeyCheck(ea)));
+        let Some(Outcome::Paired { ltk, key_size, .. }) = step.outcome else {
+            panic!("{step:?}")
+        };
+        assert_eq!(key_size, 7);
+        let full: U128 = le("69867911 69d7cd23 980522b5 94750a38");
+        assert_eq!(&ltk[..7], &full[..7]);
+        assert_eq!(&ltk[7..], &[0; 9]);
+    }
+
+    #[test]
+    fn peer_failure_and_out_of_order() {
+        let mut s = session();
+        s.on_pdu(&PREQ);
+        let step = s.on_pdu(&[0x05, 0x08]);
+        assert!(step.send.is_empty());
+        assert_eq!(
+            step.outcome,
+            Some(Outcome::Failed {
+                reason: Reason::UNSPECIFIED_REASON,
+                local: false
+            })
+        );
+        // A Pairing Random before the public key.
+        let mut s = session();
+        s.on_pdu(&PREQ);
+        failed(
+            &s.on_pdu(&bytes(&Pdu::PairingRandom(le(NA)))),
+            Reason::UNSPECIFIED_REASON,
+        );
+        // An unknown code.
+        failed(&session().on_pdu(&[0x20]), Reason::COMMAND_NOT_SUPPORTED);
+        // Keypress notifications are ignored.
+        let mut s = session();
+        s.on_pdu(&PREQ);
+        assert_eq!(s.on_pdu(&[0x0E, 0x00]), Step::default());
+        assert_eq!(s.state(), State::WaitPublicKey);
+    }
+}
