@@ -5,12 +5,16 @@
 //! as they would arrive on CID 0x0006 of one link; consecutive Pairing
 //! Request/Response bodies also go through the method selection, and
 //! public keys through the on-curve check and, when on the curve, ECDH.
+//! The same PDUs drive a Secure Connections responder session through its
+//! states (`smp::responder`): whatever it sends must itself parse, at most
+//! two PDUs per input PDU, and once it has ended it stays silent.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mpble::smp::crypto::KeyPair;
+use mpble::smp::crypto::{KeyPair, LeAddress};
 use mpble::smp::method;
 use mpble::smp::pdu::{Pdu, Reason, PDU_MAX};
+use mpble::smp::responder::{Outcome, Responder, State};
 use mpble::smp::{self, pdu::PairingParams};
 
 /// The debug private key (Vol 3 Part H 2.3.5.6.1), LSB first: a fixed key
@@ -20,12 +24,31 @@ const DEBUG_PRIVATE: [u8; 32] = [
     0x50, 0x3f, 0x10, 0xd2, 0xe3, 0xb3, 0xc9, 0x74, 0x38, 0x5f, 0xc5, 0xa3, 0xd4, 0xf6, 0x49, 0x3f,
 ];
 
+/// Private key B of the P-256 sample data (Vol 2 Part G 7.1.2), LSB
+/// first: the responder's, so that the seeds' initiator (the debug key)
+/// reaches the later states.
+const PRIVATE_B: [u8; 32] = [
+    0xfd, 0xc5, 0x7f, 0xf4, 0x49, 0xdd, 0x4f, 0x6b, 0xfb, 0x7c, 0x9d, 0xf1, 0xc2, 0x9a, 0xcb, 0x59,
+    0x2a, 0xe7, 0xd4, 0xee, 0xfb, 0xfc, 0x0a, 0x90, 0x9a, 0xbb, 0xf6, 0x32, 0x3d, 0x8b, 0x18, 0x55,
+];
+
 /// Made once: a point multiplication per input would halve the speed.
 static KEYS: std::sync::OnceLock<KeyPair> = std::sync::OnceLock::new();
+static KEYS_B: std::sync::OnceLock<KeyPair> = std::sync::OnceLock::new();
 
 fuzz_target!(|input: &[u8]| {
     let keys =
         KEYS.get_or_init(|| KeyPair::from_private_key(&DEBUG_PRIVATE).expect("debug key is valid"));
+    let keys_b = KEYS_B.get_or_init(|| KeyPair::from_private_key(&PRIVATE_B).expect("valid"));
+    let central = LeAddress {
+        kind: 0,
+        addr: [0xce, 0xbf, 0x37, 0x37, 0x12, 0x56],
+    };
+    let peripheral = LeAddress {
+        kind: 1,
+        addr: [0xc1, 0xcf, 0x2d, 0x70, 0x13, 0xe7],
+    };
+    let mut session = Responder::new(*keys_b, [0x5A; 16], central, peripheral);
     let mut rest = input;
     let mut last_params: Option<PairingParams> = None;
     while let Some((&len, tail)) = rest.split_first() {
@@ -36,6 +59,22 @@ fuzz_target!(|input: &[u8]| {
         // Today's host path: at most a 2-octet Pairing Failed.
         let mut out = [0u8; PDU_MAX];
         assert!(smp::handle(pdu, &mut out) <= 2);
+
+        let ended = matches!(session.state(), State::Paired | State::Failed);
+        let step = session.on_pdu(pdu);
+        if ended {
+            assert!(
+                step.send.is_empty() && step.outcome.is_none(),
+                "an ended session spoke"
+            );
+        }
+        for p in &step.send {
+            let w = p.write(&mut out).expect("fits");
+            assert_eq!(Pdu::parse(&out[..w]).as_ref(), Ok(p), "our PDU parses");
+        }
+        if let Some(Outcome::Paired { key_size, .. }) = step.outcome {
+            assert!((7..=16).contains(&key_size));
+        }
 
         match Pdu::parse(pdu) {
             Ok(p) => {
