@@ -480,6 +480,14 @@ mod tests {
         assert_eq!(&ltk[7..], &[0; 9]);
     }
 
+    /// One session per pairing link: keep it small (README "Footprint").
+    #[test]
+    fn session_size() {
+        let n = core::mem::size_of::<Responder>();
+        std::println!("Responder: {n} bytes");
+        assert!(n <= 240, "{n}");
+    }
+
     #[test]
     fn peer_failure_and_out_of_order() {
         let mut s = session();
