@@ -932,7 +932,9 @@ impl QuecPython {
                 HostEvent::IndicationConfirmed { .. } => {
                     out.int(event_id::BLE_GATT_SEND_END)?.int(0)?;
                 }
-                HostEvent::CommandFailed { .. } | HostEvent::GattClient { .. } => return Ok(false),
+                HostEvent::CommandFailed { .. }
+                | HostEvent::GattClient { .. }
+                | HostEvent::GattReadRequest { .. } => return Ok(false),
                 HostEvent::ConnectFailed { status } => {
                     out.int(event_id::BLE_CONNECT_IND)?
                         .int(status as i64)?
