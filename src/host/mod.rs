@@ -309,6 +309,11 @@ impl HostCore {
         self.state
     }
 
+    /// The time of the last input or tick.
+    pub fn now_ms(&self) -> u32 {
+        self.now_ms
+    }
+
     pub fn controller(&self) -> Option<&ControllerInfo> {
         self.info.as_ref()
     }
