@@ -19,10 +19,10 @@
 use libfuzzer_sys::fuzz_target;
 use mpble::api::quecpython::calls::QpyCalls;
 use mpble::api::Firmware;
-use mpble::uuid::Uuid;
 use mpble::testing::{
     le_connection_complete, le_connection_complete_role, register_demo_service, ScriptedController,
 };
+use mpble::uuid::Uuid;
 
 const LINK: u16 = 0x0040;
 const PEER: [u8; 6] = [1, 2, 3, 4, 5, 6];
@@ -149,7 +149,10 @@ fn pycom_app(stack: &mut Firmware, client: bool, now: u32) {
             if f.pycom.client_status() != err::PENDING {
                 let op = match now % 3 {
                     0 => ClientOp::Services,
-                    1 => ClientOp::Characteristics { start: 1, end: 0xFFFF },
+                    1 => ClientOp::Characteristics {
+                        start: 1,
+                        end: 0xFFFF,
+                    },
                     _ => ClientOp::Read { handle: 3 },
                 };
                 let _ = f.pycom.client_start(f.stack.core(), 0, generation, op);
