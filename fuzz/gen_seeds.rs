@@ -143,15 +143,21 @@ fn main() {
     }
 }
 
-/// smp_pdu takes SMP PDUs, each behind a length octet: what a peer sends
-/// in each pairing method (Vol 3 Part H 2.3.5, C.2-C.3 message sequences).
+/// smp_pdu takes a configuration octet (our IO capability and MITM), then
+/// SMP PDUs, each behind a length octet (bit 7: answer a pending Numeric
+/// Comparison): what a peer sends in each pairing method (Vol 3 Part H
+/// 2.3.5, C.2-C.3 message sequences).
 fn smp_seeds(dir: &str) {
     std::fs::create_dir_all(dir).unwrap();
-    let framed = |pdus: &[&[u8]]| -> Vec<u8> {
-        pdus.iter()
-            .flat_map(|p| std::iter::once(p.len() as u8).chain(p.iter().copied()))
+    let framed_with = |config: u8, pdus: &[&[u8]]| -> Vec<u8> {
+        std::iter::once(config)
+            .chain(
+                pdus.iter()
+                    .flat_map(|p| std::iter::once(p.len() as u8).chain(p.iter().copied())),
+            )
             .collect()
     };
+    let framed = |pdus: &[&[u8]]| framed_with(0, pdus);
     let v16 = |code: u8, fill: u8| -> Vec<u8> {
         let mut v = vec![code];
         v.extend((0..16).map(|i| fill.wrapping_add(i)));
@@ -178,6 +184,22 @@ fn smp_seeds(dir: &str) {
                 &v16(0x04, 0x40),
                 &v16(0x0D, 0x50),
             ]),
+        ),
+        (
+            // We are DisplayYesNo with MITM (config 0x05); the user says
+            // yes (0x80, an empty PDU would say no) after Pairing Random.
+            "sc_numeric_comparison",
+            {
+                let mut v = framed_with(
+                    0x05,
+                    &[&[0x01, 0x01, 0x00, 0x2D, 0x10, 0x0F, 0x0F], &public_key],
+                );
+                let random = v16(0x04, 0x40);
+                v.push(0x80 | random.len() as u8);
+                v.extend(&random);
+                v.extend(framed_with(0, &[&v16(0x0D, 0x50)]).into_iter().skip(1));
+                v
+            },
         ),
         (
             "legacy_passkey",

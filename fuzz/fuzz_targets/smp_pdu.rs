@@ -1,8 +1,11 @@
 //! SMP PDUs (Vol 3 Part H 3.3-3.6): no input may panic, and everything the
 //! parser accepts is written back as the very same octets (c1 and f6 hash
 //! the Pairing Request/Response as received, so the round trip must be
-//! exact). The input is a sequence of PDUs, each behind a length octet,
-//! as they would arrive on CID 0x0006 of one link; consecutive Pairing
+//! exact). The input is a configuration octet (bits 0-1 our IO
+//! capability, bit 2 MITM) and then a sequence of PDUs, each behind a
+//! length octet (bits 0-6; bit 7 answers a pending Numeric Comparison
+//! after the PDU: yes, or no for an empty PDU, which is not fed), as they
+//! would arrive on CID 0x0006 of one link; consecutive Pairing
 //! Request/Response bodies also go through the method selection, and
 //! public keys through the on-curve check and, when on the curve, ECDH.
 //! The same PDUs drive a Secure Connections responder session through its
@@ -13,8 +16,9 @@
 use libfuzzer_sys::fuzz_target;
 use mpble::smp::crypto::{KeyPair, LeAddress};
 use mpble::smp::method;
+use mpble::smp::pdu::IoCapability;
 use mpble::smp::pdu::{Pdu, Reason, PDU_MAX};
-use mpble::smp::responder::{Outcome, Responder, State};
+use mpble::smp::responder::{Config, Outcome, Responder, State, Step};
 use mpble::smp::{self, pdu::PairingParams};
 
 /// The debug private key (Vol 3 Part H 2.3.5.6.1), LSB first: a fixed key
@@ -36,6 +40,24 @@ const PRIVATE_B: [u8; 32] = [
 static KEYS: std::sync::OnceLock<KeyPair> = std::sync::OnceLock::new();
 static KEYS_B: std::sync::OnceLock<KeyPair> = std::sync::OnceLock::new();
 
+/// What a session says is well-formed, and nothing once it has ended.
+fn check(step: &Step, ended: bool) {
+    if ended {
+        assert!(
+            step.send.is_empty() && step.outcome.is_none(),
+            "an ended session spoke"
+        );
+    }
+    let mut out = [0u8; PDU_MAX];
+    for p in &step.send {
+        let w = p.write(&mut out).expect("fits");
+        assert_eq!(Pdu::parse(&out[..w]).as_ref(), Ok(p), "our PDU parses");
+    }
+    if let Some(Outcome::Paired { key_size, .. }) = step.outcome {
+        assert!((7..=16).contains(&key_size));
+    }
+}
+
 fuzz_target!(|input: &[u8]| {
     let keys =
         KEYS.get_or_init(|| KeyPair::from_private_key(&DEBUG_PRIVATE).expect("debug key is valid"));
@@ -48,11 +70,21 @@ fuzz_target!(|input: &[u8]| {
         kind: 1,
         addr: [0xc1, 0xcf, 0x2d, 0x70, 0x13, 0xe7],
     };
-    let mut session = Responder::new(*keys_b, [0x5A; 16], central, peripheral);
-    let mut rest = input;
+    let Some((&config, mut rest)) = input.split_first() else {
+        return;
+    };
+    let config = Config {
+        io_capability: match config & 3 {
+            1 => IoCapability::DisplayYesNo,
+            2 => IoCapability::KeyboardDisplay,
+            _ => IoCapability::NoInputNoOutput,
+        },
+        mitm: config & 4 != 0,
+    };
+    let mut session = Responder::new(config, *keys_b, [0x5A; 16], central, peripheral);
     let mut last_params: Option<PairingParams> = None;
     while let Some((&len, tail)) = rest.split_first() {
-        let n = usize::from(len).min(tail.len());
+        let n = usize::from(len & 0x7F).min(tail.len());
         let (pdu, tail) = tail.split_at(n);
         rest = tail;
 
@@ -60,20 +92,18 @@ fuzz_target!(|input: &[u8]| {
         let mut out = [0u8; PDU_MAX];
         assert!(smp::handle(pdu, &mut out) <= 2);
 
-        let ended = matches!(session.state(), State::Paired | State::Failed);
-        let step = session.on_pdu(pdu);
-        if ended {
-            assert!(
-                step.send.is_empty() && step.outcome.is_none(),
-                "an ended session spoke"
-            );
+        let answer = len & 0x80 != 0;
+        if !(answer && pdu.is_empty()) {
+            let ended = matches!(session.state(), State::Paired | State::Failed);
+            let step = session.on_pdu(pdu);
+            check(&step, ended);
+            if let Some(v) = step.compare {
+                assert!(v < 1_000_000);
+            }
         }
-        for p in &step.send {
-            let w = p.write(&mut out).expect("fits");
-            assert_eq!(Pdu::parse(&out[..w]).as_ref(), Ok(p), "our PDU parses");
-        }
-        if let Some(Outcome::Paired { key_size, .. }) = step.outcome {
-            assert!((7..=16).contains(&key_size));
+        if answer {
+            let ended = matches!(session.state(), State::Paired | State::Failed);
+            check(&session.user_confirm(!pdu.is_empty()), ended);
         }
 
         match Pdu::parse(pdu) {

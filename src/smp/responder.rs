@@ -1,5 +1,6 @@
 //! One pairing as responder (the peripheral): LE Secure Connections Just
-//! Works (Vol 3 Part H 2.3.5.6.2, message sequence C.2.2), sans-IO.
+//! Works and Numeric Comparison (Vol 3 Part H 2.3.5.6.2, message sequence
+//! C.2.2), sans-IO.
 //!
 //! Not wired to the host yet. A session is made per pairing with what the
 //! host fetched beforehand (a key pair and the nonce Nb, both from the
@@ -8,12 +9,12 @@
 //! outcome. When it has ended (paired or failed) it answers nothing more:
 //! the host starts a new session for a new Pairing Request.
 //!
-//! Not here yet: legacy pairing, Numeric Comparison, Passkey Entry, OOB,
+//! Not here yet: legacy pairing, Passkey Entry, OOB,
 //! the initiator role, key distribution (none is asked: the Secure
 //! Connections LTK needs none), the 30 s SMP timeout (3.4) and the
 //! repeated-attempts back-off (2.3.6).
 
-use super::crypto::{f4, f5, f6, KeyPair, LeAddress, PublicKey, U128};
+use super::crypto::{f4, f5, f6, g2, KeyPair, LeAddress, PublicKey, U128};
 use super::method::{self, Method};
 use super::pdu::{AuthReq, IoCapability, KeyDistribution, PairingParams, Pdu, Reason};
 use heapless::Vec;
@@ -27,7 +28,8 @@ pub enum State {
     WaitPublicKey,
     /// Our public key and confirm value sent; waiting for Na.
     WaitRandom,
-    /// Nb sent; waiting for the initiator's DHKey check Ea.
+    /// Nb sent; waiting for the initiator's DHKey check Ea and, for
+    /// Numeric Comparison, for our user's answer ([`Responder::user_confirm`]).
     WaitDhKeyCheck,
     /// Eb sent: the LTK is ready for the LE Long Term Key Request.
     Paired,
@@ -44,7 +46,7 @@ pub enum Outcome {
         /// LSB first, already cut to `key_size` octets (2.3.4).
         ltk: U128,
         key_size: u8,
-        /// MITM protection (never, for Just Works).
+        /// MITM protection: Numeric Comparison yes, Just Works no.
         authenticated: bool,
         /// Both asked for bonding: the LTK is to be stored.
         bonded: bool,
@@ -61,6 +63,19 @@ pub struct Step {
     /// is followed at once by our confirm value, C.2.2.2).
     pub send: Vec<Pdu, 2>,
     pub outcome: Option<Outcome>,
+    /// Numeric Comparison: show these six digits (0..=999999, shown with
+    /// leading zeros) and call [`Responder::user_confirm`] with the user's
+    /// yes or no (2.3.5.6.2).
+    pub compare: Option<u32>,
+}
+
+/// What we tell the initiator about ourselves (3.5.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub io_capability: IoCapability,
+    /// Ask for MITM protection: a pairing that would be Just Works fails
+    /// with Authentication Requirements (2.3.5.1).
+    pub mitm: bool,
 }
 
 /// The smallest key size we accept (3.5.1: 7 to 16 octets).
@@ -72,6 +87,13 @@ pub const MAX_KEY_SIZE: u8 = 16;
 #[derive(Clone, Debug)]
 pub struct Responder {
     state: State,
+    config: Config,
+    /// Numeric Comparison rather than Just Works.
+    compare: bool,
+    /// Our user said yes (always, for Just Works).
+    confirmed: bool,
+    /// Ea when it came before our user's answer.
+    ea: Option<U128>,
     keys: KeyPair,
     nb: U128,
     /// The initiator's (central's) address: A in f5/f6.
@@ -89,9 +111,19 @@ impl Responder {
     /// A session for the next Pairing Request. `keys` and `nb` must be
     /// fresh for each pairing (2.3.5.6.1 allows a key pair to be reused
     /// only until a pairing fails or completes; we do not reuse it).
-    pub fn new(keys: KeyPair, nb: U128, initiator: LeAddress, responder: LeAddress) -> Self {
+    pub fn new(
+        config: Config,
+        keys: KeyPair,
+        nb: U128,
+        initiator: LeAddress,
+        responder: LeAddress,
+    ) -> Self {
         Responder {
             state: State::Idle,
+            config,
+            compare: false,
+            confirmed: false,
+            ea: None,
             keys,
             nb,
             initiator,
@@ -108,14 +140,19 @@ impl Responder {
         self.state
     }
 
-    /// What we answer a Pairing Request with: no input, no output, no OOB
-    /// data, Secure Connections, bonding if the initiator asks for it, no
-    /// keys to distribute.
-    fn response_params(request: &PairingParams) -> PairingParams {
+    /// What we answer a Pairing Request with: our IO capability, no OOB
+    /// data, Secure Connections, MITM if configured, bonding if the
+    /// initiator asks for it, no keys to distribute.
+    fn response_params(&self, request: &PairingParams) -> PairingParams {
+        let mitm = if self.config.mitm {
+            AuthReq::MITM
+        } else {
+            AuthReq::empty()
+        };
         PairingParams {
-            io_capability: IoCapability::NoInputNoOutput,
+            io_capability: self.config.io_capability,
             oob_data_present: false,
-            auth_req: AuthReq::SC | (request.auth_req & AuthReq::BONDING),
+            auth_req: AuthReq::SC | mitm | (request.auth_req & AuthReq::BONDING),
             max_key_size: MAX_KEY_SIZE,
             initiator_keys: KeyDistribution::empty(),
             responder_keys: KeyDistribution::empty(),
@@ -135,11 +172,11 @@ impl Responder {
             (_, Pdu::PairingFailed(reason)) => {
                 self.state = State::Failed;
                 Step {
-                    send: Vec::new(),
                     outcome: Some(Outcome::Failed {
                         reason,
                         local: false,
                     }),
+                    ..Step::default()
                 }
             }
             // Keypress notifications belong to Passkey Entry; nothing to
@@ -150,10 +187,25 @@ impl Responder {
             (State::WaitRandom, Pdu::PairingRandom(na)) => {
                 self.na = na;
                 self.state = State::WaitDhKeyCheck;
-                // Just Works: no user confirmation, Nb at once (C.2.2.2).
-                self.send(Pdu::PairingRandom(self.nb))
+                // Nb at once (C.2.2.2); for Numeric Comparison both users
+                // now compare Va = Vb = g2(PKax, PKbx, Na, Nb) mod 10^6.
+                let mut step = self.send(Pdu::PairingRandom(self.nb));
+                if self.compare {
+                    let v = g2(&self.peer_x, &self.keys.public().x, &self.na, &self.nb);
+                    step.compare = Some(v % 1_000_000);
+                }
+                step
             }
-            (State::WaitDhKeyCheck, Pdu::PairingDhKeyCheck(ea)) => self.on_dhkey_check(&ea),
+            // Ea may come before our user answers; it waits (2.3.5.6.5:
+            // Eb only after both).
+            (State::WaitDhKeyCheck, Pdu::PairingDhKeyCheck(ea)) if self.ea.is_none() => {
+                self.ea = Some(ea);
+                if self.confirmed {
+                    self.on_dhkey_check(&ea)
+                } else {
+                    Step::default()
+                }
+            }
             // A PDU of pairing out of its place (Zephyr answers the same).
             _ => self.fail(Reason::UNSPECIFIED_REASON),
         }
@@ -166,7 +218,7 @@ impl Responder {
         if request.max_key_size > MAX_KEY_SIZE {
             return self.fail(Reason::INVALID_PARAMETERS);
         }
-        let response = Self::response_params(request);
+        let response = self.response_params(request);
         let selection = method::select(request, &response);
         if !selection.secure_connections {
             // Legacy pairing is not built yet: refuse it as a device in
@@ -174,10 +226,15 @@ impl Responder {
             return self.fail(Reason::AUTHENTICATION_REQUIREMENTS);
         }
         match selection.method {
-            Method::JustWorks => {}
+            Method::JustWorks if self.config.mitm => {
+                return self.fail(Reason::AUTHENTICATION_REQUIREMENTS)
+            }
+            Method::JustWorks => self.confirmed = true,
+            Method::NumericComparison => self.compare = true,
             // The initiator has our OOB data; we have none of its.
             Method::OutOfBand => return self.fail(Reason::OOB_NOT_AVAILABLE),
-            _ => return self.fail(Reason::AUTHENTICATION_REQUIREMENTS),
+            // Passkey Entry is not built yet.
+            Method::PasskeyEntry(_) => return self.fail(Reason::AUTHENTICATION_REQUIREMENTS),
         }
         self.preq = request.to_pdu(super::pdu::PAIRING_REQUEST);
         self.pres = response.to_pdu(super::pdu::PAIRING_RESPONSE);
@@ -230,10 +287,27 @@ impl Responder {
         step.outcome = Some(Outcome::Paired {
             ltk,
             key_size,
-            authenticated: false,
+            authenticated: self.compare,
             bonded,
         });
         step
+    }
+
+    /// Our user's answer to Numeric Comparison: yes sends our DHKey check
+    /// once the initiator's has come; no fails pairing with Numeric
+    /// Comparison Failed (3.5.5). Ignored unless a comparison is pending.
+    pub fn user_confirm(&mut self, accept: bool) -> Step {
+        if self.state != State::WaitDhKeyCheck || self.confirmed {
+            return Step::default();
+        }
+        if !accept {
+            return self.fail(Reason::NUMERIC_COMPARISON_FAILED);
+        }
+        self.confirmed = true;
+        match self.ea {
+            Some(ea) => self.on_dhkey_check(&ea),
+            None => Step::default(),
+        }
     }
 
     fn send(&self, pdu: Pdu) -> Step {
@@ -242,6 +316,7 @@ impl Responder {
         Step {
             send,
             outcome: None,
+            compare: None,
         }
     }
 
@@ -309,7 +384,99 @@ mod tests {
 
     fn session() -> Responder {
         let keys = KeyPair::from_private_key(&le(PRIVATE_B)).unwrap();
-        Responder::new(keys, le(NB), A, B)
+        Responder::new(JUST_WORKS, keys, le(NB), A, B)
+    }
+
+    const JUST_WORKS: Config = Config {
+        io_capability: IoCapability::NoInputNoOutput,
+        mitm: false,
+    };
+    const YES_NO: Config = Config {
+        io_capability: IoCapability::DisplayYesNo,
+        mitm: true,
+    };
+    /// DisplayYesNo, no OOB, Bonding | MITM | SC | CT2, 16, all keys.
+    const PREQ_NC: [u8; 7] = [0x01, 0x01, 0x00, 0x2D, 0x10, 0x0F, 0x0F];
+
+    /// A Numeric Comparison session up to the number shown.
+    fn nc_to_compare() -> Responder {
+        let keys = KeyPair::from_private_key(&le(PRIVATE_B)).unwrap();
+        let mut s = Responder::new(YES_NO, keys, le(NB), A, B);
+        let step = s.on_pdu(&PREQ_NC);
+        // DisplayYesNo, no OOB, Bonding | MITM | SC, 16, no keys.
+        assert_eq!(
+            bytes(&step.send[0]).as_slice(),
+            &[0x02, 0x01, 0x00, 0x0D, 0x10, 0x00, 0x00]
+        );
+        let step = s.on_pdu(&bytes(&Pdu::PairingPublicKey(initiator_key())));
+        assert_eq!(
+            step.send[1],
+            Pdu::PairingConfirm(wire("6bab385318d9cea1ba9fc6b57775ff3a"))
+        );
+        assert_eq!(step.compare, None);
+        let step = s.on_pdu(&bytes(&Pdu::PairingRandom(le(NA))));
+        assert_eq!(step.send.as_slice(), &[Pdu::PairingRandom(le(NB))]);
+        // g2 computed by Bumble for these keys and nonces.
+        assert_eq!(step.compare, Some(706570));
+        s
+    }
+
+    const EA_NC: &str = "2c80c64c950bd7de08bd59d29109b532";
+    const EB_NC: &str = "d73fad0d358365a7584f689543af9f3d";
+
+    fn nc_paired(step: &Step) {
+        assert_eq!(step.send.as_slice(), &[Pdu::PairingDhKeyCheck(wire(EB_NC))]);
+        assert_eq!(
+            step.outcome,
+            Some(Outcome::Paired {
+                ltk: le("69867911 69d7cd23 980522b5 94750a38"),
+                key_size: 16,
+                authenticated: true,
+                bonded: true,
+            })
+        );
+    }
+
+    #[test]
+    fn numeric_comparison_user_first() {
+        let mut s = nc_to_compare();
+        assert_eq!(s.user_confirm(true), Step::default());
+        nc_paired(&s.on_pdu(&bytes(&Pdu::PairingDhKeyCheck(wire(EA_NC)))));
+        assert_eq!(s.user_confirm(true), Step::default());
+    }
+
+    #[test]
+    fn numeric_comparison_check_first() {
+        let mut s = nc_to_compare();
+        assert_eq!(
+            s.on_pdu(&bytes(&Pdu::PairingDhKeyCheck(wire(EA_NC)))),
+            Step::default()
+        );
+        nc_paired(&s.user_confirm(true));
+    }
+
+    #[test]
+    fn numeric_comparison_refused() {
+        let mut s = nc_to_compare();
+        failed(&s.user_confirm(false), Reason::NUMERIC_COMPARISON_FAILED);
+        // Too early: nothing to confirm yet.
+        let keys = KeyPair::from_private_key(&le(PRIVATE_B)).unwrap();
+        let mut s = Responder::new(YES_NO, keys, le(NB), A, B);
+        assert_eq!(s.user_confirm(false), Step::default());
+        assert_eq!(s.state(), State::Idle);
+    }
+
+    /// We ask for MITM: a NoInputNoOutput initiator would make it Just
+    /// Works; Passkey Entry is not built yet.
+    #[test]
+    fn methods_we_refuse() {
+        let keys = KeyPair::from_private_key(&le(PRIVATE_B)).unwrap();
+        let mut s = Responder::new(YES_NO, keys, le(NB), A, B);
+        failed(&s.on_pdu(&PREQ), Reason::AUTHENTICATION_REQUIREMENTS);
+        let mut s = Responder::new(YES_NO, keys, le(NB), A, B);
+        let mut keyboard = PREQ_NC;
+        keyboard[1] = 0x02;
+        failed(&s.on_pdu(&keyboard), Reason::AUTHENTICATION_REQUIREMENTS);
     }
 
     fn initiator_key() -> PublicKey {
@@ -485,7 +652,7 @@ mod tests {
     fn session_size() {
         let n = core::mem::size_of::<Responder>();
         std::println!("Responder: {n} bytes");
-        assert!(n <= 240, "{n}");
+        assert!(n <= 256, "{n}");
     }
 
     #[test]
