@@ -165,16 +165,27 @@ fn smp_seeds(dir: &str) {
     };
     // The debug public key (Vol 3 Part H 2.3.5.6.1), LSB first: the
     // initiator's, as the smp_pdu responder holds key B.
-    let mut public_key = vec![0x0C];
-    let x = "20b003d2f297be2c5e2c83a7e9f9a5b9eff49111acf4fddbcc0301480e359de6";
-    let y = "dc809c49652aeb6d63329abf5a52155c766345c28fed3024741c8ed01589d28b";
-    for coord in [x, y] {
-        let mut b: Vec<u8> = (0..32)
-            .map(|i| u8::from_str_radix(&coord[2 * i..2 * i + 2], 16).unwrap())
-            .collect();
-        b.reverse();
-        public_key.extend(b);
-    }
+    let key_pdu = |x: &str, y: &str| -> Vec<u8> {
+        let mut pdu = vec![0x0C];
+        for coord in [x, y] {
+            let mut b: Vec<u8> = (0..32)
+                .map(|i| u8::from_str_radix(&coord[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
+            b.reverse();
+            pdu.extend(b);
+        }
+        pdu
+    };
+    let public_key = key_pdu(
+        "20b003d2f297be2c5e2c83a7e9f9a5b9eff49111acf4fddbcc0301480e359de6",
+        "dc809c49652aeb6d63329abf5a52155c766345c28fed3024741c8ed01589d28b",
+    );
+    // Public key B of the P-256 sample data (Vol 2 Part G 7.1.2): what a
+    // responder sends the smp_pdu initiator (which holds the debug key).
+    let public_key_b = key_pdu(
+        "1ea1f0f01faf1d9609592284f19e4c0047b58afd8615a69f559077b22faaa190",
+        "4c55f33e429dad377356703a9ab85160472d1130e28e36765f89aff915b1214a",
+    );
     let seeds: Vec<(&str, Vec<u8>)> = vec![
         (
             "sc_just_works",
@@ -200,6 +211,17 @@ fn smp_seeds(dir: &str) {
                 v.extend(framed_with(0, &[&v16(0x0D, 0x50)]).into_iter().skip(1));
                 v
             },
+        ),
+        (
+            // A responder answering the initiator's Pairing Request.
+            "sc_initiator",
+            framed(&[
+                &[0x02, 0x03, 0x00, 0x09, 0x10, 0x00, 0x00],
+                &public_key_b,
+                &v16(0x03, 0x30),
+                &v16(0x04, 0x40),
+                &v16(0x0D, 0x50),
+            ]),
         ),
         (
             "legacy_passkey",

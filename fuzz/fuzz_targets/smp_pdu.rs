@@ -8,13 +8,15 @@
 //! would arrive on CID 0x0006 of one link; consecutive Pairing
 //! Request/Response bodies also go through the method selection, and
 //! public keys through the on-curve check and, when on the curve, ECDH.
-//! The same PDUs drive a Secure Connections responder session through its
-//! states (`smp::responder`): whatever it sends must itself parse, at most
-//! two PDUs per input PDU, and once it has ended it stays silent.
+//! The same PDUs drive a Secure Connections responder session and an
+//! initiator session through their states (`smp::responder`,
+//! `smp::initiator`): whatever they send must itself parse, and once a
+//! session has ended it stays silent.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use mpble::smp::crypto::{KeyPair, LeAddress};
+use mpble::smp::initiator::{self, Initiator};
 use mpble::smp::method;
 use mpble::smp::pdu::IoCapability;
 use mpble::smp::pdu::{Pdu, Reason, PDU_MAX};
@@ -82,6 +84,16 @@ fuzz_target!(|input: &[u8]| {
         mitm: config & 4 != 0,
     };
     let mut session = Responder::new(config, *keys_b, [0x5A; 16], central, peripheral);
+    // The same PDUs also drive an initiator (the debug key's side) that
+    // has sent its Pairing Request.
+    let mut central_session = Initiator::new(config, *keys, [0xA5; 16], central, peripheral);
+    check(&central_session.start(true), false);
+    let central_ended = |s: &Initiator| {
+        matches!(
+            s.state(),
+            initiator::State::Paired | initiator::State::Failed
+        )
+    };
     let mut last_params: Option<PairingParams> = None;
     while let Some((&len, tail)) = rest.split_first() {
         let n = usize::from(len & 0x7F).min(tail.len());
@@ -101,9 +113,17 @@ fuzz_target!(|input: &[u8]| {
                 assert!(v < 1_000_000);
             }
         }
+        if !(answer && pdu.is_empty()) {
+            let ended = central_ended(&central_session);
+            let step = central_session.on_pdu(pdu);
+            check(&step, ended);
+            assert!(step.compare.is_none_or(|v| v < 1_000_000));
+        }
         if answer {
             let ended = matches!(session.state(), State::Paired | State::Failed);
             check(&session.user_confirm(!pdu.is_empty()), ended);
+            let ended = central_ended(&central_session);
+            check(&central_session.user_confirm(!pdu.is_empty()), ended);
         }
 
         match Pdu::parse(pdu) {

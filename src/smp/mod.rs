@@ -11,9 +11,11 @@
 //! for the 30 s SMP timeout (Vol 3 Part H 3.4).
 
 pub mod crypto;
+pub mod initiator;
 pub mod method;
 pub mod pdu;
 pub mod responder;
+pub mod session;
 
 pub use pdu::{PAIRING_FAILED, PAIRING_REQUEST, SECURITY_REQUEST};
 

@@ -16,8 +16,9 @@
 
 use super::crypto::{f4, f5, f6, g2, KeyPair, LeAddress, PublicKey, U128};
 use super::method::{self, Method};
-use super::pdu::{AuthReq, IoCapability, KeyDistribution, PairingParams, Pdu, Reason};
-use heapless::Vec;
+use super::pdu::{AuthReq, KeyDistribution, PairingParams, Pdu, Reason};
+use super::session::{ct_eq, dh_key_with, send};
+pub use super::session::{Config, Outcome, Step, MAX_KEY_SIZE, MIN_KEY_SIZE};
 
 /// Where the session is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,54 +37,7 @@ pub enum State {
     Failed,
 }
 
-/// How pairing ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// The initiator's DHKey check matched. The controller gets `ltk` in
-    /// LE Long Term Key Request Reply when the central starts encryption
-    /// with EDIV 0 and Rand 0 (Vol 3 Part H 2.4.4.1, Secure Connections).
-    Paired {
-        /// LSB first, already cut to `key_size` octets (2.3.4).
-        ltk: U128,
-        key_size: u8,
-        /// MITM protection: Numeric Comparison yes, Just Works no.
-        authenticated: bool,
-        /// Both asked for bonding: the LTK is to be stored.
-        bonded: bool,
-    },
-    /// Pairing failed: `local` when we sent Pairing Failed with `reason`,
-    /// otherwise the peer's reason.
-    Failed { reason: Reason, local: bool },
-}
-
-/// What one PDU produced.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Step {
-    /// PDUs to send on CID 0x0006, in order (at most two: our public key
-    /// is followed at once by our confirm value, C.2.2.2).
-    pub send: Vec<Pdu, 2>,
-    pub outcome: Option<Outcome>,
-    /// Numeric Comparison: show these six digits (0..=999999, shown with
-    /// leading zeros) and call [`Responder::user_confirm`] with the user's
-    /// yes or no (2.3.5.6.2).
-    pub compare: Option<u32>,
-}
-
-/// What we tell the initiator about ourselves (3.5.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Config {
-    pub io_capability: IoCapability,
-    /// Ask for MITM protection: a pairing that would be Just Works fails
-    /// with Authentication Requirements (2.3.5.1).
-    pub mitm: bool,
-}
-
-/// The smallest key size we accept (3.5.1: 7 to 16 octets).
-pub const MIN_KEY_SIZE: u8 = 7;
-/// The largest key size, and what we offer.
-pub const MAX_KEY_SIZE: u8 = 16;
-
-/// One LE Secure Connections Just Works pairing as responder.
+/// One LE Secure Connections pairing as responder.
 #[derive(Clone, Debug)]
 pub struct Responder {
     state: State,
@@ -243,18 +197,9 @@ impl Responder {
     }
 
     fn on_public_key(&mut self, key: &PublicKey) -> Step {
-        // CVE-2018-5383: a key off the curve ends pairing before it is used.
-        if !key.is_on_curve() {
-            return self.fail(Reason::DHKEY_CHECK_FAILED);
-        }
-        // Our own public key reflected back (the 2020 "method confusion"
-        // and reflection attacks): refused as Zephyr does.
-        if key.x == self.keys.public().x {
-            return self.fail(Reason::UNSPECIFIED_REASON);
-        }
-        self.dh_key = match self.keys.dh_key(key) {
+        self.dh_key = match dh_key_with(&self.keys, key) {
             Ok(d) => d,
-            Err(_) => return self.fail(Reason::DHKEY_CHECK_FAILED),
+            Err(reason) => return self.fail(reason),
         };
         self.peer_x = key.x;
         // Cb = f4(PKbx, PKax, Nb, 0) (2.3.5.6.2).
@@ -311,13 +256,7 @@ impl Responder {
     }
 
     fn send(&self, pdu: Pdu) -> Step {
-        let mut send = Vec::new();
-        let _ = send.push(pdu);
-        Step {
-            send,
-            outcome: None,
-            compare: None,
-        }
+        send(pdu)
     }
 
     fn fail(&mut self, reason: Reason) -> Step {
@@ -331,12 +270,6 @@ impl Responder {
     }
 }
 
-/// Compares two check values without an early exit, so the time taken
-/// does not tell how many leading octets matched.
-fn ct_eq(a: &U128, b: &U128) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     //! The exchange of C.2.2 with the spec's sample data: the initiator is
@@ -347,6 +280,7 @@ mod tests {
     //! (bumble.crypto f4/f5/f6 and EccKey, an independent implementation)
     //! for these inputs; MacKey and the LTK equal D.3's.
     use super::*;
+    use crate::smp::pdu::IoCapability;
 
     fn le<const N: usize>(s: &str) -> [u8; N] {
         let digits: heapless::Vec<u8, 256> = s.bytes().filter(|b| *b != b' ').collect();
