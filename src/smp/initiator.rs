@@ -397,6 +397,14 @@ mod tests {
         );
     }
 
+    /// One session per pairing link: keep it small (README "Footprint").
+    #[test]
+    fn session_size() {
+        let n = core::mem::size_of::<Initiator>();
+        std::println!("Initiator: {n} bytes");
+        assert!(n <= 272, "{n}");
+    }
+
     #[test]
     fn sc_just_works_as_initiator() {
         // NoInputNoOutput, no OOB, Bonding | SC, 16, no keys (both).
