@@ -298,3 +298,41 @@ def run_connection_events(air, board, central) -> int:
     assert count_after(board, "Client disconnected", pos) == 1
     assert_no_traceback(board)
     return pos
+
+
+# -- a board as Pycom central (tests' own code, not a vendor example) -------------------------
+
+# Defines find_connect(name, timeout_ms) on the board: scan until a report's
+# Complete Local Name is `name`, then bt.connect(adv.mac, timeout=5000).
+PYCOM_CENTRAL = """\
+from network import Bluetooth
+import time
+bt = Bluetooth()
+def find_adv(name, timeout_ms=10000):
+    bt.start_scan(-1)
+    t0 = time.ticks_ms()
+    try:
+        while time.ticks_diff(time.ticks_ms(), t0) < timeout_ms:
+            a = bt.get_adv()
+            if a and bt.resolve_adv_data(a.data, Bluetooth.ADV_NAME_CMPL) == name:
+                return a
+            time.sleep_ms(10)
+    finally:
+        if bt.isscanning():
+            bt.stop_scan()
+    raise OSError('no advertisement named ' + name)
+def find_connect(name, timeout_ms=10000):
+    a = find_adv(name, timeout_ms)
+    return bt.connect(a.mac, timeout=5000)
+def find_char(conn, uuid):
+    for s in conn.services():
+        for c in s.characteristics():
+            if c.uuid() == uuid:
+                return c
+    raise OSError('no characteristic %x' % uuid)
+"""
+
+
+def pycom_central(board) -> None:
+    """Load PYCOM_CENTRAL on the board."""
+    board.exec(PYCOM_CENTRAL, 15)
