@@ -336,3 +336,50 @@ def find_char(conn, uuid):
 def pycom_central(board) -> None:
     """Load PYCOM_CENTRAL on the board."""
     board.exec(PYCOM_CENTRAL, 15)
+
+
+# -- generic peripherals for the limits tests ------------------------------------------------
+
+TEST_SERVICE = UUID.from_16_bits(0xFFE0)
+TEST_CHAR = UUID.from_16_bits(0xFFE1)
+
+
+def test_services(value: bytes) -> list:
+    """One service 0xFFE0 with a read|write|notify characteristic 0xFFE1
+    holding `value` (and its CCCD, which Bumble adds)."""
+    P = Characteristic.Properties
+    ch = Characteristic("FFE1", P.READ | P.WRITE | P.NOTIFY, Characteristic.READABLE | Characteristic.WRITEABLE, value)
+    return [Service("FFE0", [ch])]
+
+
+def named_peer(air, name: str, value: bytes, interval_ms: float = 50.0):
+    """A powered-on Bumble peripheral advertising the Complete Local Name
+    `name` and serving test_services(value). Returns (peer, characteristic)."""
+    peer = air.add_peer(name=name)
+    peer.power_on()
+    services = air.call(test_services, value)
+    peer_serve(peer, services, adv_data_with_name(name.encode()), interval_ms=interval_ms)
+    return peer, services[0].characteristics[0]
+
+
+def gate_responses(peer, delay: Optional[float] = None, drop: bool = False) -> list:
+    """Make the peer's GATT server slow (every response `delay` s late) or
+    silent (`drop`: requests are taken and never answered). Returns a list
+    that records the time of each request the server answered or dropped."""
+    server = peer.device.gatt_server
+    original = server.send_response
+    seen: list = []
+
+    def send_response(bearer, response):
+        seen.append(time.monotonic())
+        if drop:
+            return
+        if delay:
+            import asyncio
+
+            asyncio.get_running_loop().call_later(delay, original, bearer, response)
+        else:
+            original(bearer, response)
+
+    server.send_response = send_response
+    return seen
