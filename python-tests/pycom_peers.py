@@ -35,7 +35,18 @@ from bumble.core import UUID
 from bumble.gatt import Characteristic, Service
 from bumble.hci import Address, OwnAddressType
 
-from qpy_common import adv_data_with_name, assert_no_traceback, board_address, demos_dir, line, lines_in_order, peer_serve
+from qpy_common import (
+    HCI_LE_SET_EXTENDED_SCAN_RESPONSE_DATA,
+    HCI_LE_SET_SCAN_RESPONSE_DATA,
+    adv_data_with_name,
+    assert_no_traceback,
+    board_address,
+    demos_dir,
+    hci_commands,
+    line,
+    lines_in_order,
+    peer_serve,
+)
 
 DEMO_NAMES = (
     "quick_usage_heart_rate_client.py",
@@ -201,6 +212,7 @@ def run_gatts_example(air, board, central) -> int:
     pos = board.run_file(pycom_demo_path("gatts_advertise_and_services.py"))
     board.wait_prompt(10)
     assert_no_traceback(board)
+    check_lopy_advertising(board, central)
     conn = central.connect(board_address(board))
     board.expect(line("Client connected"), 5, since=pos)
     found = central.discover(conn)
@@ -284,12 +296,32 @@ def run_scan_resolve(air, board, peer=None, scan_seconds: float = 20.0) -> int:
 # -- advertise_with_connection_events.py -----------------------------------------------------
 
 
+def last_scan_response(slot) -> bytes:
+    """The scan response data of the board's last LE Set Scan Response
+    Data command (legacy, Vol 4 Part E 7.8.8, or extended, 7.8.55)."""
+    legacy = [p[1 : 1 + p[0]] for p in hci_commands(slot, HCI_LE_SET_SCAN_RESPONSE_DATA) if p]
+    extended = [p[4 : 4 + p[3]] for p in hci_commands(slot, HCI_LE_SET_EXTENDED_SCAN_RESPONSE_DATA) if len(p) >= 4]
+    got = legacy or extended
+    assert got, "the board never set scan response data"
+    return got[-1]
+
+
+def check_lopy_advertising(board, central) -> None:
+    """set_advertisement(name='LoPy', service_uuid=b'1234567890123456'):
+    the name is in the advertising data (heard over the air), the 16 bytes
+    as a 128-bit UUID list (AD 0x06/0x07) in the scan response, byte for
+    byte (reference §2.8, §9.4)."""
+    report = central.find(board_address(board), timeout=5)
+    assert b"\x05\x09LoPy" in report.data, f"the board advertises the name LoPy: {report.data.hex()}"
+    rsp = last_scan_response(board.slot)
+    assert bytes([17, 0x07]) + b"1234567890123456" in rsp or bytes([17, 0x06]) + b"1234567890123456" in rsp, rsp.hex()
+
+
 def run_connection_events(air, board, central) -> int:
     pos = board.run_file(pycom_demo_path("advertise_with_connection_events.py"))
     board.wait_prompt(10)
     assert_no_traceback(board)
-    report = central.find(board_address(board), timeout=5)
-    assert b"\x05\x09LoPy" in report.data, f"the board advertises the name LoPy: {report.data.hex()}"
+    check_lopy_advertising(board, central)
     conn = central.connect(board_address(board))
     board.expect(line("Client connected"), 5, since=pos)
     central.disconnect(conn)
