@@ -14,10 +14,13 @@ Limits and errors
 - Bad argument types and values raise TypeError/ValueError whose message
   names the argument.
 - A peer that disappears (hangs up) during `services()` or `read()` makes
-  the call raise OSError at once; a peer that goes silent during `read()`
+  the call raise OSError(ENOTCONN) at once; a peer that goes silent during `read()`
   makes it raise OSError(ETIMEDOUT) at the ATT transaction timeout (30 s,
   Vol 3 Part F 3.3.3), not later; the board then connects to another peer
   and reads.
+
+Blocking calls work inside a callback: a notification handler runs
+services(), read() and write().
 
 Pycom's known failures, each a regression test
 - `connect(mac, timeout=2000)` to an address nobody uses raises
@@ -222,7 +225,7 @@ def test_peer_hanging_up_during_services_raises(air, board):
     gone, _ = named_peer(air, "gone", b"never read")
     ok, _ = named_peer(air, "ok", b"read me")
     pycom_central(board)
-    board.exec("conn = find_connect('gone')\nprint('CONNECTED', conn.isconnected())", 20)
+    board.exec("import errno\nconn = find_connect('gone')\nprint('CONNECTED', conn.isconnected())", 20)
     seen = air.call(gate_responses, gone, drop=True)
     pos = board.exec_nowait(
         """\
@@ -231,13 +234,14 @@ try:
     conn.services()
     print('SERVICES returned')
 except OSError as e:
-    print('SERVICES', type(e).__name__, time.ticks_diff(time.ticks_ms(), t0))
+    print('SERVICES', type(e).__name__, (e.args[0] if e.args else None) == errno.ENOTCONN, time.ticks_diff(time.ticks_ms(), t0))
 print('ISCONNECTED', conn.isconnected())
 """
     )
     _peer_drops(air, gone, seen)
-    m = board.expect(r"SERVICES (\w+) (\d+)", 35, since=pos)
+    m = board.expect(r"SERVICES (\w+) (\w+)", 35, since=pos)
     assert m.group(1) != "returned"
+    assert m.group(2) == "True", f"OSError(ENOTCONN) expected: {m.group(0)}"
     board.expect(line("ISCONNECTED False"), 5, since=pos)
     board.wait_prompt(5)
     out = board.exec("c = find_connect('ok')\nprint('READ', find_char(c, 0xFFE1).read())\nc.disconnect()", 30)
@@ -249,7 +253,7 @@ def test_peer_hanging_up_during_read_raises(air, board):
     gone, _ = named_peer(air, "gone", b"never read")
     ok, _ = named_peer(air, "ok", b"read me")
     pycom_central(board)
-    board.exec("conn = find_connect('gone')\nch = find_char(conn, 0xFFE1)", 20)
+    board.exec("import errno\nconn = find_connect('gone')\nch = find_char(conn, 0xFFE1)", 20)
     seen = air.call(gate_responses, gone, drop=True)
     pos = board.exec_nowait(
         """\
@@ -257,13 +261,14 @@ t0 = time.ticks_ms()
 try:
     print('READ returned', ch.read())
 except OSError as e:
-    print('READ', type(e).__name__, time.ticks_diff(time.ticks_ms(), t0))
+    print('READ', type(e).__name__, (e.args[0] if e.args else None) == errno.ENOTCONN, time.ticks_diff(time.ticks_ms(), t0))
 print('ISCONNECTED', conn.isconnected())
 """
     )
     _peer_drops(air, gone, seen)
-    m = board.expect(r"READ (\w+) ", 35, since=pos)
+    m = board.expect(r"READ (\w+) (\w+)", 35, since=pos)
     assert m.group(1) != "returned"
+    assert m.group(2) == "True", f"OSError(ENOTCONN) expected: {m.group(0)}"
     board.expect(line("ISCONNECTED False"), 5, since=pos)
     board.wait_prompt(5)
     out = board.exec("c = find_connect('ok')\nprint('READ', find_char(c, 0xFFE1).read())\nc.disconnect()", 30)
@@ -283,7 +288,7 @@ t0 = time.ticks_ms()
 try:
     print('READ returned', ch.read())
 except OSError as e:
-    print('READ', type(e).__name__, e.args[0] == errno.ETIMEDOUT, time.ticks_diff(time.ticks_ms(), t0))
+    print('READ', type(e).__name__, (e.args[0] if e.args else None) == errno.ETIMEDOUT, time.ticks_diff(time.ticks_ms(), t0))
 """,
         60,
     )
@@ -416,6 +421,42 @@ ch.callback(trigger=Bluetooth.CHAR_NOTIFY_EVENT, handler=h)
     board.expect(line("NTF b'new value'"), 5, since=pos)
     out = board.exec("print('V', ch.value())\nprint('R2', ch.read())\nprint('V2', ch.value())", 15)
     assert out.splitlines() == ["V b'new value'", "R2 b'new value'", "V2 b'new value'"], out
+    assert_no_traceback(board)
+
+
+def test_blocking_calls_work_inside_a_callback(air, board):
+    """Issue 8: blocking calls work when called from inside a callback. A
+    notification handler discovers the services again, reads the
+    characteristic and writes it."""
+    cb_peer, bumble_ch = named_peer(air, "incb", b"first")
+    pycom_central(board)
+    board.exec(
+        """\
+conn = find_connect('incb')
+ch = find_char(conn, 0xFFE1)
+def h(c, data):
+    print('IN_CB', data[1], [hex(s.uuid()) for s in conn.services()][-1], c.read())
+    c.write(b'written in a callback')
+    print('WROTE')
+ch.callback(trigger=Bluetooth.CHAR_NOTIFY_EVENT, handler=h)
+""",
+        30,
+    )
+
+    def subscribed():
+        return air.call(lambda: any(subs.get(bumble_ch.handle) for subs in cb_peer.device.gatt_server.subscribers.values()))
+
+    wait_until(subscribed, 5, "the board to enable notifications")
+    pos = board.mark()
+
+    async def _notify():
+        bumble_ch.value = b"second"
+        await cb_peer.device.notify_subscribers(bumble_ch)
+
+    air.run(_notify(), 5)
+    board.expect(line("IN_CB b'second' 0xffe0 b'second'"), 15, since=pos)
+    board.expect(line("WROTE"), 10, since=pos)
+    assert air.call(lambda: bytes(bumble_ch.value)) == b"written in a callback"
     assert_no_traceback(board)
 
 
