@@ -16,6 +16,8 @@ firmware, on the same virtual air.
    gets `(char, (32, value))` for each notification, in order, none lost,
    `char.value()` holding that value; then a one-argument handler (older
    firmware's form, §8.2) gets the char, whose value() is the new value.
+3. Pycom on both boards: UUIDs and int/str value encodings survive the
+   trip (§9), value(int) is big-endian, a write reaches the server.
 """
 
 from __future__ import annotations
@@ -112,5 +114,63 @@ ch.callback(trigger=Bluetooth.CHAR_NOTIFY_EVENT, handler=h1)
     seen = [v for _e, v, _s, _f in ntf2] + [v for _s, v in ntf1]
     first = sent.index(seen[0])
     assert seen == sent[first : first + len(seen)], (seen, sent)
+    assert_no_traceback(client)
+    assert_no_traceback(server)
+
+
+V1234 = bytes([0x12, 0x34])
+V12345678 = bytes([0x12, 0x34, 0x56, 0x78])
+VABCD = bytes([0xAB, 0xCD])
+VF2 = bytes([0xF2])
+
+
+def test_pycom_central_against_pycom_server(two_boards):
+    """Pycom on both sides (reference §9): UUIDs given to service() and
+    characteristic() come back identical from uuid() on the other board
+    (128-bit as the same 16 bytes, 16-bit as ints); int values are
+    big-endian in 1, 2 or 4 bytes (§9.1; the issue takes big-endian for
+    value(int) too, not the firmware's little-endian 2-byte bug, §13 item
+    9); str values are their bytes; a write lands in the server's value()."""
+    server, client = two_boards
+    out = server.exec(
+        """\
+from network import Bluetooth
+bt = Bluetooth()
+bt.set_advertisement(name='pyserver')
+s1 = bt.service(uuid=b'1234567890123456', nbr_chars=3)
+c1 = s1.characteristic(uuid=b'ab34567890123456', value=0x1234)
+c2 = s1.characteristic(uuid=0x2A19, value=0x12345678)
+c3 = s1.characteristic(uuid=0xFFE1, value='text')
+bt.advertise(True)
+print('VALUES', c1.value(), c2.value(), c3.value())
+""",
+        15,
+    )
+    assert out.strip() == f"VALUES {V1234!r} {V12345678!r} b'text'", out
+    pycom_central(client)
+    out = client.exec(
+        """\
+conn = find_connect('pyserver')
+svcs = conn.services()
+print('SVCS', [s.uuid() for s in svcs])
+s = [s for s in svcs if s.uuid() == b'1234567890123456'][0]
+chars = s.characteristics()
+print('CHARS', [c.uuid() for c in chars])
+print('READS', [c.read() for c in chars])
+""",
+        30,
+    )
+    lines = out.splitlines()
+    assert lines[0].startswith("SVCS [") and "b'1234567890123456'" in lines[0], out
+    assert lines[1] == "CHARS [b'ab34567890123456', 10777, 65505]", out
+    assert lines[2] == f"READS [{V1234!r}, {V12345678!r}, b'text']", out
+
+    # value(int) on the server, read by the client: big-endian
+    server.exec("c1.value(0xABCD)\nc2.value(0x12345678)\nc3.value(0xF2)", 10)
+    out = client.exec("print('READS', [c.read() for c in chars])", 15)
+    assert out.strip() == f"READS [{VABCD!r}, {V12345678!r}, {VF2!r}]", out
+    client.exec("chars[2].write(b'from pycom')", 15)
+    assert server.exec("print('V', c3.value())", 10).strip() == "V b'from pycom'"
+    client.exec("conn.disconnect()", 10)
     assert_no_traceback(client)
     assert_no_traceback(server)
