@@ -10,7 +10,7 @@ import ble
 import utime
 
 NAME = 'mpble-ntf'
-COUNT = 10
+COUNT = 15
 ZERO16 = bytearray(16)
 state = {'ready': False, 'conn': None}
 
