@@ -27,6 +27,7 @@ Pycom facts used (../shared/reference/pycom-bluetooth-api.md):
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Optional
@@ -43,7 +44,6 @@ from qpy_common import (
     board_address,
     demos_dir,
     hci_commands,
-    line,
     lines_in_order,
     peer_serve,
 )
@@ -54,6 +54,14 @@ DEMO_NAMES = (
     "scan_resolve_adv_data.py",
     "advertise_with_connection_events.py",
 )
+
+
+def line(text: str) -> re.Pattern:
+    """A regex matching `text` as one whole output line. Pycom callbacks
+    often print while the REPL is idle, i.e. right after its '>>> ' prompt
+    (the seed examples return to the REPL and their handlers print there),
+    so the prompt may precede the text."""
+    return re.compile(r"(?m)^(?:>>> )*" + re.escape(text) + r"\r?$")
 
 
 def pycom_demo_path(name: str) -> Path:

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import re
 
-from pycom_peers import pycom_central, wait_until
-from qpy_common import assert_no_traceback, att_pdus_to_board, line, scripts_dir, start_demo
+from pycom_peers import line, pycom_central, wait_until
+from qpy_common import assert_no_traceback, att_pdus_to_board, scripts_dir, start_demo
 
 
 def test_pycom_central_reads_quecpython_server_demo(two_boards):

@@ -42,8 +42,8 @@ import time
 
 from bumble.hci import OwnAddressType
 
-from pycom_peers import TEST_CHAR, TEST_SERVICE, find_chr, gate_responses, named_peer, pycom_central, wait_until
-from qpy_common import adv_data_with_name, assert_no_traceback, board_address, line
+from pycom_peers import TEST_CHAR, TEST_SERVICE, find_chr, gate_responses, line, named_peer, pycom_central, wait_until
+from qpy_common import adv_data_with_name, assert_no_traceback, board_address
 
 
 def test_fifth_connection_raises_and_four_links_keep_working(air, board):
