@@ -384,7 +384,7 @@ TEST_SERVICE = UUID.from_16_bits(0xFFE0)
 TEST_CHAR = UUID.from_16_bits(0xFFE1)
 
 
-def test_services(value: bytes) -> list:
+def ffe0_services(value: bytes) -> list:
     """One service 0xFFE0 with a read|write|notify characteristic 0xFFE1
     holding `value` (and its CCCD, which Bumble adds)."""
     P = Characteristic.Properties
@@ -394,10 +394,10 @@ def test_services(value: bytes) -> list:
 
 def named_peer(air, name: str, value: bytes, interval_ms: float = 50.0):
     """A powered-on Bumble peripheral advertising the Complete Local Name
-    `name` and serving test_services(value). Returns (peer, characteristic)."""
+    `name` and serving ffe0_services(value). Returns (peer, characteristic)."""
     peer = air.add_peer(name=name)
     peer.power_on()
-    services = air.call(test_services, value)
+    services = air.call(ffe0_services, value)
     peer_serve(peer, services, adv_data_with_name(name.encode()), interval_ms=interval_ms)
     return peer, services[0].characteristics[0]
 

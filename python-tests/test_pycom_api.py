@@ -23,7 +23,7 @@ import time
 
 from bumble.hci import OwnAddressType
 
-from pycom_peers import named_peer, pycom_central, test_services, wait_until
+from pycom_peers import named_peer, pycom_central, ffe0_services, wait_until
 from qpy_common import adv_data_with_name, assert_no_traceback, board_address
 
 
@@ -56,17 +56,18 @@ def test_get_adv_is_a_named_tuple(air, board):
 a = find_adv('fields')
 print('MAC', a.mac, a[0] == a.mac)
 print('TYPES', a.addr_type, a.adv_type, a.rssi, a[1:4] == (a.addr_type, a.adv_type, a.rssi))
-print('DATA', type(a.data).__name__, a.data[:12], a[4] == a.data)
+print('DATA', type(a.data).__name__, a.data[:11], a[4] == a.data)
 """,
         20,
     )
     mac = bytes(peer.random_address)[::-1]
     adv = adv_data_with_name(b"fields")
+    assert len(adv) == 11
     assert out.splitlines() == [
         f"MAC {mac!r} True",
         # random static address (1), ADV_IND/SCAN_RSP masked (0), Bumble's -50 dBm
         "TYPES 1 0 -50 True",
-        f"DATA bytes {adv[:12]!r} True",
+        f"DATA bytes {adv!r} True",
     ], out
     assert_no_traceback(board)
 
@@ -142,7 +143,7 @@ def test_connect_takes_a_hex_string(air, board):
     peer.power_on()
 
     async def _go():
-        peer.device.add_services(test_services(b"by string"))
+        peer.device.add_services(ffe0_services(b"by string"))
         await peer.device.start_advertising(
             advertising_data=adv_data_with_name(b"hexaddr"),
             own_address_type=OwnAddressType.PUBLIC,
