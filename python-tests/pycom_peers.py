@@ -61,7 +61,7 @@ def line(text: str) -> re.Pattern:
     often print while the REPL is idle, i.e. right after its '>>> ' prompt
     (the seed examples return to the REPL and their handlers print there),
     so the prompt may precede the text."""
-    return re.compile(r"(?m)^(?:>>> )*" + re.escape(text) + r"\r?$")
+    return re.compile(r"(?m)(?:^|(?<=>>> ))" + re.escape(text) + r"\r?$")
 
 
 def pycom_demo_path(name: str) -> Path:
