@@ -42,7 +42,17 @@ import time
 
 from bumble.hci import OwnAddressType
 
-from pycom_peers import TEST_CHAR, TEST_SERVICE, find_chr, gate_responses, line, named_peer, pycom_central, wait_until
+from pycom_peers import (
+    TEST_CHAR,
+    TEST_SERVICE,
+    find_chr,
+    gate_responses,
+    line,
+    named_peer,
+    pycom_central,
+    spec_create_connection_cancel,
+    wait_until,
+)
 from qpy_common import adv_data_with_name, assert_no_traceback, board_address
 
 
@@ -305,6 +315,8 @@ except OSError as e:
 
 
 def test_connect_honours_its_timeout(air, board):
+    # the board's virtual controller ends a cancelled attempt as the spec says
+    spec_create_connection_cancel(air, board.slot)
     ok, _ = named_peer(air, "ok", b"read me")
     pycom_central(board)
     out = board.exec(
