@@ -175,7 +175,10 @@ def pycom(firmware: Path, captures_dir: Path, captures: list, pty: bool) -> bool
                 text = board.transcript[pos:].replace("\r\n", "\n")
                 board.close()
             # the example's output, without the paste-mode echo of its source
-            say("\n".join(ln for ln in text.split("\n") if not ln.startswith(("=== ", "paste mode;")) and ln != "==="))
+            shown = [ln for ln in text.split("\n") if not ln.startswith(("=== ", "paste mode;")) and ln != "==="]
+            if len(shown) > 40:  # the scan example prints every report for 20 s
+                shown = shown[:30] + [f"... ({len(shown) - 35} more lines) ..."] + shown[-5:]
+            say("\n".join(shown))
             if air.errors:
                 say("virtual air errors:\n" + "\n".join(air.errors))
         results.append((name, job, ok, why))
