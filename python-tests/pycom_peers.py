@@ -60,8 +60,10 @@ def line(text: str) -> re.Pattern:
     """A regex matching `text` as one whole output line. Pycom callbacks
     often print while the REPL is idle, i.e. right after its '>>> ' prompt
     (the seed examples return to the REPL and their handlers print there),
-    so the prompt may precede the text."""
-    return re.compile(r"(?m)(?:^|(?<=>>> ))" + re.escape(text) + r"\r?$")
+    so the prompt may precede the text. On the raw REPL (bare-metal
+    boards) a script's first line follows the REPL's '>OK', and a callback
+    at the idle raw REPL prints after its '\\x04>' prompt."""
+    return re.compile(r"(?m)(?:^|(?<=>>> )|(?<=>OK)|(?<=\x04>))" + re.escape(text) + r"\r?$")
 
 
 def pycom_demo_path(name: str) -> Path:
