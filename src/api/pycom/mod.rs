@@ -103,6 +103,9 @@ pub mod err {
     pub const TABLE_FULL: i32 = 9;
     /// `connect()` ended with an HCI error (status in the low byte).
     pub const CONNECT_FAILED: i32 = 10;
+    /// The peer did not answer a request within the ATT transaction
+    /// timeout (30 s, Vol 3 Part F 3.3.3).
+    pub const TIMED_OUT: i32 = 11;
     /// Still running.
     pub const PENDING: i32 = -1;
 }
@@ -318,16 +321,13 @@ pub fn encode_int_be(v: i64) -> ([u8; 4], usize) {
     (out, n)
 }
 
-/// An int as `GATTSCharacteristic.value(int)` stores it (reference §9.1):
-/// 1 byte if ≤ 0xFF, else 2 bytes little-endian (the firmware's 4-byte
-/// branch is unreachable: `value(0x12345678)` stores `78 56`).
+/// An int as `GATTSCharacteristic.value(int)` stores it: the same
+/// big-endian 1/2/4 bytes as initial values. The firmware's setter copies
+/// memory instead (little-endian, cut to 2 bytes: `value(0x12345678)`
+/// stored `78 56`, reference §9.1), a plain bug that is not copied
+/// (docs/DECISIONS.md).
 pub fn encode_int_setter(v: i64) -> ([u8; 4], usize) {
-    let v = v as u32;
-    let b = v.to_le_bytes();
-    let n = if v <= 0xFF { 1 } else { 2 };
-    let mut out = [0u8; 4];
-    out[..n].copy_from_slice(&b[..n]);
-    (out, n)
+    encode_int_be(v)
 }
 
 impl Pycom {
@@ -1092,7 +1092,9 @@ impl Pycom {
                 // A discovery ends with Attribute Not Found (0x0A) when the
                 // server has nothing more (Vol 3 Part G 4.4.1): success.
                 let ok = att_error == 0 || (discovery && att_error == 0x0A);
-                let result = if !ok {
+                let result = if att_error == crate::gatt::client::ERROR_TIMEOUT {
+                    err::TIMED_OUT
+                } else if !ok {
                     err::FAILED
                 } else if self.gattc.overflow {
                     err::NO_MEMORY
