@@ -10,7 +10,8 @@ Bumble peers on the same air can reach it).
 1. The raw REPL over the serial line: the soft reset the harness does on
    open, output, errors, Ctrl-C.
 2. The vendor demo ble_server.py, run unchanged on the serial board, read by
-   a Bumble central: the assertions of test_qpy_server's MTU-then-read test.
+   a Bumble central: the assertions of test_qpy_server's MTU-then-read test,
+   and more of that file's tests with the serial board as their board.
 3. The plugin as users get it: `pip install ./python-tests` (into a
    target folder, no network), then a user's own test file, the README's
    example, run by pytest with `--board serial:/dev/pts/N` and nothing else.
@@ -111,6 +112,25 @@ def test_serial_board_demo_read_by_a_bumble_central(air, serial_board, peer):
     # central connects, exchanges MTU 247 and reads the 244-byte value in
     # one Read Request (the demo's callback lines checked on the way).
     server.test_demo_mtu_exchange_then_single_read(air, serial_board, peer)
+    assert_no_traceback(serial_board)
+
+
+@pytest.mark.parametrize(
+    "server_test",
+    [
+        "test_demo_advertising_and_scan_response",
+        "test_demo_connect_notification_on_handle_3",
+        "test_demo_gatt_table",
+        "test_demo_write_events",
+        "test_demo_disconnect",
+    ],
+)
+def test_serial_board_runs_the_server_demo_tests(serial_board, peer, server_test):
+    # The server demo's own tests, unchanged, with the serial board as
+    # their board: advertising bytes (seen on the air and in the HCI log),
+    # the notification sent on connect, the GATT table, write events and
+    # disconnect.
+    getattr(server, server_test)(serial_board, peer)
     assert_no_traceback(serial_board)
 
 
