@@ -104,7 +104,9 @@ def test_close_reaps_the_process(make_board):
 def test_cpu_time_reading(make_board):
     b = make_board(hci=None)
     before = b.cpu_time()
-    b.exec("t = __import__('time').ticks_ms()\nwhile __import__('time').ticks_diff(__import__('time').ticks_ms(), t) < 500:\n    pass\n")
+    # 1.5 s of busy loop: on a loaded machine (2 cores shared by several
+    # builds) the firmware may get well under one core.
+    b.exec("t = __import__('time').ticks_ms()\nwhile __import__('time').ticks_diff(__import__('time').ticks_ms(), t) < 1500:\n    pass\n")
     assert b.cpu_time() - before > 0.3
 
 
