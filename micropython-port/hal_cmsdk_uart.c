@@ -348,8 +348,19 @@ void mpble_hal_wait_rx(uint32_t timeout_ms) {
     mps2_idle_irq_masked(timeout_ms);
 }
 
+// Set while mpble_hal_interrupt_begin() has the interrupt char on for
+// callbacks run from the REPL's wait.
+static bool hal_repl_interrupt;
+
 bool mpble_hal_script_running(void) {
-    return !mps2_waiting_for_input();
+    // pyexec turns Ctrl-C on only while it executes code, and off again
+    // before anything else: also before it runs the scheduler once more
+    // after an uncaught exception (mp_handle_pending(false)), which is not
+    // the script any more (unix asks its SIGINT handler the same way).
+    // "Not waiting for input" is not enough: that pass would count as the
+    // script, and a Ctrl-C'ed script would run every queued callback
+    // there before the prompt came back.
+    return mp_interrupt_char == CHAR_CTRL_C && !hal_repl_interrupt && !mps2_waiting_for_input();
 }
 
 bool mpble_hal_interrupt_begin(void) {
@@ -358,6 +369,7 @@ bool mpble_hal_interrupt_begin(void) {
     if (mpble_hal_script_running()) {
         return false;
     }
+    hal_repl_interrupt = true;
     mp_hal_set_interrupt_char(CHAR_CTRL_C);
     return true;
 }
@@ -365,6 +377,7 @@ bool mpble_hal_interrupt_begin(void) {
 void mpble_hal_interrupt_end(bool begun) {
     if (begun) {
         mp_hal_set_interrupt_char(-1);
+        hal_repl_interrupt = false;
     }
 }
 
