@@ -37,6 +37,7 @@ import time
 from mpble_harness import firmware_path
 
 from qpy_common import assert_no_traceback, board_address, scripts_dir
+import test_mpble_stats as mpble_stats
 import test_port_interrupt as port_interrupt
 import test_qpy_client_demo as client_demo
 import test_qpy_flood as flood
@@ -149,6 +150,13 @@ def test_ctrl_c_stops_a_script_stuck_in_slow_callbacks_on_qemu(air, make_board, 
     # delivered there (4 s per slow callback) before the prompt.
     board = make_board(air.add_controller(), kind="qemu")
     port_interrupt.test_ctrl_c_stops_a_script_stuck_in_slow_callbacks(board, peer)
+
+
+def test_stats_count_a_frame_on_an_unserved_channel_on_qemu(air, make_board, peer):
+    # The unix test, unchanged, on a qemu board: the drop counters of
+    # ble.mpbleStats() through the raw REPL.
+    board = make_board(air.add_controller(), kind="qemu")
+    mpble_stats.test_a_frame_on_an_unserved_channel_is_counted(air, board, peer)
 
 
 def test_idle_qemu_board_sleeps(air, make_board):
