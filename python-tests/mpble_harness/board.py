@@ -56,7 +56,13 @@ class BoardError(AssertionError):
 
 
 def repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
+    """The mpble checkout this harness is in; for a copy installed with pip
+    (no checkout around it), the current directory: point MPBLE_FIRMWARE /
+    MPBLE_QEMU_FIRMWARE at the firmware then."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "micropython-port").is_dir():
+        return root
+    return Path.cwd()
 
 
 BOARD_KINDS = ("unix", "qemu", "serial")
