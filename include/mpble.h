@@ -7,6 +7,40 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Results of the `mpble_pycom_*` calls (`api::pycom::err`).
+#define MPBLE_PYCOM_PENDING -1
+
+#define MPBLE_PYCOM_OK 0
+
+#define MPBLE_PYCOM_BUSY 1
+
+#define MPBLE_PYCOM_FAILED 2
+
+#define MPBLE_PYCOM_NOT_CONNECTED 3
+
+#define MPBLE_PYCOM_NO_MEMORY 4
+
+#define MPBLE_PYCOM_INVALID 5
+
+#define MPBLE_PYCOM_NOT_READY 6
+
+#define MPBLE_PYCOM_AGAIN 7
+
+#define MPBLE_PYCOM_NOT_LAST_SERVICE 8
+
+#define MPBLE_PYCOM_TABLE_FULL 9
+
+#define MPBLE_PYCOM_CONNECT_FAILED 10
+
+// The first value of each Pycom callback tuple (`api::pycom::tuple`).
+#define MPBLE_PYCOM_TUPLE_BLUETOOTH 0
+
+#define MPBLE_PYCOM_TUPLE_CHAR 1
+
+#define MPBLE_PYCOM_TUPLE_READ 2
+
+#define MPBLE_PYCOM_TUPLE_NOTIFY 3
+
 // Maximum number of values in one event tuple.
 #define MPBLE_EVENT_MAX_ARGS 9
 
@@ -468,8 +502,23 @@ void mpble_pycom_activate(int64_t mtu);
 // Whether `Bluetooth()` is in force.
 bool mpble_pycom_is_active(void);
 
-// `deinit()`: Pycom forgets everything (the port also stops the stack).
-void mpble_pycom_deactivate(void);
+// `deinit()`: Pycom forgets everything and the stack stops (every link
+// dropped, the controller reset; `mpble_state` reads Off once done).
+void mpble_pycom_deinit(uint32_t now_ms);
+
+// `set_advertisement_params(...)`: -1 for an omitted value.
+int32_t mpble_pycom_set_adv_params(int64_t adv_int_min,
+                                   int64_t adv_int_max,
+                                   int64_t adv_type,
+                                   int64_t own_addr_type,
+                                   int64_t channel_map,
+                                   int64_t adv_filter_policy);
+
+// `set_advertisement_raw(raw)`.
+//
+// # Safety
+// `raw` must be null or valid for reads of `len` bytes.
+int32_t mpble_pycom_set_adv_raw(const uint8_t *raw, size_t len);
 
 // `Bluetooth.callback(trigger, ...)`.
 void mpble_pycom_set_trigger(uint8_t trigger);
@@ -581,11 +630,12 @@ int32_t mpble_pycom_read_reply(size_t conn, uint8_t status, const uint8_t *data,
 // `out` must be null or valid for writes of 4 bytes.
 size_t mpble_pycom_encode_int(int64_t v, bool setter, uint8_t *out);
 
-// `connect(mac, addr_type=)`: `mac` 6 bytes MSB first.
+// `connect(mac, addr_type=)`: `mac` 6 bytes MSB first; `addr_type` -1
+// when not given (the type the device advertised with).
 //
 // # Safety
 // `mac` must be valid for reads of 6 bytes.
-int32_t mpble_pycom_connect(uint8_t addr_type, const uint8_t *mac);
+int32_t mpble_pycom_connect(int32_t addr_type, const uint8_t *mac);
 
 // Where `connect()` stands: -1 pending, 0 connected (`*value` = the link),
 // or an error code (`*value` = the HCI status for CONNECT_FAILED).

@@ -36,6 +36,8 @@ KEYS = {
     "h4_sco_iso_dropped",
     "events_dropped",
     "qpy_events_dropped",
+    "pycom_events_dropped",
+    "adv_fifo_dropped",
 }
 UNSERVED_CID = 0x0044
 

@@ -714,6 +714,44 @@ pub extern "C" fn mpble_qpy_exchange_mtu(connect_id: i64, mtu: i64) -> i32 {
 // (0 = done); the port turns the others into Pycom's exceptions.
 // ---------------------------------------------------------------------------
 
+/// Results of the `mpble_pycom_*` calls (`api::pycom::err`).
+pub const MPBLE_PYCOM_PENDING: i32 = -1;
+pub const MPBLE_PYCOM_OK: i32 = 0;
+pub const MPBLE_PYCOM_BUSY: i32 = 1;
+pub const MPBLE_PYCOM_FAILED: i32 = 2;
+pub const MPBLE_PYCOM_NOT_CONNECTED: i32 = 3;
+pub const MPBLE_PYCOM_NO_MEMORY: i32 = 4;
+pub const MPBLE_PYCOM_INVALID: i32 = 5;
+pub const MPBLE_PYCOM_NOT_READY: i32 = 6;
+pub const MPBLE_PYCOM_AGAIN: i32 = 7;
+pub const MPBLE_PYCOM_NOT_LAST_SERVICE: i32 = 8;
+pub const MPBLE_PYCOM_TABLE_FULL: i32 = 9;
+pub const MPBLE_PYCOM_CONNECT_FAILED: i32 = 10;
+const _: () = {
+    use crate::api::pycom::err;
+    assert!(MPBLE_PYCOM_PENDING == err::PENDING && MPBLE_PYCOM_OK == err::OK);
+    assert!(MPBLE_PYCOM_BUSY == err::BUSY && MPBLE_PYCOM_FAILED == err::FAILED);
+    assert!(MPBLE_PYCOM_NOT_CONNECTED == err::NOT_CONNECTED);
+    assert!(MPBLE_PYCOM_NO_MEMORY == err::NO_MEMORY && MPBLE_PYCOM_INVALID == err::INVALID);
+    assert!(MPBLE_PYCOM_NOT_READY == err::NOT_READY && MPBLE_PYCOM_AGAIN == err::AGAIN);
+    assert!(MPBLE_PYCOM_NOT_LAST_SERVICE == err::NOT_LAST_SERVICE);
+    assert!(MPBLE_PYCOM_TABLE_FULL == err::TABLE_FULL);
+    assert!(MPBLE_PYCOM_CONNECT_FAILED == err::CONNECT_FAILED);
+};
+
+/// The first value of each Pycom callback tuple (`api::pycom::tuple`).
+pub const MPBLE_PYCOM_TUPLE_BLUETOOTH: i64 = 0;
+pub const MPBLE_PYCOM_TUPLE_CHAR: i64 = 1;
+pub const MPBLE_PYCOM_TUPLE_READ: i64 = 2;
+pub const MPBLE_PYCOM_TUPLE_NOTIFY: i64 = 3;
+const _: () = {
+    use crate::api::pycom::tuple;
+    assert!(
+        MPBLE_PYCOM_TUPLE_BLUETOOTH == tuple::BLUETOOTH && MPBLE_PYCOM_TUPLE_CHAR == tuple::CHAR
+    );
+    assert!(MPBLE_PYCOM_TUPLE_READ == tuple::READ && MPBLE_PYCOM_TUPLE_NOTIFY == tuple::NOTIFY);
+};
+
 /// Writes `v` through `out` if it is not null.
 ///
 /// # Safety
@@ -742,7 +780,7 @@ unsafe fn copy_out(src: &[u8], out: *mut u8, cap: usize) -> usize {
 /// `Bluetooth()` / `init()`: Pycom hears events; `mtu` for `connect()`.
 #[no_mangle]
 pub extern "C" fn mpble_pycom_activate(mtu: i64) {
-    call(|f| f.pycom.activate(&mut f.stack.core().db, mtu));
+    call(|f| f.pycom.activate(f.stack.core(), mtu));
 }
 
 /// Whether `Bluetooth()` is in force.
@@ -751,10 +789,46 @@ pub extern "C" fn mpble_pycom_is_active() -> bool {
     with_stack(|f| f.pycom.is_active())
 }
 
-/// `deinit()`: Pycom forgets everything (the port also stops the stack).
+/// `deinit()`: Pycom forgets everything and the stack stops (every link
+/// dropped, the controller reset; `mpble_state` reads Off once done).
 #[no_mangle]
-pub extern "C" fn mpble_pycom_deactivate() {
-    call(|f| f.pycom.deactivate());
+pub extern "C" fn mpble_pycom_deinit(now_ms: u32) {
+    call(|f| {
+        f.pycom.deactivate();
+        let _ = f.stack.stop(now_ms);
+    });
+}
+
+/// `set_advertisement_params(...)`: -1 for an omitted value.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_set_adv_params(
+    adv_int_min: i64,
+    adv_int_max: i64,
+    adv_type: i64,
+    own_addr_type: i64,
+    channel_map: i64,
+    adv_filter_policy: i64,
+) -> i32 {
+    let p = [
+        adv_int_min,
+        adv_int_max,
+        adv_type,
+        own_addr_type,
+        channel_map,
+        adv_filter_policy,
+    ];
+    call(|f| f.pycom.set_adv_params(f.stack.core(), p))
+}
+
+/// `set_advertisement_raw(raw)`.
+///
+/// # Safety
+/// `raw` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_set_adv_raw(raw: *const u8, len: usize) -> i32 {
+    // SAFETY: forwarded from this function's contract.
+    let d = unsafe { bytes(raw, len) };
+    call(|f| f.pycom.set_adv_raw(f.stack.core(), d))
 }
 
 /// `Bluetooth.callback(trigger, ...)`.
@@ -1046,12 +1120,14 @@ pub unsafe extern "C" fn mpble_pycom_encode_int(v: i64, setter: bool, out: *mut 
     unsafe { copy_out(&b[..n], out, 4) }
 }
 
-/// `connect(mac, addr_type=)`: `mac` 6 bytes MSB first.
+/// `connect(mac, addr_type=)`: `mac` 6 bytes MSB first; `addr_type` -1
+/// when not given (the type the device advertised with).
 ///
 /// # Safety
 /// `mac` must be valid for reads of 6 bytes.
 #[no_mangle]
-pub unsafe extern "C" fn mpble_pycom_connect(addr_type: u8, mac: *const u8) -> i32 {
+pub unsafe extern "C" fn mpble_pycom_connect(addr_type: i32, mac: *const u8) -> i32 {
+    let addr_type = u8::try_from(addr_type).ok();
     // SAFETY: forwarded from this function's contract.
     let Ok(m) = <[u8; 6]>::try_from(unsafe { bytes(mac, 6) }) else {
         return crate::api::pycom::err::INVALID;

@@ -230,6 +230,8 @@ pub struct Pycom {
     auto_reply: Vec<ConnSlot, { config::MAX_CONNECTIONS }>,
     links: [Link; config::MAX_CONNECTIONS],
     connect: Connect,
+    /// The address types of the devices seen last, for `connect()`.
+    seen: Vec<([u8; 6], u8), { config::PYCOM_ADV_FIFO }>,
     /// A new central link whose Exchange MTU `poll` starts.
     exchange_mtu: Option<ConnSlot>,
     /// A link that came after `connect()` gave up, for `poll` to drop.
@@ -345,6 +347,7 @@ impl Pycom {
             auto_reply: Vec::new(),
             links: [NO_LINK; config::MAX_CONNECTIONS],
             connect: Connect::Idle,
+            seen: Vec::new(),
             exchange_mtu: None,
             drop_link: None,
             subscriptions: Vec::new(),
@@ -358,12 +361,24 @@ impl Pycom {
     /// `Bluetooth()` / `init()`: Pycom hears events from now on; `mtu` is
     /// what a `connect()` offers (clamped to 23..=ATT_MTU_MAX; the
     /// firmware's cap is 200, ours the core's).
-    pub fn activate(&mut self, db: &mut AttributeDb, mtu: i64) {
+    pub fn activate(&mut self, core: &mut HostCore, mtu: i64) {
+        if !self.active {
+            // Pycom's advertising defaults: connectable undirected, every
+            // 20-40 ms, all channels, public address (reference §12).
+            let mut a = core.gap.adv.params();
+            a.interval_min = 0x20;
+            a.interval_max = 0x40;
+            a.advertising_type = 0;
+            a.own_address_type = 0;
+            a.channel_map = 7;
+            a.filter_policy = 0;
+            core.gap.adv.set_params(a);
+        }
         self.active = true;
         self.mtu = mtu.clamp(config::ATT_MTU_DEFAULT as i64, config::ATT_MTU_MAX as i64) as u16;
         // Pycom's stack always serves GAP and GATT (Bluedroid does).
-        if db.is_empty() {
-            let _ = db.add_gap_gatt_services(b" ");
+        if core.db.is_empty() {
+            let _ = core.db.add_gap_gatt_services(b" ");
         }
     }
 
@@ -460,6 +475,59 @@ impl Pycom {
             }
         }
         err::OK
+    }
+
+    /// `set_advertisement_params(...)`: `[adv_int_min, adv_int_max,
+    /// adv_type, own_addr_type, channel_map, adv_filter_policy]`, -1 for an
+    /// omitted one (it keeps its value, reference §2.11). The constants are
+    /// LE Set Advertising Parameters' own codes (Vol 4 Part E 7.8.5); the
+    /// firmware checks no range, the core refuses what the command cannot
+    /// carry.
+    pub fn set_adv_params(&mut self, core: &mut HostCore, p: [i64; 6]) -> i32 {
+        let mut a = core.gap.adv.params();
+        let fits = |v: i64, lo: i64, hi: i64| v == -1 || (lo..=hi).contains(&v);
+        let ok = fits(p[0], 0x20, 0x4000)
+            && fits(p[1], 0x20, 0x4000)
+            && fits(p[2], 0, 4)
+            && fits(p[3], 0, 3)
+            && fits(p[4], 1, 7)
+            && fits(p[5], 0, 3);
+        if !ok {
+            return err::INVALID;
+        }
+        let set = |v: i64, field: &mut u16| {
+            if v != -1 {
+                *field = v as u16;
+            }
+        };
+        set(p[0], &mut a.interval_min);
+        set(p[1], &mut a.interval_max);
+        let set8 = |v: i64, field: &mut u8| {
+            if v != -1 {
+                *field = v as u8;
+            }
+        };
+        set8(p[2], &mut a.advertising_type);
+        set8(p[3], &mut a.own_address_type);
+        set8(p[4], &mut a.channel_map);
+        set8(p[5], &mut a.filter_policy);
+        core.gap.adv.set_params(a);
+        err::OK
+    }
+
+    /// `set_advertisement_raw(raw)`: the advertising packet as given (up
+    /// to 31 bytes; the firmware's off-by-one that drops the 31st is not
+    /// copied).
+    pub fn set_adv_raw(&mut self, core: &mut HostCore, raw: &[u8]) -> i32 {
+        if raw.len() > config::ADV_DATA_MAX {
+            return err::INVALID;
+        }
+        core.gap.adv.data.clear();
+        let _ = core.gap.adv.data.extend_from_slice(raw);
+        match core.refresh_adv_data(false) {
+            Ok(()) => err::OK,
+            Err(e) => host_err(e),
+        }
     }
 
     /// `advertise(enable)`.
@@ -698,7 +766,17 @@ impl Pycom {
     // -- connect ------------------------------------------------------------------
 
     /// `connect(mac, addr_type)`: `mac` MSB first, as `get_adv()` gives it.
-    pub fn connect(&mut self, core: &mut HostCore, addr_type: u8, mac: [u8; 6]) -> i32 {
+    /// Without `addr_type` the type the device advertised with is used
+    /// (Pycom's firmware assumes public, which never reaches the many
+    /// devices that advertise with a random address; docs/DECISIONS.md),
+    /// else public.
+    pub fn connect(&mut self, core: &mut HostCore, addr_type: Option<u8>, mac: [u8; 6]) -> i32 {
+        let addr_type = addr_type.unwrap_or_else(|| {
+            self.seen
+                .iter()
+                .find(|(m, _)| *m == mac)
+                .map_or(0, |(_, t)| *t)
+        });
         if matches!(self.connect, Connect::Pending) || core.gap.is_connecting() {
             return err::BUSY;
         }
@@ -1157,6 +1235,13 @@ impl Adapter for Pycom {
                 // The bit is set even when the FIFO dropped the report
                 // (reference §8.4).
                 self.fifo.push(r);
+                let mac = adv::mac_from_address(r.address);
+                if let Some(i) = self.seen.iter().position(|(m, _)| *m == mac) {
+                    self.seen.swap_remove(i);
+                } else if self.seen.is_full() {
+                    self.seen.remove(0);
+                }
+                let _ = self.seen.push((mac, r.address_type & 1));
                 self.bluetooth_event(bits::NEW_ADV_EVENT, emit);
             }
             HostEvent::MtuExchanged { conn, mtu } => {

@@ -24,7 +24,7 @@ const LINK: u16 = 0x0041;
 fn started() -> (Box<Firmware>, ScriptedController) {
     let mut fw = Box::new(Firmware::new());
     let mut ctrl = ScriptedController::new(BD_ADDR);
-    fw.call(|f| f.pycom.activate(&mut f.stack.core().db, 200));
+    fw.call(|f| f.pycom.activate(f.stack.core(), 200));
     assert_eq!(fw.call(|f| f.stack.start(0)), Ok(()));
     ctrl.settle(&mut *fw, 1);
     ctrl.take_commands();
@@ -196,7 +196,7 @@ fn services_are_discovered_and_a_lost_link_ends_the_wait() {
     let (mut fw, mut ctrl) = started();
     let mac = [0x00, 0x00, 0xB0, 0xA2, 0xD0, 0x01];
     assert_eq!(
-        fw.call(|f| f.pycom.connect(f.stack.core(), 0, mac)),
+        fw.call(|f| f.pycom.connect(f.stack.core(), Some(0), mac)),
         err::OK
     );
     assert_eq!(fw.pycom.connect_status().0, err::PENDING);
