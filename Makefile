@@ -4,7 +4,10 @@
 #   make firmware-qemu     thumbv7m staticlib + MicroPython qemu port (MPS2_AN385,
 #                          Cortex-M3) -> build/qemu-mps2/firmware.elf, and its
 #                          launcher build/qemu-mps2/micropython (README "Bare metal")
-#   make demo [DEMOS=dir]  run tools/demo.py on the vendor demos (default ../shared/demos)
+#   make demo [DEMOS=dir]  run tools/demo.py on the vendor demos (default ../shared/demos):
+#                          the QuecPython pair, then each Pycom example against its Bumble
+#                          peer, saying for each whether it did its job
+#                          (DEMO_ARGS="--only pycom" or "--only quecpython" for one vendor)
 #   make test              everything CI checks (setup, build of both firmwares,
 #                          cargo test/clippy/fmt (also --features mcu), no_std build, header check,
 #                          fuzz, pytest with the qemu tests)
@@ -142,7 +145,7 @@ setup:
 
 demo: firmware
 	@test -x $(VENV_PY) || $(ROOT)/tools/setup.sh
-	$(VENV_PY) $(ROOT)/tools/demo.py $(DEMOS)
+	$(VENV_PY) $(ROOT)/tools/demo.py $(DEMOS) $(DEMO_ARGS)
 
 # Order matters: the header check needs build.rs to have run (cargo build),
 # the pytest stage needs the firmware.
