@@ -417,7 +417,8 @@ def module_split(elf):
     """(label, (text, data, bss)) of the Rust core and of each C file of the
     module in a linked firmware: the sizes, in that ELF, of the symbols each
     object defines (static ones too). Objects are looked up beside the ELF's
-    MicroPython build (build/mp-qemu/micropython-port/); the core's symbols
+    MicroPython build (every object under build/mp-qemu/micropython-port/);
+    the core's symbols
     are those libmpble.a defines (link()'s copy, without the LLVM bitcode
     that would make nm hand the objects to an LLVM plugin)."""
     build = os.path.join(ROOT, "build", "mp-qemu", "micropython-port")
@@ -451,10 +452,12 @@ def module_split(elf):
         return out
 
     rows = [("Rust core (libmpble.a)", totals(defined(lib)))]
-    for rel in ("modble.o", "modnetwork_bt.o", "mpble_port.o", "hal_cmsdk_uart.o", os.path.join("qemu", "mps2_port.o")):
-        obj = os.path.join(build, rel)
-        if os.path.exists(obj):
-            rows.append((rel.replace(".o", ".c"), totals(defined(obj))))
+    objs = []
+    for dirpath, _dirs, files in os.walk(build):
+        objs += [os.path.join(dirpath, f) for f in files if f.endswith(".o")]
+    for obj in sorted(objs, key=lambda o: (os.path.dirname(o), o)):
+        rel = os.path.relpath(obj, build)
+        rows.append((rel[:-2] + ".c", totals(defined(obj))))
     return rows
 
 
