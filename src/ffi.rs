@@ -1119,7 +1119,7 @@ pub unsafe extern "C" fn mpble_pycom_encode_int(v: i64, setter: bool, out: *mut 
         crate::api::pycom::encode_int_be(v)
     };
     // SAFETY: forwarded from this function's contract.
-    unsafe { copy_out(&b[..n], out, 4) }
+    unsafe { copy_out(b.get(..n).unwrap_or(&[]), out, 4) }
 }
 
 /// `connect(mac, addr_type=)`: `mac` 6 bytes MSB first; `addr_type` -1
