@@ -4,7 +4,10 @@
 //! - `crypto`: the toolbox of 2.2 (e, AES-CMAC, c1, s1, f4, f5, f6, g2, ah)
 //!   and P-256 ECDH with the on-curve check;
 //! - `pdu`: every SMP PDU parsed and written (3.3-3.6);
-//! - `method`: the pairing method from both sides' parameters (2.3.5.1).
+//! - `method`: the pairing method from both sides' parameters (2.3.5.1);
+//! - `responder`, `initiator` (shared types in `session`): one LE Secure
+//!   Connections pairing, Just Works or Numeric Comparison, per role,
+//!   sans-IO (2.3.5.6, C.2.2).
 //!
 //! Until the per-link state machine is wired to the host, [`handle`]
 //! refuses every pairing attempt cleanly so that the peer does not wait
