@@ -16,7 +16,7 @@ use super::pdu::{
     AuthReq, KeyDistribution, PairingParams, Pdu, Reason, PAIRING_REQUEST, PAIRING_RESPONSE,
 };
 use super::session::{ct_eq, dh_key_with, send};
-pub use super::session::{Config, Outcome, Step, MAX_KEY_SIZE, MIN_KEY_SIZE};
+pub use super::session::{Config, Outcome, Step, MAX_KEY_SIZE, MIN_KEY_SIZE, SMP_TIMEOUT_MS};
 
 /// Where the session is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,6 +209,19 @@ impl Initiator {
         }
     }
 
+    /// The SMP timer ran out ([`SMP_TIMEOUT_MS`]): the pairing fails
+    /// without a Pairing Failed (3.4). Nothing happens if it has ended.
+    pub fn timed_out(&mut self) -> Step {
+        if matches!(self.state, State::Paired | State::Failed) {
+            return Step::default();
+        }
+        self.state = State::Failed;
+        Step {
+            outcome: Some(Outcome::TimedOut),
+            ..Step::default()
+        }
+    }
+
     /// Our user's answer to Numeric Comparison: yes sends our DHKey check
     /// Ea; no fails pairing with Numeric Comparison Failed. Ignored unless
     /// a comparison is pending.
@@ -395,6 +408,21 @@ mod tests {
                 bonded: true,
             })
         );
+    }
+
+    /// 3.4: the timer ends a running pairing silently.
+    #[test]
+    fn timeout() {
+        let mut s = Initiator::new(JUST_WORKS, key(PRIVATE_A), le(NA), A, B);
+        s.start(true);
+        let step = s.timed_out();
+        assert!(step.send.is_empty());
+        assert_eq!(step.outcome, Some(Outcome::TimedOut));
+        assert_eq!(
+            s.on_pdu(&[0x02, 0x03, 0x00, 0x09, 0x10, 0x00, 0x00]),
+            Step::default()
+        );
+        assert_eq!(s.start(true), Step::default());
     }
 
     /// One session per pairing link: keep it small (README "Footprint").

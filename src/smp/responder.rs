@@ -18,7 +18,7 @@ use super::crypto::{f4, f5, f6, g2, KeyPair, LeAddress, PublicKey, U128};
 use super::method::{self, Method};
 use super::pdu::{AuthReq, KeyDistribution, PairingParams, Pdu, Reason};
 use super::session::{ct_eq, dh_key_with, send};
-pub use super::session::{Config, Outcome, Step, MAX_KEY_SIZE, MIN_KEY_SIZE};
+pub use super::session::{Config, Outcome, Step, MAX_KEY_SIZE, MIN_KEY_SIZE, SMP_TIMEOUT_MS};
 
 /// Where the session is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,6 +236,19 @@ impl Responder {
             bonded,
         });
         step
+    }
+
+    /// The SMP timer ran out ([`SMP_TIMEOUT_MS`]): the pairing fails
+    /// without a Pairing Failed (3.4). Nothing happens if it has ended.
+    pub fn timed_out(&mut self) -> Step {
+        if matches!(self.state, State::Paired | State::Failed) {
+            return Step::default();
+        }
+        self.state = State::Failed;
+        Step {
+            outcome: Some(Outcome::TimedOut),
+            ..Step::default()
+        }
     }
 
     /// Our user's answer to Numeric Comparison: yes sends our DHKey check
@@ -579,6 +592,26 @@ mod tests {
         let full: U128 = le("69867911 69d7cd23 980522b5 94750a38");
         assert_eq!(&ltk[..7], &full[..7]);
         assert_eq!(&ltk[7..], &[0; 9]);
+    }
+
+    /// 3.4: the timer ends a running pairing silently; an ended one stays
+    /// as it was.
+    #[test]
+    fn timeout() {
+        let mut s = nc_to_compare();
+        let step = s.timed_out();
+        assert!(step.send.is_empty());
+        assert_eq!(step.outcome, Some(Outcome::TimedOut));
+        assert_eq!(s.state(), State::Failed);
+        assert_eq!(
+            s.on_pdu(&bytes(&Pdu::PairingDhKeyCheck(wire(EA_NC)))),
+            Step::default()
+        );
+        assert_eq!(s.timed_out(), Step::default());
+        // Idle (no Pairing Request yet) counts as running: the host only
+        // arms the timer once pairing starts.
+        let mut s = session();
+        assert_eq!(s.timed_out().outcome, Some(Outcome::TimedOut));
     }
 
     /// One session per pairing link: keep it small (README "Footprint").

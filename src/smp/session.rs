@@ -24,6 +24,10 @@ pub enum Outcome {
     /// Pairing failed: `local` when we sent Pairing Failed with `reason`,
     /// otherwise the peer's reason.
     Failed { reason: Reason, local: bool },
+    /// No SMP PDU for [`SMP_TIMEOUT_MS`] while pairing (3.4): nothing is
+    /// sent, and no further SMP procedure may run on this link until it
+    /// is reconnected (the host's rule to keep).
+    TimedOut,
 }
 
 /// What one PDU produced.
@@ -47,6 +51,11 @@ pub struct Config {
     /// with Authentication Requirements (2.3.5.1).
     pub mitm: bool,
 }
+
+/// The SMP timeout (Vol 3 Part H 3.4): 30 s without an SMP PDU going
+/// either way while a pairing runs. The host keeps the timer (it has the
+/// clock) and calls the session's `timed_out`.
+pub const SMP_TIMEOUT_MS: u32 = 30_000;
 
 /// The smallest key size we accept (3.5.1: 7 to 16 octets).
 pub const MIN_KEY_SIZE: u8 = 7;
