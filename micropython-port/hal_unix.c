@@ -89,6 +89,8 @@ static uint8_t hal_ring[HAL_RING_SIZE];
 static size_t hal_ring_head; // next byte to read
 static size_t hal_ring_len;
 static bool hal_ring_was_full;
+// mp_hal_ticks_us() of the reader's latest read() (reader writes, port reads).
+static uint32_t hal_rx_time_us;
 static uint64_t hal_deadline_ms = UINT64_MAX; // CLOCK_MONOTONIC ms
 static uint8_t hal_tx[HAL_TX_SIZE];
 static size_t hal_tx_head; // next byte to send
@@ -220,6 +222,7 @@ static void *hal_reader_main(void *arg) {
         if (room > 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
             size_t cap = room < sizeof(buf) ? room : sizeof(buf);
             ssize_t got = read(fd, buf, cap);
+            uint32_t got_us = (uint32_t)mp_hal_ticks_us();
             if (got < 0 && (errno == EINTR || errno == EAGAIN)) {
                 continue;
             }
@@ -250,6 +253,7 @@ static void *hal_reader_main(void *arg) {
                 tail = (tail + 1) % HAL_RING_SIZE;
             }
             hal_ring_len += (size_t)got;
+            hal_rx_time_us = got_us;
             if (hal_ring_len == HAL_RING_SIZE) {
                 hal_ring_was_full = true;
             }
@@ -484,6 +488,13 @@ size_t mpble_hal_read(uint8_t *buf, size_t cap) {
     }
     pthread_mutex_unlock(&hal_mutex);
     return n;
+}
+
+uint32_t mpble_hal_rx_time_us(void) {
+    pthread_mutex_lock(&hal_mutex);
+    uint32_t us = hal_rx_time_us;
+    pthread_mutex_unlock(&hal_mutex);
+    return us;
 }
 
 size_t mpble_hal_tx_room(void) {

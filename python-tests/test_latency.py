@@ -16,10 +16,14 @@ goal belongs to `make bench`):
 And a callback never prints inside another piece of output: while the main
 script prints long lines, callbacks print their own lines; every long line
 must come out whole.
+
+The stats call also reports what the board measured itself: callback
+latency from the packet's arrival to the callback's start.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import re
 import time
@@ -79,6 +83,17 @@ def echo_round_trips(peer, conn, count: int) -> tuple[list[float], list[str]]:
     return peer.air.run(run(), count * 3.5 + 10)
 
 
+def latency_stats(board) -> dict:
+    out = board.exec(
+        "_s = ble.mpbleStats()\n"
+        "print('LAT', [(k, _s[k]) for k in sorted(_s) if k.startswith('cb_latency')])",
+        timeout=5,
+    )
+    m = re.search(r"LAT (\[.*\])", out)
+    assert m, out
+    return dict(ast.literal_eval(m.group(1)))
+
+
 def assert_all_fast(rts: list[float], problems: list[str]) -> None:
     ms = [round(rt * 1000, 1) for rt in rts]
     assert not problems, problems
@@ -96,6 +111,13 @@ def test_echo_at_the_repl_prompt_answers_within_50_ms(board, peer):
     assert_all_fast(rts, problems)
     out = board.exec("print('ECHOED', ECHOED[0])", timeout=5)
     assert f"ECHOED {ECHOES}" in out, out
+    # The board timed those callbacks too (README "Diagnostics"): each from
+    # the Write Command's arrival to the callback's start, well within the
+    # round trip the peer saw.
+    lat = latency_stats(board)
+    assert lat["cb_latency_count"] >= ECHOES, lat
+    assert 0 < lat["cb_latency_p50_us"] <= lat["cb_latency_p99_us"] <= lat["cb_latency_max_us"], lat
+    assert lat["cb_latency_p99_us"] < MARGIN_S * 1e6, lat
     assert_no_traceback(board)
 
 
@@ -113,7 +135,9 @@ def test_echo_during_a_long_utime_sleep_answers_within_50_ms(board, peer):
 
 
 LINES = 4
-LINE_BODY = "x" * 500000
+PIECE = 100000
+PIECES = 10
+LINE_BODY = "x" * (PIECE * PIECES)
 
 
 def test_callback_output_never_lands_inside_a_long_print(board, peer):
@@ -121,11 +145,14 @@ def test_callback_output_never_lands_inside_a_long_print(board, peer):
     board.exec("SAY = True", timeout=5)
     # The main script prints long lines, each one print() call, while a
     # central keeps writing: each write's callback prints a line of its own.
+    # One print() per line, of 1 MB in 10 pieces: print() writes them one
+    # after the other with no bytecode between them, tens of milliseconds.
     code = (
         "import utime\n"
+        f"PIECES = ['x' * {PIECE}] * {PIECES}\n"
         "utime.sleep_ms(100)\n"
         f"for i in range({LINES}):\n"
-        f"    print('L%d:' % i + 'x' * {len(LINE_BODY)} + ':E')\n"
+        "    print('L%d:' % i, *PIECES, ':E', sep='')\n"
         "print('PRINTED')\n"
     )
 

@@ -539,4 +539,15 @@ pub struct MpbleStats {
     pub events_dropped: u32,
     /// QuecPython tuples that did not fit an event's payload (lost).
     pub qpy_events_dropped: u32,
+    /// Callbacks timed since start: from the arrival of the controller
+    /// packet that caused the event to the start of its Python callback
+    /// (the port measures, [`crate::api::stats::LatencyHistogram`] keeps).
+    pub cb_latency_count: u32,
+    /// Median of those times in µs (upper edge of its histogram bucket,
+    /// at most 12.5 % high); 0 while none was timed.
+    pub cb_latency_p50_us: u32,
+    /// 99th percentile in µs, the same way.
+    pub cb_latency_p99_us: u32,
+    /// The longest, exact, in µs.
+    pub cb_latency_max_us: u32,
 }
