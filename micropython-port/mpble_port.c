@@ -26,6 +26,7 @@
 
 #include "py/mphal.h"
 #include "py/objint.h"
+#include "py/smallint.h"
 #include "py/mpprint.h"
 #include "py/mpthread.h"
 #include "py/runtime.h"
@@ -184,6 +185,12 @@ static void port_flush_and_publish(uint32_t now) {
 static mp_obj_t port_value(const MpbleEvent *ev, const MpbleValue *v) {
     switch (v->kind) {
         case MPBLE_VALUE_KIND_INT:
+            // Nearly every value (ids, statuses, handles, lengths) is a
+            // small int: no allocation, unlike mp_obj_new_int_from_ll, which
+            // always builds a bignum.
+            if (v->int_value >= MP_SMALL_INT_MIN && v->int_value <= MP_SMALL_INT_MAX) {
+                return MP_OBJ_NEW_SMALL_INT((mp_int_t)v->int_value);
+            }
             return mp_obj_new_int_from_ll(v->int_value);
         case MPBLE_VALUE_KIND_BYTES:
         case MPBLE_VALUE_KIND_STR: {
