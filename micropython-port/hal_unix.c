@@ -100,6 +100,21 @@ static bool hal_stop; // mpble_hal_close() asks the reader to return
 
 static char hal_msg[256];
 
+// Copies len bytes into a ring of size at position pos (wrapping), in at
+// most two slices.
+static void hal_ring_put(uint8_t *ring, size_t size, size_t pos, const uint8_t *src, size_t len) {
+    size_t first = size - pos < len ? size - pos : len;
+    memcpy(ring + pos, src, first);
+    memcpy(ring, src + first, len - first);
+}
+
+// Copies len bytes out of a ring of size from position pos (wrapping).
+static void hal_ring_get(const uint8_t *ring, size_t size, size_t pos, uint8_t *dst, size_t len) {
+    size_t first = size - pos < len ? size - pos : len;
+    memcpy(dst, ring + pos, first);
+    memcpy(dst + first, ring, len - first);
+}
+
 uint64_t hal_unix_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -247,11 +262,8 @@ static void *hal_reader_main(void *arg) {
             // The capture frames what arrived (this thread only).
             hal_unix_snoop_rx(buf, (size_t)got);
             pthread_mutex_lock(&hal_mutex);
-            size_t tail = (hal_ring_head + hal_ring_len) % HAL_RING_SIZE;
-            for (ssize_t i = 0; i < got; i++) {
-                hal_ring[tail] = buf[i];
-                tail = (tail + 1) % HAL_RING_SIZE;
-            }
+            hal_ring_put(hal_ring, HAL_RING_SIZE, (hal_ring_head + hal_ring_len) % HAL_RING_SIZE,
+                buf, (size_t)got);
             hal_ring_len += (size_t)got;
             hal_rx_time_us = got_us;
             if (hal_ring_len == HAL_RING_SIZE) {
@@ -475,12 +487,10 @@ bool mpble_hal_is_open(void) {
 
 size_t mpble_hal_read(uint8_t *buf, size_t cap) {
     pthread_mutex_lock(&hal_mutex);
-    size_t n = 0;
-    while (n < cap && hal_ring_len > 0) {
-        buf[n++] = hal_ring[hal_ring_head];
-        hal_ring_head = (hal_ring_head + 1) % HAL_RING_SIZE;
-        hal_ring_len--;
-    }
+    size_t n = cap < hal_ring_len ? cap : hal_ring_len;
+    hal_ring_get(hal_ring, HAL_RING_SIZE, hal_ring_head, buf, n);
+    hal_ring_head = (hal_ring_head + n) % HAL_RING_SIZE;
+    hal_ring_len -= n;
     if (n > 0 && hal_ring_was_full) {
         // The reader stopped reading the descriptor while the ring was full.
         hal_ring_was_full = false;
@@ -515,11 +525,7 @@ int mpble_hal_write(const uint8_t *buf, size_t len) {
         pthread_mutex_unlock(&hal_mutex);
         return err;
     }
-    size_t tail = (hal_tx_head + hal_tx_len) % HAL_TX_SIZE;
-    for (size_t i = 0; i < len; i++) {
-        hal_tx[tail] = buf[i];
-        tail = (tail + 1) % HAL_TX_SIZE;
-    }
+    hal_ring_put(hal_tx, HAL_TX_SIZE, (hal_tx_head + hal_tx_len) % HAL_TX_SIZE, buf, len);
     hal_tx_len += len;
     // The capture frames what the core sends, in the order it is queued.
     hal_unix_snoop_tx(buf, len);
