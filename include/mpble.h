@@ -7,6 +7,40 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Results of the `mpble_pycom_*` calls (`api::pycom::err`).
+#define MPBLE_PYCOM_PENDING -1
+
+#define MPBLE_PYCOM_OK 0
+
+#define MPBLE_PYCOM_BUSY 1
+
+#define MPBLE_PYCOM_FAILED 2
+
+#define MPBLE_PYCOM_NOT_CONNECTED 3
+
+#define MPBLE_PYCOM_NO_MEMORY 4
+
+#define MPBLE_PYCOM_INVALID 5
+
+#define MPBLE_PYCOM_NOT_READY 6
+
+#define MPBLE_PYCOM_AGAIN 7
+
+#define MPBLE_PYCOM_NOT_LAST_SERVICE 8
+
+#define MPBLE_PYCOM_TABLE_FULL 9
+
+#define MPBLE_PYCOM_CONNECT_FAILED 10
+
+// The first value of each Pycom callback tuple (`api::pycom::tuple`).
+#define MPBLE_PYCOM_TUPLE_BLUETOOTH 0
+
+#define MPBLE_PYCOM_TUPLE_CHAR 1
+
+#define MPBLE_PYCOM_TUPLE_READ 2
+
+#define MPBLE_PYCOM_TUPLE_NOTIFY 3
+
 // Maximum number of values in one event tuple.
 #define MPBLE_EVENT_MAX_ARGS 9
 
@@ -127,6 +161,12 @@ typedef struct MpbleStats {
   uint32_t events_dropped;
   // QuecPython tuples that did not fit an event's payload (lost).
   uint32_t qpy_events_dropped;
+  // Pycom tuples that found no room (lost; a deferred read is then
+  // answered with the stored value).
+  uint32_t pycom_events_dropped;
+  // Pycom: advertising reports dropped because the 16-entry `get_adv()`
+  // FIFO was full (the firmware drops new ones too).
+  uint32_t adv_fifo_dropped;
   // Callbacks timed since start: from the arrival of the controller
   // packet that caused the event to the start of its Python callback
   // (the port measures, [`crate::api::stats::LatencyHistogram`] keeps).
@@ -139,6 +179,46 @@ typedef struct MpbleStats {
   // The longest, exact, in µs.
   uint32_t cb_latency_max_us;
 } MpbleStats;
+
+// One Pycom `get_adv()` report (`api::pycom::adv::AdvEntry`).
+typedef struct MpblePycomAdv {
+  // MSB first.
+  uint8_t mac[6];
+  uint8_t addr_type;
+  uint8_t adv_type;
+  int8_t rssi;
+  // Advertising data then scan response, zero padded.
+  uint8_t data[62];
+} MpblePycomAdv;
+
+// `set_advertisement(...)`'s arguments; a null pointer is an omitted one.
+typedef struct MpblePycomAdvert {
+  const uint8_t *name;
+  size_t name_len;
+  const uint8_t *manufacturer_data;
+  size_t manufacturer_data_len;
+  const uint8_t *service_data;
+  size_t service_data_len;
+  // 128-bit UUIDs (a multiple of 16 bytes), or null.
+  const uint8_t *service_uuid;
+  size_t service_uuid_len;
+  // An int UUID, used when `service_uuid_is_int`.
+  uint32_t service_uuid_int;
+  bool service_uuid_is_int;
+} MpblePycomAdvert;
+
+// One result of a Pycom client discovery (`api::pycom::Record`).
+typedef struct MpblePycomRecord {
+  // Service start, characteristic declaration or descriptor handle.
+  uint16_t handle;
+  // Service end group handle, or characteristic value handle.
+  uint16_t end;
+  uint8_t properties;
+  // 2 or 16.
+  uint8_t uuid_len;
+  // Little-endian, as on air.
+  uint8_t uuid[16];
+} MpblePycomRecord;
 
 #ifdef __cplusplus
 extern "C" {
@@ -431,6 +511,208 @@ int32_t mpble_qpy_write_chara_no_rsp(int64_t connect_id,
 
 // `ble.exchangeMtu(connect_id, mtu_size)`. Event 20.
 int32_t mpble_qpy_exchange_mtu(int64_t connect_id, int64_t mtu);
+
+// `Bluetooth()` / `init()`: Pycom hears events; `mtu` for `connect()`.
+void mpble_pycom_activate(int64_t mtu);
+
+// Whether `Bluetooth()` is in force.
+bool mpble_pycom_is_active(void);
+
+// `deinit()`: Pycom forgets everything and the stack stops (every link
+// dropped, the controller reset; `mpble_state` reads Off once done).
+void mpble_pycom_deinit(uint32_t now_ms);
+
+// `set_advertisement_params(...)`: -1 for an omitted value.
+int32_t mpble_pycom_set_adv_params(int64_t adv_int_min,
+                                   int64_t adv_int_max,
+                                   int64_t adv_type,
+                                   int64_t own_addr_type,
+                                   int64_t channel_map,
+                                   int64_t adv_filter_policy);
+
+// `set_advertisement_raw(raw)`.
+//
+// # Safety
+// `raw` must be null or valid for reads of `len` bytes.
+int32_t mpble_pycom_set_adv_raw(const uint8_t *raw, size_t len);
+
+// `Bluetooth.callback(trigger, ...)`.
+void mpble_pycom_set_trigger(uint8_t trigger);
+
+// `Bluetooth.events()`: read and cleared.
+uint8_t mpble_pycom_take_events(void);
+
+// `start_scan(timeout_s)`.
+int32_t mpble_pycom_start_scan(int64_t timeout_s, uint32_t now_ms);
+
+// `stop_scan()`.
+int32_t mpble_pycom_stop_scan(void);
+
+// `isscanning()`.
+bool mpble_pycom_is_scanning(void);
+
+// `get_adv()`: pops the oldest report into `out`; false when none.
+//
+// # Safety
+// `out` must be null or valid for writes of one `MpblePycomAdv`.
+bool mpble_pycom_get_adv(struct MpblePycomAdv *out);
+
+// `resolve_adv_data(data, data_type)`: returns 0 (None), 1 (an int in
+// `*int_out`), 2 (a str) or 3 (bytes), the last two as
+// `data[*offset..*offset + *len]`. Pure: no lock needed, none taken.
+//
+// # Safety
+// `data` must be null or valid for reads of `len` bytes; the out pointers
+// null or writable.
+uint8_t mpble_pycom_resolve(const uint8_t *data,
+                            size_t len,
+                            int64_t data_type,
+                            int32_t *int_out,
+                            size_t *offset,
+                            size_t *found_len);
+
+// `set_advertisement(...)`.
+//
+// # Safety
+// `a` must be valid for reads; each of its pointers null or valid for
+// reads of its length.
+int32_t mpble_pycom_set_advertisement(const struct MpblePycomAdvert *a);
+
+// `advertise(enable)`.
+int32_t mpble_pycom_advertise(bool on);
+
+// `disconnect_client()`.
+void mpble_pycom_disconnect_client(void);
+
+// `service(uuid, isprimary)`: `uuid` is 2 or 16 little-endian bytes.
+// Returns the service's index, or minus an error code.
+//
+// # Safety
+// `uuid` must be null or valid for reads of `uuid_len` bytes.
+int32_t mpble_pycom_add_service(const uint8_t *uuid, size_t uuid_len, bool primary);
+
+// `service.characteristic(uuid, permissions, properties, value)`.
+// Returns the characteristic's index, or minus an error code.
+//
+// # Safety
+// `uuid` and `value` must be null or valid for reads of their lengths.
+int32_t mpble_pycom_add_characteristic(size_t service,
+                                       const uint8_t *uuid,
+                                       size_t uuid_len,
+                                       uint16_t permissions,
+                                       uint8_t properties,
+                                       const uint8_t *value,
+                                       size_t value_len);
+
+// `characteristic.callback(trigger, ...)`.
+int32_t mpble_pycom_char_set_trigger(size_t idx, uint8_t trigger);
+
+// `characteristic.events()`: read and cleared.
+uint8_t mpble_pycom_char_take_events(size_t idx);
+
+// `characteristic.config()`.
+uint16_t mpble_pycom_char_config(size_t idx);
+
+// `characteristic.value()`: copies the stored value into `out`; returns
+// its length (at most `cap`).
+//
+// # Safety
+// `out` must be null or valid for writes of `cap` bytes.
+size_t mpble_pycom_char_value(size_t idx, uint8_t *out, size_t cap);
+
+// `characteristic.value(v)`: stores it; returns the mask of links to send
+// it to with [`mpble_pycom_char_notify`], or minus an error code.
+//
+// # Safety
+// `data` must be null or valid for reads of `len` bytes.
+int32_t mpble_pycom_char_set_value(size_t idx, const uint8_t *data, size_t len);
+
+// Sends characteristic `idx`'s value to the links in `mask`; returns those
+// that had no room yet (call again once the controller has taken data).
+uint32_t mpble_pycom_char_notify(size_t idx, uint32_t mask, uint32_t now_ms);
+
+// Answers the deferred read on link `conn`: `status` 0 with `data` (null:
+// the stored value), else an ATT error code.
+//
+// # Safety
+// `data` must be null or valid for reads of `len` bytes.
+int32_t mpble_pycom_read_reply(size_t conn, uint8_t status, const uint8_t *data, size_t len);
+
+// An int as Pycom encodes it into `out` (4 bytes): big-endian 1/2/4 bytes
+// for initial values and read replies, or the `value(int)` setter's form
+// when `setter`. Returns the length. Pure.
+//
+// # Safety
+// `out` must be null or valid for writes of 4 bytes.
+size_t mpble_pycom_encode_int(int64_t v, bool setter, uint8_t *out);
+
+// `connect(mac, addr_type=)`: `mac` 6 bytes MSB first; `addr_type` -1
+// when not given (the type the device advertised with).
+//
+// # Safety
+// `mac` must be valid for reads of 6 bytes.
+int32_t mpble_pycom_connect(int32_t addr_type, const uint8_t *mac);
+
+// Where `connect()` stands: -1 pending, 0 connected (`*value` = the link),
+// or an error code (`*value` = the HCI status for CONNECT_FAILED).
+//
+// # Safety
+// `value` must be null or writable.
+int32_t mpble_pycom_connect_status(size_t *value);
+
+// Ends a `connect()`: taken, or given up (a pending one is cancelled).
+void mpble_pycom_connect_finish(void);
+
+// The generation of the live link `conn`, or -1.
+int32_t mpble_pycom_link_generation(size_t conn);
+
+// ATT_MTU of the live link `conn`, or -1.
+int32_t mpble_pycom_link_mtu(size_t conn);
+
+// Exchange MTU has ended on link `conn` (or is not coming).
+bool mpble_pycom_mtu_done(size_t conn);
+
+// The first link where a client is connected to our server, or -1.
+int32_t mpble_pycom_server_link(void);
+
+// `GATTCConnection.disconnect()`.
+int32_t mpble_pycom_disconnect(size_t conn, uint16_t generation);
+
+// Starts a client operation: `op` 0 services, 1 characteristics in
+// `a..=b`, 2 descriptors in `a..=b`, 3 read of handle `a`, 4 write of
+// `data` to handle `a`.
+//
+// # Safety
+// `data` must be null or valid for reads of `len` bytes.
+int32_t mpble_pycom_client_start(size_t conn,
+                                 uint16_t generation,
+                                 uint8_t op,
+                                 uint16_t a,
+                                 uint16_t b,
+                                 const uint8_t *data,
+                                 size_t len);
+
+// -1 while the client operation runs; then its result, once.
+int32_t mpble_pycom_client_status(void);
+
+// The caller stopped waiting for the client operation.
+void mpble_pycom_client_abandon(void);
+
+// Result `i` of the last discovery; false past the end.
+//
+// # Safety
+// `out` must be null or valid for writes of one `MpblePycomRecord`.
+bool mpble_pycom_client_record(size_t i, struct MpblePycomRecord *out);
+
+// The value the last read returned; its length (at most `cap`).
+//
+// # Safety
+// `out` must be null or valid for writes of `cap` bytes.
+size_t mpble_pycom_client_value(uint8_t *out, size_t cap);
+
+// Notifications of `value_handle` on link `conn` reach Python (or no
+// longer, `on` false).
+int32_t mpble_pycom_subscribe(size_t conn, uint16_t generation, uint16_t value_handle, bool on);
 
 // Provided by the port: report a fatal internal error and stop. Reached
 // only on a bug in the core (input never panics, ARCHITECTURE rule 6).

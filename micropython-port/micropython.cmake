@@ -14,6 +14,8 @@ add_library(usermod_mpble INTERFACE)
 target_sources(usermod_mpble INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/modble.c
     ${CMAKE_CURRENT_LIST_DIR}/modnetwork_bt.c
+    ${CMAKE_CURRENT_LIST_DIR}/network_bt_gatts.c
+    ${CMAKE_CURRENT_LIST_DIR}/network_bt_gattc.c
     ${CMAKE_CURRENT_LIST_DIR}/mpble_port.c
 )
 

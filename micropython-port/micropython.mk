@@ -9,6 +9,8 @@ MPBLE_LIB ?= $(MPBLE_ROOT)/target/release/libmpble.a
 
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/modble.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/modnetwork_bt.c
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/network_bt_gatts.c
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/network_bt_gattc.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/mpble_port.c
 # The transport (mpble_hal.h) is per port: MPBLE_PORT defaults to the
 # directory MicroPython's make runs in (ports/unix, ports/qemu).

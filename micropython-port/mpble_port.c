@@ -133,6 +133,7 @@ void mpble_port_deinit(void) {
     for (size_t i = 0; i < MPBLE_PORT_CB_COUNT; i++) {
         MP_STATE_PORT(mpble_callbacks)[i] = MP_OBJ_NULL;
     }
+    network_bt_deinit();
 }
 
 uint32_t mpble_port_now_ms(void) {
@@ -628,6 +629,8 @@ static const struct {
     STAT(h4_sco_iso_dropped),
     STAT(events_dropped),
     STAT(qpy_events_dropped),
+    STAT(pycom_events_dropped),
+    STAT(adv_fifo_dropped),
     STAT(cb_latency_count),
     STAT(cb_latency_p50_us),
     STAT(cb_latency_p99_us),

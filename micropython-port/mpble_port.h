@@ -40,6 +40,10 @@ typedef enum {
     MPBLE_PORT_CB_COUNT,
 } mpble_port_cb_t;
 
+// VM: the Pycom module's tear-down (modnetwork_bt.c): forgets its Python
+// objects; mpble_port_deinit() calls it.
+void network_bt_deinit(void);
+
 // VM: one-time initialisation (idempotent).
 void mpble_port_init(void);
 

@@ -104,8 +104,11 @@ def test_close_reaps_the_process(make_board):
 def test_cpu_time_reading(make_board):
     b = make_board(hci=None)
     before = b.cpu_time()
-    b.exec("t = __import__('time').ticks_ms()\nwhile __import__('time').ticks_diff(__import__('time').ticks_ms(), t) < 500:\n    pass\n")
-    assert b.cpu_time() - before > 0.3
+    # A fixed amount of work, not of wall time: on a loaded machine a
+    # timed loop gets only its share of a core, and the reading came out
+    # below any fixed bound (flaky under load).
+    b.exec("n = 0\nwhile n < 3000000:\n    n += 1\n", timeout=60)
+    assert b.cpu_time() - before > 0.1
 
 
 def test_missing_firmware_fails_with_make_hint(monkeypatch, tmp_path):

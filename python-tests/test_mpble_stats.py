@@ -36,6 +36,8 @@ KEYS = {
     "h4_sco_iso_dropped",
     "events_dropped",
     "qpy_events_dropped",
+    "pycom_events_dropped",
+    "adv_fifo_dropped",
     # Callback latency (issue 7): how many callbacks were timed, and p50,
     # p99, max in µs.
     "cb_latency_count",

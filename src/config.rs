@@ -95,6 +95,19 @@ mod sized {
     /// Bytes of initial values held by those registrations: no more than the
     /// attribute-value pool they are committed into.
     pub const QPY_VALUE_POOL: usize = GATT_VALUE_POOL;
+
+    /// Pycom: services and characteristics `service()`/`characteristic()`
+    /// create (each characteristic takes 3 rows: declaration, value, CCCD).
+    pub const PYCOM_MAX_SERVICES: usize = 4;
+    pub const PYCOM_MAX_CHARS: usize = 16;
+    /// Longest Pycom characteristic value kept: the firmware keeps 197;
+    /// here 64, so that the 1 KB value pool holds 16 of them.
+    pub const PYCOM_VALUE_MAX: usize = 64;
+    /// Records one Pycom discovery (`services()`, `characteristics()`)
+    /// returns; more give OSError(ENOMEM) as on the firmware.
+    pub const PYCOM_RESULTS: usize = 16;
+    /// Client characteristics with a notification handler.
+    pub const PYCOM_SUBSCRIPTIONS: usize = 8;
 }
 
 #[cfg(not(any(target_os = "none", feature = "mcu")))]
@@ -143,6 +156,18 @@ mod sized {
     pub const GATT_CLIENT_POOL: usize = 1024;
     /// Bytes of initial values held by those registrations.
     pub const QPY_VALUE_POOL: usize = 4096;
+
+    /// Pycom: services and characteristics `service()`/`characteristic()`
+    /// create.
+    pub const PYCOM_MAX_SERVICES: usize = 8;
+    pub const PYCOM_MAX_CHARS: usize = 24;
+    /// Longest Pycom characteristic value kept (the firmware keeps 197; a
+    /// notification of 244 fills an MTU of 247).
+    pub const PYCOM_VALUE_MAX: usize = 244;
+    /// Records one Pycom discovery returns.
+    pub const PYCOM_RESULTS: usize = 32;
+    /// Client characteristics with a notification handler.
+    pub const PYCOM_SUBSCRIPTIONS: usize = 16;
 }
 
 /// The H4 transmit buffer takes any one ACL packet (its data is at most a
@@ -319,6 +344,8 @@ pub const ATT_TRANSACTION_TIMEOUT_MS: u32 = 30_000;
 pub const DEVICE_NAME_MAX: usize = 32;
 /// Legacy advertising and scan response data (Vol 6 Part B 2.3.1.1).
 pub const ADV_DATA_MAX: usize = 31;
+/// Pycom's advertisement FIFO (`BT_SCAN_QUEUE_SIZE_MAX`, reference §12).
+pub const PYCOM_ADV_FIFO: usize = 16;
 
 /// Longest value a peer may write to a QuecPython characteristic whose
 /// initial value is shorter: the module's notification limit (HELIOS

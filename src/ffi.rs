@@ -27,7 +27,9 @@
 // `unsafe` block here carries a SAFETY comment.
 #![allow(unsafe_code)]
 
-use crate::api::event::{MpbleEvent, MpbleState, MpbleStats};
+use crate::api::event::{
+    MpbleEvent, MpblePycomAdv, MpblePycomAdvert, MpblePycomRecord, MpbleState, MpbleStats,
+};
 use crate::api::Firmware;
 use crate::host::HostError;
 use spin::Mutex;
@@ -713,6 +715,571 @@ pub unsafe extern "C" fn mpble_qpy_write_chara_no_rsp(
 #[no_mangle]
 pub extern "C" fn mpble_qpy_exchange_mtu(connect_id: i64, mtu: i64) -> i32 {
     call(|f| f.qpy.client.exchange_mtu(f.stack.core(), connect_id, mtu))
+}
+
+// ---------------------------------------------------------------------------
+// Pycom `network.Bluetooth`. Results are the codes of `api::pycom::err`
+// (0 = done); the port turns the others into Pycom's exceptions.
+// ---------------------------------------------------------------------------
+
+/// Results of the `mpble_pycom_*` calls (`api::pycom::err`).
+pub const MPBLE_PYCOM_PENDING: i32 = -1;
+pub const MPBLE_PYCOM_OK: i32 = 0;
+pub const MPBLE_PYCOM_BUSY: i32 = 1;
+pub const MPBLE_PYCOM_FAILED: i32 = 2;
+pub const MPBLE_PYCOM_NOT_CONNECTED: i32 = 3;
+pub const MPBLE_PYCOM_NO_MEMORY: i32 = 4;
+pub const MPBLE_PYCOM_INVALID: i32 = 5;
+pub const MPBLE_PYCOM_NOT_READY: i32 = 6;
+pub const MPBLE_PYCOM_AGAIN: i32 = 7;
+pub const MPBLE_PYCOM_NOT_LAST_SERVICE: i32 = 8;
+pub const MPBLE_PYCOM_TABLE_FULL: i32 = 9;
+pub const MPBLE_PYCOM_CONNECT_FAILED: i32 = 10;
+const _: () = {
+    use crate::api::pycom::err;
+    assert!(MPBLE_PYCOM_PENDING == err::PENDING && MPBLE_PYCOM_OK == err::OK);
+    assert!(MPBLE_PYCOM_BUSY == err::BUSY && MPBLE_PYCOM_FAILED == err::FAILED);
+    assert!(MPBLE_PYCOM_NOT_CONNECTED == err::NOT_CONNECTED);
+    assert!(MPBLE_PYCOM_NO_MEMORY == err::NO_MEMORY && MPBLE_PYCOM_INVALID == err::INVALID);
+    assert!(MPBLE_PYCOM_NOT_READY == err::NOT_READY && MPBLE_PYCOM_AGAIN == err::AGAIN);
+    assert!(MPBLE_PYCOM_NOT_LAST_SERVICE == err::NOT_LAST_SERVICE);
+    assert!(MPBLE_PYCOM_TABLE_FULL == err::TABLE_FULL);
+    assert!(MPBLE_PYCOM_CONNECT_FAILED == err::CONNECT_FAILED);
+};
+
+/// The first value of each Pycom callback tuple (`api::pycom::tuple`).
+pub const MPBLE_PYCOM_TUPLE_BLUETOOTH: i64 = 0;
+pub const MPBLE_PYCOM_TUPLE_CHAR: i64 = 1;
+pub const MPBLE_PYCOM_TUPLE_READ: i64 = 2;
+pub const MPBLE_PYCOM_TUPLE_NOTIFY: i64 = 3;
+const _: () = {
+    use crate::api::pycom::tuple;
+    assert!(
+        MPBLE_PYCOM_TUPLE_BLUETOOTH == tuple::BLUETOOTH && MPBLE_PYCOM_TUPLE_CHAR == tuple::CHAR
+    );
+    assert!(MPBLE_PYCOM_TUPLE_READ == tuple::READ && MPBLE_PYCOM_TUPLE_NOTIFY == tuple::NOTIFY);
+};
+
+/// Writes `v` through `out` if it is not null.
+///
+/// # Safety
+/// `out` must be null or valid for one write of `T`.
+unsafe fn put<T>(out: *mut T, v: T) {
+    if !out.is_null() {
+        // SAFETY: non-null and, per the caller's contract, writable.
+        unsafe { out.write(v) };
+    }
+}
+
+/// Copies `src` into `out[..cap]`; returns the bytes copied.
+///
+/// # Safety
+/// `out` must be null or valid for writes of `cap` bytes.
+unsafe fn copy_out(src: &[u8], out: *mut u8, cap: usize) -> usize {
+    let n = src.len().min(cap);
+    if !out.is_null() && n > 0 {
+        // SAFETY: `out` is writable for `cap` >= n bytes (caller's contract);
+        // `src` is a distinct Rust buffer.
+        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), out, n) };
+    }
+    n
+}
+
+/// `Bluetooth()` / `init()`: Pycom hears events; `mtu` for `connect()`.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_activate(mtu: i64) {
+    call(|f| f.pycom.activate(f.stack.core(), mtu));
+}
+
+/// Whether `Bluetooth()` is in force.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_is_active() -> bool {
+    with_stack(|f| f.pycom.is_active())
+}
+
+/// `deinit()`: Pycom forgets everything and the stack stops (every link
+/// dropped, the controller reset; `mpble_state` reads Off once done).
+#[no_mangle]
+pub extern "C" fn mpble_pycom_deinit(now_ms: u32) {
+    call(|f| {
+        f.pycom.deactivate();
+        let _ = f.stack.stop(now_ms);
+    });
+}
+
+/// `set_advertisement_params(...)`: -1 for an omitted value.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_set_adv_params(
+    adv_int_min: i64,
+    adv_int_max: i64,
+    adv_type: i64,
+    own_addr_type: i64,
+    channel_map: i64,
+    adv_filter_policy: i64,
+) -> i32 {
+    let p = [
+        adv_int_min,
+        adv_int_max,
+        adv_type,
+        own_addr_type,
+        channel_map,
+        adv_filter_policy,
+    ];
+    call(|f| f.pycom.set_adv_params(f.stack.core(), p))
+}
+
+/// `set_advertisement_raw(raw)`.
+///
+/// # Safety
+/// `raw` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_set_adv_raw(raw: *const u8, len: usize) -> i32 {
+    // SAFETY: forwarded from this function's contract.
+    let d = unsafe { bytes(raw, len) };
+    call(|f| f.pycom.set_adv_raw(f.stack.core(), d))
+}
+
+/// `Bluetooth.callback(trigger, ...)`.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_set_trigger(trigger: u8) {
+    call(|f| f.pycom.set_trigger(trigger));
+}
+
+/// `Bluetooth.events()`: read and cleared.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_take_events() -> u8 {
+    call(|f| f.pycom.take_events())
+}
+
+/// `start_scan(timeout_s)`.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_start_scan(timeout_s: i64, now_ms: u32) -> i32 {
+    call(|f| f.pycom.start_scan(f.stack.core(), timeout_s, now_ms))
+}
+
+/// `stop_scan()`.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_stop_scan() -> i32 {
+    call(|f| f.pycom.stop_scan(f.stack.core()))
+}
+
+/// `isscanning()`.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_is_scanning() -> bool {
+    with_stack(|f| f.pycom.is_scanning())
+}
+
+/// `get_adv()`: pops the oldest report into `out`; false when none.
+///
+/// # Safety
+/// `out` must be null or valid for writes of one `MpblePycomAdv`.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_get_adv(out: *mut MpblePycomAdv) -> bool {
+    match call(|f| f.pycom.get_adv()) {
+        Some(e) => {
+            let adv = MpblePycomAdv {
+                mac: e.mac,
+                addr_type: e.addr_type,
+                adv_type: e.adv_type,
+                rssi: e.rssi,
+                data: e.data,
+            };
+            // SAFETY: forwarded from this function's contract.
+            unsafe { put(out, adv) };
+            true
+        }
+        None => false,
+    }
+}
+
+/// `resolve_adv_data(data, data_type)`: returns 0 (None), 1 (an int in
+/// `*int_out`), 2 (a str) or 3 (bytes), the last two as
+/// `data[*offset..*offset + *len]`. Pure: no lock needed, none taken.
+///
+/// # Safety
+/// `data` must be null or valid for reads of `len` bytes; the out pointers
+/// null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_resolve(
+    data: *const u8,
+    len: usize,
+    data_type: i64,
+    int_out: *mut i32,
+    offset: *mut usize,
+    found_len: *mut usize,
+) -> u8 {
+    use crate::api::pycom::adv::{resolve, Resolved};
+    // SAFETY: forwarded from this function's contract.
+    let d = unsafe { bytes(data, len) };
+    let (kind, part) = match resolve(d, data_type) {
+        Resolved::None => return 0,
+        Resolved::Int(v) => {
+            // SAFETY: forwarded from this function's contract.
+            unsafe { put(int_out, i32::from(v)) };
+            return 1;
+        }
+        Resolved::Str(p) => (2, p),
+        Resolved::Bytes(p) => (3, p),
+    };
+    let at = part.as_ptr() as usize - d.as_ptr() as usize;
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        put(offset, at);
+        put(found_len, part.len());
+    }
+    kind
+}
+
+/// `set_advertisement(...)`.
+///
+/// # Safety
+/// `a` must be valid for reads; each of its pointers null or valid for
+/// reads of its length.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_set_advertisement(a: *const MpblePycomAdvert) -> i32 {
+    use crate::api::pycom::adv::{AdvUuid, Advertisement};
+    if a.is_null() {
+        return crate::api::pycom::err::INVALID;
+    }
+    // SAFETY: non-null and readable per the contract.
+    let a = unsafe { a.read() };
+    let opt = |p: *const u8, n: usize| {
+        // SAFETY: each pointer is null or readable for its length.
+        (!p.is_null()).then(|| unsafe { bytes(p, n) })
+    };
+    let service_uuid = if a.service_uuid_is_int {
+        AdvUuid::Int(a.service_uuid_int)
+    } else {
+        match opt(a.service_uuid, a.service_uuid_len) {
+            Some(list) => AdvUuid::List128(list),
+            None => AdvUuid::None,
+        }
+    };
+    let adv = Advertisement {
+        name: opt(a.name, a.name_len),
+        manufacturer_data: opt(a.manufacturer_data, a.manufacturer_data_len),
+        service_data: opt(a.service_data, a.service_data_len),
+        service_uuid,
+    };
+    call(|f| f.pycom.set_advertisement(f.stack.core(), &adv))
+}
+
+/// `advertise(enable)`.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_advertise(on: bool) -> i32 {
+    call(|f| f.pycom.advertise(f.stack.core(), on))
+}
+
+/// `disconnect_client()`.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_disconnect_client() {
+    call(|f| f.pycom.disconnect_client(f.stack.core()));
+}
+
+/// `service(uuid, isprimary)`: `uuid` is 2 or 16 little-endian bytes.
+/// Returns the service's index, or minus an error code.
+///
+/// # Safety
+/// `uuid` must be null or valid for reads of `uuid_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_add_service(
+    uuid: *const u8,
+    uuid_len: usize,
+    primary: bool,
+) -> i32 {
+    // SAFETY: forwarded from this function's contract.
+    let Some(u) = crate::uuid::Uuid::from_le_bytes(unsafe { bytes(uuid, uuid_len) }) else {
+        return -crate::api::pycom::err::INVALID;
+    };
+    call(|f| f.pycom.add_service(&mut f.stack.core().db, u, primary))
+}
+
+/// `service.characteristic(uuid, permissions, properties, value)`.
+/// Returns the characteristic's index, or minus an error code.
+///
+/// # Safety
+/// `uuid` and `value` must be null or valid for reads of their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_add_characteristic(
+    service: usize,
+    uuid: *const u8,
+    uuid_len: usize,
+    permissions: u16,
+    properties: u8,
+    value: *const u8,
+    value_len: usize,
+) -> i32 {
+    // SAFETY: forwarded from this function's contract.
+    let Some(u) = crate::uuid::Uuid::from_le_bytes(unsafe { bytes(uuid, uuid_len) }) else {
+        return -crate::api::pycom::err::INVALID;
+    };
+    // SAFETY: forwarded from this function's contract.
+    let v = unsafe { bytes(value, value_len) };
+    call(|f| {
+        f.pycom.add_characteristic(
+            &mut f.stack.core().db,
+            service,
+            u,
+            permissions,
+            properties,
+            v,
+        )
+    })
+}
+
+/// `characteristic.callback(trigger, ...)`.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_char_set_trigger(idx: usize, trigger: u8) -> i32 {
+    call(|f| {
+        f.pycom
+            .set_char_trigger(&mut f.stack.core().db, idx, trigger)
+    })
+}
+
+/// `characteristic.events()`: read and cleared.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_char_take_events(idx: usize) -> u8 {
+    call(|f| f.pycom.take_char_events(idx))
+}
+
+/// `characteristic.config()`.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_char_config(idx: usize) -> u16 {
+    with_stack(|f| f.pycom.char_config(idx))
+}
+
+/// `characteristic.value()`: copies the stored value into `out`; returns
+/// its length (at most `cap`).
+///
+/// # Safety
+/// `out` must be null or valid for writes of `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_char_value(idx: usize, out: *mut u8, cap: usize) -> usize {
+    with_stack(|f| {
+        let Some(h) = f.pycom.char_value_handle(idx) else {
+            return 0;
+        };
+        let v = f.stack.host.core.db.value(h).unwrap_or(&[]);
+        // SAFETY: forwarded from this function's contract.
+        unsafe { copy_out(v, out, cap) }
+    })
+}
+
+/// `characteristic.value(v)`: stores it; returns the mask of links to send
+/// it to with [`mpble_pycom_char_notify`], or minus an error code.
+///
+/// # Safety
+/// `data` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_char_set_value(
+    idx: usize,
+    data: *const u8,
+    len: usize,
+) -> i32 {
+    // SAFETY: forwarded from this function's contract.
+    let v = unsafe { bytes(data, len) };
+    call(|f| f.pycom.set_char_value(&mut f.stack.core().db, idx, v))
+}
+
+/// Sends characteristic `idx`'s value to the links in `mask`; returns those
+/// that had no room yet (call again once the controller has taken data).
+#[no_mangle]
+pub extern "C" fn mpble_pycom_char_notify(idx: usize, mask: u32, now_ms: u32) -> u32 {
+    call(|f| f.pycom.notify(f.stack.core(), idx, mask, now_ms))
+}
+
+/// Answers the deferred read on link `conn`: `status` 0 with `data` (null:
+/// the stored value), else an ATT error code.
+///
+/// # Safety
+/// `data` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_read_reply(
+    conn: usize,
+    status: u8,
+    data: *const u8,
+    len: usize,
+) -> i32 {
+    let value = if status != 0 {
+        Err(status)
+    } else if data.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: forwarded from this function's contract.
+        Ok(Some(unsafe { bytes(data, len) }))
+    };
+    call(|f| f.pycom.read_reply(f.stack.core(), conn, value))
+}
+
+/// An int as Pycom encodes it into `out` (4 bytes): big-endian 1/2/4 bytes
+/// for initial values and read replies, or the `value(int)` setter's form
+/// when `setter`. Returns the length. Pure.
+///
+/// # Safety
+/// `out` must be null or valid for writes of 4 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_encode_int(v: i64, setter: bool, out: *mut u8) -> usize {
+    let (b, n) = if setter {
+        crate::api::pycom::encode_int_setter(v)
+    } else {
+        crate::api::pycom::encode_int_be(v)
+    };
+    // SAFETY: forwarded from this function's contract.
+    unsafe { copy_out(&b[..n], out, 4) }
+}
+
+/// `connect(mac, addr_type=)`: `mac` 6 bytes MSB first; `addr_type` -1
+/// when not given (the type the device advertised with).
+///
+/// # Safety
+/// `mac` must be valid for reads of 6 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_connect(addr_type: i32, mac: *const u8) -> i32 {
+    let addr_type = u8::try_from(addr_type).ok();
+    // SAFETY: forwarded from this function's contract.
+    let Ok(m) = <[u8; 6]>::try_from(unsafe { bytes(mac, 6) }) else {
+        return crate::api::pycom::err::INVALID;
+    };
+    call(|f| f.pycom.connect(f.stack.core(), addr_type, m))
+}
+
+/// Where `connect()` stands: -1 pending, 0 connected (`*value` = the link),
+/// or an error code (`*value` = the HCI status for CONNECT_FAILED).
+///
+/// # Safety
+/// `value` must be null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_connect_status(value: *mut usize) -> i32 {
+    let (r, v) = with_stack(|f| f.pycom.connect_status());
+    // SAFETY: forwarded from this function's contract.
+    unsafe { put(value, v) };
+    r
+}
+
+/// Ends a `connect()`: taken, or given up (a pending one is cancelled).
+#[no_mangle]
+pub extern "C" fn mpble_pycom_connect_finish() {
+    call(|f| f.pycom.connect_finish(f.stack.core()));
+}
+
+/// The generation of the live link `conn`, or -1.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_link_generation(conn: usize) -> i32 {
+    with_stack(|f| f.pycom.link_generation(conn).map_or(-1, i32::from))
+}
+
+/// ATT_MTU of the live link `conn`, or -1.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_link_mtu(conn: usize) -> i32 {
+    with_stack(|f| {
+        f.pycom
+            .link_mtu(&f.stack.host.core, conn)
+            .map_or(-1, i32::from)
+    })
+}
+
+/// Exchange MTU has ended on link `conn` (or is not coming).
+#[no_mangle]
+pub extern "C" fn mpble_pycom_mtu_done(conn: usize) -> bool {
+    with_stack(|f| f.pycom.mtu_done(conn))
+}
+
+/// The first link where a client is connected to our server, or -1.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_server_link() -> i32 {
+    with_stack(|f| f.pycom.server_link().map_or(-1, |c| c as i32))
+}
+
+/// `GATTCConnection.disconnect()`.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_disconnect(conn: usize, generation: u16) -> i32 {
+    call(|f| f.pycom.disconnect(f.stack.core(), conn, generation))
+}
+
+/// Starts a client operation: `op` 0 services, 1 characteristics in
+/// `a..=b`, 2 descriptors in `a..=b`, 3 read of handle `a`, 4 write of
+/// `data` to handle `a`.
+///
+/// # Safety
+/// `data` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_client_start(
+    conn: usize,
+    generation: u16,
+    op: u8,
+    a: u16,
+    b: u16,
+    data: *const u8,
+    len: usize,
+) -> i32 {
+    use crate::api::pycom::ClientOp;
+    // SAFETY: forwarded from this function's contract.
+    let value = unsafe { bytes(data, len) };
+    let op = match op {
+        0 => ClientOp::Services,
+        1 => ClientOp::Characteristics { start: a, end: b },
+        2 => ClientOp::Descriptors { start: a, end: b },
+        3 => ClientOp::Read { handle: a },
+        4 => ClientOp::Write { handle: a, value },
+        _ => return crate::api::pycom::err::INVALID,
+    };
+    call(|f| f.pycom.client_start(f.stack.core(), conn, generation, op))
+}
+
+/// -1 while the client operation runs; then its result, once.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_client_status() -> i32 {
+    call(|f| f.pycom.client_status())
+}
+
+/// The caller stopped waiting for the client operation.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_client_abandon() {
+    call(|f| f.pycom.client_abandon());
+}
+
+/// Result `i` of the last discovery; false past the end.
+///
+/// # Safety
+/// `out` must be null or valid for writes of one `MpblePycomRecord`.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_client_record(i: usize, out: *mut MpblePycomRecord) -> bool {
+    let rec = with_stack(|f| f.pycom.client_records().get(i).copied());
+    let Some(r) = rec else {
+        return false;
+    };
+    let mut m = MpblePycomRecord {
+        handle: r.handle,
+        end: r.end,
+        properties: r.properties,
+        ..MpblePycomRecord::default()
+    };
+    m.uuid_len = r.uuid.write_le(&mut m.uuid).unwrap_or(0) as u8;
+    // SAFETY: forwarded from this function's contract.
+    unsafe { put(out, m) };
+    true
+}
+
+/// The value the last read returned; its length (at most `cap`).
+///
+/// # Safety
+/// `out` must be null or valid for writes of `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_pycom_client_value(out: *mut u8, cap: usize) -> usize {
+    // SAFETY: forwarded from this function's contract.
+    with_stack(|f| unsafe { copy_out(f.pycom.client_value(), out, cap) })
+}
+
+/// Notifications of `value_handle` on link `conn` reach Python (or no
+/// longer, `on` false).
+#[no_mangle]
+pub extern "C" fn mpble_pycom_subscribe(
+    conn: usize,
+    generation: u16,
+    value_handle: u16,
+    on: bool,
+) -> i32 {
+    call(|f| f.pycom.subscribe(conn, generation, value_handle, on))
 }
 
 // ---------------------------------------------------------------------------

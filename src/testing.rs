@@ -370,6 +370,8 @@ pub enum V {
     I(i64),
     B(Vec<u8>),
     S(Vec<u8>),
+    /// Python `None`.
+    N,
 }
 
 /// The values of an event's tuple.
@@ -380,7 +382,7 @@ pub fn values(ev: &MpbleEvent) -> Vec<V> {
             MpbleValueKind::Int => V::I(v.int_value),
             MpbleValueKind::Bytes => V::B(ev.data_of(v).to_vec()),
             MpbleValueKind::Str => V::S(ev.data_of(v).to_vec()),
-            MpbleValueKind::None => V::I(i64::MIN),
+            MpbleValueKind::None => V::N,
         })
         .collect()
 }

@@ -5,7 +5,10 @@
 //! our server) or as the client demo's (our client has discoveries and
 //! reads queued, so the bytes answer them), so they reach every layer:
 //! H4 -> HCI events / ACL -> L2CAP -> ATT server or GATT client /
-//! signaling / SMP -> GATT database -> QuecPython event tuples.
+//! signaling / SMP -> GATT database -> QuecPython event tuples. With bit 6
+//! of the first byte the Pycom adapter runs too: a characteristic whose
+//! reads wait for Python (answered between offers, as the port does), and
+//! Pycom's client operations and notification subscription on the link.
 //!
 //! The fuzzer respects flow as the port does (it offers bytes again until
 //! `h4_rx` takes them, Python drains events between offers, the controller
@@ -16,6 +19,7 @@
 use libfuzzer_sys::fuzz_target;
 use mpble::api::quecpython::calls::QpyCalls;
 use mpble::api::Firmware;
+use mpble::uuid::Uuid;
 use mpble::testing::{
     le_connection_complete, le_connection_complete_role, register_demo_service, ScriptedController,
 };
@@ -23,9 +27,12 @@ use mpble::testing::{
 const LINK: u16 = 0x0040;
 const PEER: [u8; 6] = [1, 2, 3, 4, 5, 6];
 
-fn started(client: bool) -> (Box<Firmware>, ScriptedController) {
+fn started(client: bool, pycom: bool) -> (Box<Firmware>, ScriptedController) {
     let mut stack = Box::new(Firmware::new());
     let mut ctrl = ScriptedController::new([0x01, 0x00, 0xEE, 0xFF, 0xC0, 0xF0]);
+    if pycom {
+        stack.call(|f| f.pycom.activate(f.stack.core(), 200));
+    }
     if client {
         assert_eq!(stack.qpy.client_init(), 0);
     } else {
@@ -79,9 +86,23 @@ fn assert_nothing_lost(stack: &Firmware) {
     }
 }
 
-fn connected_demo_server() -> (Box<Firmware>, ScriptedController) {
-    let (mut stack, mut ctrl) = started(false);
+fn connected_demo_server(pycom: bool) -> (Box<Firmware>, ScriptedController) {
+    let (mut stack, mut ctrl) = started(false, pycom);
     register_demo_service(&mut stack, 1);
+    if pycom {
+        // After the QuecPython table: a service whose characteristic's
+        // reads wait for Python, and which notifies subscribers.
+        stack.call(|f| {
+            let db = &mut f.stack.core().db;
+            assert_eq!(f.pycom.add_service(db, Uuid::Uuid16(0xAA00), true), 0);
+            assert_eq!(
+                f.pycom
+                    .add_characteristic(db, 0, Uuid::Uuid16(0xAA01), 0x11, 0x1A, b"v"),
+                0
+            );
+            f.pycom.set_char_trigger(db, 0, 8 | 16 | 128);
+        });
+    }
     assert_eq!(stack.qpy_adv_enable(true), 0);
     feed(&mut stack, &le_connection_complete(LINK, PEER), 1);
     ctrl.settle(&mut stack, 1);
@@ -89,8 +110,8 @@ fn connected_demo_server() -> (Box<Firmware>, ScriptedController) {
     (stack, ctrl)
 }
 
-fn connected_client() -> (Box<Firmware>, ScriptedController) {
-    let (mut stack, mut ctrl) = started(true);
+fn connected_client(pycom: bool) -> (Box<Firmware>, ScriptedController) {
+    let (mut stack, mut ctrl) = started(true, pycom);
     assert_eq!(stack.qpy_scan(true), 0);
     assert_eq!(stack.qpy_connect(0, &PEER), 0);
     ctrl.settle(&mut stack, 1);
@@ -114,6 +135,36 @@ fn connected_client() -> (Box<Firmware>, ScriptedController) {
     (stack, ctrl)
 }
 
+/// What a Pycom script does between offers: answers deferred reads (the
+/// port's dispatcher calls the handler and replies), keeps one client
+/// operation running, sets a value that notifies subscribers.
+fn pycom_app(stack: &mut Firmware, client: bool, now: u32) {
+    use mpble::api::pycom::{err, ClientOp};
+    for conn in 0..4 {
+        stack.call(|f| f.pycom.read_reply(f.stack.core(), conn, Ok(Some(b"pycom"))));
+    }
+    if client {
+        let generation = stack.pycom.link_generation(0).unwrap_or(0);
+        stack.call(|f| {
+            if f.pycom.client_status() != err::PENDING {
+                let op = match now % 3 {
+                    0 => ClientOp::Services,
+                    1 => ClientOp::Characteristics { start: 1, end: 0xFFFF },
+                    _ => ClientOp::Read { handle: 3 },
+                };
+                let _ = f.pycom.client_start(f.stack.core(), 0, generation, op);
+            }
+        });
+    } else {
+        stack.call(|f| {
+            let mask = f.pycom.set_char_value(&mut f.stack.core().db, 0, b"tick");
+            if mask > 0 {
+                let _ = f.pycom.notify(f.stack.core(), 0, mask as u32, now);
+            }
+        });
+    }
+}
+
 fuzz_target!(|input: &[u8]| {
     // The first byte picks the role (bit 7) and the chunk size, so the H4
     // parser sees the stream cut at every kind of boundary.
@@ -121,11 +172,16 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     let client = split & 0x80 != 0;
+    let pycom = split & 0x40 != 0;
     let (mut stack, mut ctrl) = if client {
-        connected_client()
+        connected_client(pycom)
     } else {
-        connected_demo_server()
+        connected_demo_server(pycom)
     };
+    if pycom && client {
+        let generation = stack.pycom.link_generation(0).unwrap_or(0);
+        stack.call(|f| f.pycom.subscribe(0, generation, 3, true));
+    }
     let chunk = usize::from(split % 64) + 1;
     let mut now = 2u32;
     for piece in bytes.chunks(chunk) {
@@ -137,6 +193,9 @@ fuzz_target!(|input: &[u8]| {
             let _ = stack.qpy_client(|c, h| c.read_by_handle(h, 0, 3, 0, 1));
         } else {
             let _ = stack.qpy_send(false, 0, 18, b"99999", now);
+        }
+        if pycom {
+            pycom_app(&mut stack, client, now);
         }
         now = now.wrapping_add(250);
         stack.tick(now);

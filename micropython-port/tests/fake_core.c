@@ -333,3 +333,152 @@ int32_t mpble_qpy_exchange_mtu(int64_t c, int64_t m) {
 size_t mpble_event_count(void) {
     return q_len;
 }
+
+// Pycom (network.Bluetooth): accepted, no behaviour; the port checks only
+// need the module to link. Its behaviour is tested against the real core.
+void mpble_pycom_activate(int64_t mtu) {
+    (void)mtu;
+}
+bool mpble_pycom_is_active(void) {
+    return state == MPBLE_STATE_READY;
+}
+void mpble_pycom_deinit(uint32_t now_ms) {
+    (void)now_ms;
+    state = MPBLE_STATE_OFF;
+}
+int32_t mpble_pycom_set_adv_params(int64_t a, int64_t b, int64_t c, int64_t d, int64_t e, int64_t f) {
+    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f;
+    return MPBLE_PYCOM_OK;
+}
+int32_t mpble_pycom_set_adv_raw(const uint8_t *raw, size_t len) {
+    (void)raw; (void)len;
+    return MPBLE_PYCOM_OK;
+}
+void mpble_pycom_set_trigger(uint8_t trigger) {
+    (void)trigger;
+}
+uint8_t mpble_pycom_take_events(void) {
+    return 0;
+}
+int32_t mpble_pycom_start_scan(int64_t timeout_s, uint32_t now_ms) {
+    (void)timeout_s; (void)now_ms;
+    return MPBLE_PYCOM_OK;
+}
+int32_t mpble_pycom_stop_scan(void) {
+    return MPBLE_PYCOM_OK;
+}
+bool mpble_pycom_is_scanning(void) {
+    return false;
+}
+bool mpble_pycom_get_adv(struct MpblePycomAdv *out) {
+    (void)out;
+    return false;
+}
+uint8_t mpble_pycom_resolve(const uint8_t *data, size_t len, int64_t data_type, int32_t *int_out,
+    size_t *offset, size_t *found_len) {
+    (void)data; (void)len; (void)data_type; (void)int_out; (void)offset; (void)found_len;
+    return 0;
+}
+int32_t mpble_pycom_set_advertisement(const struct MpblePycomAdvert *a) {
+    (void)a;
+    return MPBLE_PYCOM_OK;
+}
+int32_t mpble_pycom_advertise(bool on) {
+    (void)on;
+    return MPBLE_PYCOM_OK;
+}
+void mpble_pycom_disconnect_client(void) {
+}
+int32_t mpble_pycom_add_service(const uint8_t *uuid, size_t uuid_len, bool primary) {
+    (void)uuid; (void)uuid_len; (void)primary;
+    return 0;
+}
+int32_t mpble_pycom_add_characteristic(size_t service, const uint8_t *uuid, size_t uuid_len,
+    uint16_t permissions, uint8_t properties, const uint8_t *value, size_t value_len) {
+    (void)service; (void)uuid; (void)uuid_len; (void)permissions; (void)properties; (void)value; (void)value_len;
+    return 0;
+}
+int32_t mpble_pycom_char_set_trigger(size_t idx, uint8_t trigger) {
+    (void)idx; (void)trigger;
+    return MPBLE_PYCOM_OK;
+}
+uint8_t mpble_pycom_char_take_events(size_t idx) {
+    (void)idx;
+    return 0;
+}
+uint16_t mpble_pycom_char_config(size_t idx) {
+    (void)idx;
+    return 0;
+}
+size_t mpble_pycom_char_value(size_t idx, uint8_t *out, size_t cap) {
+    (void)idx; (void)out; (void)cap;
+    return 0;
+}
+int32_t mpble_pycom_char_set_value(size_t idx, const uint8_t *data, size_t len) {
+    (void)idx; (void)data; (void)len;
+    return 0;
+}
+uint32_t mpble_pycom_char_notify(size_t idx, uint32_t mask, uint32_t now_ms) {
+    (void)idx; (void)mask; (void)now_ms;
+    return 0;
+}
+int32_t mpble_pycom_read_reply(size_t conn, uint8_t status, const uint8_t *data, size_t len) {
+    (void)conn; (void)status; (void)data; (void)len;
+    return MPBLE_PYCOM_OK;
+}
+size_t mpble_pycom_encode_int(int64_t v, bool setter, uint8_t *out) {
+    (void)setter;
+    out[0] = (uint8_t)v;
+    return 1;
+}
+int32_t mpble_pycom_connect(int32_t addr_type, const uint8_t *mac) {
+    (void)addr_type; (void)mac;
+    return MPBLE_PYCOM_FAILED;
+}
+int32_t mpble_pycom_connect_status(size_t *value) {
+    (void)value;
+    return MPBLE_PYCOM_FAILED;
+}
+void mpble_pycom_connect_finish(void) {
+}
+int32_t mpble_pycom_link_generation(size_t conn) {
+    (void)conn;
+    return -1;
+}
+int32_t mpble_pycom_link_mtu(size_t conn) {
+    (void)conn;
+    return -1;
+}
+bool mpble_pycom_mtu_done(size_t conn) {
+    (void)conn;
+    return true;
+}
+int32_t mpble_pycom_server_link(void) {
+    return -1;
+}
+int32_t mpble_pycom_disconnect(size_t conn, uint16_t generation) {
+    (void)conn; (void)generation;
+    return MPBLE_PYCOM_OK;
+}
+int32_t mpble_pycom_client_start(size_t conn, uint16_t generation, uint8_t op, uint16_t a, uint16_t b,
+    const uint8_t *data, size_t len) {
+    (void)conn; (void)generation; (void)op; (void)a; (void)b; (void)data; (void)len;
+    return MPBLE_PYCOM_NOT_CONNECTED;
+}
+int32_t mpble_pycom_client_status(void) {
+    return MPBLE_PYCOM_FAILED;
+}
+void mpble_pycom_client_abandon(void) {
+}
+bool mpble_pycom_client_record(size_t i, struct MpblePycomRecord *out) {
+    (void)i; (void)out;
+    return false;
+}
+size_t mpble_pycom_client_value(uint8_t *out, size_t cap) {
+    (void)out; (void)cap;
+    return 0;
+}
+int32_t mpble_pycom_subscribe(size_t conn, uint16_t generation, uint16_t value_handle, bool on) {
+    (void)conn; (void)generation; (void)value_handle; (void)on;
+    return MPBLE_PYCOM_NOT_CONNECTED;
+}

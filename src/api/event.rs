@@ -138,6 +138,11 @@ impl MpbleEvent {
         self.blob(MpbleValueKind::Bytes, b)
     }
 
+    /// Appends `None`.
+    pub fn none(&mut self) -> Result<&mut Self, EventFull> {
+        self.push_value(NONE_VALUE)
+    }
+
     /// Appends a `str` value; `s` must be UTF-8 (the port checks again).
     pub fn str(&mut self, s: &[u8]) -> Result<&mut Self, EventFull> {
         self.blob(MpbleValueKind::Str, s)
@@ -539,6 +544,12 @@ pub struct MpbleStats {
     pub events_dropped: u32,
     /// QuecPython tuples that did not fit an event's payload (lost).
     pub qpy_events_dropped: u32,
+    /// Pycom tuples that found no room (lost; a deferred read is then
+    /// answered with the stored value).
+    pub pycom_events_dropped: u32,
+    /// Pycom: advertising reports dropped because the 16-entry `get_adv()`
+    /// FIFO was full (the firmware drops new ones too).
+    pub adv_fifo_dropped: u32,
     /// Callbacks timed since start: from the arrival of the controller
     /// packet that caused the event to the start of its Python callback
     /// (the port measures, [`crate::api::stats::LatencyHistogram`] keeps).
@@ -550,4 +561,50 @@ pub struct MpbleStats {
     pub cb_latency_p99_us: u32,
     /// The longest, exact, in µs.
     pub cb_latency_max_us: u32,
+}
+
+/// One Pycom `get_adv()` report (`api::pycom::adv::AdvEntry`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct MpblePycomAdv {
+    /// MSB first.
+    pub mac: [u8; 6],
+    pub addr_type: u8,
+    pub adv_type: u8,
+    pub rssi: i8,
+    /// Advertising data then scan response, zero padded.
+    pub data: [u8; 62],
+}
+
+/// One result of a Pycom client discovery (`api::pycom::Record`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MpblePycomRecord {
+    /// Service start, characteristic declaration or descriptor handle.
+    pub handle: u16,
+    /// Service end group handle, or characteristic value handle.
+    pub end: u16,
+    pub properties: u8,
+    /// 2 or 16.
+    pub uuid_len: u8,
+    /// Little-endian, as on air.
+    pub uuid: [u8; 16],
+}
+
+/// `set_advertisement(...)`'s arguments; a null pointer is an omitted one.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct MpblePycomAdvert {
+    pub name: *const u8,
+    pub name_len: usize,
+    pub manufacturer_data: *const u8,
+    pub manufacturer_data_len: usize,
+    pub service_data: *const u8,
+    pub service_data_len: usize,
+    /// 128-bit UUIDs (a multiple of 16 bytes), or null.
+    pub service_uuid: *const u8,
+    pub service_uuid_len: usize,
+    /// An int UUID, used when `service_uuid_is_int`.
+    pub service_uuid_int: u32,
+    pub service_uuid_is_int: bool,
 }

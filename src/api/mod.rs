@@ -35,8 +35,24 @@ use quecpython::QuecPython;
 /// One vendor API over the core.
 pub trait Adapter {
     /// A host event happened: emit the callback tuples it means for this
-    /// API, if any. `core` is the host as the event left it.
-    fn on_host_event(&mut self, ev: &HostEvent, core: &HostCore, emit: &mut dyn FnMut(MpbleEvent));
+    /// API, if any. `core` is the host as the event left it. `emit` says
+    /// whether the tuple found room (a refused one is counted).
+    fn on_host_event(
+        &mut self,
+        ev: &HostEvent,
+        core: &HostCore,
+        emit: &mut dyn FnMut(MpbleEvent) -> bool,
+    );
+
+    /// After each host event, and on every tick: act on the host for what
+    /// the events asked and no Python code will do (answer a deferred read
+    /// whose tuple found no room, restart advertising, end a timed scan).
+    fn poll(&mut self, _core: &mut HostCore, _now: u32) {}
+
+    /// Milliseconds until `poll` has something to do at `now`, if ever.
+    fn next_timeout_ms(&self, _now: u32) -> Option<u32> {
+        None
+    }
 
     /// Soft reset: forget everything.
     fn reset(&mut self);
@@ -191,12 +207,17 @@ impl Firmware {
                 events_dropped,
             } = &mut *stack;
             let mut emit = |e: MpbleEvent| {
-                if out.push(&e).is_err() {
+                let queued = out.push(&e).is_ok();
+                if !queued {
                     *events_dropped = events_dropped.wrapping_add(1);
                 }
+                queued
             };
             qpy.on_host_event(&ev, &host.core, &mut emit);
             pycom.on_host_event(&ev, &host.core, &mut emit);
+            let now = host.core.now_ms();
+            qpy.poll(&mut host.core, now);
+            pycom.poll(&mut host.core, now);
         }
     }
 
@@ -233,6 +254,8 @@ impl Firmware {
     /// Time has passed: timers run.
     pub fn tick(&mut self, now: u32) {
         self.stack.host.core.tick(now);
+        self.qpy.poll(&mut self.stack.host.core, now);
+        self.pycom.poll(&mut self.stack.host.core, now);
         self.dispatch();
     }
 
@@ -263,7 +286,14 @@ impl Firmware {
     }
 
     pub fn next_timeout_ms(&self, now: u32) -> u32 {
-        self.stack.next_timeout_ms(now)
+        let adapters = [
+            self.qpy.next_timeout_ms(now),
+            self.pycom.next_timeout_ms(now),
+        ];
+        adapters
+            .into_iter()
+            .flatten()
+            .fold(self.stack.next_timeout_ms(now), u32::min)
     }
 
     pub fn public_addr(&self) -> Option<[u8; 6]> {

@@ -28,6 +28,8 @@ impl Firmware {
             h4_sco_iso_dropped: h4.sco_iso_dropped,
             events_dropped: self.stack.events_dropped,
             qpy_events_dropped: self.qpy.events_dropped,
+            pycom_events_dropped: self.pycom.events_dropped,
+            adv_fifo_dropped: self.pycom.fifo.dropped,
             cb_latency_count: self.latency.count(),
             cb_latency_p50_us: self.latency.percentile(50),
             cb_latency_p99_us: self.latency.percentile(99),
@@ -38,7 +40,7 @@ impl Firmware {
     /// The counters of what was accepted and then lost (not those of
     /// malformed input): all zero whenever the stack's bounds hold, which
     /// the tests and fuzz targets assert.
-    pub fn lost(&self) -> [(&'static str, u32); 5] {
+    pub fn lost(&self) -> [(&'static str, u32); 6] {
         let s = self.stats();
         [
             ("tx_dropped", s.tx_dropped),
@@ -46,6 +48,7 @@ impl Firmware {
             ("att_events_dropped", s.att_events_dropped),
             ("events_dropped", s.events_dropped),
             ("qpy_events_dropped", s.qpy_events_dropped),
+            ("pycom_events_dropped", s.pycom_events_dropped),
         ]
     }
 }

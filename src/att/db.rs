@@ -124,6 +124,9 @@ struct Row {
     cap: u16,
     /// Per-connection value, used by CCCD rows only (little-endian).
     cccd: [[u8; 2]; MAX_CONNECTIONS],
+    /// The application answers reads of this value itself (see
+    /// [`AttributeDb::set_deferred_read`]).
+    deferred_read: bool,
 }
 
 const EMPTY_ROW: Row = Row {
@@ -136,6 +139,7 @@ const EMPTY_ROW: Row = Row {
     len: 0,
     cap: 0,
     cccd: [[0; 2]; MAX_CONNECTIONS],
+    deferred_read: false,
 };
 
 const _: () = assert!(GATT_VALUE_POOL <= u16::MAX as usize);
@@ -258,6 +262,7 @@ impl AttributeDb {
             len: value.len() as u16,
             cap: cap as u16,
             cccd: [[0; 2]; MAX_CONNECTIONS],
+            deferred_read: false,
         };
         self.count += 1;
         self.pool_used += cap;
@@ -430,6 +435,26 @@ impl AttributeDb {
             end = r.handle;
         }
         Some(end)
+    }
+
+    /// Makes the application answer Read and Read Blob Requests of a
+    /// characteristic value itself: the ATT server holds the response
+    /// until it does (the access callback of NimBLE's `ble_att_svr`, a
+    /// dynamic value in Bumble). Only characteristic values and plain
+    /// descriptors can be deferred.
+    pub fn set_deferred_read(&mut self, handle: u16, on: bool) -> Result<(), DbError> {
+        let i = self.index_of(handle).ok_or(DbError::NotFound)?;
+        let row = self.rows.get_mut(i).ok_or(DbError::NotFound)?;
+        if row.kind.is_declaration() || row.kind == AttributeKind::Cccd {
+            return Err(DbError::NotWritable);
+        }
+        row.deferred_read = on;
+        Ok(())
+    }
+
+    /// Whether reads of `handle` wait for the application.
+    pub fn is_deferred_read(&self, handle: u16) -> bool {
+        self.row(handle).is_some_and(|r| r.deferred_read)
     }
 
     pub fn is_cccd(&self, handle: u16) -> bool {

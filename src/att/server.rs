@@ -61,9 +61,23 @@ pub struct LinkSecurity {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ServerEvent {
-    MtuExchanged { mtu: u16 },
-    Read { handle: u16 },
-    Write { handle: u16, with_response: bool },
+    MtuExchanged {
+        mtu: u16,
+    },
+    Read {
+        handle: u16,
+    },
+    /// A Read or Read Blob Request of a deferred value
+    /// ([`AttributeDb::set_deferred_read`]): no response was sent; the
+    /// application answers with [`deferred_read_response`].
+    ReadRequest {
+        handle: u16,
+        offset: u16,
+    },
+    Write {
+        handle: u16,
+        with_response: bool,
+    },
     IndicationConfirmed,
 }
 
@@ -100,6 +114,12 @@ pub struct AttBearer {
     queue: heapless::Vec<Prepared, { config::ATT_PREPARE_QUEUE }>,
     queue_bytes: [u8; config::ATT_PREPARE_BYTES],
     queue_used: usize,
+    /// Opcode of the Read or Read Blob Request waiting for the application
+    /// (0: none), with its handle and offset. A client has one request
+    /// outstanding (Vol 3 Part F 3.3.2), so one is enough.
+    deferred_opcode: u8,
+    deferred_handle: u16,
+    deferred_offset: u16,
 }
 
 impl Default for AttBearer {
@@ -117,6 +137,9 @@ impl AttBearer {
             queue: heapless::Vec::new(),
             queue_bytes: [0; config::ATT_PREPARE_BYTES],
             queue_used: 0,
+            deferred_opcode: 0,
+            deferred_handle: 0,
+            deferred_offset: 0,
         }
     }
 
@@ -126,6 +149,12 @@ impl AttBearer {
         self.mtu_exchanged = false;
         self.indication_pending = false;
         self.clear_queue();
+        self.deferred_opcode = 0;
+    }
+
+    /// The handle of the read waiting for the application, if any.
+    pub fn deferred_read(&self) -> Option<u16> {
+        (self.deferred_opcode != 0).then_some(self.deferred_handle)
     }
 
     /// The current ATT_MTU.
@@ -277,6 +306,66 @@ fn emit_read(o: &mut ServerOutcome, kind: AttributeKind, handle: u16) {
     }
 }
 
+/// Holds a read of a deferred value for the application; nothing is sent
+/// now. A client that sends another request before the answer breaks
+/// Vol 3 Part F 3.3.2; the newer request replaces the older one.
+fn defer_read(
+    bearer: &mut AttBearer,
+    opcode: u8,
+    handle: u16,
+    offset: u16,
+    o: &mut ServerOutcome,
+) -> usize {
+    bearer.deferred_opcode = opcode;
+    bearer.deferred_handle = handle;
+    bearer.deferred_offset = offset;
+    push_event(o, ServerEvent::ReadRequest { handle, offset });
+    0
+}
+
+/// The application's answer to the read held by [`defer_read`]: `value`
+/// is the whole attribute value (a Read Blob Response carries it from the
+/// request's offset, Vol 3 Part F 3.4.4.6), or `Err(code)` for an Error
+/// Response. Returns the response's length in `out`, or `None` when no
+/// read is waiting (the link was reset, or it was answered already).
+pub fn deferred_read_response(
+    bearer: &mut AttBearer,
+    value: Result<&[u8], u8>,
+    out: &mut [u8],
+) -> Option<usize> {
+    let opcode = core::mem::take(&mut bearer.deferred_opcode);
+    if opcode == 0 {
+        return None;
+    }
+    let handle = bearer.deferred_handle;
+    let limit = out.len().min(usize::from(bearer.mtu()));
+    let resp = out.get_mut(..limit)?;
+    let offset = if opcode == pdu::ATT_READ_BLOB_REQ {
+        usize::from(bearer.deferred_offset)
+    } else {
+        0
+    };
+    let part = match value {
+        Ok(v) => v.get(offset..).ok_or(error::INVALID_OFFSET),
+        Err(code) => Err(code),
+    };
+    let part = match part {
+        Ok(p) => p,
+        Err(code) => return Some(pdu::write_error_rsp(opcode, handle, code, resp)),
+    };
+    let rsp_opcode = if opcode == pdu::ATT_READ_BLOB_REQ {
+        pdu::ATT_READ_BLOB_RSP
+    } else {
+        pdu::ATT_READ_RSP
+    };
+    // At most ATT_MTU-1 octets (Vol 3 Part F 3.4.4.4, 3.4.4.6).
+    let n = part.len().min(limit.saturating_sub(1));
+    let mut w = Writer { out: resp, len: 0 };
+    w.u8(rsp_opcode)?;
+    w.bytes(part.get(..n).unwrap_or(&[]))?;
+    Some(w.len)
+}
+
 /// A handle range is valid when `0 < start <= end` (Vol 3 Part F 3.4.3.1).
 fn valid_range(start: u16, end: u16) -> bool {
     start != 0 && start <= end
@@ -373,6 +462,9 @@ fn serve(
         } => read_by_group_type(db, start, end, group_type, resp),
         AttPdu::ReadReq { handle } => {
             let kind = check_read(db, sec, handle).map_err(|e| (handle, e))?;
+            if db.is_deferred_read(handle) {
+                return Ok(defer_read(bearer, pdu::ATT_READ_REQ, handle, 0, o));
+            }
             let value = db.value_for(conn, handle).unwrap_or(&[]);
             let mut w = Writer { out: resp, len: 0 };
             w.u8(pdu::ATT_READ_RSP)
@@ -386,6 +478,15 @@ fn serve(
         }
         AttPdu::ReadBlobReq { handle, offset } => {
             let kind = check_read(db, sec, handle).map_err(|e| (handle, e))?;
+            if db.is_deferred_read(handle) {
+                return Ok(defer_read(
+                    bearer,
+                    pdu::ATT_READ_BLOB_REQ,
+                    handle,
+                    offset,
+                    o,
+                ));
+            }
             let value = db.value_for(conn, handle).unwrap_or(&[]);
             let offset = usize::from(offset);
             let fixed = kind.is_declaration() || kind == AttributeKind::Cccd;
@@ -870,6 +971,71 @@ mod tests {
             c.rsp(&[0x02, 0x40, 0x00, 0x00]),
             [0x01, 0x02, 0x00, 0x00, 0x04]
         );
+    }
+
+    /// A deferred value (demo table: Battery Level at 3, 244 bytes): the
+    /// Read Request gets no response until the application answers, and
+    /// the answer is a Read Response (0x0B) cut at ATT_MTU-1; a Read Blob
+    /// Request (0x0C) is answered from its offset (Vol 3 Part F 3.4.4.4,
+    /// 3.4.4.6); an offset past the end is Invalid Offset (0x07).
+    #[test]
+    fn a_deferred_read_waits_for_the_application() {
+        let mut c = Ctx::demo();
+        c.db.set_deferred_read(3, true).unwrap();
+        assert_eq!(
+            c.req(&[0x0A, 0x03, 0x00]),
+            (
+                vec![],
+                vec![ServerEvent::ReadRequest {
+                    handle: 3,
+                    offset: 0
+                }]
+            )
+        );
+        assert_eq!(c.bearer.deferred_read(), Some(3));
+        let mut out = [0u8; 64];
+        let n = deferred_read_response(&mut c.bearer, Ok(b"ABC DEF"), &mut out).unwrap();
+        assert_eq!(&out[..n], b"\x0BABC DEF");
+        // Answered once only.
+        assert_eq!(
+            deferred_read_response(&mut c.bearer, Ok(b"x"), &mut out),
+            None
+        );
+        // A value longer than ATT_MTU-1 (23-1) is cut.
+        c.req(&[0x0A, 0x03, 0x00]);
+        let n = deferred_read_response(&mut c.bearer, Ok(&[7u8; 40]), &mut out).unwrap();
+        assert_eq!(n, 23);
+        // Read Blob at offset 22 of the application's value.
+        assert_eq!(
+            c.req(&[0x0C, 0x03, 0x00, 22, 0x00]).1,
+            vec![ServerEvent::ReadRequest {
+                handle: 3,
+                offset: 22
+            }]
+        );
+        let n = deferred_read_response(&mut c.bearer, Ok(&[7u8; 40]), &mut out).unwrap();
+        assert_eq!(&out[..n], &[&[0x0D][..], &[7u8; 18]].concat()[..]);
+        c.req(&[0x0C, 0x03, 0x00, 41, 0x00]);
+        let n = deferred_read_response(&mut c.bearer, Ok(&[7u8; 40]), &mut out).unwrap();
+        assert_eq!(&out[..n], [0x01, 0x0C, 0x03, 0x00, 0x07]);
+        // An application error becomes an Error Response.
+        c.req(&[0x0A, 0x03, 0x00]);
+        let n = deferred_read_response(&mut c.bearer, Err(0x0E), &mut out).unwrap();
+        assert_eq!(&out[..n], [0x01, 0x0A, 0x03, 0x00, 0x0E]);
+        // Permissions are checked before anything is deferred, and a reset
+        // link forgets the read.
+        c.db.set_deferred_read(3, false).unwrap();
+        assert_eq!(c.rsp(&[0x0A, 0x03, 0x00]).len(), 23);
+        c.db.set_deferred_read(3, true).unwrap();
+        c.req(&[0x0A, 0x03, 0x00]);
+        c.bearer.reset();
+        assert_eq!(
+            deferred_read_response(&mut c.bearer, Ok(b"x"), &mut out),
+            None
+        );
+        // Declarations and CCCDs are never deferred.
+        assert!(c.db.set_deferred_read(2, true).is_err());
+        assert!(c.db.set_deferred_read(4, true).is_err());
     }
 
     #[test]

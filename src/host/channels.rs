@@ -113,6 +113,35 @@ impl HostCore {
         Ok(())
     }
 
+    /// Answers the read a `GattReadRequest` announced: `value` is the whole
+    /// value (`None`: the one in the attribute table now), or `Err(code)`
+    /// for an ATT Error Response. `NoConnection` when nothing waits on that
+    /// link (it dropped, or the read was answered).
+    pub fn gatt_read_reply(
+        &mut self,
+        conn: ConnSlot,
+        value: Result<Option<&[u8]>, u8>,
+    ) -> Result<(), HostError> {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return Err(HostError::NoConnection);
+        };
+        let Some(handle) = c.att.deferred_read() else {
+            return Err(HostError::NoConnection);
+        };
+        let link = c.handle;
+        let stored = self.db.value_for(conn.index(), handle).unwrap_or(&[]);
+        let value = match value {
+            Ok(Some(v)) => Ok(v),
+            Ok(None) => Ok(stored),
+            Err(code) => Err(code),
+        };
+        let mut rsp = [0u8; config::ATT_MTU_MAX];
+        let n = att_server::deferred_read_response(&mut c.att, value, &mut rsp)
+            .ok_or(HostError::NoConnection)?;
+        self.send_reply(link, l2cap::CID_ATT, rsp.get(..n).unwrap_or(&[]));
+        Ok(())
+    }
+
     /// Starts a GATT client procedure on a link: `start` writes its first
     /// request (a `GattClient` method), which is sent at once and timed
     /// (30 s, Vol 3 Part F 3.3.3).
@@ -410,6 +439,11 @@ impl HostCore {
                         ServerEvent::Read { handle } => HostEvent::GattRead {
                             conn,
                             handle: AttHandle(handle),
+                        },
+                        ServerEvent::ReadRequest { handle, offset } => HostEvent::GattReadRequest {
+                            conn,
+                            handle: AttHandle(handle),
+                            offset,
                         },
                         ServerEvent::Write {
                             handle,

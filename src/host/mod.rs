@@ -112,6 +112,15 @@ pub enum HostEvent {
         conn: ConnSlot,
         handle: AttHandle,
     },
+    /// A peer reads a value the application answers itself
+    /// ([`crate::att::db::AttributeDb::set_deferred_read`]): nothing has
+    /// been sent; answer with [`HostCore::gatt_read_reply`] before the
+    /// peer's 30 s ATT timeout (Vol 3 Part F 3.3.3).
+    GattReadRequest {
+        conn: ConnSlot,
+        handle: AttHandle,
+        offset: u16,
+    },
     GattWrite {
         conn: ConnSlot,
         handle: AttHandle,
@@ -298,6 +307,11 @@ impl Host {
 impl HostCore {
     pub fn state(&self) -> HostState {
         self.state
+    }
+
+    /// The time of the last input or tick.
+    pub fn now_ms(&self) -> u32 {
+        self.now_ms
     }
 
     pub fn controller(&self) -> Option<&ControllerInfo> {

@@ -342,7 +342,7 @@ impl Client {
         event: ClientEvent,
         host: &HostCore,
         target: MpbleTarget,
-        emit: &mut dyn FnMut(MpbleEvent),
+        emit: &mut dyn FnMut(MpbleEvent) -> bool,
     ) -> Result<(), EventFull> {
         let pdu = host.client_pdu();
         let body = pdu.get(1..).unwrap_or(&[]);
@@ -410,7 +410,7 @@ fn service_events(
     procedure: Procedure,
     body: &[u8],
     target: MpbleTarget,
-    emit: &mut dyn FnMut(MpbleEvent),
+    emit: &mut dyn FnMut(MpbleEvent) -> bool,
 ) -> Result<(), EventFull> {
     // Records are at least 4 bytes (checked below); a missing field reads 0.
     let u16_at = |b: &[u8], i: usize| le_u16_at(b, i).unwrap_or(0);

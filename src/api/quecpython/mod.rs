@@ -766,7 +766,7 @@ impl QuecPython {
         &mut self,
         ev: &HostEvent,
         host: &HostCore,
-        emit: &mut dyn FnMut(MpbleEvent),
+        emit: &mut dyn FnMut(MpbleEvent) -> bool,
     ) {
         if let HostEvent::Stopped { .. } = *ev {
             // The host forgot the attribute table with the stop; the
@@ -797,7 +797,9 @@ impl QuecPython {
         }
         let mut out = MpbleEvent::new(target);
         match self.build_event(ev, host, &mut out) {
-            Ok(true) => emit(out),
+            Ok(true) => {
+                emit(out);
+            }
             Ok(false) => {}
             Err(EventFull) => self.events_dropped = self.events_dropped.wrapping_add(1),
         }
@@ -932,7 +934,9 @@ impl QuecPython {
                 HostEvent::IndicationConfirmed { .. } => {
                     out.int(event_id::BLE_GATT_SEND_END)?.int(0)?;
                 }
-                HostEvent::CommandFailed { .. } | HostEvent::GattClient { .. } => return Ok(false),
+                HostEvent::CommandFailed { .. }
+                | HostEvent::GattClient { .. }
+                | HostEvent::GattReadRequest { .. } => return Ok(false),
                 HostEvent::ConnectFailed { status } => {
                     out.int(event_id::BLE_CONNECT_IND)?
                         .int(status as i64)?
@@ -989,7 +993,12 @@ pub fn result(r: Result<(), HostError>) -> i32 {
 }
 
 impl Adapter for QuecPython {
-    fn on_host_event(&mut self, ev: &HostEvent, core: &HostCore, emit: &mut dyn FnMut(MpbleEvent)) {
+    fn on_host_event(
+        &mut self,
+        ev: &HostEvent,
+        core: &HostCore,
+        emit: &mut dyn FnMut(MpbleEvent) -> bool,
+    ) {
         QuecPython::on_host_event(self, ev, core, emit)
     }
 
