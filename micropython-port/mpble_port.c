@@ -501,7 +501,14 @@ static mp_obj_t port_process_scheduled(mp_obj_t arg) {
     }
     // Elsewhere (the REPL waiting for a line, where no exception may escape)
     // the scheduler prints it, as for any scheduled function; the events
-    // left wait for the next pass there too.
+    // left wait for the next pass there too. A pass already queued behind
+    // this one (the reader asked for it while the callback ran) is skipped
+    // like the one after a script's interrupt: the REPL's wait runs queued
+    // work before it blocks, and would start the next callback before the
+    // user could type.
+    if (port_is_interrupt(exc)) {
+        port_script_interrupted = true;
+    }
     nlr_jump(nlr.ret_val);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(port_process_scheduled_obj, port_process_scheduled);
