@@ -134,9 +134,12 @@ def test_echo_during_a_long_utime_sleep_answers_within_50_ms(board, peer):
     assert f"ECHOED {ECHOES}" in out, out
 
 
+# Each line is one print() of 8 MB, in 80 pieces: a write() of the pty
+# blocks while the harness reads, for tens of milliseconds per line (the
+# old port's signal, 10 ms after a callback was due, broke such lines).
 LINES = 4
 PIECE = 100000
-PIECES = 10
+PIECES = 80
 LINE_BODY = "x" * (PIECE * PIECES)
 
 
@@ -145,8 +148,8 @@ def test_callback_output_never_lands_inside_a_long_print(board, peer):
     board.exec("SAY = True", timeout=5)
     # The main script prints long lines, each one print() call, while a
     # central keeps writing: each write's callback prints a line of its own.
-    # One print() per line, of 1 MB in 10 pieces: print() writes them one
-    # after the other with no bytecode between them, tens of milliseconds.
+    # print() writes the pieces one after the other with no bytecode
+    # between them.
     code = (
         "import utime\n"
         f"PIECES = ['x' * {PIECE}] * {PIECES}\n"
@@ -168,7 +171,7 @@ def test_callback_output_never_lands_inside_a_long_print(board, peer):
     fut = asyncio.run_coroutine_threadsafe(writer(stop), peer.air.loop)
     try:
         pos = board.exec_nowait(code)
-        board.expect(r"PRINTED", 60, since=pos)
+        board.expect(r"PRINTED", 120, since=pos)
         board.wait_prompt(10)
     finally:
         peer.air.loop.call_soon_threadsafe(stop.set)
