@@ -89,8 +89,10 @@ static uint8_t hal_ring[HAL_RING_SIZE];
 static size_t hal_ring_head; // next byte to read
 static size_t hal_ring_len;
 static bool hal_ring_was_full;
-// mp_hal_ticks_us() of the reader's latest read() (reader writes, port reads).
+// mp_hal_ticks_us() of the reader's latest read() (guarded by hal_mutex),
+// and its value when mpble_hal_read() last returned bytes (port lock).
 static uint32_t hal_rx_time_us;
+static uint32_t hal_rx_time_read_us;
 static uint64_t hal_deadline_ms = UINT64_MAX; // CLOCK_MONOTONIC ms
 static uint8_t hal_tx[HAL_TX_SIZE];
 static size_t hal_tx_head; // next byte to send
@@ -491,6 +493,7 @@ size_t mpble_hal_read(uint8_t *buf, size_t cap) {
     hal_ring_get(hal_ring, HAL_RING_SIZE, hal_ring_head, buf, n);
     hal_ring_head = (hal_ring_head + n) % HAL_RING_SIZE;
     hal_ring_len -= n;
+    hal_rx_time_read_us = hal_rx_time_us;
     if (n > 0 && hal_ring_was_full) {
         // The reader stopped reading the descriptor while the ring was full.
         hal_ring_was_full = false;
@@ -501,10 +504,9 @@ size_t mpble_hal_read(uint8_t *buf, size_t cap) {
 }
 
 uint32_t mpble_hal_rx_time_us(void) {
-    pthread_mutex_lock(&hal_mutex);
-    uint32_t us = hal_rx_time_us;
-    pthread_mutex_unlock(&hal_mutex);
-    return us;
+    // Only the port calls this, with its lock held, right after
+    // mpble_hal_read(): no lock of ours needed.
+    return hal_rx_time_read_us;
 }
 
 size_t mpble_hal_tx_room(void) {
