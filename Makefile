@@ -4,14 +4,18 @@
 #   make firmware-qemu     thumbv7m staticlib + MicroPython qemu port (MPS2_AN385,
 #                          Cortex-M3) -> build/qemu-mps2/firmware.elf, and its
 #                          launcher build/qemu-mps2/micropython (README "Bare metal")
-#   make demo [DEMOS=dir]  run tools/demo.py on the vendor demos (default ../shared/demos)
+#   make demo [DEMOS=dir]  run tools/demo.py on the vendor demos (default ../shared/demos):
+#                          the QuecPython pair, then each Pycom example against its Bumble
+#                          peer, saying for each whether it did its job
+#                          (DEMO_ARGS="--only pycom" or "--only quecpython" for one vendor)
 #   make test              everything CI checks (setup, build of both firmwares,
 #                          cargo test/clippy/fmt (also --features mcu), no_std build, header check,
 #                          fuzz, pytest with the qemu tests)
 #   make bench             speed and memory of the core (benches/), then callback
 #                          latency end to end (tools/bench_e2e.py)
 #   make size              flash and static RAM of the core on a Cortex-M3
-#                          (thumbv7m, LTO, gc-sections), by layer (tools/size.py)
+#                          (thumbv7m, LTO, gc-sections), by layer, and what the
+#                          module adds to the qemu firmware (tools/size.py)
 #   make check-port        the C port against a fake core (part of make test)
 #   make clean / distclean
 #
@@ -48,7 +52,7 @@ MP_UNIX_FLAGS := \
 	MICROPY_PY_THREAD=1
 
 .DEFAULT_GOAL := firmware
-.PHONY: all firmware firmware-qemu rust-lib rust-lib-thumb demo test setup bench size clean distclean header-check check-port \
+.PHONY: all firmware firmware-qemu firmware-qemu-nomodule rust-lib rust-lib-thumb demo test setup bench size clean distclean header-check check-port \
 	fuzz pytest \
 	cargo-checks FORCE
 
@@ -111,6 +115,24 @@ $(QEMU_FIRMWARE): rust-lib-thumb FORCE
 		cp $(MP_QEMU_BUILD)/firmware.elf $@.tmp && mv -f $@.tmp $@ && echo "firmware: $@"; \
 	fi
 
+# The same qemu port without the module (USER_C_MODULES empty): the stock
+# firmware, for `make size`'s firmware row (what the module adds).
+QEMU_NOMOD_DIR      := $(BUILD_DIR)/qemu-mps2-nomodule
+QEMU_NOMOD_FIRMWARE := $(QEMU_NOMOD_DIR)/firmware.elf
+MP_QEMU_NOMOD_BUILD := $(BUILD_DIR)/mp-qemu-nomodule
+
+firmware-qemu-nomodule: $(QEMU_NOMOD_FIRMWARE)
+
+$(QEMU_NOMOD_FIRMWARE): FORCE
+	@command -v arm-none-eabi-gcc >/dev/null || $(ROOT)/tools/setup.sh
+	@mp="$$($(ROOT)/tools/get-micropython.sh)" && \
+	GIT_CEILING_DIRECTORIES="$$(dirname "$$mp")" $(MAKE) -C "$$mp/ports/qemu" \
+		BOARD=MPS2_AN385 BUILD=$(MP_QEMU_NOMOD_BUILD) USER_C_MODULES= FROZEN_MANIFEST=
+	@mkdir -p $(dir $@)
+	@if ! cmp -s $(MP_QEMU_NOMOD_BUILD)/firmware.elf $@; then \
+		cp $(MP_QEMU_NOMOD_BUILD)/firmware.elf $@.tmp && mv -f $@.tmp $@ && echo "firmware: $@"; \
+	fi
+
 # The launcher gives the qemu board the unix firmware's interface (REPL on
 # stdin/stdout, MPBLE_HCI=tcp:HOST:PORT); see micropython-port/qemu/launcher.py.
 $(QEMU_LAUNCHER): $(ROOT)/micropython-port/qemu/launcher.py $(ROOT)/Makefile
@@ -124,7 +146,7 @@ setup:
 
 demo: firmware
 	@test -x $(VENV_PY) || $(ROOT)/tools/setup.sh
-	$(VENV_PY) $(ROOT)/tools/demo.py $(DEMOS)
+	$(VENV_PY) $(ROOT)/tools/demo.py $(DEMOS) $(DEMO_ARGS)
 
 # Order matters: the header check needs build.rs to have run (cargo build),
 # the pytest stage needs the firmware.
@@ -179,15 +201,17 @@ bench: firmware
 	cd $(ROOT) && $(VENV_PY) tools/bench_e2e.py --firmware $(FIRMWARE)
 
 # Footprint goals (tools/size.py, README "Footprint"); not part of make test.
-# Needs binutils-arm-none-eabi (tools/setup.sh installs it).
-size:
+# Needs binutils-arm-none-eabi (tools/setup.sh installs it). The firmware
+# row compares the qemu firmware with and without the module.
+size: firmware-qemu firmware-qemu-nomodule
 	@command -v arm-none-eabi-ld >/dev/null || $(ROOT)/tools/setup.sh
-	CARGO=$(CARGO) python3 $(ROOT)/tools/size.py
+	CARGO=$(CARGO) python3 $(ROOT)/tools/size.py \
+		--firmware $(QEMU_FIRMWARE) --firmware-without $(QEMU_NOMOD_FIRMWARE)
 
 clean:
 	$(CARGO) clean
 	rm -rf $(MP_BUILD) $(BUILD_DIR)/mp-unix-fake $(BUILD_DIR)/fake-core $(BUILD_DIR)/unix \
-		$(MP_QEMU_BUILD) $(QEMU_DIR)
+		$(MP_QEMU_BUILD) $(QEMU_DIR) $(MP_QEMU_NOMOD_BUILD) $(QEMU_NOMOD_DIR)
 
 # Also forgets the MicroPython source tree and the venv.
 distclean: clean

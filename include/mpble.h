@@ -32,6 +32,8 @@
 
 #define MPBLE_PYCOM_CONNECT_FAILED 10
 
+#define MPBLE_PYCOM_TIMED_OUT 11
+
 // The first value of each Pycom callback tuple (`api::pycom::tuple`).
 #define MPBLE_PYCOM_TUPLE_BLUETOOTH 0
 

@@ -24,9 +24,13 @@
  *
  * Unlike a socket, the UART stays connected across a soft reset, so
  * mpble_hal_close() resets the controller itself (HCI_Reset, Vol 4 Part E
- * 7.3.2) and discards its input up to that command's Command Complete, in
- * whole H4 packets (Vol 4 Part A 2), so that the next bring-up starts on a
- * packet boundary with no link left over.
+ * 7.3.2) and discards its input, in whole H4 packets (Vol 4 Part A 2),
+ * until every HCI_Reset sent has its Command Complete, so that the next
+ * bring-up starts on a packet boundary with no link and no answer left
+ * over. Every one: when the soft reset comes while bring-up's own Reset is
+ * unanswered, two Command Completes come back, and stopping at the first
+ * cut the second in two (the rest reached the next bring-up mid-packet,
+ * which then waited for ever).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -58,7 +62,8 @@ static volatile uint32_t hal_tx_len;
 static bool hal_open;
 
 // H4 framing of the bytes taken from the controller so far (handed to the
-// port or discarded), so that close can stop on a packet boundary.
+// port or discarded), so that close can stop on a packet boundary; and of
+// the bytes queued to it, to count the HCI_Resets it has to answer.
 typedef struct {
     uint8_t type; // 0: expecting a packet indicator
     uint8_t hdr[4];
@@ -70,6 +75,13 @@ typedef struct {
 } hal_h4_t;
 
 static hal_h4_t hal_h4;
+static hal_h4_t hal_h4_tx;
+// HCI_Reset commands queued to the controller whose Command Complete has
+// not come back yet.
+static uint32_t hal_resets_unanswered;
+
+#define HCI_OP_RESET_LO (0x03)
+#define HCI_OP_RESET_HI (0x0c)
 
 // Returns true when b completed a packet.
 static bool hal_h4_take(hal_h4_t *f, uint8_t b) {
@@ -79,6 +91,9 @@ static bool hal_h4_take(hal_h4_t *f, uint8_t b) {
         switch (b) {
             case 0x04: // event: code, length
                 f->hdr_len = 2;
+                break;
+            case 0x01: // command (host to controller): opcode (2), length
+                f->hdr_len = 3;
                 break;
             case 0x02: // ACL: handle (2), length (2)
             case 0x05: // ISO: handle (2), length (2, 14 bits)
@@ -103,6 +118,7 @@ static bool hal_h4_take(hal_h4_t *f, uint8_t b) {
             case 0x04:
                 f->left = f->hdr[1];
                 break;
+            case 0x01:
             case 0x03:
                 f->left = f->hdr[2];
                 break;
@@ -127,6 +143,33 @@ static bool hal_h4_take(hal_h4_t *f, uint8_t b) {
         return true;
     }
     return false;
+}
+
+// With interrupts masked: one byte from the controller (to the port or
+// discarded). Returns true when it completed a packet; a Command Complete
+// for HCI_Reset (Vol 4 Part E 7.7.14: Num_HCI_Command_Packets, then the
+// opcode) answers one Reset.
+static bool hal_rx_take(uint8_t b) {
+    hal_h4_t *f = &hal_h4;
+    if (!hal_h4_take(f, b)) {
+        return false;
+    }
+    if (f->last == 0x04 && f->hdr[0] == 0x0e && f->hdr[1] >= 3
+        && f->evt[1] == HCI_OP_RESET_LO && f->evt[2] == HCI_OP_RESET_HI && hal_resets_unanswered > 0) {
+        hal_resets_unanswered--;
+    }
+    return true;
+}
+
+// With interrupts masked: queues one byte to the controller (room checked
+// by the caller), counting the HCI_Resets among them.
+static void hal_tx_put(uint8_t b) {
+    hal_tx[(hal_tx_head + hal_tx_len) % HAL_TX_SIZE] = b;
+    hal_tx_len++;
+    hal_h4_t *f = &hal_h4_tx;
+    if (hal_h4_take(f, b) && f->last == 0x01 && f->hdr[0] == HCI_OP_RESET_LO && f->hdr[1] == HCI_OP_RESET_HI) {
+        hal_resets_unanswered++;
+    }
 }
 
 // With interrupts masked: moves what the UART received into rx_ring.
@@ -216,6 +259,8 @@ int mpble_hal_open(const char **msg) {
     hal_rx_stalled = false;
     hal_tx_head = hal_tx_len = 0;
     memset(&hal_h4, 0, sizeof(hal_h4));
+    memset(&hal_h4_tx, 0, sizeof(hal_h4_tx));
+    hal_resets_unanswered = 0;
     MPS2_TIMER0->CTRL = 0;
     MPS2_TIMER0->INTSTATUS = 1;
     HAL_UART->BAUDDIV = 16;
@@ -246,7 +291,7 @@ size_t mpble_hal_read(uint8_t *buf, size_t cap) {
         uint8_t b = hal_rx[hal_rx_head];
         hal_rx_head = (hal_rx_head + 1) % HAL_RX_SIZE;
         hal_rx_len--;
-        hal_h4_take(&hal_h4, b);
+        hal_rx_take(b);
         buf[n++] = b;
     }
     if (n > 0 && hal_rx_stalled) {
@@ -283,8 +328,7 @@ int mpble_hal_write(const uint8_t *buf, size_t len) {
         return ENOBUFS;
     }
     for (size_t i = 0; i < len; i++) {
-        hal_tx[(hal_tx_head + hal_tx_len) % HAL_TX_SIZE] = buf[i];
-        hal_tx_len++;
+        hal_tx_put(buf[i]);
     }
     hal_tx_kick();
     mps2_irq_restore(primask);
@@ -314,8 +358,19 @@ void mpble_hal_wait_rx(uint32_t timeout_ms) {
     mps2_idle_irq_masked(timeout_ms);
 }
 
+// Set while mpble_hal_interrupt_begin() has the interrupt char on for
+// callbacks run from the REPL's wait.
+static bool hal_repl_interrupt;
+
 bool mpble_hal_script_running(void) {
-    return !mps2_waiting_for_input();
+    // pyexec turns Ctrl-C on only while it executes code, and off again
+    // before anything else: also before it runs the scheduler once more
+    // after an uncaught exception (mp_handle_pending(false)), which is not
+    // the script any more (unix asks its SIGINT handler the same way).
+    // "Not waiting for input" is not enough: that pass would count as the
+    // script, and a Ctrl-C'ed script would run every queued callback
+    // there before the prompt came back.
+    return mp_interrupt_char == CHAR_CTRL_C && !hal_repl_interrupt && !mps2_waiting_for_input();
 }
 
 bool mpble_hal_interrupt_begin(void) {
@@ -324,6 +379,7 @@ bool mpble_hal_interrupt_begin(void) {
     if (mpble_hal_script_running()) {
         return false;
     }
+    hal_repl_interrupt = true;
     mp_hal_set_interrupt_char(CHAR_CTRL_C);
     return true;
 }
@@ -331,6 +387,7 @@ bool mpble_hal_interrupt_begin(void) {
 void mpble_hal_interrupt_end(bool begun) {
     if (begun) {
         mp_hal_set_interrupt_char(-1);
+        hal_repl_interrupt = false;
     }
 }
 
@@ -362,29 +419,28 @@ void mpble_hal_close(void) {
     static const uint8_t reset[] = { 0x01, 0x03, 0x0c, 0x00 };
     if (HAL_TX_SIZE - hal_tx_len >= sizeof(reset)) {
         for (size_t i = 0; i < sizeof(reset); i++) {
-            hal_tx[(hal_tx_head + hal_tx_len) % HAL_TX_SIZE] = reset[i];
-            hal_tx_len++;
+            hal_tx_put(reset[i]);
         }
     }
     hal_tx_kick();
     mps2_irq_restore(primask);
 
-    // Discard input in whole packets up to the reset's Command Complete
-    // (event 0x0E, opcode 0x0C03: Vol 4 Part E 7.7.14), or the timeout.
+    // Discard input in whole packets until every Reset queued (bring-up's
+    // own, if it is unanswered, and ours) has its Command Complete (event
+    // 0x0E, opcode 0x0C03: Vol 4 Part E 7.7.14), or the timeout.
     uint32_t start = mp_hal_ticks_ms();
     for (;;) {
         uint32_t elapsed = mp_hal_ticks_ms() - start;
         if (elapsed >= HAL_CLOSE_TIMEOUT_MS) {
             break;
         }
-        bool done = false;
         mps2_irq_save();
+        bool done = hal_resets_unanswered == 0 && hal_h4.type == 0;
         while (!done && hal_rx_len > 0) {
             uint8_t b = hal_rx[hal_rx_head];
             hal_rx_head = (hal_rx_head + 1) % HAL_RX_SIZE;
             hal_rx_len--;
-            done = hal_h4_take(&hal_h4, b) && hal_h4.last == 0x04 && hal_h4.hdr[0] == 0x0e
-                && hal_h4.hdr[1] >= 4 && hal_h4.evt[1] == 0x03 && hal_h4.evt[2] == 0x0c && hal_tx_len == 0;
+            done = hal_rx_take(b) && hal_resets_unanswered == 0;
         }
         if (hal_rx_stalled) {
             hal_rx_stalled = false;

@@ -96,6 +96,8 @@ NORETURN void network_bt_raise_code(int32_t code) {
             network_bt_raise(MP_ENOMEM, "the attribute table is full");
         case MPBLE_PYCOM_CONNECT_FAILED:
             network_bt_raise(MP_ECONNREFUSED, "connection refused");
+        case MPBLE_PYCOM_TIMED_OUT:
+            network_bt_raise(MP_ETIMEDOUT, "the peer did not answer within the ATT timeout (30 s)");
         default:
             network_bt_raise(MP_EIO, "the requested operation failed");
     }
@@ -191,9 +193,12 @@ size_t network_bt_uuid_arg(mp_obj_t uuid, qstr name, uint8_t out[16]) {
         return 16;
     }
     mp_buffer_info_t buf;
-    if (!mp_get_buffer(uuid, &buf, MP_BUFFER_READ) || buf.len != 16) {
+    if (!mp_get_buffer(uuid, &buf, MP_BUFFER_READ)) {
+        mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%q must be an int or 16 bytes"), name);
+    }
+    if (buf.len != 16) {
         mp_raise_msg_varg(&mp_type_ValueError,
-            MP_ERROR_TEXT("%q: an int or 16 bytes (invalid argument(s) value)"), name);
+            MP_ERROR_TEXT("%q: 16 bytes for a 128-bit UUID (invalid argument(s) value)"), name);
     }
     memcpy(out, buf.buf, 16);
     return 16;
@@ -395,7 +400,7 @@ static mp_obj_t network_bt_start_scan(mp_obj_t self_in, mp_obj_t timeout_in) {
     }
     mp_int_t t = mp_obj_get_int(timeout_in);
     if (t == 0) {
-        mp_raise_ValueError(MP_ERROR_TEXT("invalid scan time"));
+        mp_raise_ValueError(MP_ERROR_TEXT("timeout: invalid scan time (0)"));
     }
     NETWORK_BT_CALL(mpble_pycom_start_scan(t, mpble_port_now_ms()));
     return mp_const_none;
@@ -579,7 +584,7 @@ static mp_obj_t network_bt_connect(size_t n_args, const mp_obj_t *pos_args, mp_m
     mp_int_t timeout = -1;
     if (args[ARG_timeout].u_obj != mp_const_none) {
         if (!mp_obj_is_int(args[ARG_timeout].u_obj)) {
-            mp_raise_ValueError(MP_ERROR_TEXT("If timeout is specified it must be a valid integer number"));
+            mp_raise_TypeError(MP_ERROR_TEXT("timeout must be an int (milliseconds)"));
         }
         timeout = mp_obj_get_int(args[ARG_timeout].u_obj);
         if (timeout < 0) {
@@ -589,7 +594,7 @@ static mp_obj_t network_bt_connect(size_t n_args, const mp_obj_t *pos_args, mp_m
     mp_int_t addr_type = -1;
     if (args[ARG_addr_type].u_obj != mp_const_none) {
         if (!mp_obj_is_int(args[ARG_addr_type].u_obj)) {
-            mp_raise_ValueError(MP_ERROR_TEXT("If addr_type is specified it must be a valid integer number"));
+            mp_raise_TypeError(MP_ERROR_TEXT("addr_type must be an int"));
         }
         addr_type = mp_obj_get_int(args[ARG_addr_type].u_obj);
         if (addr_type < 0 || addr_type > 3) {
@@ -718,7 +723,7 @@ static mp_obj_t network_bt_set_advertisement(size_t n_args, const mp_obj_t *pos_
     int32_t r = mpble_pycom_set_advertisement(&a);
     mpble_port_unlock_after_call();
     if (r == MPBLE_PYCOM_INVALID) {
-        network_bt_raise(MP_EINVAL, "incorrect service UUID length");
+        mp_raise_ValueError(MP_ERROR_TEXT("service_uuid: incorrect service UUID length (a multiple of 16 bytes)"));
     }
     if (r == MPBLE_PYCOM_FAILED) {
         network_bt_raise(MP_EINVAL, "the advertisement does not fit in 31 bytes of scan response");

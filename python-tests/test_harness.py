@@ -137,3 +137,24 @@ def test_fails(board):
     assert re.search(r"board board1 transcript", out), out
     assert "marker-in-transcript" in out
     assert "virtual air" in out
+
+
+def test_plugin_loads_with_dash_p_and_checks_board(pytester, monkeypatch, firmware):
+    """`pytest -p mpble_harness` with python-tests on the path (no conftest,
+    nothing installed): the fixtures and --board are there; a bad --board
+    value fails the test that asks for a board, with the expected forms."""
+    monkeypatch.setenv("MPBLE_FIRMWARE", str(firmware))
+    monkeypatch.setenv("PYTHONPATH", str(HERE))
+    monkeypatch.delenv("MPBLE_BOARD", raising=False)
+    pytester.makepyfile(
+        test_user="""
+def test_user(board, board_kind):
+    assert board_kind == "unix"
+    assert board.exec("print(6 * 7)") == "42\\n"
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "mpble_harness", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result = pytester.runpytest_subprocess("-p", "mpble_harness", "-p", "no:cacheprovider", "--board", "usb")
+    result.assert_outcomes(errors=1)
+    assert "expected unix, qemu or serial:DEVICE[:BAUD]" in result.stdout.str()

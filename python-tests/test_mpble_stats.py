@@ -79,8 +79,9 @@ def test_a_frame_on_an_unserved_channel_is_counted(air, board, peer):
     assert {k: v for k, v in before.items() if k not in LATENCY} == dict.fromkeys(KEYS - LATENCY, 0), before
 
     conn = peer.connect(board_address(board))
-    # Printed by the callback, also after the REPL's prompt.
-    board.expect(re.compile(r"(?:^|>>> |=== )EV 16 0 0\r?$", re.M), 5, since=pos)
+    # Printed by the callback, also after the REPL's prompt (paste mode's
+    # or the raw REPL's).
+    board.expect(re.compile(r"(?:^|>>> |=== |\x04>)EV 16 0 0\r?$", re.M), 5, since=pos)
     assert peer.read(conn, 3) == b"init"
     peer.l2cap_send(conn, UNSERVED_CID, b"\x01\x02\x03")
     # The host answers nothing on that channel; ATT still works after it.

@@ -14,7 +14,8 @@ REPL (the unix port has none, so this is where that path runs for real).
    and QEMU stops reading the socket; nothing is lost.
 3. Soft reset (Ctrl-D) tears the module down (callbacks released, the
    controller reset, the core zeroed); serverInit / gattStart work again
-   and a peer can connect and write.
+   and a peer can connect and write; also when bring-up's own HCI_Reset is
+   still unanswered (both Resets' answers are swallowed whole).
 4. The board's plumbing: Ctrl-C stops a running script (the REPL UART's
    interrupt), an idle board sleeps (host CPU), and the launcher exits when
    its stdin closes or it is killed, leaving no process behind.
@@ -25,6 +26,7 @@ qemu port does not have.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import select
@@ -35,6 +37,8 @@ import time
 from mpble_harness import firmware_path
 
 from qpy_common import assert_no_traceback, board_address, scripts_dir
+import test_mpble_stats as mpble_stats
+import test_port_interrupt as port_interrupt
 import test_qpy_client_demo as client_demo
 import test_qpy_flood as flood
 
@@ -114,8 +118,7 @@ def test_soft_reset_right_after_an_api_call_still_delivers_events(air, make_boar
     # scheduler's queue with it. The module must not still believe a pass
     # is scheduled afterwards, or no event would ever be delivered again.
     # (getStatus() leaves the controller alone: a soft reset during
-    # bring-up is a separate, known problem, see the README's bare-metal
-    # notes.)
+    # bring-up is test_soft_reset_while_bring_up_reset_is_unanswered.)
     board = make_board(air.add_controller(), kind="qemu")
     board.soft_reset(after="import ble\nble.getStatus()")
     _sink_ready(board)
@@ -132,16 +135,43 @@ def test_ctrl_c_stops_a_script_on_the_qemu_board(make_board):
     assert int(board.eval("n")) > 0
 
 
-def test_idle_qemu_board_sleeps(air, make_board):
-    # BLE on and advertising (the controller advertises; the board waits in
-    # WFI for its UART and timers). Measured: about 0.2 % of one core.
-    board = make_board(air.add_controller(), kind="qemu")
-    _sink_ready(board)
+def _idle_share(board, seconds: float = 3.0) -> float:
     time.sleep(0.5)
     c0, t0 = board.cpu_time(), time.monotonic()
-    time.sleep(3)
-    share = (board.cpu_time() - c0) / (time.monotonic() - t0)
-    assert share < 0.05, f"an idle qemu board used {share:.1%} of a host core"
+    time.sleep(seconds)
+    return (board.cpu_time() - c0) / (time.monotonic() - t0)
+
+
+def test_ctrl_c_stops_a_script_stuck_in_slow_callbacks_on_qemu(air, make_board, peer):
+    # The unix test, unchanged, on a qemu board: one Ctrl-C while a slow
+    # callback runs under a script gives the REPL back at once, and the
+    # events left are delivered later, once each, in order. The raw REPL
+    # runs the scheduler once more after the script's uncaught
+    # KeyboardInterrupt (pyexec's mp_handle_pending(false)); the HAL must
+    # not call that "a script running", or the rest of the queue is
+    # delivered there (4 s per slow callback) before the prompt.
+    board = make_board(air.add_controller(), kind="qemu")
+    port_interrupt.test_ctrl_c_stops_a_script_stuck_in_slow_callbacks(board, peer)
+
+
+def test_stats_count_a_frame_on_an_unserved_channel_on_qemu(air, make_board, peer):
+    # The unix test, unchanged, on a qemu board: the drop counters of
+    # ble.mpbleStats() through the raw REPL.
+    board = make_board(air.add_controller(), kind="qemu")
+    mpble_stats.test_a_frame_on_an_unserved_channel_is_counted(air, board, peer)
+
+
+def test_idle_qemu_board_sleeps(air, make_board):
+    # At the REPL with BLE off, then with BLE on and advertising (the
+    # controller advertises; the board waits in WFI for its UARTs and
+    # timer). Measured over 10 s: 0.2 % of one core either way; the stock
+    # qemu port, which polls its REPL UART, keeps a core busy.
+    board = make_board(air.add_controller(), kind="qemu")
+    off = _idle_share(board)
+    assert off < 0.05, f"an idle qemu board (BLE off) used {off:.1%} of a host core"
+    _sink_ready(board)
+    on = _idle_share(board)
+    assert on < 0.05, f"an idle qemu board (BLE on) used {on:.1%} of a host core"
 
 
 def _children(pid: int) -> list[int]:
@@ -198,3 +228,74 @@ def test_launcher_exits_when_stdin_closes_or_killed_and_leaves_nothing():
     proc.wait(5)
     assert _gone(helpers, 2), "the stdin helper outlived a killed QEMU"
     proc.stdin.close()
+
+
+
+class _PairResetAnswers:
+    """A sink between a slot's controller and its tap that holds the
+    Command Complete of HCI_Reset until the controller has produced a
+    second one, then delivers both back to back (every other packet at
+    once): bring-up's Reset answered just as the soft reset's own Reset
+    is, the moment where the README's known soft-reset problem struck."""
+
+    def __init__(self, sink) -> None:
+        self.sink = sink
+        self.held: list[bytes] = []
+
+    def on_packet(self, packet: bytes) -> None:
+        if packet[:2] == b"\x04\x0e" and packet[4:6] == b"\x03\x0c" and len(self.held) < 2:
+            self.held.append(packet)
+            if len(self.held) == 2:
+                for p in self.held:
+                    self.sink.on_packet(p)
+        else:
+            self.sink.on_packet(packet)
+
+
+RESET = bytes.fromhex("01030c00")
+
+
+def _is_reset_complete(pkt: bytes) -> bool:
+    return pkt[:2] == b"\x04\x0e" and pkt[4:6] == b"\x03\x0c"
+
+
+def test_soft_reset_while_bring_up_reset_is_unanswered(air, make_board):
+    # gattStart() sends bring-up's HCI_Reset; the controller holds its
+    # answer. The soft reset sends the HAL's own Reset (the UART stays
+    # connected), and both Command Completes (Vol 4 Part E 7.3.2, 7.7.14)
+    # then come back to back. The HAL's close must swallow both, whole:
+    # stopping at the first, it cut the second (part in its ring, thrown
+    # away; part still in the UART and QEMU), and the next bring-up
+    # started mid-packet (the README's known soft-reset problem).
+    # Where the second answer is cut depends on when QEMU hands the UART
+    # its bytes: a few rounds make the old failure (1 round in 2 to 4)
+    # show.
+    slot = air.add_controller()
+    board = make_board(slot, kind="qemu")
+    tap = slot.controller.host
+    for round_ in range(10):
+        if round_:
+            board.soft_reset()  # BLE off again (the last round started it)
+            time.sleep(0.1)
+        before = len(slot.hci_log)
+        air.call(setattr, slot.controller, "host", _PairResetAnswers(tap))
+        board.soft_reset(after="import ble, utime\nble.serverInit(lambda a: None)\nble.gattStart()\nutime.sleep_ms(50)")
+        air.call(setattr, slot.controller, "host", tap)
+        log = list(slot.hci_log)[before:]
+        # bring-up's Reset, the soft reset's, then both answers
+        resets = [(d, pkt) for _t, d, pkt in log if pkt == RESET or _is_reset_complete(pkt)]
+        assert [d for d, _p in resets] == ["H>C", "H>C", "C>H", "C>H"], [d + p.hex() for _t, d, p in log]
+
+        before = len(slot.hci_log)
+        try:
+            _sink_ready(board)
+        except AssertionError as e:
+            raise AssertionError(f"round {round_}: BLE did not start again: {e}") from e
+        # The next bring-up: its Reset, its answer, its next command.
+        log = list(slot.hci_log)[before:]
+        first = [d + pkt.hex() for _t, d, pkt in log[:3]]
+        assert log[0][1:] == ("H>C", RESET), first
+        assert log[1][1] == "C>H" and _is_reset_complete(log[1][2]), first
+        assert log[2][1] == "H>C", first
+    assert_no_traceback(board)
+

@@ -33,7 +33,9 @@ CCCD = UUID.from_16_bits(0x2902)
 
 
 def load_demo(board, path) -> None:
-    board.exec(f"demo = {{'__name__': 'vendor_demo'}}\nexec(open({str(path)!r}).read(), demo)\n")
+    # The file's bytes go over the REPL (a bare-metal board has no file
+    # system to open the host's path on).
+    board.exec(f"demo = {{'__name__': 'vendor_demo'}}\nexec({path.read_bytes()!r}, demo)\n", timeout=20)
 
 
 def wait_advertising(board, since: int) -> None:

@@ -735,6 +735,7 @@ pub const MPBLE_PYCOM_AGAIN: i32 = 7;
 pub const MPBLE_PYCOM_NOT_LAST_SERVICE: i32 = 8;
 pub const MPBLE_PYCOM_TABLE_FULL: i32 = 9;
 pub const MPBLE_PYCOM_CONNECT_FAILED: i32 = 10;
+pub const MPBLE_PYCOM_TIMED_OUT: i32 = 11;
 const _: () = {
     use crate::api::pycom::err;
     assert!(MPBLE_PYCOM_PENDING == err::PENDING && MPBLE_PYCOM_OK == err::OK);
@@ -745,6 +746,7 @@ const _: () = {
     assert!(MPBLE_PYCOM_NOT_LAST_SERVICE == err::NOT_LAST_SERVICE);
     assert!(MPBLE_PYCOM_TABLE_FULL == err::TABLE_FULL);
     assert!(MPBLE_PYCOM_CONNECT_FAILED == err::CONNECT_FAILED);
+    assert!(MPBLE_PYCOM_TIMED_OUT == err::TIMED_OUT);
 };
 
 /// The first value of each Pycom callback tuple (`api::pycom::tuple`).
@@ -1125,7 +1127,7 @@ pub unsafe extern "C" fn mpble_pycom_encode_int(v: i64, setter: bool, out: *mut 
         crate::api::pycom::encode_int_be(v)
     };
     // SAFETY: forwarded from this function's contract.
-    unsafe { copy_out(&b[..n], out, 4) }
+    unsafe { copy_out(b.get(..n).unwrap_or(&[]), out, 4) }
 }
 
 /// `connect(mac, addr_type=)`: `mac` 6 bytes MSB first; `addr_type` -1

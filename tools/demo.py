@@ -10,12 +10,22 @@ on board 1 and ble_client.py on board 2, waits (at most --seconds) until the
 client has discovered and read the server's characteristic, and prints both
 transcripts.
 
+Then the four Pycom examples, UNCHANGED from DEMOS/pycom/, each on a
+fresh board against the Bumble peer it needs (python-tests/pycom_peers.py,
+the same peers and checks as python-tests/test_pycom_demos.py):
+quick_usage_heart_rate_client.py against a "Heart Rate" peripheral,
+gatts_advertise_and_services.py and advertise_with_connection_events.py
+with a Bumble central, scan_resolve_adv_data.py against an iBeacon
+advertiser. For each it says whether the example did its job (and if not,
+the first check that failed), and prints the board's transcript.
+
 Each board records its HCI traffic (MPBLE_SNOOP) in a btsnoop file that
 Wireshark or `tshark -r` opens: build/demo/board1.btsnoop and
-board2.btsnoop by default (--captures DIR); the demo says where at the end.
+board2.btsnoop (QuecPython), build/demo/pycom-<example>.btsnoop (Pycom) by
+default (--captures DIR); the demo says where at the end.
 
 usage: demo.py [DEMOS] [--firmware PATH] [--bring-up-only] [--seconds N]
-               [--captures DIR] [--pty]
+               [--captures DIR] [--pty] [--only quecpython|pycom]
 DEMOS defaults to ../shared/demos beside the repository. --pty serves the
 controllers on pseudo-terminals (MPBLE_HCI=tty:...) instead of TCP.
 """
@@ -23,6 +33,7 @@ controllers on pseudo-terminals (MPBLE_HCI=tty:...) instead of TCP.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -102,28 +113,85 @@ def full(air: Air, boards: list[Board], demos: Path, seconds: float) -> bool:
     return ok
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("demos", nargs="?", default=str(repo_root().parent / "shared" / "demos"))
-    ap.add_argument("--firmware", default=None, help="firmware binary (default: MPBLE_FIRMWARE or build/unix/micropython)")
-    ap.add_argument("--bring-up-only", dest="full", action="store_false", help="only show the boards coming up, do not run the vendor demos")
-    ap.add_argument("--seconds", type=float, default=20.0, help="how long the client demo may take to read the server")
-    ap.add_argument("--captures", default=str(repo_root() / "build" / "demo"), help="where the boards' btsnoop captures go (default: build/demo)")
-    ap.add_argument("--pty", action="store_true", help="serve the controllers on pseudo-terminals (MPBLE_HCI=tty:...) instead of TCP")
-    args = ap.parse_args()
+# The Pycom examples: (file, what doing its job means, runner). The runners
+# (python-tests/pycom_peers.py) create the peer, run the example unchanged
+# and raise AssertionError at the first check that fails.
+def pycom_examples():
+    import pycom_peers as pp
 
-    firmware = Path(args.firmware) if args.firmware else default_firmware_path()
-    if not firmware.exists():
-        say(f"demo: firmware {firmware} not found: run `make firmware` first")
-        return 2
-    demos = Path(args.demos)
-    if args.full and not (demos / "quecpython" / "ble_server.py").exists():
-        say(f"demo: no vendor demos under {demos}")
-        return 2
+    return [
+        (
+            "quick_usage_heart_rate_client.py",
+            "found the 'Heart Rate' peripheral, printed every service and readable value, disconnected",
+            lambda air, board: pp.run_heart_rate_client(air, board),
+        ),
+        (
+            "gatts_advertise_and_services.py",
+            "served a Bumble central: connect/disconnect printed, reads answered by the handlers (b'\\x05' twice, b'ABC DEF', 12 34, f2, f3), the write printed",
+            lambda air, board: pp.run_gatts_example(air, board, _central(air)),
+        ),
+        (
+            "scan_resolve_adv_data.py",
+            "printed the iBeacon advertiser's name and hexlified manufacturer data, stopped after its 20 s scan",
+            lambda air, board: pp.run_scan_resolve(air, board),
+        ),
+        (
+            "advertise_with_connection_events.py",
+            "advertised as LoPy and printed a Bumble central's connection and disconnection",
+            lambda air, board: pp.run_connection_events(air, board, _central(air)),
+        ),
+    ]
 
-    captures_dir = Path(args.captures)
-    captures_dir.mkdir(parents=True, exist_ok=True)
-    captures: list[Path] = []
+
+def _central(air: Air):
+    p = air.add_peer(name="central")
+    p.power_on()
+    return p
+
+
+def pycom(firmware: Path, captures_dir: Path, captures: list, pty: bool) -> bool:
+    """Each Pycom example on its own air and board, against its peer."""
+    results = []
+    for name, job, run in pycom_examples():
+        say(f"\n== pycom/{name} (unchanged)")
+        capture = captures_dir / f"pycom-{Path(name).stem}.btsnoop"
+        captures.append(capture)
+        ok, why = True, ""
+        with Air() as air:
+            slot = air.add_controller(transport="pty" if pty else "tcp")
+            board = Board(slot.hci_spec, name="pycom", firmware=firmware, env={"MPBLE_SNOOP": str(capture)})
+            board.slot = slot
+            pos = 0
+            try:
+                pos = len(board.transcript)
+                run(air, board)
+            except AssertionError as e:  # BoardError is one
+                ok, why = False, str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            except Exception as e:  # the peer side (Bumble) failed
+                ok, why = False, f"{type(e).__name__}: {e}"
+            finally:
+                board.interrupt()
+                time.sleep(0.2)
+                text = board.transcript[pos:].replace("\r\n", "\n")
+                board.close()
+            # the example's output, without the paste-mode echo of its source
+            shown = [ln for ln in text.split("\n") if not ln.startswith(("=== ", "paste mode;")) and ln != "==="]
+            if len(shown) > 40:  # the scan example prints every report for 20 s
+                shown = shown[:30] + [f"... ({len(shown) - 35} more lines) ..."] + shown[-5:]
+            say("\n".join(shown))
+            if air.errors:
+                say("virtual air errors:\n" + "\n".join(air.errors))
+        results.append((name, job, ok, why))
+        say(f"-> pycom/{name}: " + (f"OK, {job}" if ok else f"FAILED: {why}"))
+    say("\n== Pycom examples")
+    for name, job, ok, why in results:
+        say(f"  {'OK    ' if ok else 'FAILED'} {name}: " + (job if ok else why))
+    return all(ok for _n, _j, ok, _w in results)
+
+
+def quecpython(args, firmware: Path, demos: Path, captures_dir: Path, captures: list) -> bool:
+    """Two boards come up; unless --bring-up-only, the QuecPython demos run
+    on them (server on board 1, client on board 2)."""
     ok = True
     with Air() as air:
         boards: list[Board] = []
@@ -149,6 +217,46 @@ def main() -> int:
                 b.close()
         if air.errors:
             say("\nvirtual air errors:\n" + "\n".join(air.errors))
+    return ok
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("demos", nargs="?", default=str(repo_root().parent / "shared" / "demos"))
+    ap.add_argument("--firmware", default=None, help="firmware binary (default: MPBLE_FIRMWARE or build/unix/micropython)")
+    ap.add_argument("--bring-up-only", dest="full", action="store_false", help="only show the boards coming up, do not run the vendor demos")
+    ap.add_argument("--seconds", type=float, default=20.0, help="how long the client demo may take to read the server")
+    ap.add_argument("--captures", default=str(repo_root() / "build" / "demo"), help="where the boards' btsnoop captures go (default: build/demo)")
+    ap.add_argument("--pty", action="store_true", help="serve the controllers on pseudo-terminals (MPBLE_HCI=tty:...) instead of TCP")
+    ap.add_argument("--only", choices=("quecpython", "pycom"), default=None, help="run only the QuecPython or only the Pycom demos")
+    args = ap.parse_args()
+    if args.only or args.full:
+        # the Pycom runners read the examples from $DEMOS
+        os.environ["DEMOS"] = str(Path(args.demos))
+
+    firmware = Path(args.firmware) if args.firmware else default_firmware_path()
+    if not firmware.exists():
+        say(f"demo: firmware {firmware} not found: run `make firmware` first")
+        return 2
+    demos = Path(args.demos)
+    if args.full and not (demos / "quecpython" / "ble_server.py").exists():
+        say(f"demo: no vendor demos under {demos}")
+        return 2
+    if args.full and args.only != "quecpython" and not (demos / "pycom").is_dir():
+        say(f"demo: no Pycom examples under {demos}")
+        return 2
+
+    captures_dir = Path(args.captures)
+    captures_dir.mkdir(parents=True, exist_ok=True)
+    captures: list[Path] = []
+    qpy_ok = pycom_ok = None
+    if args.only != "pycom":
+        qpy_ok = quecpython(args, firmware, demos, captures_dir, captures)
+    if args.full and args.only != "quecpython":
+        pycom_ok = pycom(firmware, captures_dir, captures, args.pty)
+    if qpy_ok is not None and pycom_ok is not None:
+        say(f"\nQuecPython demos: {'OK' if qpy_ok else 'FAILED'}; Pycom examples: {'OK' if pycom_ok else 'FAILED'}")
+    ok = qpy_ok is not False and pycom_ok is not False
     written = [c for c in captures if c.exists() and c.stat().st_size > 16]
     if written:
         say("\nHCI captures (btsnoop; open with Wireshark or `tshark -r FILE`):")

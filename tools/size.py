@@ -17,6 +17,14 @@ function of the C ABI, and prints:
   that holds it: those bytes are why a static lands in `.data` (RAM *and*
   flash for its initial image) instead of `.bss` (RAM only).
 
+With `--firmware ELF --firmware-without ELF` (what `make size` passes:
+build/qemu-mps2/firmware.elf and build/qemu-mps2-nomodule/firmware.elf,
+MicroPython's qemu port for MPS2_AN385 built with and without
+USER_C_MODULES) it first prints the firmware row: text, data and bss of
+both (arm-none-eabi-size, Berkeley: text includes rodata) and what the
+module adds (the Rust core as linked there, the C module, the HAL and the
+board glue).
+
 Only arm-none-eabi binutils and python3 are needed (tools/setup.sh installs
 binutils-arm-none-eabi). `--no-build` reuses the last build.
 """
@@ -372,6 +380,87 @@ def data_image(elf, sym):
     return blob[addr - data_addr: addr - data_addr + size], addr, size
 
 
+def berkeley(elf):
+    """(text, data, bss) of an ELF, as arm-none-eabi-size prints them."""
+    lines = run([TOOLS + "size", "-B", elf]).splitlines()
+    text, data, bss = (int(x) for x in lines[1].split()[:3])
+    return text, data, bss
+
+
+def firmware_row(with_elf, without_elf):
+    for elf in (with_elf, without_elf):
+        if not os.path.exists(elf):
+            die(f"{elf} not found: run `make firmware-qemu firmware-qemu-nomodule` (or `make size`)")
+    w, wo = berkeley(with_elf), berkeley(without_elf)
+    d = tuple(a - b for a, b in zip(w, wo))
+    print("Firmware: MicroPython's qemu port, board MPS2_AN385 (Cortex-M3), arm-none-eabi-size")
+    print("(text includes rodata; flash = text + data, static RAM = data + bss).")
+    print(f"  {'':<22} {'text':>8} {'data':>8} {'bss':>8}   {'flash':>9}   {'static RAM':>10}")
+    for label, (t, da, b) in (("without the module", wo), ("with the module", w), ("the module adds", d)):
+        print(f"  {label:<22} {t:>8} {da:>8} {b:>8}   {kb(t + da):>9}   {kb(da + b):>10}")
+    print(f"  ({os.path.relpath(with_elf, ROOT)} vs {os.path.relpath(without_elf, ROOT)})")
+    split = module_split(with_elf)
+    if split:
+        print("  of what the module adds, by where each symbol of the firmware comes from:")
+        rest = list(d)
+        for label, (t, da, b) in split:
+            print(f"    {label:<34} {t:>8} {da:>8} {b:>8}   {kb(t + da):>9}   {kb(da + b):>10}")
+            rest = [rest[0] - t, rest[1] - da, rest[2] - b]
+        print(f"    {'the rest (QSTRs, MicroPython code':<34} {rest[0]:>8} {rest[1]:>8} {rest[2]:>8}"
+              f"   {kb(rest[0] + rest[1]):>9}   {kb(rest[1] + rest[2]):>10}")
+        print("     the module pulls in, alignment)")
+    print()
+    return d
+
+
+def module_split(elf):
+    """(label, (text, data, bss)) of the Rust core and of each C file of the
+    module in a linked firmware: the sizes, in that ELF, of the symbols each
+    object defines (static ones too). Objects are looked up beside the ELF's
+    MicroPython build (every object under build/mp-qemu/micropython-port/);
+    the core's symbols
+    are those libmpble.a defines (link()'s copy, without the LLVM bitcode
+    that would make nm hand the objects to an LLVM plugin)."""
+    build = os.path.join(ROOT, "build", "mp-qemu", "micropython-port")
+    lib = os.path.join(OUT, "libmpble.a")
+    if not os.path.isdir(build) or not os.path.exists(lib):
+        return None
+    sized = collections.defaultdict(list)
+    for line in run([TOOLS + "nm", "-S", elf]).splitlines():
+        m = re.match(r"[0-9a-f]+ ([0-9a-f]+) (\w) (\S+)", line)
+        if m:
+            sized[m.group(3)].append((m.group(2).lower(), int(m.group(1), 16)))
+
+    def totals(names):
+        t = da = b = 0
+        for name in names:
+            for kind, size in sized.get(name, []):
+                if kind in "tr":
+                    t += size
+                elif kind == "d":
+                    da += size
+                elif kind == "b":
+                    b += size
+        return t, da, b
+
+    def defined(path):
+        out = set()
+        for line in run([TOOLS + "nm", "--defined-only", "--no-sort", path]).splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[1].lower() in "trdb":
+                out.add(parts[2])
+        return out
+
+    rows = [("Rust core (libmpble.a)", totals(defined(lib)))]
+    objs = []
+    for dirpath, _dirs, files in os.walk(build):
+        objs += [os.path.join(dirpath, f) for f in files if f.endswith(".o")]
+    for obj in sorted(objs, key=lambda o: (os.path.dirname(o), o)):
+        rel = os.path.relpath(obj, build)
+        rows.append((rel[:-2] + ".c", totals(defined(obj))))
+    return rows
+
+
 def kb(n):
     return f"{n / 1024:.1f} KB" if n >= 1024 else f"{n} B"
 
@@ -381,10 +470,16 @@ def main():
     ap.add_argument("--no-build", action="store_true", help="reuse the last thumbv7m build")
     ap.add_argument("--fields", type=int, default=256,
                     help="list Firmware fields of at least this many bytes (default 256)")
+    ap.add_argument("--firmware", help="firmware ELF built with the module (firmware row)")
+    ap.add_argument("--firmware-without", help="the same firmware built without the module")
     args = ap.parse_args()
+    if bool(args.firmware) != bool(args.firmware_without):
+        die("--firmware and --firmware-without go together")
     if not args.no_build:
         build()
     elf, nkeep, stubs = link()
+    if args.firmware:
+        firmware_row(args.firmware, args.firmware_without)
     sec = sections(elf)
     text = sec.get(".text", (0, 0))[0] + sec.get(".ARM.exidx", (0, 0))[0]
     rodata = sec.get(".rodata", (0, 0))[0]

@@ -15,6 +15,12 @@
   sends is dropped. A UART cannot tell "nobody there": without MPBLE_HCI
   (the UART goes nowhere) or with nothing listening, gattStart() returns 0
   and BLE bring-up then times out, as with a silent controller.
+- MPBLE_QEMU_REPL=pty (or --repl pty) puts the REPL on a pseudo-terminal
+  instead, as a board's USB serial port: QEMU prints "char device
+  redirected to /dev/pts/N (label repl)" on its stdout, and anything that
+  speaks to a serial REPL (mpremote, pytest --board serial:/dev/pts/N)
+  can open it. Until the device is opened QEMU drops what the board
+  prints; the controller, and the stdin rule below, stay as they are.
 - This process becomes QEMU (exec), so its pid is QEMU's. A forked helper
   copies stdin to QEMU: QEMU does not stop when its stdin ends, so when
   ours closes (or reads fail: the terminal hung up) the helper terminates
@@ -37,7 +43,11 @@ import tty
 PR_SET_PDEATHSIG = 1
 
 
-def qemu_args(kernel: str, qemu: str) -> list[str]:
+def qemu_args(kernel: str, qemu: str, repl: str = "stdio") -> list[str]:
+    if repl == "pty":
+        chardev = "pty,id=repl"
+    else:
+        chardev = "stdio,id=repl,signal=off"
     args = [
         qemu,
         "-machine", "mps2-an385",
@@ -46,7 +56,7 @@ def qemu_args(kernel: str, qemu: str) -> list[str]:
         "-monitor", "none",
         "-semihosting",
         "-kernel", kernel,
-        "-chardev", "stdio,id=repl,signal=off",
+        "-chardev", chardev,
         "-serial", "chardev:repl",
     ]
     # Extra QEMU arguments, e.g. MPBLE_QEMU_ARGS="-gdb tcp::1234" to debug.
@@ -106,10 +116,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kernel", required=True, help="firmware.elf")
     ap.add_argument("--qemu", default=os.environ.get("MPBLE_QEMU", "qemu-system-arm"))
+    ap.add_argument(
+        "--repl",
+        choices=("stdio", "pty"),
+        default=os.environ.get("MPBLE_QEMU_REPL") or "stdio",
+        help="where the REPL UART goes: our stdin/stdout, or a new pseudo-terminal (also MPBLE_QEMU_REPL)",
+    )
     opts, _rest = ap.parse_known_args()  # the unix firmware's own args are ignored
 
-    args = qemu_args(opts.kernel, opts.qemu)
-    if os.isatty(0):
+    args = qemu_args(opts.kernel, opts.qemu, opts.repl)
+    if opts.repl == "stdio" and os.isatty(0):
         saved = termios.tcgetattr(0)
         tty.setraw(0)
         # Raw mode also drops output post-processing; the terminal is

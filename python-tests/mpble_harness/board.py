@@ -56,10 +56,35 @@ class BoardError(AssertionError):
 
 
 def repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
+    """The mpble checkout this harness is in; for a copy installed with pip
+    (no checkout around it), the current directory: point MPBLE_FIRMWARE /
+    MPBLE_QEMU_FIRMWARE at the firmware then."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "micropython-port").is_dir():
+        return root
+    return Path.cwd()
 
 
-BOARD_KINDS = ("unix", "qemu")
+BOARD_KINDS = ("unix", "qemu", "serial")
+DEFAULT_BAUD = 115200
+
+
+def parse_board_spec(spec: str) -> tuple[str, Optional[str], int]:
+    """A --board value: "unix", "qemu" or "serial:DEVICE[:BAUD]".
+    Returns (kind, device, baud); device is None but for serial. Raises
+    ValueError on anything else."""
+    if spec in ("unix", "qemu"):
+        return spec, None, DEFAULT_BAUD
+    if spec.startswith("serial:"):
+        rest = spec[len("serial:") :]
+        device, baud = rest, DEFAULT_BAUD
+        head, sep, tail = rest.rpartition(":")
+        if sep and tail.isdigit():
+            device, baud = head, int(tail)
+        if not device:
+            raise ValueError(f"--board {spec!r}: no serial device (serial:/dev/ttyUSB0[:BAUD])")
+        return "serial", device, baud
+    raise ValueError(f"--board {spec!r}: expected unix, qemu or serial:DEVICE[:BAUD]")
 
 
 def firmware_path(kind: str = "unix") -> Path:
@@ -136,17 +161,7 @@ class Board:
         self.env = child_env
         self.hci = child_env.get("MPBLE_HCI")
 
-        self._raw = bytearray()
-        self._cond = threading.Condition()
-        self._eof = False
-        self._mark = 0
-        self._lock = threading.RLock()
-        # Position in the text from which the next prompt must be awaited
-        # before sending anything (None: we know we are at a prompt).
-        self._busy_since: Optional[int] = None
-        self.mode = repl_mode
-        self.returncode: Optional[int] = None
-        self.started = time.monotonic()
+        self._init_state(name, repl_mode)
 
         master, slave = os.openpty()
         self._master = master
@@ -174,6 +189,21 @@ class Board:
         except BaseException:
             self.close()
             raise
+
+    def _init_state(self, name: str, repl_mode: str) -> None:
+        self.name = name
+        self.slot = None
+        self._raw = bytearray()
+        self._cond = threading.Condition()
+        self._eof = False
+        self._mark = 0
+        self._lock = threading.RLock()
+        # Position in the text from which the next prompt must be awaited
+        # before sending anything (None: we know we are at a prompt).
+        self._busy_since: Optional[int] = None
+        self.mode = repl_mode
+        self.returncode: Optional[int] = None
+        self.started = time.monotonic()
 
     # -- pty plumbing --------------------------------------------------------
 
@@ -251,10 +281,16 @@ class Board:
         t = self.transcript
         return t[-n:]
 
+    @property
+    def state(self) -> str:
+        """One line for reports: the firmware process's state and link."""
+        rc = self.proc.poll()
+        run = "running" if rc is None else f"exit {rc}"
+        return f"{run}, MPBLE_HCI={self.hci}"
+
     def _error(self, what: str) -> BoardError:
-        state = "running" if self.alive else f"exited with {self.proc.returncode}"
         return BoardError(
-            f"[{self.name}] (firmware {state}; MPBLE_HCI={self.hci!r}) {what}\n"
+            f"[{self.name}] ({self.state}) {what}\n"
             f"--- transcript tail ---\n{self.tail().replace(chr(13) + chr(10), chr(10))}\n--- end ---"
         )
 
@@ -266,10 +302,8 @@ class Board:
                 m = pattern.search(text, since)
                 if m:
                     return m
-                if self._eof or self.proc.poll() is not None:
-                    # give the reader a moment to collect the last output
-                    if self._eof:
-                        raise self._error(f"firmware exited while waiting for {what}")
+                if self._eof:
+                    raise self._error(f"firmware exited while waiting for {what}")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise self._error(f"timed out after {timeout} s waiting for {what}")
@@ -459,3 +493,120 @@ class Board:
 
     def __repr__(self) -> str:
         return f"<Board {self.name} pid={self.proc.pid} hci={self.hci!r} mode={self.mode}>"
+
+
+class SerialBoard(Board):
+    """A board on a serial port (its USB serial REPL, or any tty: a qemu
+    board's REPL on a pseudo-terminal), driven through the raw REPL as
+    mpremote drives it: Ctrl-C (stop what runs), Ctrl-A (raw REPL: "raw
+    REPL; CTRL-B to exit\\r\\n>"), the code, Ctrl-D -> "OK", output, 0x04,
+    error text, 0x04, ">". The board runs its own firmware with its own
+    controller: nothing is started here and MPBLE_HCI means nothing to it.
+
+    soft_reset=True (the default) soft-resets the board once in the raw
+    REPL (Ctrl-D), so that every test starts from a fresh VM, as `mpremote
+    run` does; close() stops running code (Ctrl-C) and leaves the board at
+    its friendly REPL (Ctrl-B). Needs pyserial."""
+
+    def __init__(
+        self,
+        device: str,
+        baud: int = DEFAULT_BAUD,
+        *,
+        name: str = "serial",
+        soft_reset: bool = True,
+        boot_timeout: float = 10.0,
+    ) -> None:
+        import serial  # pyserial; Bumble depends on it too
+
+        self._init_state(name, "raw")
+        self.device = device
+        self.baud = baud
+        self.firmware = None
+        self.hci = None
+        self.env: dict = {}
+        self._closed = False
+        try:
+            self._port = serial.Serial(device, baud, timeout=0.2, write_timeout=10, exclusive=True)
+        except (serial.SerialException, OSError) as e:
+            raise BoardError(f"[{name}] cannot open serial port {device}: {e}") from e
+        Board.instances.append(self)
+        self._reader = threading.Thread(target=self._read_loop, name=f"{name}-serial", daemon=True)
+        self._reader.start()
+        try:
+            self._enter_raw(boot_timeout)
+            if soft_reset:
+                self.soft_reset(boot_timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_loop(self) -> None:
+        while not self._closed:
+            try:
+                data = self._port.read(max(1, self._port.in_waiting))
+            except Exception:  # the device went away (unplugged, QEMU gone)
+                break
+            if data:
+                with self._cond:
+                    self._raw += data
+                    self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def _write(self, data: bytes) -> None:
+        if self._eof:
+            raise self._error("the serial port closed while we were writing to it")
+        try:
+            self._port.write(bytes(data))
+            self._port.flush()
+        except Exception as e:
+            raise self._error(f"writing to {self.device} failed: {e}") from e
+
+    def _enter_raw(self, timeout: float = 5.0) -> None:
+        # Whatever state the board is in (friendly REPL, running code, raw
+        # REPL): Ctrl-C twice stops code, Ctrl-A (re)prints the raw banner.
+        pos = len(self.transcript)
+        self._write(b"\r\x03\x03")
+        time.sleep(0.1)
+        self._write(b"\x01")
+        self._wait_for(re.compile(re.escape(RAW_BANNER)), pos, timeout, "the raw REPL banner (is a MicroPython REPL on this port?)")
+        self._busy_since = None
+
+    @property
+    def alive(self) -> bool:
+        return not self._eof
+
+    @property
+    def pid(self) -> int:
+        raise AttributeError("a serial board has no process here")
+
+    def cpu_time(self) -> float:
+        raise BoardError(f"[{self.name}] a serial board's CPU time is not visible from the host")
+
+    @property
+    def state(self) -> str:
+        return f"serial {self.device} at {self.baud} baud, {'open' if self.alive else 'closed'}"
+
+    def close(self) -> Optional[int]:
+        """Stop running code (Ctrl-C), leave the raw REPL (Ctrl-B), close
+        the port. Idempotent."""
+        if not self._closed:
+            if not self._eof:
+                try:
+                    self._port.write(b"\x03\x03\x02")
+                    self._port.flush()
+                except Exception:
+                    pass
+            self._closed = True
+            self._reader.join(2)
+            try:
+                self._port.close()
+            except Exception:
+                pass
+            self._eof = True
+        return None
+
+    def __repr__(self) -> str:
+        return f"<SerialBoard {self.name} {self.device}@{self.baud}>"

@@ -2,6 +2,7 @@
 //! `resolve_adv_data()`, and the packets `set_advertisement()` builds
 //! (reference §2.4, §2.8, §10).
 
+use super::copy_prefix;
 use crate::config;
 use crate::gap::ad::{self, ad_type, AdBuilder, AdFull};
 use crate::gap::AdvReportEvent;
@@ -93,18 +94,14 @@ impl AdvFifo {
             && self.last_address == r.address
             && self.last_address_type == r.address_type
         {
-            let n = usize::from(self.last_len).min(config::ADV_DATA_MAX);
-            data[..n].copy_from_slice(&self.last_data[..n]);
-            at = n;
+            let n = usize::from(self.last_len);
+            at = copy_prefix(&mut data, self.last_data.get(..n).unwrap_or(&[]));
         }
-        let n = own.len().min(ADV_REPORT_DATA - at);
-        data[at..at + n].copy_from_slice(&own[..n]);
+        copy_prefix(data.get_mut(at..).unwrap_or(&mut []), own);
         if !scan_rsp {
-            let n = own.len().min(config::ADV_DATA_MAX);
             self.last_address = r.address;
             self.last_address_type = r.address_type;
-            self.last_len = n as u8;
-            self.last_data[..n].copy_from_slice(&own[..n]);
+            self.last_len = copy_prefix(&mut self.last_data, own) as u8;
         }
         let entry = AdvEntry {
             mac: mac_from_address(r.address),
@@ -204,7 +201,10 @@ pub fn build(a: &Advertisement<'_>) -> Result<(AdBuilder, AdBuilder), AdvError> 
         let r = if name.len() <= room {
             adv.push(ad_type::COMPLETE_LOCAL_NAME, name)
         } else {
-            adv.push(ad_type::SHORTENED_LOCAL_NAME, &name[..room])
+            adv.push(
+                ad_type::SHORTENED_LOCAL_NAME,
+                name.get(..room).unwrap_or(&[]),
+            )
         };
         r.map_err(|AdFull| AdvError::TooLong)?;
     }

@@ -103,6 +103,9 @@ pub mod err {
     pub const TABLE_FULL: i32 = 9;
     /// `connect()` ended with an HCI error (status in the low byte).
     pub const CONNECT_FAILED: i32 = 10;
+    /// The peer did not answer a request within the ATT transaction
+    /// timeout (30 s, Vol 3 Part F 3.3.3).
+    pub const TIMED_OUT: i32 = 11;
     /// Still running.
     pub const PENDING: i32 = -1;
 }
@@ -231,7 +234,8 @@ pub struct Pycom {
     links: [Link; config::MAX_CONNECTIONS],
     connect: Connect,
     /// The address types of the devices seen last, for `connect()`.
-    seen: Vec<([u8; 6], u8), { config::PYCOM_ADV_FIFO }>,
+    seen: [([u8; 6], u8); config::PYCOM_ADV_FIFO],
+    seen_next: u8,
     /// A new central link whose Exchange MTU `poll` starts.
     exchange_mtu: Option<ConnSlot>,
     /// A link that came after `connect()` gave up, for `poll` to drop.
@@ -258,6 +262,18 @@ const NO_LINK: Link = Link {
     mtu: 0,
     mtu_done: false,
 };
+
+/// Copies what fits of `src` to the front of `dst`; returns the count.
+/// (No slicing that could panic: the firmware links no panic formatting,
+/// issue 6.)
+pub(crate) fn copy_prefix(dst: &mut [u8], src: &[u8]) -> usize {
+    let mut n = 0;
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
+        n += 1;
+    }
+    n
+}
 
 /// Maps a host refusal onto Pycom's errors.
 fn host_err(e: HostError) -> i32 {
@@ -314,20 +330,17 @@ pub fn encode_int_be(v: i64) -> ([u8; 4], usize) {
         4
     };
     let mut out = [0u8; 4];
-    out[..n].copy_from_slice(&b[4 - n..]);
+    copy_prefix(&mut out, b.get(4 - n..).unwrap_or(&[]));
     (out, n)
 }
 
-/// An int as `GATTSCharacteristic.value(int)` stores it (reference §9.1):
-/// 1 byte if ≤ 0xFF, else 2 bytes little-endian (the firmware's 4-byte
-/// branch is unreachable: `value(0x12345678)` stores `78 56`).
+/// An int as `GATTSCharacteristic.value(int)` stores it: the same
+/// big-endian 1/2/4 bytes as initial values. The firmware's setter copies
+/// memory instead (little-endian, cut to 2 bytes: `value(0x12345678)`
+/// stored `78 56`, reference §9.1), a plain bug that is not copied
+/// (docs/DECISIONS.md).
 pub fn encode_int_setter(v: i64) -> ([u8; 4], usize) {
-    let v = v as u32;
-    let b = v.to_le_bytes();
-    let n = if v <= 0xFF { 1 } else { 2 };
-    let mut out = [0u8; 4];
-    out[..n].copy_from_slice(&b[..n]);
-    (out, n)
+    encode_int_be(v)
 }
 
 impl Pycom {
@@ -347,7 +360,8 @@ impl Pycom {
             auto_reply: Vec::new(),
             links: [NO_LINK; config::MAX_CONNECTIONS],
             connect: Connect::Idle,
-            seen: Vec::new(),
+            seen: [([0; 6], 0); config::PYCOM_ADV_FIFO],
+            seen_next: 0,
             exchange_mtu: None,
             drop_link: None,
             subscriptions: Vec::new(),
@@ -468,7 +482,7 @@ impl Pycom {
         let _ = core.gap.adv.scan_response.extend_from_slice(rsp.as_bytes());
         let name = a.name.unwrap_or(b" ");
         let n = name.len().min(config::DEVICE_NAME_MAX);
-        let _ = core.db.set_device_name(&name[..n]);
+        let _ = core.db.set_device_name(name.get(..n).unwrap_or(&[]));
         for scan_response in [false, true] {
             if let Err(e) = core.refresh_adv_data(scan_response) {
                 return host_err(e);
@@ -593,7 +607,7 @@ impl Pycom {
         if self.chars.is_full() {
             return -err::TABLE_FULL;
         }
-        let value = &value[..value.len().min(VALUE_MAX)];
+        let value = value.get(..value.len().min(VALUE_MAX)).unwrap_or(&[]);
         let perms = att_permissions(permissions);
         let Ok((_, value_handle)) =
             db.add_characteristic(properties, uuid, perms, value, VALUE_MAX)
@@ -652,7 +666,7 @@ impl Pycom {
         let Some(c) = self.char_at(idx).copied() else {
             return -err::INVALID;
         };
-        let value = &value[..value.len().min(VALUE_MAX)];
+        let value = value.get(..value.len().min(VALUE_MAX)).unwrap_or(&[]);
         if db.set_value(c.value_handle, value).is_err() {
             return -err::FAILED;
         }
@@ -688,11 +702,11 @@ impl Pycom {
             let value = core.db.value(c.value_handle).unwrap_or(&[]);
             // The value is cut to what one PDU carries (ATT_MTU - 3).
             let n = value.len().min(usize::from(mtu) - 3).min(buf.len());
-            buf[..n].copy_from_slice(&value[..n]);
+            let n = copy_prefix(&mut buf, value.get(..n).unwrap_or(&[]));
             match core.send_handle_value(
                 slot,
                 crate::att::AttHandle(c.value_handle),
-                &buf[..n],
+                buf.get(..n).unwrap_or(&[]),
                 indicate,
                 now,
             ) {
@@ -927,7 +941,7 @@ impl Pycom {
     }
 
     pub fn client_value(&self) -> &[u8] {
-        &self.gattc.value[..self.gattc.value_len.min(self.gattc.value.len())]
+        self.gattc.value.get(..self.gattc.value_len).unwrap_or(&[])
     }
 
     /// `GATTCCharacteristic.callback(CHAR_NOTIFY_EVENT, handler)`: its
@@ -969,7 +983,7 @@ impl Pycom {
                     return;
                 };
                 for r in recs.chunks_exact(usize::from(len).max(6)) {
-                    if let Some(uuid) = Uuid::from_le_bytes(&r[4..]) {
+                    if let Some(uuid) = Uuid::from_le_bytes(r.get(4..).unwrap_or(&[])) {
                         add(Record {
                             handle: le16(r, 0),
                             end: le16(r, 2),
@@ -986,11 +1000,11 @@ impl Pycom {
                     return;
                 };
                 for r in recs.chunks_exact(usize::from(len).max(7)) {
-                    if let Some(uuid) = Uuid::from_le_bytes(&r[5..]) {
+                    if let Some(uuid) = Uuid::from_le_bytes(r.get(5..).unwrap_or(&[])) {
                         add(Record {
                             handle: le16(r, 0),
                             end: le16(r, 3),
-                            properties: r[2],
+                            properties: r.get(2).copied().unwrap_or(0),
                             uuid,
                         });
                     }
@@ -1004,7 +1018,7 @@ impl Pycom {
                 };
                 let rec = if format == 2 { 18 } else { 4 };
                 for r in recs.chunks_exact(rec) {
-                    if let Some(uuid) = Uuid::from_le_bytes(&r[2..]) {
+                    if let Some(uuid) = Uuid::from_le_bytes(r.get(2..).unwrap_or(&[])) {
                         add(Record {
                             handle: le16(r, 0),
                             end: 0,
@@ -1017,9 +1031,8 @@ impl Pycom {
             // Read (Blob) Responses: the parts of the value, in order.
             Procedure::Read { .. } => {
                 let start = g.value_len;
-                let n = body.len().min(g.value.len() - start);
-                g.value[start..start + n].copy_from_slice(&body[..n]);
-                g.value_len = start + n;
+                let room = g.value.get_mut(start..).unwrap_or(&mut []);
+                g.value_len = start + copy_prefix(room, body);
             }
             _ => {}
         }
@@ -1092,7 +1105,9 @@ impl Pycom {
                 // A discovery ends with Attribute Not Found (0x0A) when the
                 // server has nothing more (Vol 3 Part G 4.4.1): success.
                 let ok = att_error == 0 || (discovery && att_error == 0x0A);
-                let result = if !ok {
+                let result = if att_error == crate::gatt::client::ERROR_TIMEOUT {
+                    err::TIMED_OUT
+                } else if !ok {
                     err::FAILED
                 } else if self.gattc.overflow {
                     err::NO_MEMORY
@@ -1236,12 +1251,18 @@ impl Adapter for Pycom {
                 // (reference §8.4).
                 self.fifo.push(r);
                 let mac = adv::mac_from_address(r.address);
-                if let Some(i) = self.seen.iter().position(|(m, _)| *m == mac) {
-                    self.seen.swap_remove(i);
-                } else if self.seen.is_full() {
-                    self.seen.remove(0);
+                let kind = r.address_type & 1;
+                match self.seen.iter_mut().find(|(m, _)| *m == mac) {
+                    Some(entry) => entry.1 = kind,
+                    None => {
+                        // A ring: the oldest device makes room.
+                        let at = usize::from(self.seen_next) % self.seen.len();
+                        if let Some(entry) = self.seen.get_mut(at) {
+                            *entry = (mac, kind);
+                        }
+                        self.seen_next = ((at + 1) % self.seen.len()) as u8;
+                    }
                 }
-                let _ = self.seen.push((mac, r.address_type & 1));
                 self.bluetooth_event(bits::NEW_ADV_EVENT, emit);
             }
             HostEvent::MtuExchanged { conn, mtu } => {
