@@ -11,7 +11,8 @@
 #   make test              everything CI checks (setup, build of both firmwares,
 #                          cargo test/clippy/fmt (also --features mcu), no_std build, header check,
 #                          fuzz, pytest with the qemu tests)
-#   make bench             speed and memory of the core (benches/)
+#   make bench             speed and memory of the core (benches/), then callback
+#                          latency end to end (tools/bench_e2e.py)
 #   make size              flash and static RAM of the core on a Cortex-M3
 #                          (thumbv7m, LTO, gc-sections), by layer, and what the
 #                          module adds to the qemu firmware (tools/size.py)
@@ -191,9 +192,13 @@ pytest: firmware firmware-qemu
 	@test -x $(VENV_PY) || $(ROOT)/tools/setup.sh
 	cd $(ROOT) && $(VENV_PY) -m pytest python-tests -v
 
-# Speed and memory goals (benches/host.rs); not part of make test.
-bench:
+# Speed and memory goals (benches/host.rs), then the firmware end to end on
+# the virtual air (tools/bench_e2e.py: callback latency, README "End-to-end
+# benchmark"); not part of make test.
+bench: firmware
 	$(CARGO) bench --features std
+	@test -x $(VENV_PY) || $(ROOT)/tools/setup.sh
+	cd $(ROOT) && $(VENV_PY) tools/bench_e2e.py --firmware $(FIRMWARE)
 
 # Footprint goals (tools/size.py, README "Footprint"); not part of make test.
 # Needs binutils-arm-none-eabi (tools/setup.sh installs it). The firmware
