@@ -204,12 +204,16 @@ pytest: firmware firmware-qemu
 	cd $(ROOT) && $(VENV_PY) -m pytest python-tests -v --board qemu $(QEMU_PASS_ARGS)
 
 # Speed and memory goals (benches/host.rs), then the firmware end to end on
-# the virtual air (tools/bench_e2e.py: callback latency, README "End-to-end
-# benchmark"); not part of make test.
+# the virtual air (tools/bench_e2e.py: issue 7's workloads, cost per
+# operation and callback latency, README "End-to-end benchmark"; no
+# pass/fail); with valgrind installed, also instructions per operation
+# (--callgrind). Not part of make test.
+# BENCH_ARGS overrides, e.g. BENCH_ARGS="--reps 1 --workloads write,idle".
+BENCH_ARGS ?= $(if $(shell command -v callgrind_control 2>/dev/null),--callgrind)
 bench: firmware
 	$(CARGO) bench --features std
 	@test -x $(VENV_PY) || $(ROOT)/tools/setup.sh
-	cd $(ROOT) && $(VENV_PY) tools/bench_e2e.py --firmware $(FIRMWARE)
+	cd $(ROOT) && $(VENV_PY) tools/bench_e2e.py --firmware $(FIRMWARE) $(BENCH_ARGS)
 
 # Footprint goals (tools/size.py, README "Footprint"); not part of make test.
 # Needs binutils-arm-none-eabi (tools/setup.sh installs it). The firmware

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine (Debian 12 + rustup) needs to build and test
 # mpble: apt build tools (with arm-none-eabi binutils for make size, and
-# tshark, which the capture tests decode btsnoop files with), the
+# tshark, which the capture tests decode btsnoop files with, and strace, which
+# make bench counts syscalls with), the
 # Rust thumbv7m target and components, the Cortex-M toolchain and QEMU for
 # the bare-metal board (make firmware-qemu), the MicroPython source tree, and a
 # Python venv at .venv for the tests.
@@ -17,7 +18,8 @@ as_root() {
 
 # --- apt packages -----------------------------------------------------------
 APT_PKGS=(build-essential pkg-config dpkg-dev python3 python3-venv xz-utils ca-certificates
-          binutils-arm-none-eabi tshark gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+          binutils-arm-none-eabi tshark gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+          strace)
 missing=()
 for p in "${APT_PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
