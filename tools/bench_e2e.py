@@ -101,6 +101,16 @@ def callgrind_total(out: Path) -> int:
     raise RuntimeError(f"no totals in {out}")
 
 
+def strace_by_name(text: str) -> dict[str, int]:
+    """Calls per syscall name from an `strace -c` summary."""
+    out = {}
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[-1] != "total" and f[3].isdigit():
+            out[f[-1]] = int(f[3])
+    return out
+
+
 def strace_calls(text: str) -> int:
     """Total calls from an `strace -c` summary (its "total" row: % time,
     seconds, usecs/call, calls, [errors], total); 0 for an empty one."""
@@ -162,8 +172,10 @@ class Probe:
         if self._strace is not None:
             self._strace.send_signal(signal.SIGINT)  # detach and write the summary
             self._strace.wait(10)
-            syscalls = strace_calls(self.strace_out.read_text())
-        self.result = {"wall": wall, "cpu": cpu, "syscalls": syscalls}
+            text = self.strace_out.read_text()
+            syscalls = strace_calls(text)
+            self.result["by_name"] = strace_by_name(text)
+        self.result.update(wall=wall, cpu=cpu, syscalls=syscalls)
         return self.result
 
 
@@ -259,7 +271,7 @@ def wl_notify(c: Ctx, n: int, size: int = 100) -> Outcome:
     assert m, out
     got = received()
     in_order = sum(1 for i, p in enumerate(got) if len(p) == 3 + size and p[3:5] == (i & 0xFFFF).to_bytes(2, "little"))
-    return Outcome(ops=n, lost=n - in_order, notes=[f"refused {m.group(2)}"])
+    return Outcome(ops=n, lost=n - in_order, notes=[f"{m.group(2)} refused"])
 
 
 def wl_read(c: Ctx, n: int, size: int = 100) -> Outcome:
@@ -408,7 +420,9 @@ def row(wl: Workload, runs: list[dict], sruns: list[dict], cruns: list[dict]) ->
     for r in runs + sruns + cruns:
         for k, v in dropped(r["stats"]).items():
             drops[k] = drops.get(k, 0) + v
-    lost_s = "/".join(str(x) for x in lost) + "".join(f", {k} {v}" for k, v in drops.items())
+    # 0 when no run lost anything, else each run's count (timed, strace'd, callgrind'd runs)
+    lost_s = "/".join(str(x) for x in lost) if any(lost) else "0"
+    lost_s += "".join(f", {k} {v}" for k, v in drops.items())
     if any(r["outcome"].notes for r in runs):
         lost_s += " (" + " / ".join("; ".join(r["outcome"].notes) for r in runs) + ")"
     lats = [[r["stats"].get(k) for k in ("cb_latency_count", "cb_latency_p50_us", "cb_latency_p99_us", "cb_latency_max_us")]
@@ -456,6 +470,7 @@ def main() -> None:
     print("| workload | CPU/op | syscalls/op | instr./op | wall s | ops/s | lost (per run) | cb latency p50/p99/max µs (count) |")
     print("|---|---|---|---|---|---|---|---|")
     rts = []
+    by_name = []
     for wl in workloads(args):
         runs = [run_once(args.firmware, wl) for _ in range(args.reps)]
         sruns = [run_once(args.firmware, wl, strace=True)] if strace else []
@@ -464,6 +479,16 @@ def main() -> None:
         print(line, flush=True)
         if rt:
             rts.append(rt)
+        if sruns and sruns[0].get("by_name"):
+            ops = sruns[0]["outcome"].ops
+            top = sorted(sruns[0]["by_name"].items(), key=lambda kv: -kv[1])[:6]
+            by_name.append(f"- {wl.label}: " + ", ".join(f"{k} {v / ops:.1f}" for k, v in top))
+    if by_name:
+        print()
+        print("syscalls per operation by name (the strace run; the six most frequent):")
+        print()
+        for line in by_name:
+            print(line)
     if rts:
         print()
         print("echo round trip at the central (median of the runs' figures):")
