@@ -11,8 +11,9 @@
 #   make test              everything CI checks (setup, build of both firmwares,
 #                          cargo test/clippy/fmt (also --features mcu), no_std build, header check,
 #                          fuzz, pytest with the qemu tests)
-#   make bench             speed and memory of the core (benches/), then callback
-#                          latency end to end (tools/bench_e2e.py)
+#   make bench             speed and memory of the core (benches/), then issue 7's
+#                          workloads end to end: cost per operation and callback
+#                          latency (tools/bench_e2e.py)
 #   make size              flash and static RAM of the core on a Cortex-M3
 #                          (thumbv7m, LTO, gc-sections), by layer, and what the
 #                          module adds to the qemu firmware (tools/size.py)
