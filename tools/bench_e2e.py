@@ -346,7 +346,6 @@ def wl_echo(c: Ctx, n: int, mode: str) -> Outcome:
 class Workload:
     key: str
     label: str
-    unit: str
     run: Callable[[Ctx], Outcome]
 
 
@@ -354,20 +353,20 @@ def workloads(args) -> list[Workload]:
     out = []
     for name in args.workloads.split(","):
         if name == "write":
-            out.append(Workload("write", f"1 write without response ({args.writes} × 128 B)", "write",
+            out.append(Workload("write", f"1 write without response ({args.writes} × 128 B)",
                                 lambda c: wl_write(c, args.writes)))
         elif name == "notify":
-            out.append(Workload("notify", f"2 notification ({args.notifications} × 100 B)", "notification",
+            out.append(Workload("notify", f"2 notification ({args.notifications} × 100 B)",
                                 lambda c: wl_notify(c, args.notifications)))
         elif name == "read":
-            out.append(Workload("read", f"3 client read ({args.reads} × 100 B)", "read",
+            out.append(Workload("read", f"3 client read ({args.reads} × 100 B)",
                                 lambda c: wl_read(c, args.reads)))
         elif name == "idle":
-            out.append(Workload("idle", f"4 idle ({args.idle:g} s)", f"{args.idle:g} s",
+            out.append(Workload("idle", f"4 idle ({args.idle:g} s)",
                                 lambda c: wl_idle(c, args.idle)))
         elif name == "echo":
             for mode in args.modes.split(","):
-                out.append(Workload(f"echo-{mode}", f"5 echo, {mode} ({args.echoes} × 20 B)", "echo",
+                out.append(Workload(f"echo-{mode}", f"5 echo, {mode} ({args.echoes} × 20 B)",
                                     lambda c, mode=mode: wl_echo(c, args.echoes, mode)))
         else:
             raise SystemExit(f"unknown workload {name!r}")
