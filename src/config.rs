@@ -108,6 +108,10 @@ mod sized {
     pub const PYCOM_RESULTS: usize = 16;
     /// Client characteristics with a notification handler.
     pub const PYCOM_SUBSCRIPTIONS: usize = 8;
+    /// Pairings that may run at once (Security Manager sessions, ~250
+    /// bytes each, lent to a link while it pairs): one, as a pairing is
+    /// rare and short; another link asking meanwhile is refused.
+    pub const SMP_SESSIONS: usize = 1;
 }
 
 #[cfg(not(any(target_os = "none", feature = "mcu")))]
@@ -168,6 +172,8 @@ mod sized {
     pub const PYCOM_RESULTS: usize = 32;
     /// Client characteristics with a notification handler.
     pub const PYCOM_SUBSCRIPTIONS: usize = 16;
+    /// Pairings that may run at once: one per link.
+    pub const SMP_SESSIONS: usize = MAX_CONNECTIONS;
 }
 
 /// The H4 transmit buffer takes any one ACL packet (its data is at most a

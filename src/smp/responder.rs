@@ -65,7 +65,7 @@ impl Responder {
     /// A session for the next Pairing Request. `keys` and `nb` must be
     /// fresh for each pairing (2.3.5.6.1 allows a key pair to be reused
     /// only until a pairing fails or completes; we do not reuse it).
-    pub fn new(
+    pub const fn new(
         config: Config,
         keys: KeyPair,
         nb: U128,
