@@ -380,7 +380,7 @@ mod tests {
     use crate::hci::acl::AclTxQueue;
     use crate::hci::command::CommandQueue;
     use crate::hci::h4::{H4Parser, H4Tx};
-    use crate::host::{Connection, HostEvent};
+    use crate::host::{Connection, HostEvent, LinkKeys, Smp};
     use crate::l2cap::Reassembler;
     use core::mem::size_of;
 
@@ -415,6 +415,11 @@ mod tests {
                 "  of which Reassembler (L2CAP_PDU_MAX)",
                 size_of::<Reassembler>() * MAX_CONNECTIONS,
             ),
+            (
+                "  of which LinkKeys (the LTK, SMP state)",
+                size_of::<LinkKeys>() * MAX_CONNECTIONS,
+            ),
+            ("SMP_SESSIONS: Smp (pairing sessions)", size_of::<Smp>()),
             (
                 "ATT_MTU_MAX: HostCore frame + client_rx",
                 4 + L2CAP_PDU_MAX + ATT_MTU_MAX,

@@ -26,7 +26,7 @@ mod tests;
 
 pub use commands::Issuer;
 pub use conn::{ConnSlot, Connection, Role};
-pub use security::LinkKeys;
+pub use security::{LinkKeys, Smp};
 
 use crate::att::db::AttributeDb;
 use crate::att::AttHandle;
