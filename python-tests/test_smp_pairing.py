@@ -13,7 +13,8 @@ The board runs scripts/qpy_secure_server.py: one characteristic (value handle
   the link is encrypted with a 16-octet key; the read then returns the value.
 - Hostile: a Pairing Public Key that is not on P-256 (CVE-2018-5383) ends
   pairing with Pairing Failed, DHKey Check Failed (0x0B); no key is made,
-  the board keeps serving and a later honest pairing on a new link works.
+  the board keeps serving, and an honest pairing on the same link then
+  succeeds (the failed session was freed).
 """
 
 from __future__ import annotations
@@ -90,12 +91,14 @@ def test_sc_just_works_encrypts_the_link_and_unlocks_the_characteristic(board, p
 
 def test_an_off_curve_public_key_fails_pairing_and_the_board_keeps_running(board, peer):
     start_server(board)
+    just_works(peer, bonding=False)
     conn = peer.connect(board_address(board))
 
     # Take SMP away from Bumble's Security Manager on this peer: the PDUs
     # below are written by hand, and the answers recorded.
     smp_in: list = []
     manager = peer.device.l2cap_channel_manager
+    bumble_smp = manager.fixed_channels[CID_SMP]
     peer.air.call(lambda: manager.register_fixed_channel(CID_SMP, lambda _h, pdu: smp_in.append(bytes(pdu))))
 
     # Pairing Request: NoInputNoOutput, no OOB, SC (no bonding), 16, no keys.
@@ -118,4 +121,14 @@ def test_an_off_curve_public_key_fails_pairing_and_the_board_keeps_running(board
     assert "ALIVE" in board.exec("print('ALIVE')", timeout=5)
     # No key came of it: encryption would be refused.
     assert hci_commands(board.slot, HCI_LE_LTK_REQUEST_REPLY) == []
+    assert peer.att_raw(conn, read_request(VALUE_HANDLE)) == err_rsp(
+        ATT_READ_REQ, VALUE_HANDLE, INSUFFICIENT_AUTHENTICATION
+    )
+
+    # Bumble's Security Manager back on the channel: an honest pairing on
+    # the same link succeeds.
+    peer.air.call(lambda: manager.register_fixed_channel(CID_SMP, bumble_smp))
+    peer.air.run(conn.pair(), 20)
+    assert wait_until(lambda: conn.is_encrypted)
+    assert peer.read(conn, VALUE_HANDLE) == SECRET
     assert_no_traceback(board)
