@@ -89,6 +89,7 @@ impl Connection {
                 encrypted: false,
                 authenticated: false,
                 key_size: 0,
+                has_ltk: false,
             },
             keys: LinkKeys::new(),
             att: AttBearer::new(),

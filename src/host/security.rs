@@ -368,6 +368,7 @@ impl HostCore {
                 c.keys.ltk = ltk;
                 c.keys.key_size = key_size;
                 c.keys.authenticated = authenticated;
+                c.security.has_ltk = true;
             }
             Outcome::Failed { .. } => {}
             Outcome::TimedOut => c.keys.smp_closed = true,

@@ -621,3 +621,58 @@ fn a_disconnection_frees_the_session_for_the_next_link() {
         Outcome::Paired { .. }
     ));
 }
+
+#[test]
+fn att_security_errors_follow_the_pairing_state() {
+    use crate::att::db::{fixture, AttPermissions as P};
+    use crate::uuid::Uuid;
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    fixture::service(&mut host.core.db, 0x1234);
+    let perms = P::READ | P::READ_ENCRYPTION;
+    let vh = fixture::characteristic(
+        &mut host.core.db,
+        0x02,
+        Uuid::Uuid16(0xBBBB),
+        perms,
+        &[0x42],
+        1,
+    );
+    let mitm = P::READ | P::READ_AUTHENTICATED_MITM;
+    let mh = fixture::characteristic(
+        &mut host.core.db,
+        0x02,
+        Uuid::Uuid16(0xCCCC),
+        mitm,
+        &[0x43],
+        1,
+    );
+    let read = |h: u16| std::vec![0x0A, h as u8, (h >> 8) as u8];
+    let error = |h: u16, code: u8| std::vec![std::vec![0x01, 0x0A, h as u8, (h >> 8) as u8, code]];
+    // No LTK for the link: the client must pair, Insufficient
+    // Authentication (Vol 3 Part C 10.3.1.1).
+    assert_eq!(
+        peer_att(&mut host, &mut ctrl, &read(vh), 2_000),
+        error(vh, 0x05)
+    );
+    let mut central = central();
+    assert!(matches!(
+        pair(&mut host, &mut ctrl, &mut central),
+        Outcome::Paired { .. }
+    ));
+    // Paired, not yet encrypted: an LTK exists, so Insufficient Encryption
+    // (the client should encrypt, not pair again).
+    assert_eq!(
+        peer_att(&mut host, &mut ctrl, &read(vh), 3_000),
+        error(vh, 0x0F)
+    );
+    host.h4_rx(&encryption_change(LINK, 0, 1), 3_000);
+    assert_eq!(
+        peer_att(&mut host, &mut ctrl, &read(vh), 3_000),
+        std::vec![std::vec![0x0B, 0x42]]
+    );
+    // A Just Works key does not satisfy MITM: Insufficient Authentication.
+    assert_eq!(
+        peer_att(&mut host, &mut ctrl, &read(mh), 3_000),
+        error(mh, 0x05)
+    );
+}
