@@ -11,7 +11,8 @@
 #   make test              everything CI checks (setup, build of both firmwares,
 #                          cargo test/clippy/fmt (also --features mcu), no_std build, header check,
 #                          fuzz, pytest with the qemu tests)
-#   make bench             speed and memory of the core (benches/)
+#   make bench             speed and memory of the core (benches/), then callback
+#                          latency end to end (tools/bench_e2e.py)
 #   make size              flash and static RAM of the core on a Cortex-M3
 #                          (thumbv7m, LTO, gc-sections), by layer, and what the
 #                          module adds to the qemu firmware (tools/size.py)
@@ -78,8 +79,10 @@ $(FIRMWARE): rust-lib FORCE
 	fi
 
 # The qemu port (board MPS2_AN385) with the same user C module; micropython.mk
-# picks the bare-metal HAL there. No frozen modules (FROZEN_MANIFEST= drops
-# the port's own, which needs micropython-lib), so no mpy-cross either.
+# picks the bare-metal HAL there. Our bare-metal manifest replaces the port's
+# own (which needs micropython-lib): the shims the vendor demos import, with
+# a cooperative `_thread` (the port has no threads); mpy-cross first, as for
+# unix.
 QEMU_DIR      := $(BUILD_DIR)/qemu-mps2
 QEMU_FIRMWARE := $(QEMU_DIR)/firmware.elf
 QEMU_LAUNCHER := $(QEMU_DIR)/micropython
@@ -90,7 +93,8 @@ MP_QEMU_FLAGS := \
 	BUILD=$(MP_QEMU_BUILD) \
 	USER_C_MODULES=$(ROOT) \
 	MPBLE_LIB=$(QEMU_DIR)/libmpble.a \
-	FROZEN_MANIFEST=
+	FROZEN_MANIFEST=$(ROOT)/micropython-port/shims/manifest_qemu.py \
+	MPY_LIB_DIR=$(ROOT)/micropython-port/shims
 
 # The core's objects carry ARM unwind tables (.ARM.exidx) that the port's
 # linker script does not place; nothing unwinds (panic = "abort"), so the
@@ -108,6 +112,7 @@ firmware-qemu: $(QEMU_FIRMWARE) $(QEMU_LAUNCHER)
 $(QEMU_FIRMWARE): rust-lib-thumb FORCE
 	@command -v arm-none-eabi-gcc >/dev/null || $(ROOT)/tools/setup.sh
 	@mp="$$($(ROOT)/tools/get-micropython.sh)" && \
+	$(MAKE) -C "$$mp/mpy-cross" BUILD=build USER_C_MODULES= && \
 	GIT_CEILING_DIRECTORIES="$$(dirname "$$mp")" $(MAKE) -C "$$mp/ports/qemu" $(MP_QEMU_FLAGS)
 	@mkdir -p $(dir $@)
 	@if ! cmp -s $(MP_QEMU_BUILD)/firmware.elf $@; then \
@@ -187,13 +192,24 @@ check-port:
 fuzz:
 	bash $(ROOT)/fuzz/run.sh $(FUZZ_SECONDS)
 
+# Two passes: every test with unix boards, then again with qemu boards
+# (`--board qemu`) but for what python-tests/qemu_not_applicable.txt names.
+QEMU_PASS_ARGS = $(shell sed -e '/^\#/d' -e '/^$$/d' -e 's/[[:space:]].*//' \
+	$(ROOT)/python-tests/qemu_not_applicable.txt | \
+	sed -e '/::/s|^|--deselect python-tests/|' -e '/::/!s|^|--ignore=python-tests/|')
+
 pytest: firmware firmware-qemu
 	@test -x $(VENV_PY) || $(ROOT)/tools/setup.sh
 	cd $(ROOT) && $(VENV_PY) -m pytest python-tests -v
+	cd $(ROOT) && $(VENV_PY) -m pytest python-tests -v --board qemu $(QEMU_PASS_ARGS)
 
-# Speed and memory goals (benches/host.rs); not part of make test.
-bench:
+# Speed and memory goals (benches/host.rs), then the firmware end to end on
+# the virtual air (tools/bench_e2e.py: callback latency, README "End-to-end
+# benchmark"); not part of make test.
+bench: firmware
 	$(CARGO) bench --features std
+	@test -x $(VENV_PY) || $(ROOT)/tools/setup.sh
+	cd $(ROOT) && $(VENV_PY) tools/bench_e2e.py --firmware $(FIRMWARE)
 
 # Footprint goals (tools/size.py, README "Footprint"); not part of make test.
 # Needs binutils-arm-none-eabi (tools/setup.sh installs it). The firmware

@@ -169,6 +169,17 @@ typedef struct MpbleStats {
   // Pycom: advertising reports dropped because the 16-entry `get_adv()`
   // FIFO was full (the firmware drops new ones too).
   uint32_t adv_fifo_dropped;
+  // Callbacks timed since start: from the arrival of the controller
+  // packet that caused the event to the start of its Python callback
+  // (the port measures, [`crate::api::stats::LatencyHistogram`] keeps).
+  uint32_t cb_latency_count;
+  // Median of those times in µs (upper edge of its histogram bucket,
+  // at most 12.5 % high); 0 while none was timed.
+  uint32_t cb_latency_p50_us;
+  // 99th percentile in µs, the same way.
+  uint32_t cb_latency_p99_us;
+  // The longest, exact, in µs.
+  uint32_t cb_latency_max_us;
 } MpbleStats;
 
 // One Pycom `get_adv()` report (`api::pycom::adv::AdvEntry`).
@@ -269,6 +280,11 @@ bool mpble_event_pop(struct MpbleEvent *out);
 // # Safety
 // `out` must be null or valid for writes of one `MpbleStats`.
 void mpble_stats(struct MpbleStats *out);
+
+// Records one callback's latency in µs (the port measures it: from the
+// arrival of the packet that caused the event to the start of the Python
+// callback); `mpble_stats` reports count, p50, p99 and max.
+void mpble_latency_record(uint32_t us);
 
 // Copies the controller's BD_ADDR (LSB first, as in HCI) into `out`;
 // returns 0, or -1 before bring-up has read it.

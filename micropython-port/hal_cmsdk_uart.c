@@ -173,7 +173,13 @@ static void hal_tx_put(uint8_t b) {
 }
 
 // With interrupts masked: moves what the UART received into rx_ring.
+// When hal_rx_drain() last took a byte (mp_hal_ticks_us).
+static volatile uint32_t hal_rx_time_us;
+
 static void hal_rx_drain(void) {
+    if (HAL_UART->STATE & MPS2_UART_STATE_RXFULL) {
+        hal_rx_time_us = (uint32_t)mp_hal_ticks_us();
+    }
     while (HAL_UART->STATE & MPS2_UART_STATE_RXFULL) {
         if (hal_rx_len == HAL_RX_SIZE) {
             // Back-pressure: the byte stays in the UART, which takes no
@@ -296,6 +302,10 @@ size_t mpble_hal_read(uint8_t *buf, size_t cap) {
     }
     mps2_irq_restore(primask);
     return n;
+}
+
+uint32_t mpble_hal_rx_time_us(void) {
+    return hal_rx_time_us;
 }
 
 size_t mpble_hal_tx_room(void) {

@@ -17,9 +17,10 @@
  *   appends received bytes to a mutex-protected ring and pumps the core
  *   itself (mpble_port_pump, under the port lock); when that leaves events
  *   for Python it asks mpble_port.c to deliver them in the VM
- *   (mp_sched_schedule) and wakes the main thread, which may be blocked in
- *   select() (utime.sleep) or in read() (the REPL): both retry on EINTR and
- *   run pending callbacks.
+ *   (mp_sched_schedule), which wakes the main thread if it is blocked (the
+ *   REPL's read, the sleeps, a blocking API call) through an eventfd that
+ *   cannot miss a wake-up (hal_unix_wait.c). No signal is sent: a callback
+ *   never runs inside a write() of the main thread's output.
  * The reader never touches Python objects.
  *
  * The descriptor is non-blocking: nothing here blocks while the port lock
@@ -63,18 +64,6 @@
 #define HAL_TX_SIZE (4096)
 // Retry delay when the scheduler queue was full.
 #define HAL_SCHED_RETRY_MS (10)
-// Re-signal the main thread while a scheduled pass has not run, backing off.
-#define HAL_NUDGE_FIRST_MS (10)
-#define HAL_NUDGE_MAX_MS (1000)
-
-// The unix port uses SIGRTMIN + 5 to make threads scan their stacks for the
-// GC (ports/unix/mpthreadport.c); this one only interrupts the main thread's
-// blocking system call so that it runs pending scheduled callbacks.
-#ifdef SIGRTMIN
-#define HAL_WAKE_SIGNAL (SIGRTMIN + 6)
-#else
-#define HAL_WAKE_SIGNAL (SIGUSR2)
-#endif
 
 typedef enum {
     HAL_CLOSED = 0, // never opened
@@ -85,9 +74,6 @@ typedef enum {
 static pthread_mutex_t hal_mutex = PTHREAD_MUTEX_INITIALIZER;
 // Serialises mpble_hal_open (Python threads may race to open).
 static pthread_mutex_t hal_open_mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t hal_rx_cond; // CLOCK_MONOTONIC, see hal_init_cond()
-static pthread_once_t hal_cond_once = PTHREAD_ONCE_INIT;
-static pthread_t hal_main_thread;
 static pthread_t hal_reader;
 
 // Guarded by hal_mutex.
@@ -103,6 +89,10 @@ static uint8_t hal_ring[HAL_RING_SIZE];
 static size_t hal_ring_head; // next byte to read
 static size_t hal_ring_len;
 static bool hal_ring_was_full;
+// mp_hal_ticks_us() of the reader's latest read() (guarded by hal_mutex),
+// and its value when mpble_hal_read() last returned bytes (port lock).
+static uint32_t hal_rx_time_us;
+static uint32_t hal_rx_time_read_us;
 static uint64_t hal_deadline_ms = UINT64_MAX; // CLOCK_MONOTONIC ms
 static uint8_t hal_tx[HAL_TX_SIZE];
 static size_t hal_tx_head; // next byte to send
@@ -112,37 +102,25 @@ static bool hal_stop; // mpble_hal_close() asks the reader to return
 
 static char hal_msg[256];
 
-// The unix port runs main() and the REPL on the process's first thread.
-__attribute__((constructor)) static void hal_capture_main_thread(void) {
-    hal_main_thread = pthread_self();
+// Copies len bytes into a ring of size at position pos (wrapping), in at
+// most two slices.
+static void hal_ring_put(uint8_t *ring, size_t size, size_t pos, const uint8_t *src, size_t len) {
+    size_t first = size - pos < len ? size - pos : len;
+    memcpy(ring + pos, src, first);
+    memcpy(ring, src + first, len - first);
 }
 
-static void hal_init_cond(void) {
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&hal_rx_cond, &attr);
-    pthread_condattr_destroy(&attr);
+// Copies len bytes out of a ring of size from position pos (wrapping).
+static void hal_ring_get(const uint8_t *ring, size_t size, size_t pos, uint8_t *dst, size_t len) {
+    size_t first = size - pos < len ? size - pos : len;
+    memcpy(dst, ring + pos, first);
+    memcpy(dst + first, ring, len - first);
 }
 
 uint64_t hal_unix_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void hal_wake_handler(int sig) {
-    (void)sig;
-}
-
-static void hal_install_wake_handler(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = hal_wake_handler;
-    // No SA_RESTART: the point is to make read() of stdin return EINTR.
-    sa.sa_flags = 0;
-    sigemptyset(&sa.sa_mask);
-    sigaction(HAL_WAKE_SIGNAL, &sa, NULL);
 }
 
 // Wakes the reader out of poll() (new deadline, ring drained). Called with
@@ -155,30 +133,10 @@ static void hal_poke_reader(void) {
     }
 }
 
-static void hal_signal_main(void) {
-    if (!pthread_equal(pthread_self(), hal_main_thread)) {
-        pthread_kill(hal_main_thread, HAL_WAKE_SIGNAL);
-    }
-}
-
 void mpble_hal_wake_main(void) {
-    pthread_mutex_lock(&hal_mutex);
-    if (hal_state == HAL_OPEN && pthread_equal(pthread_self(), hal_reader)) {
-        // The reader signals the main thread itself after this returns.
-        pthread_mutex_unlock(&hal_mutex);
-        return;
-    }
-    bool reader = hal_state == HAL_OPEN;
-    if (reader) {
-        // The reader signals the main thread, and again (backing off) until
-        // the pass has run: a signal that lands just before the main thread
-        // blocks would otherwise be lost.
-        hal_poke_reader();
-    }
-    pthread_mutex_unlock(&hal_mutex);
-    if (!reader) {
-        hal_signal_main();
-    }
+    // The pass is scheduled (mp_sched_schedule) before this: a waiting main
+    // thread finds it, or is woken.
+    hal_unix_wake(HAL_UNIX_WAKE_SCHED | HAL_UNIX_WAKE_PROGRESS);
 }
 
 // With hal_mutex held: hands the kernel as much of the transmit ring as it
@@ -222,10 +180,6 @@ static void *hal_reader_main(void *arg) {
     (void)arg;
     uint8_t buf[2048];
     bool retry_sched = false;
-    // While a delivery pass is pending: when to signal the main thread next
-    // (0: not armed) and the current back-off.
-    uint64_t nudge_at = 0;
-    int nudge_ms = 0;
     for (;;) {
         pthread_mutex_lock(&hal_mutex);
         if (hal_stop) {
@@ -246,13 +200,6 @@ static void *hal_reader_main(void *arg) {
         } else if (deadline != UINT64_MAX) {
             uint64_t left = deadline > now ? deadline - now : 0;
             timeout = left > INT_MAX ? INT_MAX : (int)left;
-        }
-        bool pending = mpble_port_process_pending();
-        if (pending && nudge_at != 0) {
-            int left = nudge_at > now ? (int)(nudge_at - now) : 0;
-            if (timeout < 0 || timeout > left) {
-                timeout = left;
-            }
         }
 
         struct pollfd pfd[2] = {
@@ -292,13 +239,13 @@ static void *hal_reader_main(void *arg) {
         if (room > 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
             size_t cap = room < sizeof(buf) ? room : sizeof(buf);
             ssize_t got = read(fd, buf, cap);
+            uint32_t got_us = (uint32_t)mp_hal_ticks_us();
             if (got < 0 && (errno == EINTR || errno == EAGAIN)) {
                 continue;
             }
             if (got <= 0) {
                 pthread_mutex_lock(&hal_mutex);
                 hal_state = HAL_PEER_CLOSED;
-                pthread_cond_broadcast(&hal_rx_cond);
                 pthread_mutex_unlock(&hal_mutex);
                 int err = got < 0 ? errno : 0;
                 fprintf(stderr, "mpble: the controller (%s=%s) %s%s%s\n",
@@ -308,6 +255,7 @@ static void *hal_reader_main(void *arg) {
                 // and 1); a later gattStart reconnects.
                 mpble_port_transport_lost();
                 hal_request_process();
+                hal_unix_wake(HAL_UNIX_WAKE_PROGRESS);
                 return NULL;
             }
             if (hal_transport->after_read != NULL) {
@@ -316,16 +264,13 @@ static void *hal_reader_main(void *arg) {
             // The capture frames what arrived (this thread only).
             hal_unix_snoop_rx(buf, (size_t)got);
             pthread_mutex_lock(&hal_mutex);
-            size_t tail = (hal_ring_head + hal_ring_len) % HAL_RING_SIZE;
-            for (ssize_t i = 0; i < got; i++) {
-                hal_ring[tail] = buf[i];
-                tail = (tail + 1) % HAL_RING_SIZE;
-            }
+            hal_ring_put(hal_ring, HAL_RING_SIZE, (hal_ring_head + hal_ring_len) % HAL_RING_SIZE,
+                buf, (size_t)got);
             hal_ring_len += (size_t)got;
+            hal_rx_time_us = got_us;
             if (hal_ring_len == HAL_RING_SIZE) {
                 hal_ring_was_full = true;
             }
-            pthread_cond_broadcast(&hal_rx_cond);
             pthread_mutex_unlock(&hal_mutex);
             want_process = true;
         }
@@ -346,29 +291,10 @@ static void *hal_reader_main(void *arg) {
             if (mpble_port_pump()) {
                 retry_sched = !hal_request_process();
             }
+            // A blocking API call on the main thread looks at the new state.
+            hal_unix_wake(HAL_UNIX_WAKE_PROGRESS);
         } else if (retry_sched) {
             retry_sched = !hal_request_process();
-        }
-        if (mpble_port_process_pending()) {
-            // The VM runs the pass on its own between bytecodes; the main
-            // thread needs a signal only when it is blocked in read() (the
-            // REPL) or select() (utime.sleep). So wait a little before the
-            // first signal: signalling at once would often interrupt a
-            // write() and run a callback in the middle of a print. Keep
-            // signalling, backing off, until the pass has run: a signal that
-            // lands just before the thread blocks is lost.
-            uint64_t t = hal_unix_now_ms();
-            if (nudge_at == 0) {
-                nudge_ms = HAL_NUDGE_FIRST_MS;
-                nudge_at = t + nudge_ms;
-            } else if (t >= nudge_at) {
-                hal_signal_main();
-                nudge_ms = nudge_ms >= HAL_NUDGE_MAX_MS / 2 ? HAL_NUDGE_MAX_MS : nudge_ms * 2;
-                nudge_at = t + nudge_ms;
-            }
-        } else {
-            nudge_at = 0;
-            nudge_ms = 0;
         }
     }
     return NULL;
@@ -407,7 +333,6 @@ static void hal_close_locked(void) {
     hal_tx_len = 0;
     hal_ring_len = 0;
     hal_deadline_ms = UINT64_MAX;
-    pthread_cond_broadcast(&hal_rx_cond);
     pthread_mutex_unlock(&hal_mutex);
 }
 
@@ -474,7 +399,6 @@ int mpble_hal_open(const char **msg) {
 }
 
 static int hal_open_locked(const char **msg) {
-    pthread_once(&hal_cond_once, hal_init_cond);
     *msg = hal_msg;
     pthread_mutex_lock(&hal_mutex);
     hal_state_t state = hal_state;
@@ -520,7 +444,6 @@ static int hal_open_locked(const char **msg) {
             hal_unix_set_flags(hal_wake_pipe[i]);
         }
     }
-    hal_install_wake_handler();
 
     pthread_mutex_lock(&hal_mutex);
     hal_fd = fd;
@@ -538,8 +461,8 @@ static int hal_open_locked(const char **msg) {
     hal_state = HAL_OPEN;
     pthread_mutex_unlock(&hal_mutex);
 
-    // The reader blocks every signal: Ctrl-C and our wake signal must reach
-    // the main thread, whose blocking calls they are meant to interrupt.
+    // The reader blocks every signal: Ctrl-C must reach the main thread,
+    // whose blocking calls it is meant to interrupt.
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -566,12 +489,11 @@ bool mpble_hal_is_open(void) {
 
 size_t mpble_hal_read(uint8_t *buf, size_t cap) {
     pthread_mutex_lock(&hal_mutex);
-    size_t n = 0;
-    while (n < cap && hal_ring_len > 0) {
-        buf[n++] = hal_ring[hal_ring_head];
-        hal_ring_head = (hal_ring_head + 1) % HAL_RING_SIZE;
-        hal_ring_len--;
-    }
+    size_t n = cap < hal_ring_len ? cap : hal_ring_len;
+    hal_ring_get(hal_ring, HAL_RING_SIZE, hal_ring_head, buf, n);
+    hal_ring_head = (hal_ring_head + n) % HAL_RING_SIZE;
+    hal_ring_len -= n;
+    hal_rx_time_read_us = hal_rx_time_us;
     if (n > 0 && hal_ring_was_full) {
         // The reader stopped reading the descriptor while the ring was full.
         hal_ring_was_full = false;
@@ -579,6 +501,12 @@ size_t mpble_hal_read(uint8_t *buf, size_t cap) {
     }
     pthread_mutex_unlock(&hal_mutex);
     return n;
+}
+
+uint32_t mpble_hal_rx_time_us(void) {
+    // Only the port calls this, with its lock held, right after
+    // mpble_hal_read(): no lock of ours needed.
+    return hal_rx_time_read_us;
 }
 
 size_t mpble_hal_tx_room(void) {
@@ -599,11 +527,7 @@ int mpble_hal_write(const uint8_t *buf, size_t len) {
         pthread_mutex_unlock(&hal_mutex);
         return err;
     }
-    size_t tail = (hal_tx_head + hal_tx_len) % HAL_TX_SIZE;
-    for (size_t i = 0; i < len; i++) {
-        hal_tx[tail] = buf[i];
-        tail = (tail + 1) % HAL_TX_SIZE;
-    }
+    hal_ring_put(hal_tx, HAL_TX_SIZE, (hal_tx_head + hal_tx_len) % HAL_TX_SIZE, buf, len);
     hal_tx_len += len;
     // The capture frames what the core sends, in the order it is queued.
     hal_unix_snoop_tx(buf, len);
@@ -630,27 +554,11 @@ void mpble_hal_set_timeout(uint32_t timeout_ms) {
 }
 
 void mpble_hal_wait_rx(uint32_t timeout_ms) {
-    pthread_once(&hal_cond_once, hal_init_cond);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&hal_mutex);
-    while (hal_ring_len == 0 && hal_state == HAL_OPEN) {
-        if (pthread_cond_timedwait(&hal_rx_cond, &hal_mutex, &ts) == ETIMEDOUT) {
-            break;
-        }
-    }
-    bool open = hal_state == HAL_OPEN;
-    bool pending = hal_ring_len > 0;
-    pthread_mutex_unlock(&hal_mutex);
-    if (!open && !pending && timeout_ms > 0) {
-        // Nothing will arrive: sleep out the timeout without spinning.
-        struct timespec rq = { (time_t)(timeout_ms / 1000), (long)(timeout_ms % 1000) * 1000000L };
-        nanosleep(&rq, NULL);
-    }
+    // Any progress of the reader since the last wait ends this one (and so
+    // does a scheduled pass): the caller processes and asks its question
+    // again. A wake-up that came between the last wait and this one (while
+    // the caller processed) returns at once, so none is missed.
+    static unsigned seen;
+    hal_unix_wait(-1, 0, (uint64_t)timeout_ms * 1000u, HAL_UNIX_WAKE_SCHED | HAL_UNIX_WAKE_PROGRESS, seen);
+    seen = hal_unix_wake_seq();
 }

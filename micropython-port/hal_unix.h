@@ -30,6 +30,22 @@ typedef struct {
 extern const hal_unix_transport_t hal_unix_tcp;
 extern const hal_unix_transport_t hal_unix_tty;
 
+// The main thread's waits (hal_unix_wait.c). What a waiter waits for:
+// a scheduled function (the pass of callbacks; the REPL and the sleeps), or
+// any progress of the reader (the port's blocking API calls).
+#define HAL_UNIX_WAKE_SCHED (1u)
+#define HAL_UNIX_WAKE_PROGRESS (2u)
+// Any thread, after publishing the work: wakes the main thread if it waits
+// for one of kinds. Costs no system call while it does not wait.
+void hal_unix_wake(unsigned kinds);
+// The count of wake-ups so far (for hal_unix_wait's `seen`).
+unsigned hal_unix_wake_seq(void);
+// Main thread, GIL held: waits for fd (-1: none) to have one of events, a
+// wake-up of kinds, a signal, or timeout_us (UINT64_MAX: none); returns at
+// once when a scheduled function is pending or (HAL_UNIX_WAKE_PROGRESS)
+// hal_unix_wake_seq() moved past seen. Returns fd's revents.
+int hal_unix_wait(int fd, short events, uint64_t timeout_us, unsigned kinds, unsigned seen);
+
 // CLOCK_MONOTONIC in ms.
 uint64_t hal_unix_now_ms(void);
 // Non-blocking, and not inherited by programs started with os.system().

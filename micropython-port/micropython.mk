@@ -40,6 +40,11 @@ SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_tcp.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_tty.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_snoop.c
+# The main thread's waits (the REPL's read, time.sleep's select,
+# mp_hal_delay_ms) also wait for the reader's wake-up, an eventfd that
+# cannot be missed, instead of a signal; see hal_unix_wait.c.
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_wait.c
+LDFLAGS_USERMOD += -Wl,--wrap=mp_hal_stdin_rx_chr -Wl,--wrap=select -Wl,--wrap=mp_hal_delay_ms
 LDFLAGS_USERMOD += $(MPBLE_LIB)
 endif
 

@@ -35,6 +35,12 @@ bool mpble_hal_is_open(void);
 // Moves up to cap received bytes into buf; returns how many (0: none).
 size_t mpble_hal_read(uint8_t *buf, size_t cap);
 
+// When the bytes that the last mpble_hal_read() returned arrived (the
+// newest of them), in mp_hal_ticks_us() time: the reader thread's receive
+// time on unix, the UART interrupt's (or idle drain's) on bare metal. The
+// port times callbacks from it (the stats' callback latency).
+uint32_t mpble_hal_rx_time_us(void);
+
 // How many bytes mpble_hal_write() takes now. While the transport is not
 // open (or has failed) any number: writes then fail at once, and the core is
 // drained instead of stalling on a dead link.

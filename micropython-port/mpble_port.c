@@ -26,6 +26,7 @@
 
 #include "py/mphal.h"
 #include "py/objint.h"
+#include "py/smallint.h"
 #include "py/mpprint.h"
 #include "py/mpthread.h"
 #include "py/runtime.h"
@@ -64,6 +65,28 @@ static uint8_t port_rx_buf[512];
 static size_t port_rx_off;
 static size_t port_rx_len;
 static uint8_t port_tx_buf[512];
+// When port_rx_buf's bytes arrived (mpble_hal_rx_time_us).
+static uint32_t port_rx_time_us;
+
+// Callback latency (the stats' cb_latency_*): which events in the core's
+// queue a controller packet caused, and when it arrived. Events are
+// numbered in queue order (popped so far + position); a span [start, end)
+// is stamped when feeding input made the queue grow. Events from API calls
+// and timers are not in a span and are not timed. Only used with the port
+// lock held; a full table forgets its oldest span (those events go untimed).
+#define PORT_STAMPS (32)
+static struct {
+    uint32_t start;
+    uint32_t end;
+    uint32_t us;
+} port_stamps[PORT_STAMPS];
+static size_t port_stamps_head;
+static size_t port_stamps_len;
+static uint32_t port_ev_popped;
+// A latency measured by the last callback, recorded in the core at the next
+// pop (which holds the lock anyway). Main thread.
+static bool port_lat_pending;
+static uint32_t port_lat_us;
 
 // Life-cycle state seen by the last processing pass, to report a failed
 // bring-up once (main thread).
@@ -97,6 +120,9 @@ void mpble_port_deinit(void) {
     mpble_reset();
     port_rx_off = 0;
     port_rx_len = 0;
+    port_stamps_len = 0;
+    port_ev_popped = 0;
+    port_lat_pending = false;
     port_unlock();
     __atomic_store_n(&port_tx_error, 0, __ATOMIC_SEQ_CST);
     port_tx_error_reported = 0;
@@ -160,6 +186,12 @@ static void port_flush_and_publish(uint32_t now) {
 static mp_obj_t port_value(const MpbleEvent *ev, const MpbleValue *v) {
     switch (v->kind) {
         case MPBLE_VALUE_KIND_INT:
+            // Nearly every value (ids, statuses, handles, lengths) is a
+            // small int: no allocation, unlike mp_obj_new_int_from_ll, which
+            // always builds a bignum.
+            if (v->int_value >= MP_SMALL_INT_MIN && v->int_value <= MP_SMALL_INT_MAX) {
+                return MP_OBJ_NEW_SMALL_INT((mp_int_t)v->int_value);
+            }
             return mp_obj_new_int_from_ll(v->int_value);
         case MPBLE_VALUE_KIND_BYTES:
         case MPBLE_VALUE_KIND_STR: {
@@ -191,7 +223,7 @@ static bool port_is_interrupt(mp_obj_t exc) {
 
 // Calls the callback of one event. Returns MP_OBJ_NULL, or the interrupt
 // (see port_is_interrupt) that the callback raised.
-static mp_obj_t port_deliver_one(const MpbleEvent *ev) {
+static mp_obj_t port_deliver_one(const MpbleEvent *ev, bool timed, uint32_t arrived_us) {
     if (ev->target < 1 || ev->target > MPBLE_PORT_CB_COUNT) {
         return MP_OBJ_NULL;
     }
@@ -207,7 +239,12 @@ static mp_obj_t port_deliver_one(const MpbleEvent *ev) {
         for (size_t i = 0; i < n; i++) {
             items[i] = port_value(ev, &ev->args[i]);
         }
-        mp_call_function_1(cb, mp_obj_new_tuple(n, items));
+        mp_obj_t tuple = mp_obj_new_tuple(n, items);
+        if (timed) {
+            port_lat_us = (uint32_t)mp_hal_ticks_us() - arrived_us;
+            port_lat_pending = true;
+        }
+        mp_call_function_1(cb, tuple);
         nlr_pop();
         return MP_OBJ_NULL;
     }
@@ -218,6 +255,51 @@ static mp_obj_t port_deliver_one(const MpbleEvent *ev) {
     // A failing callback must not stop delivery of later events.
     mp_obj_print_exception(&mp_plat_print, exc);
     return MP_OBJ_NULL;
+}
+
+// With the port lock held: the events numbered from before to after were
+// caused by bytes that arrived at port_rx_time_us.
+static void port_stamp_push(size_t count_before, size_t count_after) {
+    if (count_after < count_before) {
+        // The queue shrank without a pop (a reset): forget every span.
+        port_stamps_len = 0;
+        return;
+    }
+    if (count_after == count_before) {
+        return;
+    }
+    if (port_stamps_len == PORT_STAMPS) {
+        port_stamps_head = (port_stamps_head + 1) % PORT_STAMPS;
+        port_stamps_len--;
+    }
+    size_t i = (port_stamps_head + port_stamps_len) % PORT_STAMPS;
+    port_stamps[i].start = port_ev_popped + (uint32_t)count_before;
+    port_stamps[i].end = port_ev_popped + (uint32_t)count_after;
+    port_stamps[i].us = port_rx_time_us;
+    port_stamps_len++;
+}
+
+// With the port lock held, after an event was popped: whether it was
+// caused by input, and when that arrived.
+static bool port_stamp_pop(uint32_t *us) {
+    uint32_t n = port_ev_popped++;
+    while (port_stamps_len > 0 && (int32_t)(port_stamps[port_stamps_head].end - n) <= 0) {
+        port_stamps_head = (port_stamps_head + 1) % PORT_STAMPS;
+        port_stamps_len--;
+    }
+    if (port_stamps_len > 0 && (int32_t)(n - port_stamps[port_stamps_head].start) >= 0) {
+        *us = port_stamps[port_stamps_head].us;
+        return true;
+    }
+    return false;
+}
+
+// With the port lock held: hands the last callback's latency to the core.
+static void port_record_latency(void) {
+    if (port_lat_pending) {
+        port_lat_pending = false;
+        mpble_latency_record(port_lat_us);
+    }
 }
 
 // Delivers every pending event to Python. Returns false when it may not
@@ -238,12 +320,15 @@ static bool port_deliver_events(void) {
     static MpbleEvent ev;
     for (;;) {
         port_lock_only();
+        port_record_latency();
         bool popped = mpble_event_pop(&ev);
+        uint32_t arrived_us = 0;
+        bool timed = popped && port_stamp_pop(&arrived_us);
         port_unlock();
         if (!popped) {
             break;
         }
-        mp_obj_t exc = port_deliver_one(&ev);
+        mp_obj_t exc = port_deliver_one(&ev, timed, arrived_us);
         if (exc != MP_OBJ_NULL) {
             // Ctrl-C (or sys.exit) in a callback stops the delivery and
             // reaches the script: a script stuck in a loop of callbacks can
@@ -282,8 +367,11 @@ static bool port_feed(uint32_t now) {
             if (port_rx_len == 0) {
                 return false;
             }
+            port_rx_time_us = mpble_hal_rx_time_us();
         }
+        size_t before = mpble_event_count();
         port_rx_off += mpble_h4_rx(port_rx_buf + port_rx_off, port_rx_len - port_rx_off, now);
+        port_stamp_push(before, mpble_event_count());
         if (port_rx_off < port_rx_len) {
             return true;
         }
@@ -413,7 +501,14 @@ static mp_obj_t port_process_scheduled(mp_obj_t arg) {
     }
     // Elsewhere (the REPL waiting for a line, where no exception may escape)
     // the scheduler prints it, as for any scheduled function; the events
-    // left wait for the next pass there too.
+    // left wait for the next pass there too. A pass already queued behind
+    // this one (the reader asked for it while the callback ran) is skipped
+    // like the one after a script's interrupt: the REPL's wait runs queued
+    // work before it blocks, and would start the next callback before the
+    // user could type.
+    if (port_is_interrupt(exc)) {
+        port_script_interrupted = true;
+    }
     nlr_jump(nlr.ret_val);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(port_process_scheduled_obj, port_process_scheduled);
@@ -543,12 +638,17 @@ static const struct {
     STAT(qpy_events_dropped),
     STAT(pycom_events_dropped),
     STAT(adv_fifo_dropped),
+    STAT(cb_latency_count),
+    STAT(cb_latency_p50_us),
+    STAT(cb_latency_p99_us),
+    STAT(cb_latency_max_us),
 };
 #undef STAT
 
 mp_obj_t mpble_port_stats_dict(void) {
     MpbleStats stats = { 0 };
     port_lock_only();
+    port_record_latency();
     mpble_stats(&stats);
     port_unlock();
     mp_obj_t dict = mp_obj_new_dict(MP_ARRAY_SIZE(port_stats_fields));

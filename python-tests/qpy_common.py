@@ -163,8 +163,10 @@ def assert_no_traceback(board) -> None:
 
 
 def line(text: str) -> re.Pattern:
-    """A regex matching `text` as one whole output line."""
-    return re.compile(r"(?m)^" + re.escape(text) + r"\r?$")
+    """A regex matching `text` as one whole output line. A script's first
+    line may follow the prompt it was started from: the raw REPL's `>OK`
+    (qemu and serial boards) or the friendly `>>> `."""
+    return re.compile(r"(?m)(?:^|(?<=>OK)|(?<=>>> ))" + re.escape(text) + r"\r?$")
 
 
 def lines_in_order(board, patterns: list, since: int, timeout: float = 5.0) -> list[re.Match]:

@@ -248,7 +248,7 @@ print('ISCONNECTED', conn.isconnected())
 """
     )
     _peer_drops(air, gone, seen)
-    m = board.expect(r"SERVICES (\w+) (\w+)", 35, since=pos)
+    m = board.expect(r"SERVICES (\w+) (\w+) ", 35, since=pos)
     assert m.group(1) != "returned"
     assert m.group(2) == "True", f"OSError(ENOTCONN) expected: {m.group(0)}"
     board.expect(line("ISCONNECTED False"), 5, since=pos)
@@ -275,7 +275,7 @@ print('ISCONNECTED', conn.isconnected())
 """
     )
     _peer_drops(air, gone, seen)
-    m = board.expect(r"READ (\w+) (\w+)", 35, since=pos)
+    m = board.expect(r"READ (\w+) (\w+) ", 35, since=pos)
     assert m.group(1) != "returned"
     assert m.group(2) == "True", f"OSError(ENOTCONN) expected: {m.group(0)}"
     board.expect(line("ISCONNECTED False"), 5, since=pos)

@@ -202,6 +202,14 @@ pub unsafe extern "C" fn mpble_stats(out: *mut MpbleStats) {
     unsafe { out.write(stats) };
 }
 
+/// Records one callback's latency in µs (the port measures it: from the
+/// arrival of the packet that caused the event to the start of the Python
+/// callback); `mpble_stats` reports count, p50, p99 and max.
+#[no_mangle]
+pub extern "C" fn mpble_latency_record(us: u32) {
+    with_stack(|s| s.latency.record(us));
+}
+
 /// Copies the controller's BD_ADDR (LSB first, as in HCI) into `out`;
 /// returns 0, or -1 before bring-up has read it.
 ///

@@ -44,7 +44,7 @@ expect = [
     "serverInit 0", "gattStart 0", "in-callback setAdvData -> 0",
     "events [(99, 1), (0, 0, b'\\x01\\x02', 'ok', None), (99, 2)]",
     "addr b'\\x01\\x02\\x03\\x04\\x05\\x06' status 1", "ValueError: raised on purpose by a callback",
-    "bluetooth Bluetooth True", "stats 7 7 True 16", "serverRelease 0", "events after release 4",
+    "bluetooth Bluetooth True", "stats 7 7 True 20", "serverRelease 0", "events after release 4",
     "fake core: reset",  # mpble_port_deinit() at exit
 ]
 missing = [e for e in expect if e not in out.stdout + out.stderr]

@@ -19,7 +19,8 @@
  *   board sleeps until something happens.
  * - Sleeps (mp_hal_delay_ms, time.sleep) that run the scheduler and sleep
  *   in WFI, woken by TIMER1 at the end or by any interrupt before.
- * - A minimal `time` module (extensible, so `import utime` finds it).
+ * - A minimal `time` module (extensible, so `import utime` finds it),
+ *   with localtime()/gmtime() counted from boot.
  */
 #include <stdlib.h>
 
@@ -349,7 +350,56 @@ static mp_obj_t mps2_time_time(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(mps2_time_time_obj, mps2_time_time);
 
+// localtime([secs]) / gmtime([secs]): the 8-tuple (year, month, mday,
+// hour, minute, second, weekday 0 = Monday, yearday) of MicroPython's time
+// module, counting from MicroPython's epoch 2000-01-01 (the board has no
+// calendar: time() is seconds since boot). The vendor client demo prints
+// timestamps with it.
+static mp_obj_t mps2_time_localtime(size_t n_args, const mp_obj_t *args) {
+    mp_uint_t t = n_args == 0 || args[0] == mp_const_none
+        ? mp_hal_ticks_ms() / 1000u : (mp_uint_t)mp_obj_get_int(args[0]);
+    mp_uint_t days = t / 86400u;
+    mp_uint_t secs = t % 86400u;
+    // 2000-01-01 was a Saturday (weekday 5).
+    mp_uint_t weekday = (days + 5) % 7;
+    mp_uint_t year = 2000;
+    for (;;) {
+        bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        mp_uint_t in_year = leap ? 366 : 365;
+        if (days < in_year) {
+            break;
+        }
+        days -= in_year;
+        year++;
+    }
+    mp_uint_t yday = days + 1;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    static const uint8_t month_days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    mp_uint_t month = 0;
+    for (; month < 12; month++) {
+        mp_uint_t n = month_days[month] + (month == 1 && leap ? 1 : 0);
+        if (days < n) {
+            break;
+        }
+        days -= n;
+    }
+    mp_obj_t tuple[8] = {
+        mp_obj_new_int(year),
+        mp_obj_new_int(month + 1),
+        mp_obj_new_int(days + 1),
+        mp_obj_new_int(secs / 3600),
+        mp_obj_new_int((secs / 60) % 60),
+        mp_obj_new_int(secs % 60),
+        mp_obj_new_int(weekday),
+        mp_obj_new_int(yday),
+    };
+    return mp_obj_new_tuple(8, tuple);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mps2_time_localtime_obj, 0, 1, mps2_time_localtime);
+
 static const mp_rom_map_elem_t mps2_time_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_localtime), MP_ROM_PTR(&mps2_time_localtime_obj) },
+    { MP_ROM_QSTR(MP_QSTR_gmtime), MP_ROM_PTR(&mps2_time_localtime_obj) },
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_time) },
     { MP_ROM_QSTR(MP_QSTR_sleep), MP_ROM_PTR(&mps2_time_sleep_obj) },
     { MP_ROM_QSTR(MP_QSTR_sleep_ms), MP_ROM_PTR(&mps2_time_sleep_ms_obj) },

@@ -178,6 +178,10 @@ void mpble_stats(MpbleStats *out) {
     out->bad_events = 7;
 }
 
+void mpble_latency_record(uint32_t us) {
+    (void)us;
+}
+
 int32_t mpble_public_addr(uint8_t *out) {
     if (state != MPBLE_STATE_READY) {
         return -1;

@@ -550,6 +550,17 @@ pub struct MpbleStats {
     /// Pycom: advertising reports dropped because the 16-entry `get_adv()`
     /// FIFO was full (the firmware drops new ones too).
     pub adv_fifo_dropped: u32,
+    /// Callbacks timed since start: from the arrival of the controller
+    /// packet that caused the event to the start of its Python callback
+    /// (the port measures, [`crate::api::stats::LatencyHistogram`] keeps).
+    pub cb_latency_count: u32,
+    /// Median of those times in µs (upper edge of its histogram bucket,
+    /// at most 12.5 % high); 0 while none was timed.
+    pub cb_latency_p50_us: u32,
+    /// 99th percentile in µs, the same way.
+    pub cb_latency_p99_us: u32,
+    /// The longest, exact, in µs.
+    pub cb_latency_max_us: u32,
 }
 
 /// One Pycom `get_adv()` report (`api::pycom::adv::AdvEntry`).

@@ -21,7 +21,7 @@
 pub mod event;
 pub mod pycom;
 pub mod quecpython;
-mod stats;
+pub mod stats;
 
 #[cfg(test)]
 mod tests;
@@ -167,6 +167,8 @@ pub struct Firmware {
     pub stack: Stack,
     pub qpy: QuecPython,
     pub pycom: Pycom,
+    /// Callback latency as the port measures it (README "Diagnostics").
+    pub latency: stats::LatencyHistogram,
 }
 
 impl Default for Firmware {
@@ -181,6 +183,7 @@ impl Firmware {
             stack: Stack::new(),
             qpy: QuecPython::new(),
             pycom: Pycom::new(),
+            latency: stats::LatencyHistogram::new(),
         }
     }
 
@@ -189,11 +192,14 @@ impl Firmware {
         self.stack.reset();
         self.qpy.reset();
         self.pycom.reset();
+        self.latency = stats::LatencyHistogram::new();
     }
 
     /// Hands the host's new events to every adapter.
     fn dispatch(&mut self) {
-        let Firmware { stack, qpy, pycom } = self;
+        let Firmware {
+            stack, qpy, pycom, ..
+        } = self;
         while let Some(ev) = stack.host.core.pop_event() {
             let Stack {
                 host,
