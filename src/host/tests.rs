@@ -676,3 +676,45 @@ fn att_security_errors_follow_the_pairing_state() {
         error(mh, 0x05)
     );
 }
+
+#[test]
+fn pairings_run_side_by_side_up_to_the_session_pool() {
+    use crate::config::{MAX_CONNECTIONS, SMP_SESSIONS};
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    let links = (SMP_SESSIONS + 1).min(MAX_CONNECTIONS);
+    for i in 1..links {
+        let peer = [0x10 + i as u8, 0, 0, 0, 0, 0];
+        host.h4_rx(
+            &le_connection_complete_role(LINK + i as u16, peer, ROLE_PERIPHERAL),
+            1_500,
+        );
+    }
+    ctrl.settle(&mut host, 1_500);
+    let request = pdu_bytes(&central().start(true).send[0]);
+    for i in 0..links {
+        host.h4_rx(&acl_frame(LINK + i as u16, CID_SMP, &request), 2_000);
+    }
+    ctrl.settle(&mut host, 2_000);
+    let answers: Vec<(u16, Vec<u8>)> = ctrl
+        .sent
+        .iter()
+        .filter_map(|s| match s {
+            crate::testing::Sent::L2cap {
+                handle,
+                cid,
+                payload,
+            } if *cid == CID_SMP => Some((*handle, payload.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers.len(), links);
+    for i in 0..links {
+        let (_, pdu) = answers.iter().find(|(h, _)| *h == LINK + i as u16).unwrap();
+        if i < SMP_SESSIONS {
+            assert_eq!(pdu[0], crate::smp::pdu::PAIRING_RESPONSE, "link {i}");
+        } else {
+            // Every session is lent: Pairing Failed, Unspecified Reason.
+            assert_eq!(pdu, &std::vec![0x05, 0x08], "link {i}");
+        }
+    }
+}
