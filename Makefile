@@ -196,7 +196,7 @@ fuzz:
 # (`--board qemu`) but for what python-tests/qemu_not_applicable.txt names.
 QEMU_PASS_ARGS = $(shell sed -e '/^\#/d' -e '/^$$/d' -e 's/[[:space:]].*//' \
 	$(ROOT)/python-tests/qemu_not_applicable.txt | \
-	sed -e '/::/s|^|--deselect python-tests/|' -e '/::/!s|^|--ignore=python-tests/|')
+	sed -e '/::/s|^|--deselect |' -e '/::/!s|^|--ignore=python-tests/|')
 
 pytest: firmware firmware-qemu
 	@test -x $(VENV_PY) || $(ROOT)/tools/setup.sh

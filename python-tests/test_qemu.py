@@ -15,7 +15,8 @@ REPL (the unix port has none, so this is where that path runs for real).
 3. Soft reset (Ctrl-D) tears the module down (callbacks released, the
    controller reset, the core zeroed); serverInit / gattStart work again
    and a peer can connect and write; also when bring-up's own HCI_Reset is
-   still unanswered (both Resets' answers are swallowed whole).
+   still unanswered (both Resets' answers are swallowed whole). Pycom's
+   Bluetooth() comes up again after one too.
 4. The board's plumbing: Ctrl-C stops a running script (the REPL UART's
    interrupt), an idle board sleeps (host CPU), and the launcher exits when
    its stdin closes or it is killed, leaving no process behind.
@@ -118,6 +119,44 @@ def test_soft_reset_tears_down_and_ble_starts_again(air, make_board, peer):
     while _count(board) < 1 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert board.exec("print(WRITES)").strip() == "[b'\\x02\\x00']"
+    assert_no_traceback(board)
+
+
+PYCOM_SERVER = """
+from network import Bluetooth
+bt = Bluetooth()
+bt.set_advertisement(name='after-reset')
+srv = bt.service(uuid=0xAB00)
+ch = srv.characteristic(uuid=0xAB01, value=b'fresh')
+EVENTS = []
+bt.callback(trigger=Bluetooth.CLIENT_CONNECTED, handler=lambda b: EVENTS.append(b.events()))
+bt.advertise(True)
+print('READY')
+"""
+
+
+def test_soft_reset_then_pycom_bluetooth_starts_again(air, make_board, peer):
+    # Pycom's API through a soft reset: its objects and handler are gone
+    # with the VM, the core's Pycom state is zeroed, and Bluetooth() brings
+    # the radio up again and serves a peer.
+    board = make_board(air.add_controller(), kind="qemu")
+    assert "READY" in board.exec(PYCOM_SERVER, timeout=20)
+    conn = peer.connect(board_address(board))
+    peer.disconnect(conn)
+    board.soft_reset()
+    assert board.exec("print('bt' in globals())").strip() == "False"
+    assert "READY" in board.exec(PYCOM_SERVER, timeout=20)
+    conn = peer.connect(board_address(board))
+    ch = peer.find_characteristic(conn, "AB01")
+    assert peer.read(conn, ch.handle) == b"fresh"
+    deadline = time.monotonic() + 5
+    out = ""
+    while time.monotonic() < deadline:
+        out = board.exec("print(EVENTS)").strip()
+        if out != "[]":
+            break
+        time.sleep(0.2)
+    assert out == "[2]", out  # CLIENT_CONNECTED, once, from the new handler
     assert_no_traceback(board)
 
 
