@@ -7,9 +7,12 @@ while the unchanged QuecPython server demo runs.
 - A Connection Parameter Update Request sent to the board as peripheral
   gets Command Reject "command not understood" (Vol 3 Part A 4.20: only a
   central may receive it), not an Update Response.
-- SMP (Vol 3 Part H 3.5.5): until pairing is built, a Pairing Request is
-  answered with Pairing Failed, reason Pairing Not Supported (0x05). Bumble's
-  own pairing procedure sees that and fails cleanly; the link stays up.
+- SMP (Vol 3 Part H 3.5.5): until legacy pairing is built, a Pairing Request
+  without the Secure Connections flag is answered with Pairing Failed, reason
+  Authentication Requirements (0x03), as a device in Secure Connections Only
+  mode answers (2.3.5.1). Bumble's own pairing procedure sees that and fails
+  cleanly; the link stays up. (Secure Connections pairing succeeds:
+  test_smp_pairing.py.)
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from bumble.pairing import PairingConfig
 
 from qpy_common import GOOD_READ, GOOD_READ_RSP, assert_no_traceback, connect_to_demo, hci_commands, start_demo
 
@@ -91,16 +95,19 @@ def test_connection_parameter_update_request_to_the_peripheral_is_rejected(board
     assert_no_traceback(board)
 
 
-def test_pairing_is_refused_and_the_link_survives(board, peer):
+def test_legacy_pairing_is_refused_and_the_link_survives(board, peer):
     pos = start_demo(board)
     conn = connect_to_demo(peer, board, pos)
     seen = record_l2cap(peer)
 
-    # Bumble's own SMP initiator (an independent implementation) asks to pair.
+    # Bumble's own SMP initiator (an independent implementation) asks for
+    # LE legacy pairing.
+    config = PairingConfig(sc=False, mitm=False, bonding=False)
+    peer.air.call(lambda: setattr(peer.device, "pairing_config_factory", lambda _conn: config))
     with pytest.raises(Exception) as failure:
         peer.air.run(conn.pair(), 10)
-    # Pairing Failed (0x05), reason Pairing Not Supported (0x05).
-    assert wait_for(seen, CID_SMP) == [bytes([0x05, 0x05])], failure.value
+    # Pairing Failed (0x05), reason Authentication Requirements (0x03).
+    assert wait_for(seen, CID_SMP) == [bytes([0x05, 0x03])], failure.value
     assert conn.handle is not None
     assert peer.att_raw(conn, GOOD_READ) == GOOD_READ_RSP
     assert "disconnect" not in board.text[pos:].split("ble_adv_start success.")[-1]

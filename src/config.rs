@@ -108,6 +108,10 @@ mod sized {
     pub const PYCOM_RESULTS: usize = 16;
     /// Client characteristics with a notification handler.
     pub const PYCOM_SUBSCRIPTIONS: usize = 8;
+    /// Pairings that may run at once (Security Manager sessions, ~250
+    /// bytes each, lent to a link while it pairs): one, as a pairing is
+    /// rare and short; another link asking meanwhile is refused.
+    pub const SMP_SESSIONS: usize = 1;
 }
 
 #[cfg(not(any(target_os = "none", feature = "mcu")))]
@@ -168,6 +172,8 @@ mod sized {
     pub const PYCOM_RESULTS: usize = 32;
     /// Client characteristics with a notification handler.
     pub const PYCOM_SUBSCRIPTIONS: usize = 16;
+    /// Pairings that may run at once: one per link.
+    pub const SMP_SESSIONS: usize = MAX_CONNECTIONS;
 }
 
 /// The H4 transmit buffer takes any one ACL packet (its data is at most a
@@ -374,7 +380,7 @@ mod tests {
     use crate::hci::acl::AclTxQueue;
     use crate::hci::command::CommandQueue;
     use crate::hci::h4::{H4Parser, H4Tx};
-    use crate::host::{Connection, HostEvent};
+    use crate::host::{Connection, HostEvent, LinkKeys, Smp};
     use crate::l2cap::Reassembler;
     use core::mem::size_of;
 
@@ -409,6 +415,11 @@ mod tests {
                 "  of which Reassembler (L2CAP_PDU_MAX)",
                 size_of::<Reassembler>() * MAX_CONNECTIONS,
             ),
+            (
+                "  of which LinkKeys (the LTK, SMP state)",
+                size_of::<LinkKeys>() * MAX_CONNECTIONS,
+            ),
+            ("SMP_SESSIONS: Smp (pairing sessions)", size_of::<Smp>()),
             (
                 "ATT_MTU_MAX: HostCore frame + client_rx",
                 4 + L2CAP_PDU_MAX + ATT_MTU_MAX,

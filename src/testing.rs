@@ -11,6 +11,7 @@ use crate::api::quecpython::calls::QpyCalls;
 use crate::api::Firmware;
 use crate::hci::command::opcode;
 use crate::host::Host;
+use core::cell::Cell;
 use std::boxed::Box;
 use std::collections::BTreeMap;
 use std::vec::Vec;
@@ -74,6 +75,23 @@ pub fn disconnection_complete(handle: u16, reason: u8) -> Vec<u8> {
     let mut v = std::vec![0x04, 0x05, 4, 0x00];
     v.extend_from_slice(&handle.to_le_bytes());
     v.push(reason);
+    v
+}
+
+/// H4 bytes of an LE Long Term Key Request event (Vol 4 Part E 7.7.65.5).
+pub fn le_long_term_key_request(handle: u16, rand: [u8; 8], ediv: u16) -> Vec<u8> {
+    let mut v = std::vec![0x04, 0x3E, 13, 0x05];
+    v.extend_from_slice(&handle.to_le_bytes());
+    v.extend_from_slice(&rand);
+    v.extend_from_slice(&ediv.to_le_bytes());
+    v
+}
+
+/// H4 bytes of an Encryption Change event (Vol 4 Part E 7.7.8).
+pub fn encryption_change(handle: u16, status: u8, enabled: u8) -> Vec<u8> {
+    let mut v = std::vec![0x04, 0x08, 4, status];
+    v.extend_from_slice(&handle.to_le_bytes());
+    v.push(enabled);
     v
 }
 
@@ -170,6 +188,9 @@ pub struct ScriptedController {
     /// Commands it never answers (to test timeouts).
     pub silent: Vec<u16>,
     pub sent: Vec<Sent>,
+    /// State of the generator that answers LE Rand (splitmix64, so runs
+    /// are repeatable).
+    pub rand_state: Cell<u64>,
     pending_acl: BTreeMap<u16, Vec<u8>>,
     raw: Vec<u8>,
 }
@@ -182,6 +203,7 @@ impl ScriptedController {
             acl_num: 64,
             silent: Vec::new(),
             sent: Vec::new(),
+            rand_state: Cell::new(0x5EED),
             pending_acl: BTreeMap::new(),
             raw: Vec::new(),
         }
@@ -212,6 +234,16 @@ impl ScriptedController {
                 let mut v = std::vec![0];
                 v.extend_from_slice(&self.acl_len.to_le_bytes());
                 v.push(self.acl_num);
+                v
+            }
+            opcode::LE_RAND => {
+                let mut z = self.rand_state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+                self.rand_state.set(z);
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^= z >> 31;
+                let mut v = std::vec![0];
+                v.extend_from_slice(&z.to_le_bytes());
                 v
             }
             // Commands answered by Command Status (Vol 4 Part E 7.1.6, 7.8.12).

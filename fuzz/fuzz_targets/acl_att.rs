@@ -30,14 +30,15 @@ fuzz_target!(|input: &[u8]| {
     let mut out = [0u8; ATT_MTU_MAX + 64];
 
     for (handle, pb, data) in common::acl_packets(input) {
-        // Bits 0-1 of the connection handle pick the link, bits 2-3 its
-        // security, bit 4 starts an indication (so confirmations matter),
-        // bit 5 drops the link.
+        // Bits 0-1 of the connection handle pick the link, bits 2-3 and 6
+        // its security, bit 4 starts an indication (so confirmations
+        // matter), bit 5 drops the link.
         let idx = usize::from(handle) % MAX_CONNECTIONS;
         let security = LinkSecurity {
             encrypted: handle & 0x4 != 0,
             authenticated: handle & 0x8 != 0,
             key_size: 16,
+            has_ltk: handle & 0x40 != 0,
         };
         let conn = &mut conns[idx];
         if handle & 0x10 != 0 {

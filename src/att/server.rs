@@ -12,12 +12,14 @@
 //!   default (Vol 3 Part G 5.2.1). Only the first exchange of a connection
 //!   changes ATT_MTU (the client "shall only send once", 3.4.2.1); later
 //!   ones are answered without effect.
-//! - **Security.** We have no bonds yet, so an unencrypted link has no LTK
-//!   to start encryption with: attributes needing encryption or
-//!   authentication get Insufficient Authentication (0x05), which is what
-//!   Vol 3 Part C 10.3.1.1 prescribes when the server has no LTK (it would
-//!   be Insufficient Encryption, 0x0F, with one). On an encrypted link, a
-//!   MITM requirement on an unauthenticated key also gives 0x05.
+//! - **Security.** On an unencrypted link, attributes needing encryption or
+//!   authentication get Insufficient Authentication (0x05) while the host
+//!   holds no LTK for the link (the client must pair), and Insufficient
+//!   Encryption (0x0F) once it holds one (the client should encrypt), as
+//!   Vol 3 Part C 10.3.1.1 prescribes; with no bonds yet, an LTK exists
+//!   only between a pairing and the encryption that follows it. On an
+//!   encrypted link, a MITM requirement on an unauthenticated key also
+//!   gives 0x05.
 //!   Authorization bits always give Insufficient Authorization (0x08): the
 //!   application has no way to authorize a client.
 //! - **Attribute Not Long** (Vol 3 Part F 3.4.4.5 allows it for fixed-length
@@ -57,6 +59,9 @@ pub struct LinkSecurity {
     /// The key was made with MITM protection.
     pub authenticated: bool,
     pub key_size: u8,
+    /// The host holds an LTK for this link (pairing made one), so an
+    /// unencrypted link can be encrypted without pairing again.
+    pub has_ltk: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -249,9 +254,14 @@ fn check_access(perms: AttPermissions, sec: LinkSecurity, write: bool) -> Result
         return Err(not_permitted);
     }
     // Without an LTK the client must pair first: Insufficient
-    // Authentication (Vol 3 Part C 10.3.1.1), see the module doc.
+    // Authentication; with one it must encrypt: Insufficient Encryption
+    // (Vol 3 Part C 10.3.1.1), see the module doc.
     if perms.intersects(enc | auth | mitm) && !sec.encrypted {
-        return Err(error::INSUFFICIENT_AUTHENTICATION);
+        return Err(if sec.has_ltk {
+            error::INSUFFICIENT_ENCRYPTION
+        } else {
+            error::INSUFFICIENT_AUTHENTICATION
+        });
     }
     if perms.contains(mitm) && !sec.authenticated {
         return Err(error::INSUFFICIENT_AUTHENTICATION);
@@ -1214,10 +1224,15 @@ mod tests {
         assert_eq!(s.rsp(&[0x0A, 0x07, 0x00]), [0x01, 0x0A, 0x07, 0x00, 0x05]);
         assert_eq!(s.rsp(&[0x0A, 0x09, 0x00]), [0x01, 0x0A, 0x09, 0x00, 0x08]);
         assert_eq!(s.rsp(&[0x0A, 0x0D, 0x00]), [0x0B, 0x42]);
+        // An LTK but no encryption yet: encrypt, do not pair again.
+        s.sec.has_ltk = true;
+        assert_eq!(s.rsp(&[0x0A, 0x05, 0x00]), [0x01, 0x0A, 0x05, 0x00, 0x0F]);
+        assert_eq!(s.rsp(&[0x0A, 0x07, 0x00]), [0x01, 0x0A, 0x07, 0x00, 0x0F]);
         s.sec = LinkSecurity {
             encrypted: true,
             authenticated: false,
             key_size: 16,
+            has_ltk: true,
         };
         assert_eq!(s.rsp(&[0x0A, 0x05, 0x00]), [0x0B, 0x42]);
         assert_eq!(s.rsp(&[0x0A, 0x07, 0x00]), [0x01, 0x0A, 0x07, 0x00, 0x05]);

@@ -17,7 +17,6 @@ use crate::hci::acl::AclHeader;
 use crate::hci::command::{self, ConnectionParameters};
 use crate::hci::ConnHandle;
 use crate::l2cap::{self, signaling};
-use crate::smp;
 use crate::time::Instant;
 
 impl HostCore {
@@ -303,7 +302,7 @@ impl HostCore {
     /// Queues a frame the host sends on its own (a response, a
     /// confirmation, our client's next request): no one can be told if it
     /// finds no room, so it is counted in `stats.tx_dropped`.
-    fn send_reply(&mut self, link: ConnHandle, cid: u16, payload: &[u8]) {
+    pub(super) fn send_reply(&mut self, link: ConnHandle, cid: u16, payload: &[u8]) {
         if self.send_l2cap(link, cid, payload).is_err() {
             self.stats.tx_dropped = self.stats.tx_dropped.wrapping_add(1);
         }
@@ -484,12 +483,7 @@ impl HostCore {
                     );
                 }
             }
-            l2cap::CID_SMP => {
-                let n = smp::handle(pdu, &mut rsp);
-                if n > 0 {
-                    self.send_reply(link, l2cap::CID_SMP, rsp.get(..n).unwrap_or(&[]));
-                }
-            }
+            l2cap::CID_SMP => self.on_smp(conn, pdu),
             _ => self.stats.unknown_cid = self.stats.unknown_cid.wrapping_add(1),
         }
     }

@@ -6,6 +6,7 @@
 //! `connect_id`). They are distinct types so that neither is passed for
 //! the other.
 
+use super::security::LinkKeys;
 use crate::att::server::{AttBearer, LinkSecurity};
 use crate::config;
 use crate::gatt::client::GattClient;
@@ -58,6 +59,8 @@ pub struct Connection {
     /// Supervision timeout in 10 ms units.
     pub supervision_timeout: u16,
     pub security: LinkSecurity,
+    /// What pairing left on this link (the LTK) and SMP's state.
+    pub keys: LinkKeys,
     pub att: AttBearer,
     /// When the outstanding indication's transaction times out.
     pub(super) indication_deadline: Instant,
@@ -86,7 +89,9 @@ impl Connection {
                 encrypted: false,
                 authenticated: false,
                 key_size: 0,
+                has_ltk: false,
             },
+            keys: LinkKeys::new(),
             att: AttBearer::new(),
             indication_deadline: Instant::from_ms(0),
             att_dead: false,

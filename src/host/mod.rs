@@ -13,17 +13,20 @@
 //! - [`gap`]: GAP procedures (advertising, scanning, connecting);
 //! - `channels`: L2CAP routing to ATT (server and our GATT client), LE
 //!   signaling and SMP, and the ATT transaction timers;
+//! - `security`: the Security Manager's pairing sessions and link keys;
 //! - this file: the life cycle (bring-up, stop) and HCI event dispatch.
 
 mod channels;
 pub mod commands;
 pub mod conn;
 pub mod gap;
+mod security;
 #[cfg(test)]
 mod tests;
 
 pub use commands::Issuer;
 pub use conn::{ConnSlot, Connection, Role};
+pub use security::{LinkKeys, Smp};
 
 use crate::att::db::AttributeDb;
 use crate::att::AttHandle;
@@ -201,6 +204,8 @@ pub struct HostCore {
     /// GATT client procedures waiting for each link's bearer.
     procedures: ProcedureQueue,
     pub gap: Gap,
+    /// Pairing sessions, lent to links while they pair.
+    smp: security::Smp,
     pub stats: HostStats,
     /// Scratch for one outbound L2CAP frame (header + ATT_MTU_MAX).
     frame: [u8; 4 + config::L2CAP_PDU_MAX],
@@ -238,6 +243,7 @@ impl Host {
                 db: AttributeDb::new(),
                 procedures: ProcedureQueue::new(),
                 gap: Gap::new(),
+                smp: security::Smp::new(),
                 stats: HostStats {
                     bad_events: 0,
                     bad_acl: 0,
@@ -271,6 +277,7 @@ impl Host {
         c.events.clear();
         c.db.clear();
         c.procedures.reset();
+        c.smp.reset();
         c.gap = Gap::new();
         c.stats = HostStats::default();
     }
@@ -343,6 +350,7 @@ impl HostCore {
             }
         }
         self.expire_att_transactions(now_ms);
+        self.expire_smp(now_ms);
         self.pump();
     }
 
@@ -354,6 +362,7 @@ impl HostCore {
             .map(Instant::from_ms)
             .into_iter()
             .chain(self.att_deadlines())
+            .chain(self.smp.next_deadline())
             .map(|deadline| deadline.ms_until(now))
             .min()
             .unwrap_or(u32::MAX)
@@ -370,6 +379,7 @@ impl HostCore {
         self.acl_tx.reset();
         self.conns.clear();
         self.procedures.reset();
+        self.smp.reset();
         self.gap.controller_reset();
         self.bringup = BringUp::new();
         self.bringup
@@ -422,6 +432,7 @@ impl HostCore {
         self.acl_tx.reset();
         self.conns.clear();
         self.procedures.reset();
+        self.smp.reset();
         // A stop ends the GATT server with the links: the next start
         // serves only what is registered again (docs/DECISIONS.md).
         self.db.clear();
@@ -448,6 +459,7 @@ impl HostCore {
             };
             self.db.reset_connection(conn.index());
             self.procedures.link_down(conn.index());
+            self.smp.link_down(conn);
             self.push_event(HostEvent::Disconnected {
                 conn,
                 handle: c.handle,
@@ -636,6 +648,7 @@ impl HostCore {
                     self.acl_tx.drop_handle(handle.0);
                     self.db.reset_connection(conn.index());
                     self.procedures.link_down(conn.index());
+                    self.smp.link_down(conn);
                     self.push_event(HostEvent::Disconnected {
                         conn,
                         handle,
@@ -653,7 +666,14 @@ impl HostCore {
             } => {
                 if let Some(conn) = self.conns.by_handle(ConnHandle(handle)) {
                     if let Some(c) = self.conns.get_mut(conn) {
-                        c.security.encrypted = status == 0 && enabled != 0;
+                        let on = status == 0 && enabled != 0;
+                        c.security.encrypted = on;
+                        // As peripheral the controller encrypted with the
+                        // key we gave (the only one we have): its
+                        // strength is the pairing's (Vol 3 Part H 2.3.4).
+                        let paired = on && c.keys.has_ltk;
+                        c.security.authenticated = paired && c.keys.authenticated;
+                        c.security.key_size = if paired { c.keys.key_size } else { 0 };
                     }
                 }
             }
@@ -669,7 +689,7 @@ impl HostCore {
 
     /// The answer to a command (Command Complete's status and the rest of
     /// its return parameters, or Command Status), for whoever issued it.
-    fn on_command_result(&mut self, issuer: Issuer, op: u16, status: u8, _params: &[u8]) {
+    fn on_command_result(&mut self, issuer: Issuer, op: u16, status: u8, params: &[u8]) {
         match issuer {
             Issuer::Stop if op == opcode::RESET && self.state == HostState::Stopping => {
                 self.finish_stop();
@@ -679,9 +699,8 @@ impl HostCore {
                     self.push_event(ev);
                 }
             }
-            // Security has nothing of its own to do yet (pairing is
-            // refused); its commands' failures are reported like the rest.
-            Issuer::Host | Issuer::Stop | Issuer::Security(_) => {
+            Issuer::Security(conn) => self.on_security_result(conn, op, status, params),
+            Issuer::Host | Issuer::Stop => {
                 if status != 0 {
                     self.push_event(HostEvent::CommandFailed { opcode: op, status });
                 }
@@ -739,15 +758,11 @@ impl HostCore {
                     self.push_event(HostEvent::ConnectionUpdated { conn, status });
                 }
             }
-            LeEvent::LongTermKeyRequest { handle, .. } => {
-                // No pairing yet, so no key: Vol 4 Part E 7.8.26.
-                let issuer = match self.conns.by_handle(ConnHandle(handle)) {
-                    Some(conn) => Issuer::Security(conn),
-                    None => Issuer::Host,
-                };
-                let cmd = command::le_long_term_key_request_negative_reply(handle);
-                let _ = self.cmds.submit(issuer, cmd);
-            }
+            LeEvent::LongTermKeyRequest {
+                handle,
+                random_number,
+                encrypted_diversifier,
+            } => self.on_ltk_request(handle, random_number, encrypted_diversifier),
             LeEvent::RemoteConnectionParameterRequest {
                 handle,
                 interval_min,
@@ -824,6 +839,7 @@ impl HostCore {
         c.interval = cc.interval;
         c.latency = cc.latency;
         c.supervision_timeout = cc.supervision_timeout;
+        c.keys.local = self.local_address(role);
         match self.conns.insert(c) {
             Some(conn) => {
                 self.db.reset_connection(conn.index());

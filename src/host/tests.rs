@@ -302,13 +302,16 @@ fn l2cap_frames_go_by_channel_and_att_by_direction() {
             ..
         }
     )));
-    // SMP: pairing is refused with Pairing Not Supported (Vol 3 Part H 3.5.5).
+    // SMP goes to the Security Manager: a legacy Pairing Request (no SC
+    // flag) is refused with Authentication Requirements, as in Secure
+    // Connections Only mode (Vol 3 Part H 2.3.5.1), once LE Rand has made
+    // the session.
     host.h4_rx(
         &acl_frame(LINK, 0x0006, &[0x01, 0x03, 0, 1, 16, 0, 0]),
         2_000,
     );
     ctrl.settle(&mut host, 2_000);
-    assert_eq!(ctrl.take_l2cap(0x0006), std::vec![std::vec![0x05, 0x05]]);
+    assert_eq!(ctrl.take_l2cap(0x0006), std::vec![std::vec![0x05, 0x03]]);
     // An unknown channel is counted, never answered.
     let before = host.core.stats.unknown_cid;
     host.h4_rx(&acl_frame(LINK, 0x0077, &[1, 2, 3]), 2_000);
@@ -391,4 +394,327 @@ fn the_link_layers_parameter_request_is_checked_like_l2caps() {
             std::vec![0x42, 0x00, 0x3B]
         ))
     );
+}
+
+// -- Security Manager (Vol 3 Part H) ------------------------------------------
+
+use crate::hci::command::opcode::{
+    LE_LONG_TERM_KEY_REQUEST_NEGATIVE_REPLY as LTK_NEGATIVE,
+    LE_LONG_TERM_KEY_REQUEST_REPLY as LTK_REPLY, LE_RAND,
+};
+use crate::l2cap::CID_SMP;
+use crate::smp::crypto::{KeyPair, LeAddress, PublicKey};
+use crate::smp::initiator::{Initiator, Outcome};
+use crate::smp::pdu::{IoCapability, Pdu, Reason};
+use crate::smp::responder::Config;
+use crate::testing::{encryption_change, le_long_term_key_request};
+
+/// Our own initiator session plays the central: Just Works, a fixed key
+/// pair (the P-256 sample private key A of Vol 3 Part H D.1) and Na.
+fn central() -> Initiator {
+    let mut private = [0u8; 32];
+    // Any valid scalar will do; this one is below n.
+    private[0] = 0x3F;
+    private[31] = 0x1D;
+    let config = Config {
+        io_capability: IoCapability::NoInputNoOutput,
+        mitm: false,
+    };
+    let peer = LeAddress {
+        kind: 0,
+        addr: PEER,
+    };
+    let ours = LeAddress {
+        kind: 0,
+        addr: BD_ADDR,
+    };
+    let keys = KeyPair::from_private_key(&private).unwrap();
+    Initiator::new(config, keys, [0xA5; 16], peer, ours)
+}
+
+fn pdu_bytes(pdu: &Pdu) -> Vec<u8> {
+    let mut out = [0u8; 80];
+    let n = pdu.write(&mut out).unwrap();
+    out[..n].to_vec()
+}
+
+/// The peer sends SMP PDUs at `now`; returns what the host sent on SMP.
+fn peer_smp(
+    host: &mut Host,
+    ctrl: &mut ScriptedController,
+    pdus: &[Pdu],
+    now: u32,
+) -> Vec<Vec<u8>> {
+    for pdu in pdus {
+        host.h4_rx(&acl_frame(LINK, CID_SMP, &pdu_bytes(pdu)), now);
+    }
+    ctrl.settle(host, now);
+    ctrl.take_l2cap(CID_SMP)
+}
+
+/// Runs the pairing between `central` and the host until it ends;
+/// returns the central's outcome.
+fn pair(host: &mut Host, ctrl: &mut ScriptedController, central: &mut Initiator) -> Outcome {
+    let mut step = central.start(true);
+    for round in 0..8 {
+        if let Some(outcome) = step.outcome {
+            return outcome;
+        }
+        let sent: Vec<Pdu> = step.send.iter().cloned().collect();
+        let answers = peer_smp(host, ctrl, &sent, 2_000 + round);
+        step = Default::default();
+        for a in answers {
+            let s = central.on_pdu(&a);
+            step.send.extend(s.send);
+            step.outcome = step.outcome.or(s.outcome);
+        }
+    }
+    panic!("pairing never ended");
+}
+
+#[test]
+fn as_peripheral_sc_just_works_pairs_and_the_ltk_encrypts_the_link() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    assert_eq!(
+        host.core.connection(slot0()).unwrap().keys.local,
+        LeAddress {
+            kind: 0,
+            addr: BD_ADDR
+        }
+    );
+    let mut central = central();
+    let outcome = pair(&mut host, &mut ctrl, &mut central);
+    let Outcome::Paired {
+        ltk,
+        key_size,
+        authenticated,
+        bonded,
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    // Both asked for bonding (the key is not stored yet).
+    assert_eq!((key_size, authenticated, bonded), (16, false, true));
+    // The key pair and Nb came from the controller: 6 LE Rand of 8 octets.
+    let rands = ctrl
+        .commands()
+        .iter()
+        .filter(|(op, _)| *op == LE_RAND)
+        .count();
+    assert_eq!(rands, 6);
+    // The central starts encryption: EDIV and Rand 0 for an SC key.
+    host.h4_rx(&le_long_term_key_request(LINK, [0; 8], 0), 3_000);
+    ctrl.settle(&mut host, 3_000);
+    let mut expected = LINK.to_le_bytes().to_vec();
+    expected.extend_from_slice(&ltk);
+    assert_eq!(
+        ctrl.commands().last(),
+        Some(&(LTK_REPLY, expected)),
+        "the LTK Request is answered with the pairing's key"
+    );
+    host.h4_rx(&encryption_change(LINK, 0, 1), 3_000);
+    let sec = host.core.connection(slot0()).unwrap().security;
+    assert!(sec.encrypted);
+    assert!(!sec.authenticated, "Just Works has no MITM protection");
+    assert_eq!(sec.key_size, 16);
+    // A key with EDIV/Rand (a legacy key we never made) is refused.
+    ctrl.sent.clear();
+    host.h4_rx(&le_long_term_key_request(LINK, [1; 8], 7), 3_000);
+    ctrl.settle(&mut host, 3_000);
+    assert_eq!(
+        ctrl.commands(),
+        std::vec![(LTK_NEGATIVE, LINK.to_le_bytes().to_vec())]
+    );
+}
+
+#[test]
+fn without_pairing_the_ltk_request_gets_the_negative_reply() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    host.h4_rx(&le_long_term_key_request(LINK, [0; 8], 0), 2_000);
+    ctrl.settle(&mut host, 2_000);
+    assert_eq!(
+        ctrl.commands(),
+        std::vec![(LTK_NEGATIVE, LINK.to_le_bytes().to_vec())]
+    );
+}
+
+#[test]
+fn an_off_curve_public_key_fails_pairing_and_the_link_can_pair_again() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    let mut central = central();
+    let request: Vec<Pdu> = central.start(true).send.iter().cloned().collect();
+    let rsp = peer_smp(&mut host, &mut ctrl, &request, 2_000);
+    assert_eq!(rsp.len(), 1);
+    assert_eq!(rsp[0][0], crate::smp::pdu::PAIRING_RESPONSE);
+    // (1, 1) is not on P-256 (CVE-2018-5383).
+    let mut bad = PublicKey {
+        x: [0; 32],
+        y: [0; 32],
+    };
+    bad.x[0] = 1;
+    bad.y[0] = 1;
+    let rsp = peer_smp(&mut host, &mut ctrl, &[Pdu::PairingPublicKey(bad)], 2_001);
+    assert_eq!(
+        rsp,
+        std::vec![pdu_bytes(&Pdu::PairingFailed(Reason::DHKEY_CHECK_FAILED))]
+    );
+    // No key came of it, and a new pairing may start at once.
+    assert!(!host.core.connection(slot0()).unwrap().keys.has_ltk);
+    let mut central = self::central();
+    assert!(matches!(
+        pair(&mut host, &mut ctrl, &mut central),
+        Outcome::Paired { .. }
+    ));
+}
+
+#[test]
+fn the_smp_timeout_ends_pairing_silently_and_closes_smp_on_the_link() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    let mut central = central();
+    let request: Vec<Pdu> = central.start(true).send.iter().cloned().collect();
+    assert_eq!(peer_smp(&mut host, &mut ctrl, &request, 2_000).len(), 1);
+    // The timer restarted with our Pairing Response (Vol 3 Part H 3.4).
+    assert_eq!(host.core.next_timeout_ms(2_000), 30_000);
+    host.core.tick(31_999);
+    ctrl.settle(&mut host, 31_999);
+    host.core.tick(32_000);
+    ctrl.settle(&mut host, 32_000);
+    assert!(
+        ctrl.take_l2cap(CID_SMP).is_empty(),
+        "no Pairing Failed on a timeout"
+    );
+    assert_eq!(host.core.next_timeout_ms(32_000), u32::MAX);
+    assert!(host.core.connection(slot0()).unwrap().keys.smp_closed);
+    // No further SMP procedure on this link: a new request is dropped.
+    let mut central = self::central();
+    let request: Vec<Pdu> = central.start(true).send.iter().cloned().collect();
+    assert!(peer_smp(&mut host, &mut ctrl, &request, 33_000).is_empty());
+}
+
+#[test]
+fn as_central_a_pairing_request_is_still_refused() {
+    // The initiator role is not wired yet: a peripheral's Security Request
+    // gets Pairing Not Supported as before.
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    host.h4_rx(&acl_frame(LINK, CID_SMP, &[0x0B, 0x01]), 2_000);
+    ctrl.settle(&mut host, 2_000);
+    assert_eq!(ctrl.take_l2cap(CID_SMP), std::vec![std::vec![0x05, 0x05]]);
+}
+
+#[test]
+fn a_disconnection_frees_the_session_for_the_next_link() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    let mut central = central();
+    let request: Vec<Pdu> = central.start(true).send.iter().cloned().collect();
+    assert_eq!(peer_smp(&mut host, &mut ctrl, &request, 2_000).len(), 1);
+    host.h4_rx(&crate::testing::disconnection_complete(LINK, 0x13), 2_500);
+    ctrl.settle(&mut host, 2_500);
+    assert_eq!(host.core.next_timeout_ms(2_500), u32::MAX);
+    host.h4_rx(
+        &le_connection_complete_role(LINK, PEER, ROLE_PERIPHERAL),
+        3_000,
+    );
+    ctrl.settle(&mut host, 3_000);
+    let mut central = self::central();
+    assert!(matches!(
+        pair(&mut host, &mut ctrl, &mut central),
+        Outcome::Paired { .. }
+    ));
+}
+
+#[test]
+fn att_security_errors_follow_the_pairing_state() {
+    use crate::att::db::{fixture, AttPermissions as P};
+    use crate::uuid::Uuid;
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    fixture::service(&mut host.core.db, 0x1234);
+    let perms = P::READ | P::READ_ENCRYPTION;
+    let vh = fixture::characteristic(
+        &mut host.core.db,
+        0x02,
+        Uuid::Uuid16(0xBBBB),
+        perms,
+        &[0x42],
+        1,
+    );
+    let mitm = P::READ | P::READ_AUTHENTICATED_MITM;
+    let mh = fixture::characteristic(
+        &mut host.core.db,
+        0x02,
+        Uuid::Uuid16(0xCCCC),
+        mitm,
+        &[0x43],
+        1,
+    );
+    let read = |h: u16| std::vec![0x0A, h as u8, (h >> 8) as u8];
+    let error = |h: u16, code: u8| std::vec![std::vec![0x01, 0x0A, h as u8, (h >> 8) as u8, code]];
+    // No LTK for the link: the client must pair, Insufficient
+    // Authentication (Vol 3 Part C 10.3.1.1).
+    assert_eq!(
+        peer_att(&mut host, &mut ctrl, &read(vh), 2_000),
+        error(vh, 0x05)
+    );
+    let mut central = central();
+    assert!(matches!(
+        pair(&mut host, &mut ctrl, &mut central),
+        Outcome::Paired { .. }
+    ));
+    // Paired, not yet encrypted: an LTK exists, so Insufficient Encryption
+    // (the client should encrypt, not pair again).
+    assert_eq!(
+        peer_att(&mut host, &mut ctrl, &read(vh), 3_000),
+        error(vh, 0x0F)
+    );
+    host.h4_rx(&encryption_change(LINK, 0, 1), 3_000);
+    assert_eq!(
+        peer_att(&mut host, &mut ctrl, &read(vh), 3_000),
+        std::vec![std::vec![0x0B, 0x42]]
+    );
+    // A Just Works key does not satisfy MITM: Insufficient Authentication.
+    assert_eq!(
+        peer_att(&mut host, &mut ctrl, &read(mh), 3_000),
+        error(mh, 0x05)
+    );
+}
+
+#[test]
+fn pairings_run_side_by_side_up_to_the_session_pool() {
+    use crate::config::{MAX_CONNECTIONS, SMP_SESSIONS};
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    let links = (SMP_SESSIONS + 1).min(MAX_CONNECTIONS);
+    for i in 1..links {
+        let peer = [0x10 + i as u8, 0, 0, 0, 0, 0];
+        host.h4_rx(
+            &le_connection_complete_role(LINK + i as u16, peer, ROLE_PERIPHERAL),
+            1_500,
+        );
+    }
+    ctrl.settle(&mut host, 1_500);
+    let request = pdu_bytes(&central().start(true).send[0]);
+    for i in 0..links {
+        host.h4_rx(&acl_frame(LINK + i as u16, CID_SMP, &request), 2_000);
+    }
+    ctrl.settle(&mut host, 2_000);
+    let answers: Vec<(u16, Vec<u8>)> = ctrl
+        .sent
+        .iter()
+        .filter_map(|s| match s {
+            crate::testing::Sent::L2cap {
+                handle,
+                cid,
+                payload,
+            } if *cid == CID_SMP => Some((*handle, payload.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers.len(), links);
+    for i in 0..links {
+        let (_, pdu) = answers.iter().find(|(h, _)| *h == LINK + i as u16).unwrap();
+        if i < SMP_SESSIONS {
+            assert_eq!(pdu[0], crate::smp::pdu::PAIRING_RESPONSE, "link {i}");
+        } else {
+            // Every session is lent: Pairing Failed, Unspecified Reason.
+            assert_eq!(pdu, &std::vec![0x05, 0x08], "link {i}");
+        }
+    }
 }

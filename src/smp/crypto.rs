@@ -299,6 +299,18 @@ pub struct KeyPair {
 }
 
 impl KeyPair {
+    /// All zeros: not a key pair (zero is not a valid private key, so
+    /// [`KeyPair::dh_key`] refuses it). It fills an idle session in a
+    /// zero-initialised static until the controller's random octets make
+    /// a real one.
+    pub const UNSET: KeyPair = KeyPair {
+        private: [0; 32],
+        public: PublicKey {
+            x: [0; 32],
+            y: [0; 32],
+        },
+    };
+
     /// The key pair whose private key is `private` (LSB first): 32 random
     /// octets from the controller's LE Rand (4 commands of 8). `None` when
     /// they are not a valid private key (zero, or not below the group

@@ -1,6 +1,7 @@
 //! Security Manager Protocol (Core spec Vol 3 Part H).
 //!
-//! The foundation is here, tested on its own and not yet used by the host:
+//! The foundation is here, tested on its own; `host::security` wires the
+//! responder to the host (sessions, LE Rand, the SMP timer, the LTK):
 //! - `crypto`: the toolbox of 2.2 (e, AES-CMAC, c1, s1, f4, f5, f6, g2, ah)
 //!   and P-256 ECDH with the on-curve check;
 //! - `pdu`: every SMP PDU parsed and written (3.3-3.6);
@@ -9,9 +10,10 @@
 //!   Connections pairing, Just Works or Numeric Comparison, per role,
 //!   sans-IO (2.3.5.6, C.2.2).
 //!
-//! Until the per-link state machine is wired to the host, [`handle`]
-//! refuses every pairing attempt cleanly so that the peer does not wait
-//! for the 30 s SMP timeout (Vol 3 Part H 3.4).
+//! Where no session runs and none starts (we are central, or the PDU is
+//! not a Pairing Request), the host answers with [`handle`], which refuses
+//! cleanly so that the peer does not wait for the 30 s SMP timeout (Vol 3
+//! Part H 3.4).
 
 pub mod crypto;
 pub mod initiator;

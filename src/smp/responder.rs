@@ -2,17 +2,17 @@
 //! Works and Numeric Comparison (Vol 3 Part H 2.3.5.6.2, message sequence
 //! C.2.2), sans-IO.
 //!
-//! Not wired to the host yet. A session is made per pairing with what the
-//! host fetched beforehand (a key pair and the nonce Nb, both from the
+//! Wired to the host by `host::security`. A session is made per pairing
+//! with what the host fetched beforehand (a key pair and the nonce Nb, both from the
 //! controller's LE Rand, and the link's two addresses); it is fed each SMP
 //! PDU of the link and answers with the PDUs to send and, at the end, the
 //! outcome. When it has ended (paired or failed) it answers nothing more:
 //! the host starts a new session for a new Pairing Request.
 //!
-//! Not here yet: legacy pairing, Passkey Entry, OOB,
-//! the initiator role, key distribution (none is asked: the Secure
-//! Connections LTK needs none), the 30 s SMP timeout (3.4) and the
-//! repeated-attempts back-off (2.3.6).
+//! Not here yet: legacy pairing, Passkey Entry, OOB, key distribution
+//! (none is asked: the Secure Connections LTK needs none) and the
+//! repeated-attempts back-off (2.3.6). The 30 s SMP timer (3.4) is the
+//! host's; it calls [`Responder::timed_out`].
 
 use super::crypto::{f4, f5, f6, g2, KeyPair, LeAddress, PublicKey, U128};
 use super::method::{self, Method};
@@ -65,7 +65,7 @@ impl Responder {
     /// A session for the next Pairing Request. `keys` and `nb` must be
     /// fresh for each pairing (2.3.5.6.1 allows a key pair to be reused
     /// only until a pairing fails or completes; we do not reuse it).
-    pub fn new(
+    pub const fn new(
         config: Config,
         keys: KeyPair,
         nb: U128,

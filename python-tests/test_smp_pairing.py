@@ -1,0 +1,134 @@
+"""LE Secure Connections Just Works with the board as peripheral (responder),
+against Bumble's SMP as central (an independent implementation, Vol 3 Part H).
+
+The board runs scripts/qpy_secure_server.py: one characteristic (value handle
+3) whose read permission needs an encrypted link.
+
+- Before pairing, reading it gets Insufficient Authentication (0x05): the
+  board holds no LTK for the link, so the client must pair (Vol 3 Part C
+  10.3.1.1).
+- Bumble pairs (sc, no MITM, NoInputNoOutput): the board answers with its own
+  key pair and nonce from the controller's LE Rand, Bumble starts encryption,
+  the board answers the LE Long Term Key Request with the pairing's LTK, and
+  the link is encrypted with a 16-octet key; the read then returns the value.
+- Hostile: a Pairing Public Key that is not on P-256 (CVE-2018-5383) ends
+  pairing with Pairing Failed, DHKey Check Failed (0x0B); no key is made,
+  the board keeps serving, and an honest pairing on the same link then
+  succeeds (the failed session was freed).
+"""
+
+from __future__ import annotations
+
+import time
+
+from bumble.pairing import PairingConfig, PairingDelegate
+
+from qpy_common import assert_no_traceback, board_address, err_rsp, hci_commands, scripts_dir
+
+CID_SMP = 0x0006
+VALUE_HANDLE = 3
+SECRET = b"secret-value"
+ATT_READ_REQ = 0x0A
+ATT_READ_RSP = 0x0B
+INSUFFICIENT_AUTHENTICATION = 0x05
+HCI_LE_RAND = 0x2018
+HCI_LE_LTK_REQUEST_REPLY = 0x201A
+HCI_LE_LTK_REQUEST_NEGATIVE_REPLY = 0x201B
+
+
+def start_server(board) -> None:
+    out = board.exec((scripts_dir() / "qpy_secure_server.py").read_text(), timeout=15)
+    assert "READY" in out and "SETUP [0, 0, 0, 0, 0, 0, 0, 0]" in out, out
+
+
+def just_works(peer, bonding: bool = True) -> None:
+    delegate = PairingDelegate(io_capability=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT)
+    config = PairingConfig(sc=True, mitm=False, bonding=bonding, delegate=delegate)
+    peer.air.call(lambda: setattr(peer.device, "pairing_config_factory", lambda _conn: config))
+
+
+def read_request(handle: int) -> bytes:
+    return bytes([ATT_READ_REQ]) + handle.to_bytes(2, "little")
+
+
+def wait_until(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def test_sc_just_works_encrypts_the_link_and_unlocks_the_characteristic(board, peer):
+    start_server(board)
+    just_works(peer)
+    conn = peer.connect(board_address(board))
+
+    # Before pairing: no LTK for this link, so Insufficient Authentication.
+    assert peer.att_raw(conn, read_request(VALUE_HANDLE)) == err_rsp(
+        ATT_READ_REQ, VALUE_HANDLE, INSUFFICIENT_AUTHENTICATION
+    )
+    assert not conn.is_encrypted
+
+    peer.air.run(conn.pair(), 20)
+    assert wait_until(lambda: conn.is_encrypted), "Bumble's link never became encrypted"
+    # (Bumble's link layer does not report the key size: conn.encryption_key_size
+    # stays 0. The host's 16 octets are checked by cargo test.)
+
+    # The board's randomness came from its controller (6 LE Rand: the
+    # private key and Nb), and the LTK Request got the key, not a refusal.
+    assert len(hci_commands(board.slot, HCI_LE_RAND)) >= 6
+    replies = hci_commands(board.slot, HCI_LE_LTK_REQUEST_REPLY)
+    assert len(replies) == 1, replies
+    assert hci_commands(board.slot, HCI_LE_LTK_REQUEST_NEGATIVE_REPLY) == []
+
+    # Encrypted: the value is readable, through Bumble's GATT client too.
+    assert peer.att_raw(conn, read_request(VALUE_HANDLE)) == bytes([ATT_READ_RSP]) + SECRET
+    assert peer.read(conn, VALUE_HANDLE) == SECRET
+    assert_no_traceback(board)
+
+
+def test_an_off_curve_public_key_fails_pairing_and_the_board_keeps_running(board, peer):
+    start_server(board)
+    just_works(peer, bonding=False)
+    conn = peer.connect(board_address(board))
+
+    # Take SMP away from Bumble's Security Manager on this peer: the PDUs
+    # below are written by hand, and the answers recorded.
+    smp_in: list = []
+    manager = peer.device.l2cap_channel_manager
+    bumble_smp = manager.fixed_channels[CID_SMP]
+    peer.air.call(lambda: manager.register_fixed_channel(CID_SMP, lambda _h, pdu: smp_in.append(bytes(pdu))))
+
+    # Pairing Request: NoInputNoOutput, no OOB, SC (no bonding), 16, no keys.
+    peer.l2cap_send(conn, CID_SMP, bytes([0x01, 0x03, 0x00, 0x08, 0x10, 0x00, 0x00]))
+    assert wait_until(lambda: smp_in), "no Pairing Response"
+    assert smp_in[0][0] == 0x02 and smp_in[0][3] & 0x08, smp_in  # Pairing Response with SC
+    smp_in.clear()
+
+    # Pairing Public Key (1, 1): not a point of P-256.
+    x = (1).to_bytes(32, "little")
+    y = (1).to_bytes(32, "little")
+    peer.l2cap_send(conn, CID_SMP, bytes([0x0C]) + x + y)
+    assert wait_until(lambda: smp_in), "no answer to the invalid public key"
+    assert smp_in == [bytes([0x05, 0x0B])], smp_in  # Pairing Failed, DHKey Check Failed
+
+    # The board still serves the link (the characteristic declaration is
+    # readable without security) and its REPL answers.
+    rsp = peer.att_raw(conn, read_request(2))
+    assert rsp[0] == ATT_READ_RSP, rsp
+    assert "ALIVE" in board.exec("print('ALIVE')", timeout=5)
+    # No key came of it: encryption would be refused.
+    assert hci_commands(board.slot, HCI_LE_LTK_REQUEST_REPLY) == []
+    assert peer.att_raw(conn, read_request(VALUE_HANDLE)) == err_rsp(
+        ATT_READ_REQ, VALUE_HANDLE, INSUFFICIENT_AUTHENTICATION
+    )
+
+    # Bumble's Security Manager back on the channel: an honest pairing on
+    # the same link succeeds.
+    peer.air.call(lambda: manager.register_fixed_channel(CID_SMP, bumble_smp))
+    peer.air.run(conn.pair(), 20)
+    assert wait_until(lambda: conn.is_encrypted)
+    assert peer.read(conn, VALUE_HANDLE) == SECRET
+    assert_no_traceback(board)
