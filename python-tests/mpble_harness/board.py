@@ -26,6 +26,7 @@ Pty facts this relies on (MicroPython 1.25.0 ports/unix/unix_mphal.c):
 
 from __future__ import annotations
 
+import codecs
 import errno
 import fcntl
 import os
@@ -194,6 +195,12 @@ class Board:
         self.name = name
         self.slot = None
         self._raw = bytearray()
+        # The transcript decoded so far (see _decoded): decoding and
+        # searching all of it on every chunk made a long output quadratic
+        # (32 MB of print() took minutes to wait for).
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._decoded_len = 0
+        self._text = ""
         self._cond = threading.Condition()
         self._eof = False
         self._mark = 0
@@ -247,7 +254,17 @@ class Board:
     def transcript(self) -> str:
         """Everything the board printed so far (\\r\\n kept as sent)."""
         with self._cond:
-            return self._raw.decode("utf-8", "replace")
+            return self._decoded()
+
+    def _decoded(self) -> str:
+        # With self._cond held: the transcript, decoding only what arrived
+        # since the last call (a sequence cut between reads waits in the
+        # decoder, as a whole decode would have shown it once complete).
+        n = len(self._raw)
+        if n != self._decoded_len:
+            self._text += self._decoder.decode(bytes(self._raw[self._decoded_len : n]))
+            self._decoded_len = n
+        return self._text
 
     @property
     def text(self) -> str:
@@ -296,12 +313,25 @@ class Board:
 
     def _wait_for(self, pattern: re.Pattern, since: int, timeout: float, what: str) -> re.Match:
         deadline = time.monotonic() + timeout
+        scan_from = since
+        scanned = 0.0
         with self._cond:
             while True:
-                text = self._raw.decode("utf-8", "replace")
-                m = pattern.search(text, since)
+                # At most one scan every 20 ms: output arrives in pty-sized
+                # chunks (4 KB), and each scan copies the new text in.
+                pause = scanned + 0.02 - time.monotonic()
+                if pause > 0:
+                    self._cond.wait(pause)
+                    continue
+                scanned = time.monotonic()
+                text = self._decoded()
+                m = pattern.search(text, scan_from)
                 if m:
                     return m
+                # Next time only the new text is searched, with an overlap
+                # for a match that straddles what arrived (our patterns are
+                # a line or a few).
+                scan_from = max(since, len(text) - 4096)
                 if self._eof:
                     raise self._error(f"firmware exited while waiting for {what}")
                 remaining = deadline - time.monotonic()
