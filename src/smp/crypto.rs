@@ -361,22 +361,9 @@ mod tests {
     //! subsys/bluetooth/host/smp.c self-tests; the AES-CMAC vectors are
     //! RFC 4493's (section 4), which D.1 repeats.
     use super::*;
-
-    /// Hex (spaces allowed) MSB first -> bytes.
-    fn hex<const N: usize>(s: &str) -> [u8; N] {
-        let digits: heapless::Vec<u8, 256> = s.bytes().filter(|b| *b != b' ').collect();
-        assert_eq!(digits.len(), 2 * N, "{s}");
-        let mut out = [0u8; N];
-        for (o, pair) in out.iter_mut().zip(digits.chunks(2)) {
-            *o = u8::from_str_radix(core::str::from_utf8(pair).unwrap(), 16).unwrap();
-        }
-        out
-    }
-
-    /// Hex MSB first -> LSB first.
-    fn le<const N: usize>(s: &str) -> [u8; N] {
-        rev(hex(s))
-    }
+    use crate::smp::testdata::{
+        hex, le, ADDRESS_A as A1, ADDRESS_B as A2, NA, NB, PRIVATE_A as DEBUG_PRIVATE, PRIVATE_B,
+    };
 
     const RFC4493_KEY: &str = "2b7e1516 28aed2a6 abf71588 09cf4f3c";
     const RFC4493_M64: &str = "6bc1bee2 2e409f96 e93d7e11 7393172a ae2d8a57 1e03ac9c 9eb76fac 45af8e51 \
@@ -407,17 +394,7 @@ mod tests {
 
     const PKAX: &str = "20b003d2 f297be2c 5e2c83a7 e9f9a5b9 eff49111 acf4fddb cc030148 0e359de6";
     const PKBX: &str = "55188b3d 32f6bb9a 900afcfb eed4e72a 59cb9ac2 f19d7cfb 6b4fdd49 f47fc5fd";
-    const NA: &str = "d5cb8454 d177733e ffffb2ec 712baeab";
-    const NB: &str = "a6e8e7cc 25a75f6e 216583f7 ff3dc4cf";
     const DHKEY: &str = "ec0234a3 57c8ad05 341010a6 0a397d9b 99796b13 b4f866f1 868d34f3 73bfa698";
-    const A1: LeAddress = LeAddress {
-        kind: 0x00,
-        addr: [0xce, 0xbf, 0x37, 0x37, 0x12, 0x56],
-    };
-    const A2: LeAddress = LeAddress {
-        kind: 0x00,
-        addr: [0xc1, 0xcf, 0x2d, 0x70, 0x13, 0xa7],
-    };
 
     /// D.2 f4.
     #[test]
@@ -494,14 +471,10 @@ mod tests {
         assert_eq!(stk, le::<16>("9a1fe1f0e8b0f49b5b4216ae796da062"));
     }
 
-    const DEBUG_PRIVATE: &str =
-        "3f49f6d4 a3c55f38 74c9b3e3 d2103f50 4aff607b eb40b799 5899b8a6 cd3c1abd";
     const DEBUG_PUBLIC_X: &str =
         "20b003d2 f297be2c 5e2c83a7 e9f9a5b9 eff49111 acf4fddb cc030148 0e359de6";
     const DEBUG_PUBLIC_Y: &str =
         "dc809c49 652aeb6d 63329abf 5a52155c 766345c2 8fed3024 741c8ed0 1589d28b";
-    const PRIVATE_B: &str =
-        "55188b3d 32f6bb9a 900afcfb eed4e72a 59cb9ac2 f19d7cfb 6b4fdd49 f47fc5fd";
     const PUBLIC_B_X: &str =
         "1ea1f0f0 1faf1d96 09592284 f19e4c00 47b58afd 8615a69f 559077b2 2faaa190";
     const PUBLIC_B_Y: &str =

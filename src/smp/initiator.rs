@@ -316,38 +316,10 @@ mod tests {
     use super::*;
     use crate::smp::pdu::IoCapability;
     use crate::smp::responder::Responder;
-
-    fn le<const N: usize>(s: &str) -> [u8; N] {
-        let digits: heapless::Vec<u8, 256> = s.bytes().filter(|b| *b != b' ').collect();
-        assert_eq!(digits.len(), 2 * N);
-        let mut out = [0u8; N];
-        for (o, pair) in out.iter_mut().rev().zip(digits.chunks(2)) {
-            *o = u8::from_str_radix(core::str::from_utf8(pair).unwrap(), 16).unwrap();
-        }
-        out
-    }
-
-    /// LSB first already (as Bumble prints its values).
-    fn wire<const N: usize>(s: &str) -> [u8; N] {
-        let mut a: [u8; N] = le(s);
-        a.reverse();
-        a
-    }
-
-    const PRIVATE_A: &str =
-        "3f49f6d4 a3c55f38 74c9b3e3 d2103f50 4aff607b eb40b799 5899b8a6 cd3c1abd";
-    const PRIVATE_B: &str =
-        "55188b3d 32f6bb9a 900afcfb eed4e72a 59cb9ac2 f19d7cfb 6b4fdd49 f47fc5fd";
-    const NA: &str = "d5cb8454 d177733e ffffb2ec 712baeab";
-    const NB: &str = "a6e8e7cc 25a75f6e 216583f7 ff3dc4cf";
-    const A: LeAddress = LeAddress {
-        kind: 0,
-        addr: [0xce, 0xbf, 0x37, 0x37, 0x12, 0x56],
+    use crate::smp::testdata::{
+        hex, le, ADDRESS_A as A, ADDRESS_B as B, NA, NB, PRIVATE_A, PRIVATE_B,
     };
-    const B: LeAddress = LeAddress {
-        kind: 0,
-        addr: [0xc1, 0xcf, 0x2d, 0x70, 0x13, 0xa7],
-    };
+
     const CB: &str = "6bab385318d9cea1ba9fc6b57775ff3a";
     const LTK: &str = "69867911 69d7cd23 980522b5 94750a38";
     const JUST_WORKS: Config = Config {
@@ -392,7 +364,7 @@ mod tests {
         );
         let step = s.on_pdu(&bytes(&Pdu::PairingPublicKey(*key(PRIVATE_B).public())));
         assert_eq!(step, Step::default());
-        let step = s.on_pdu(&bytes(&Pdu::PairingConfirm(wire(CB))));
+        let step = s.on_pdu(&bytes(&Pdu::PairingConfirm(hex(CB))));
         assert_eq!(step.send.as_slice(), &[Pdu::PairingRandom(le(NA))]);
         s
     }
@@ -444,12 +416,12 @@ mod tests {
         let step = s.on_pdu(&bytes(&Pdu::PairingRandom(le(NB))));
         assert_eq!(
             step.send.as_slice(),
-            &[Pdu::PairingDhKeyCheck(wire(
+            &[Pdu::PairingDhKeyCheck(hex(
                 "c994bb9c4708967d239e609785831a81"
             ))]
         );
         assert_eq!(step.compare, None);
-        let eb = Pdu::PairingDhKeyCheck(wire("c0509525f371ff94a825859705879a67"));
+        let eb = Pdu::PairingDhKeyCheck(hex("c0509525f371ff94a825859705879a67"));
         paired(&s.on_pdu(&bytes(&eb)), false);
         assert_eq!(s.state(), State::Paired);
         assert_eq!(s.on_pdu(&bytes(&eb)), Step::default());
@@ -469,11 +441,11 @@ mod tests {
         let step = s.user_confirm(true);
         assert_eq!(
             step.send.as_slice(),
-            &[Pdu::PairingDhKeyCheck(wire(
+            &[Pdu::PairingDhKeyCheck(hex(
                 "d9b5614a965f24ff0cedd39f4b98e2af"
             ))]
         );
-        let eb = Pdu::PairingDhKeyCheck(wire("d73fad0d358365a7584f689543af9f3d"));
+        let eb = Pdu::PairingDhKeyCheck(hex("d73fad0d358365a7584f689543af9f3d"));
         paired(&s.on_pdu(&bytes(&eb)), true);
     }
 

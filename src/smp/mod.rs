@@ -21,6 +21,8 @@ pub mod method;
 pub mod pdu;
 pub mod responder;
 pub mod session;
+#[cfg(test)]
+mod testdata;
 
 pub use pdu::{PAIRING_FAILED, PAIRING_REQUEST, SECURITY_REQUEST};
 

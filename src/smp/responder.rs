@@ -294,38 +294,10 @@ mod tests {
     //! for these inputs; MacKey and the LTK equal D.3's.
     use super::*;
     use crate::smp::pdu::IoCapability;
-
-    fn le<const N: usize>(s: &str) -> [u8; N] {
-        let digits: heapless::Vec<u8, 256> = s.bytes().filter(|b| *b != b' ').collect();
-        assert_eq!(digits.len(), 2 * N);
-        let mut out = [0u8; N];
-        for (o, pair) in out.iter_mut().rev().zip(digits.chunks(2)) {
-            *o = u8::from_str_radix(core::str::from_utf8(pair).unwrap(), 16).unwrap();
-        }
-        out
-    }
-
-    /// LSB first already (as Bumble prints its values).
-    fn wire<const N: usize>(s: &str) -> [u8; N] {
-        let mut a: [u8; N] = le(s);
-        a.reverse();
-        a
-    }
-
-    const PRIVATE_A: &str =
-        "3f49f6d4 a3c55f38 74c9b3e3 d2103f50 4aff607b eb40b799 5899b8a6 cd3c1abd";
-    const PRIVATE_B: &str =
-        "55188b3d 32f6bb9a 900afcfb eed4e72a 59cb9ac2 f19d7cfb 6b4fdd49 f47fc5fd";
-    const NA: &str = "d5cb8454 d177733e ffffb2ec 712baeab";
-    const NB: &str = "a6e8e7cc 25a75f6e 216583f7 ff3dc4cf";
-    const A: LeAddress = LeAddress {
-        kind: 0,
-        addr: [0xce, 0xbf, 0x37, 0x37, 0x12, 0x56],
+    use crate::smp::testdata::{
+        hex, le, ADDRESS_A as A, ADDRESS_B as B, NA, NB, PRIVATE_A, PRIVATE_B,
     };
-    const B: LeAddress = LeAddress {
-        kind: 0,
-        addr: [0xc1, 0xcf, 0x2d, 0x70, 0x13, 0xa7],
-    };
+
     /// NoInputNoOutput, no OOB, Bonding | MITM | SC | CT2, 16, all keys.
     const PREQ: [u8; 7] = [0x01, 0x03, 0x00, 0x2D, 0x10, 0x0F, 0x0F];
 
@@ -358,7 +330,7 @@ mod tests {
         let step = s.on_pdu(&bytes(&Pdu::PairingPublicKey(initiator_key())));
         assert_eq!(
             step.send[1],
-            Pdu::PairingConfirm(wire("6bab385318d9cea1ba9fc6b57775ff3a"))
+            Pdu::PairingConfirm(hex("6bab385318d9cea1ba9fc6b57775ff3a"))
         );
         assert_eq!(step.compare, None);
         let step = s.on_pdu(&bytes(&Pdu::PairingRandom(le(NA))));
@@ -372,7 +344,7 @@ mod tests {
     const EB_NC: &str = "d73fad0d358365a7584f689543af9f3d";
 
     fn nc_paired(step: &Step) {
-        assert_eq!(step.send.as_slice(), &[Pdu::PairingDhKeyCheck(wire(EB_NC))]);
+        assert_eq!(step.send.as_slice(), &[Pdu::PairingDhKeyCheck(hex(EB_NC))]);
         assert_eq!(
             step.outcome,
             Some(Outcome::Paired {
@@ -388,7 +360,7 @@ mod tests {
     fn numeric_comparison_user_first() {
         let mut s = nc_to_compare();
         assert_eq!(s.user_confirm(true), Step::default());
-        nc_paired(&s.on_pdu(&bytes(&Pdu::PairingDhKeyCheck(wire(EA_NC)))));
+        nc_paired(&s.on_pdu(&bytes(&Pdu::PairingDhKeyCheck(hex(EA_NC)))));
         assert_eq!(s.user_confirm(true), Step::default());
     }
 
@@ -396,7 +368,7 @@ mod tests {
     fn numeric_comparison_check_first() {
         let mut s = nc_to_compare();
         assert_eq!(
-            s.on_pdu(&bytes(&Pdu::PairingDhKeyCheck(wire(EA_NC)))),
+            s.on_pdu(&bytes(&Pdu::PairingDhKeyCheck(hex(EA_NC)))),
             Step::default()
         );
         nc_paired(&s.user_confirm(true));
@@ -462,7 +434,7 @@ mod tests {
             step.send.as_slice(),
             &[
                 Pdu::PairingPublicKey(our_key),
-                Pdu::PairingConfirm(wire("6bab385318d9cea1ba9fc6b57775ff3a")),
+                Pdu::PairingConfirm(hex("6bab385318d9cea1ba9fc6b57775ff3a")),
             ]
         );
         let step = s.on_pdu(&bytes(&Pdu::PairingRandom(le(NA))));
@@ -474,11 +446,11 @@ mod tests {
     fn sc_just_works_as_responder() {
         let mut s = session();
         to_dhkey_check(&mut s);
-        let ea = Pdu::PairingDhKeyCheck(wire("69dc679c1dd32e5a4bf2ddeccd547e9c"));
+        let ea = Pdu::PairingDhKeyCheck(hex("69dc679c1dd32e5a4bf2ddeccd547e9c"));
         let step = s.on_pdu(&bytes(&ea));
         assert_eq!(
             step.send.as_slice(),
-            &[Pdu::PairingDhKeyCheck(wire(
+            &[Pdu::PairingDhKeyCheck(hex(
                 "c0509525f371ff94a825859705879a67"
             ))]
         );
@@ -500,7 +472,7 @@ mod tests {
     fn wrong_dhkey_check_fails() {
         let mut s = session();
         to_dhkey_check(&mut s);
-        let mut ea: U128 = wire("69dc679c1dd32e5a4bf2ddeccd547e9c");
+        let mut ea: U128 = hex("69dc679c1dd32e5a4bf2ddeccd547e9c");
         ea[15] ^= 0x80;
         failed(
             &s.on_pdu(&bytes(&Pdu::PairingDhKeyCheck(ea))),
@@ -604,7 +576,7 @@ mod tests {
         assert_eq!(step.outcome, Some(Outcome::TimedOut));
         assert_eq!(s.state(), State::Failed);
         assert_eq!(
-            s.on_pdu(&bytes(&Pdu::PairingDhKeyCheck(wire(EA_NC)))),
+            s.on_pdu(&bytes(&Pdu::PairingDhKeyCheck(hex(EA_NC)))),
             Step::default()
         );
         assert_eq!(s.timed_out(), Step::default());
