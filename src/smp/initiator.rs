@@ -15,7 +15,7 @@ use super::method::{self, Method};
 use super::pdu::{
     AuthReq, KeyDistribution, PairingParams, Pdu, Reason, PAIRING_REQUEST, PAIRING_RESPONSE,
 };
-use super::session::{ct_eq, dh_key_with, send};
+use super::session::{ct_eq, dh_key_with, failed, paired, send};
 pub use super::session::{Config, Outcome, Step, MAX_KEY_SIZE, MIN_KEY_SIZE, SMP_TIMEOUT_MS};
 
 /// Where the session is.
@@ -263,7 +263,7 @@ impl Initiator {
     }
 
     fn on_dhkey_check(&mut self, eb: &U128) -> Step {
-        let (mac_key, mut ltk) = self.keys_f5();
+        let (mac_key, ltk) = self.keys_f5();
         let io_b = [self.pres[1], self.pres[2], self.pres[3]];
         let expected = f6(
             &mac_key,
@@ -277,31 +277,16 @@ impl Initiator {
         if !ct_eq(&expected, eb) {
             return self.fail(Reason::DHKEY_CHECK_FAILED);
         }
-        let key_size = self.preq[4].min(self.pres[4]);
-        for o in ltk.iter_mut().skip(usize::from(key_size)) {
-            *o = 0;
-        }
-        let bonded = self.preq[3] & self.pres[3] & AuthReq::BONDING.bits() != 0;
         self.state = State::Paired;
         Step {
-            outcome: Some(Outcome::Paired {
-                ltk,
-                key_size,
-                authenticated: self.compare,
-                bonded,
-            }),
+            outcome: Some(paired(&self.preq, &self.pres, ltk, self.compare)),
             ..Step::default()
         }
     }
 
     fn fail(&mut self, reason: Reason) -> Step {
         self.state = State::Failed;
-        let mut step = send(Pdu::PairingFailed(reason));
-        step.outcome = Some(Outcome::Failed {
-            reason,
-            local: true,
-        });
-        step
+        failed(reason)
     }
 }
 

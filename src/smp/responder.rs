@@ -17,7 +17,7 @@
 use super::crypto::{f4, f5, f6, g2, KeyPair, LeAddress, PublicKey, U128};
 use super::method::{self, Method};
 use super::pdu::{AuthReq, KeyDistribution, PairingParams, Pdu, Reason};
-use super::session::{ct_eq, dh_key_with, send};
+use super::session::{ct_eq, dh_key_with, failed, paired, send};
 pub use super::session::{Config, Outcome, Step, MAX_KEY_SIZE, MIN_KEY_SIZE, SMP_TIMEOUT_MS};
 
 /// Where the session is.
@@ -143,7 +143,7 @@ impl Responder {
                 self.state = State::WaitDhKeyCheck;
                 // Nb at once (C.2.2.2); for Numeric Comparison both users
                 // now compare Va = Vb = g2(PKax, PKbx, Na, Nb) mod 10^6.
-                let mut step = self.send(Pdu::PairingRandom(self.nb));
+                let mut step = send(Pdu::PairingRandom(self.nb));
                 if self.compare {
                     let v = g2(&self.peer_x, &self.keys.public().x, &self.na, &self.nb);
                     step.compare = Some(v % 1_000_000);
@@ -193,7 +193,7 @@ impl Responder {
         self.preq = request.to_pdu(super::pdu::PAIRING_REQUEST);
         self.pres = response.to_pdu(super::pdu::PAIRING_RESPONSE);
         self.state = State::WaitPublicKey;
-        self.send(Pdu::PairingResponse(response))
+        send(Pdu::PairingResponse(response))
     }
 
     fn on_public_key(&mut self, key: &PublicKey) -> Step {
@@ -205,14 +205,14 @@ impl Responder {
         // Cb = f4(PKbx, PKax, Nb, 0) (2.3.5.6.2).
         let cb = f4(&self.keys.public().x, &self.peer_x, &self.nb, 0);
         self.state = State::WaitRandom;
-        let mut step = self.send(Pdu::PairingPublicKey(*self.keys.public()));
+        let mut step = send(Pdu::PairingPublicKey(*self.keys.public()));
         let _ = step.send.push(Pdu::PairingConfirm(cb));
         step
     }
 
     fn on_dhkey_check(&mut self, ea: &U128) -> Step {
         let (a, b) = (self.initiator, self.responder);
-        let (mac_key, mut ltk) = f5(&self.dh_key, &self.na, &self.nb, a, b);
+        let (mac_key, ltk) = f5(&self.dh_key, &self.na, &self.nb, a, b);
         let io_a = [self.preq[1], self.preq[2], self.preq[3]];
         let io_b = [self.pres[1], self.pres[2], self.pres[3]];
         // Just Works: r is zero (2.3.5.6.5).
@@ -221,20 +221,9 @@ impl Responder {
             return self.fail(Reason::DHKEY_CHECK_FAILED);
         }
         let eb = f6(&mac_key, &self.nb, &self.na, &[0; 16], &io_b, b, a);
-        let key_size = self.preq[4].min(self.pres[4]);
-        // A shorter key keeps its least significant octets (2.3.4).
-        for o in ltk.iter_mut().skip(usize::from(key_size)) {
-            *o = 0;
-        }
-        let bonded = self.preq[3] & self.pres[3] & AuthReq::BONDING.bits() != 0;
         self.state = State::Paired;
-        let mut step = self.send(Pdu::PairingDhKeyCheck(eb));
-        step.outcome = Some(Outcome::Paired {
-            ltk,
-            key_size,
-            authenticated: self.compare,
-            bonded,
-        });
+        let mut step = send(Pdu::PairingDhKeyCheck(eb));
+        step.outcome = Some(paired(&self.preq, &self.pres, ltk, self.compare));
         step
     }
 
@@ -268,18 +257,9 @@ impl Responder {
         }
     }
 
-    fn send(&self, pdu: Pdu) -> Step {
-        send(pdu)
-    }
-
     fn fail(&mut self, reason: Reason) -> Step {
         self.state = State::Failed;
-        let mut step = self.send(Pdu::PairingFailed(reason));
-        step.outcome = Some(Outcome::Failed {
-            reason,
-            local: true,
-        });
-        step
+        failed(reason)
     }
 }
 

@@ -3,7 +3,7 @@
 //! the peer's public key.
 
 use super::crypto::{KeyPair, PublicKey, U128};
-use super::pdu::{IoCapability, Pdu, Reason};
+use super::pdu::{AuthReq, IoCapability, Pdu, Reason};
 use heapless::Vec;
 
 /// How pairing ended.
@@ -85,6 +85,38 @@ pub(super) fn send(pdu: Pdu) -> Step {
     Step {
         send,
         ..Step::default()
+    }
+}
+
+/// The step of a pairing we end ourselves: Pairing Failed with `reason`
+/// (3.5.5).
+pub(super) fn failed(reason: Reason) -> Step {
+    let mut step = send(Pdu::PairingFailed(reason));
+    step.outcome = Some(Outcome::Failed {
+        reason,
+        local: true,
+    });
+    step
+}
+
+/// What a pairing yields once both DHKey checks agreed: the LTK cut to the
+/// key size both sides accept, keeping its least significant octets
+/// (2.3.4), and bonded when both Pairing Request and Response asked for it.
+pub(super) fn paired(
+    preq: &[u8; 7],
+    pres: &[u8; 7],
+    mut ltk: U128,
+    authenticated: bool,
+) -> Outcome {
+    let key_size = preq[4].min(pres[4]);
+    for o in ltk.iter_mut().skip(usize::from(key_size)) {
+        *o = 0;
+    }
+    Outcome::Paired {
+        ltk,
+        key_size,
+        authenticated,
+        bonded: preq[3] & pres[3] & AuthReq::BONDING.bits() != 0,
     }
 }
 
