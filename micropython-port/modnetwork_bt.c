@@ -373,10 +373,7 @@ static mp_obj_t network_bt_deinit_method(mp_obj_t self_in) {
     mpble_pycom_deinit(mpble_port_now_ms());
     mpble_port_unlock_after_call();
     mpble_port_wait(network_bt_off, BT_STOP_TIMEOUT_MS);
-    MP_STATE_PORT(network_bt_handler) = MP_OBJ_NULL;
-    MP_STATE_PORT(network_bt_handler_arg) = MP_OBJ_NULL;
-    MP_STATE_PORT(network_bt_roots)[0] = MP_OBJ_NULL;
-    MP_STATE_PORT(network_bt_roots)[1] = MP_OBJ_NULL;
+    network_bt_deinit();
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(network_bt_deinit_obj, network_bt_deinit_method);

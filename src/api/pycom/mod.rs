@@ -1057,17 +1057,14 @@ impl Pycom {
                     bits::CHAR_INDICATE_EVENT
                 };
                 let value = core.client_pdu().get(3..).unwrap_or(&[]);
-                let mut ev = MpbleEvent::new(MpbleTarget::PycomBluetooth);
-                let built = ev
-                    .int(tuple::NOTIFY)
-                    .and_then(|e| e.int(conn.index() as i64))
-                    .and_then(|e| e.int(i64::from(handle)))
-                    .and_then(|e| e.int(i64::from(bit)))
-                    .and_then(|e| e.bytes(value))
-                    .is_ok();
-                if !built || !emit(ev) {
-                    self.events_dropped = self.events_dropped.wrapping_add(1);
-                }
+                self.emit_tuple(emit, |e| {
+                    e.int(tuple::NOTIFY)?
+                        .int(conn.index() as i64)?
+                        .int(i64::from(handle))?
+                        .int(i64::from(bit))?
+                        .bytes(value)?;
+                    Ok(())
+                });
             }
             ClientEvent::MtuExchanged { mtu } => {
                 if let Some(l) = self.link_mut(conn) {
