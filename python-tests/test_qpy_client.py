@@ -103,7 +103,7 @@ def uuid_le(uuid: str) -> bytes:
 
 # -- the board side --------------------------------------------------------------------
 
-EV_RE = re.compile(r"EV\|(-?\d+\|[^\r\n]*)")
+EV_RE = re.compile(r"EV\|(-?\d+\|[^\r\n]*)\r?\n")
 
 
 def _field(f: str):
