@@ -399,14 +399,17 @@ fn the_link_layers_parameter_request_is_checked_like_l2caps() {
 // -- Security Manager (Vol 3 Part H) ------------------------------------------
 
 use crate::hci::command::opcode::{
-    LE_LONG_TERM_KEY_REQUEST_NEGATIVE_REPLY as LTK_NEGATIVE,
+    LE_ENABLE_ENCRYPTION, LE_LONG_TERM_KEY_REQUEST_NEGATIVE_REPLY as LTK_NEGATIVE,
     LE_LONG_TERM_KEY_REQUEST_REPLY as LTK_REPLY, LE_RAND,
 };
+use crate::host::Prompt;
 use crate::l2cap::CID_SMP;
 use crate::smp::crypto::{KeyPair, LeAddress, PublicKey};
 use crate::smp::initiator::{Initiator, Outcome};
+use crate::smp::pdu::AuthReq;
 use crate::smp::pdu::{IoCapability, Pdu, Reason};
 use crate::smp::responder::Config;
+use crate::smp::responder::Responder;
 use crate::testing::{encryption_change, le_long_term_key_request};
 
 /// Our own initiator session plays the central: Just Works, a fixed key
@@ -591,14 +594,245 @@ fn the_smp_timeout_ends_pairing_silently_and_closes_smp_on_the_link() {
     assert!(peer_smp(&mut host, &mut ctrl, &request, 33_000).is_empty());
 }
 
+/// Our own responder session plays the peripheral (Just Works unless
+/// `config` says otherwise).
+fn peripheral(config: Config) -> Responder {
+    let mut private = [0u8; 32];
+    private[0] = 0x51;
+    private[31] = 0x2C;
+    let keys = KeyPair::from_private_key(&private).unwrap();
+    let central = LeAddress {
+        kind: 0,
+        addr: BD_ADDR,
+    };
+    let ours = LeAddress {
+        kind: 0,
+        addr: PEER,
+    };
+    Responder::new(config, keys, [0x5A; 16], central, ours)
+}
+
+/// Runs the host's pairing as initiator against `peer`, starting from the
+/// SMP PDUs the host has sent; returns the peer's outcome and the numbers
+/// the host asked its user to compare.
+fn pair_as_central(
+    host: &mut Host,
+    ctrl: &mut ScriptedController,
+    peer: &mut Responder,
+    mut from_host: Vec<Vec<u8>>,
+    confirm: bool,
+) -> Option<Outcome> {
+    let mut outcome = None;
+    for round in 0..10 {
+        let mut to_host = Vec::new();
+        for pdu in from_host.drain(..) {
+            let step = peer.on_pdu(&pdu);
+            to_host.extend(step.send.iter().cloned());
+            outcome = outcome.or(step.outcome);
+            if step.compare.is_some() {
+                let s = peer.user_confirm(true);
+                to_host.extend(s.send.iter().cloned());
+                outcome = outcome.or(s.outcome);
+            }
+        }
+        from_host = peer_smp(host, ctrl, &to_host, 2_000 + round);
+        if outcome.is_some() {
+            return outcome;
+        }
+        for ev in events(host) {
+            if let HostEvent::PairingPrompt {
+                conn,
+                prompt: Prompt::Compare(_),
+            } = ev
+            {
+                host.core.smp_user_confirm(conn, confirm).unwrap();
+                ctrl.settle(host, 2_000 + round);
+                from_host.extend(ctrl.take_l2cap(CID_SMP));
+            }
+        }
+    }
+    None
+}
+
+fn enable_encryption(ctrl: &ScriptedController) -> Vec<Vec<u8>> {
+    ctrl.commands()
+        .into_iter()
+        .filter(|(op, _)| *op == LE_ENABLE_ENCRYPTION)
+        .map(|(_, p)| p)
+        .collect()
+}
+
 #[test]
-fn as_central_a_pairing_request_is_still_refused() {
-    // The initiator role is not wired yet: a peripheral's Security Request
-    // gets Pairing Not Supported as before.
+fn as_central_a_security_request_pairs_bonds_and_the_bond_encrypts_the_next_link() {
     let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
-    host.h4_rx(&acl_frame(LINK, CID_SMP, &[0x0B, 0x01]), 2_000);
+    // 3.6.7: the peripheral asks for security (bonding, SC); we have no
+    // bond, so we pair: 6 LE Rand, then our Pairing Request.
+    let from_host = peer_smp(
+        &mut host,
+        &mut ctrl,
+        &[Pdu::SecurityRequest(AuthReq::BONDING | AuthReq::SC)],
+        2_000,
+    );
+    assert_eq!(from_host.len(), 1);
+    assert_eq!(from_host[0][0], 0x01, "a Pairing Request: {from_host:?}");
+    let rands = ctrl
+        .commands()
+        .iter()
+        .filter(|(op, _)| *op == LE_RAND)
+        .count();
+    assert_eq!(rands, 6);
+    let mut peer = peripheral(Config {
+        io_capability: IoCapability::NoInputNoOutput,
+        mitm: false,
+    });
+    let outcome = pair_as_central(&mut host, &mut ctrl, &mut peer, from_host, true);
+    let Some(Outcome::Paired { ltk, bonded, .. }) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(bonded);
+    // Just Works was announced, and the host encrypts with the LTK, EDIV 0
+    // and Rand 0 (2.4.4.1).
+    let mut expected = LINK.to_le_bytes().to_vec();
+    expected.extend_from_slice(&[0; 10]);
+    expected.extend_from_slice(&ltk);
+    assert_eq!(enable_encryption(&ctrl), std::vec![expected.clone()]);
+    host.h4_rx(&encryption_change(LINK, 0, 1), 3_000);
+    assert_eq!(
+        events(&mut host),
+        std::vec![HostEvent::SecurityComplete {
+            conn: slot0(),
+            status: 0
+        }]
+    );
+    let bond = *host.core.bonds.iter().next().unwrap();
+    assert_eq!(
+        bond.peer,
+        LeAddress {
+            kind: 0,
+            addr: PEER
+        }
+    );
+    assert_eq!(bond.ltk, ltk);
+    assert!(host.core.bonds.dirty());
+
+    // The link drops and comes back: the bond's key encrypts it at once,
+    // without an SMP PDU.
+    host.h4_rx(&crate::testing::disconnection_complete(LINK, 0x13), 4_000);
+    ctrl.settle(&mut host, 4_000);
+    let _ = events(&mut host);
+    ctrl.sent.clear();
+    host.h4_rx(
+        &le_connection_complete_role(LINK, PEER, ROLE_CENTRAL),
+        5_000,
+    );
+    ctrl.settle(&mut host, 5_000);
+    assert_eq!(enable_encryption(&ctrl), std::vec![expected]);
+    assert!(ctrl.take_l2cap(CID_SMP).is_empty(), "no pairing");
+    host.h4_rx(&encryption_change(LINK, 0, 1), 5_100);
+    assert_eq!(
+        events(&mut host),
+        std::vec![
+            HostEvent::Connected { conn: slot0() },
+            HostEvent::SecurityComplete {
+                conn: slot0(),
+                status: 0
+            }
+        ]
+    );
+    assert!(host.core.connection(slot0()).unwrap().security.encrypted);
+}
+
+#[test]
+fn as_peripheral_the_bond_answers_the_ltk_request_of_a_later_link() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    let mut central = central();
+    let Outcome::Paired { ltk, .. } = pair(&mut host, &mut ctrl, &mut central) else {
+        panic!("no pairing");
+    };
+    assert_eq!(host.core.bonds.len(), 1);
+    host.h4_rx(&crate::testing::disconnection_complete(LINK, 0x13), 4_000);
+    ctrl.settle(&mut host, 4_000);
+    host.h4_rx(
+        &le_connection_complete_role(LINK, PEER, ROLE_PERIPHERAL),
+        5_000,
+    );
+    ctrl.settle(&mut host, 5_000);
+    ctrl.sent.clear();
+    host.h4_rx(&le_long_term_key_request(LINK, [0; 8], 0), 5_100);
+    ctrl.settle(&mut host, 5_100);
+    let mut expected = LINK.to_le_bytes().to_vec();
+    expected.extend_from_slice(&ltk);
+    assert_eq!(ctrl.commands(), std::vec![(LTK_REPLY, expected)]);
+    let _ = events(&mut host);
+    host.h4_rx(&encryption_change(LINK, 0, 1), 5_200);
+    assert_eq!(
+        events(&mut host),
+        std::vec![HostEvent::SecurityComplete {
+            conn: slot0(),
+            status: 0
+        }]
+    );
+}
+
+#[test]
+fn numeric_comparison_waits_for_the_user_and_a_no_drops_the_link() {
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    host.core.set_security_config(crate::host::SecurityConfig {
+        io_capability: 4,
+        auth_req: 0x0D,
+        passkey: 123_456,
+        timeout: 600,
+    });
+    host.core.smp_start_pair(slot0()).unwrap();
     ctrl.settle(&mut host, 2_000);
-    assert_eq!(ctrl.take_l2cap(CID_SMP), std::vec![std::vec![0x05, 0x05]]);
+    let from_host = ctrl.take_l2cap(CID_SMP);
+    let mut peer = peripheral(Config {
+        io_capability: IoCapability::KeyboardDisplay,
+        mitm: true,
+    });
+    let outcome = pair_as_central(&mut host, &mut ctrl, &mut peer, from_host, false);
+    assert_eq!(
+        outcome,
+        Some(Outcome::Failed {
+            reason: Reason::NUMERIC_COMPARISON_FAILED,
+            local: false
+        })
+    );
+    // The link is dropped with Authentication Failure (0x05).
+    let disconnect = ctrl
+        .commands()
+        .into_iter()
+        .find(|(op, _)| *op == opcode::DISCONNECT);
+    let mut expected = LINK.to_le_bytes().to_vec();
+    expected.push(0x05);
+    assert_eq!(disconnect, Some((opcode::DISCONNECT, expected)));
+    assert!(enable_encryption(&ctrl).is_empty());
+    assert!(host.core.bonds.is_empty());
+}
+
+#[test]
+fn numeric_comparison_accepted_shows_the_peers_number_and_bonds() {
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    host.core.set_security_config(crate::host::SecurityConfig {
+        io_capability: 4,
+        auth_req: 0x0D,
+        passkey: 123_456,
+        timeout: 600,
+    });
+    host.core.smp_start_pair(slot0()).unwrap();
+    ctrl.settle(&mut host, 2_000);
+    let from_host = ctrl.take_l2cap(CID_SMP);
+    let mut peer = peripheral(Config {
+        io_capability: IoCapability::KeyboardDisplay,
+        mitm: true,
+    });
+    let outcome = pair_as_central(&mut host, &mut ctrl, &mut peer, from_host, true);
+    let Some(Outcome::Paired { authenticated, .. }) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(authenticated);
+    assert!(host.core.bonds.iter().next().unwrap().authenticated);
+    assert_eq!(enable_encryption(&ctrl).len(), 1);
 }
 
 #[test]
