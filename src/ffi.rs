@@ -651,9 +651,21 @@ pub extern "C" fn mpble_qpy_discover_range(
     end: i64,
 ) -> i32 {
     call(|f| {
-        f.qpy
+        let r = f
+            .qpy
             .client
-            .discover_range(f.stack.core(), which, connect_id, start, end)
+            .discover_range(f.stack.core(), which, connect_id, start, end);
+        if r != crate::api::quecpython::client::EMPTY_RANGE {
+            return r;
+        }
+        let ev = f
+            .qpy
+            .target()
+            .and_then(crate::api::quecpython::client::empty_descriptors_event);
+        if let Some(ev) = ev {
+            f.stack.emit(ev);
+        }
+        0
     })
 }
 
