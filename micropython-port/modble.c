@@ -22,6 +22,8 @@ static mp_obj_t ble_result(int32_t r) {
 
 static mp_obj_t ble___init__(void) {
     mpble_port_init();
+    // smpGetPairedDevInfo() lists the stored bonds before gattStart.
+    mpble_port_load_bonds();
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(ble___init___obj, ble___init__);

@@ -147,9 +147,7 @@ static void port_lock_only(void);
 static uint8_t port_bonds_buf[MPBLE_BONDS_BLOB_MAX];
 static int port_bonds_error_reported;
 
-// VM, without the lock: imports the key store's bonds into the core once
-// after each reset (the core keeps them across stop and start).
-static void port_bonds_load(void) {
+void mpble_port_load_bonds(void) {
     port_lock_only();
     bool loaded = mpble_bonds_loaded();
     port_unlock();
@@ -196,7 +194,7 @@ static void port_bonds_save(void) {
 
 int mpble_port_open(const char **msg) {
     mpble_port_init();
-    port_bonds_load();
+    mpble_port_load_bonds();
     return mpble_hal_open(msg);
 }
 
