@@ -105,3 +105,32 @@ def test_eleven_bonds_keep_the_newest_ten_and_survive_restarts_and_a_torn_write(
     start_server(board)
     assert "is not a bond store this firmware reads" in board.text
     assert paired_list(board) == []
+
+
+def test_qemu_flash_store_keeps_bonds_across_a_soft_reset(air, make_board):
+    """The bare-metal store (keystore_flash.c: two flash slots, sequence
+    number and CRC, over the qemu board's RAM-backed page HAL): bonds made
+    before a soft reset (Ctrl-D: the core and the module are torn down, RAM
+    stays) are read back from the newest valid slot; saves alternate slots
+    and each keeps every bond."""
+    slot = air.add_controller()
+    board = make_board(slot, kind="qemu")
+    start_server(board)
+    peers = []
+    for _ in range(2):
+        p = air.add_peer()
+        p.power_on()
+        peers.append(p)
+        pair_peer(board, p)
+        expected = [bytes(q.random_address) for q in peers]
+        assert paired_list(board) == expected
+        board.soft_reset()
+        # Read back from flash when `ble` is imported again.
+        assert paired_list(board) == expected, f"after soft reset {len(peers)}"
+        start_server(board)
+    # Forgetting them is saved too.
+    assert board.eval("ble.smpCleanPairedDev()") == "0"
+    time.sleep(0.3)
+    board.soft_reset()
+    assert paired_list(board) == []
+    assert_no_traceback(board)
