@@ -52,7 +52,6 @@ from pycom_peers import (
     line,
     named_peer,
     pycom_central,
-    spec_create_connection_cancel,
     wait_until,
 )
 from qpy_common import adv_data_with_name, assert_no_traceback, board_address
@@ -303,8 +302,7 @@ except OSError as e:
 
 
 def test_connect_honours_its_timeout(air, board):
-    # the board's virtual controller ends a cancelled attempt as the spec says
-    spec_create_connection_cancel(air, board.slot)
+    # the air's controllers end a cancelled attempt as the spec says (air.py)
     ok, _ = named_peer(air, "ok", b"read me")
     pycom_central(board)
     out = board.exec(
