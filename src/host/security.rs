@@ -119,6 +119,13 @@ pub struct LinkKeys {
     /// We asked the controller to encrypt (as central), and no Encryption
     /// Change has come yet.
     pub encrypting: bool,
+    /// Our GATT client's running procedure got Insufficient Authentication
+    /// or Encryption and waits for the link's encryption to run again
+    /// (once per link); the error and handle to report if it fails.
+    pub retry_waiting: bool,
+    pub retried: bool,
+    pub retry_error: u8,
+    pub retry_handle: u16,
 }
 
 impl LinkKeys {
@@ -134,6 +141,10 @@ impl LinkKeys {
             authenticated: false,
             smp_closed: false,
             encrypting: false,
+            retry_waiting: false,
+            retried: false,
+            retry_error: 0,
+            retry_handle: 0,
         }
     }
 
@@ -369,12 +380,12 @@ impl HostCore {
             return;
         };
         if let Some(bond) = self.bonds.find(&peer).copied() {
-            self.encrypt_use_bond(conn, &bond);
+            self.encrypt_with_bond(conn, &bond);
         }
     }
 
     /// As central: LE Enable Encryption with a bond's key.
-    fn encrypt_use_bond(&mut self, conn: ConnSlot, bond: &Bond) {
+    fn encrypt_with_bond(&mut self, conn: ConnSlot, bond: &Bond) {
         let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
@@ -426,11 +437,94 @@ impl HostCore {
         let paired = on && c.keys.has_ltk;
         c.security.authenticated = paired && c.keys.authenticated;
         c.security.key_size = if paired { c.keys.key_size } else { 0 };
+        let retry = core::mem::take(&mut c.keys.retry_waiting);
+        let (error, handle) = (c.keys.retry_error, c.keys.retry_handle);
         if on {
             self.push_event(HostEvent::SecurityComplete { conn, status: 0 });
         } else if status != 0 && was_encrypting {
             self.push_event(HostEvent::SecurityComplete { conn, status });
         }
+        if retry {
+            self.retry_procedure(conn, on, error, handle);
+        }
+    }
+
+    /// Our GATT client's procedure got Insufficient Authentication (0x05)
+    /// or Insufficient Encryption (0x0F) (Vol 3 Part F 3.4.1.1) on a link
+    /// we are central of and could encrypt (a bond of the peer, or the
+    /// encryption already under way): start the encryption and hold the
+    /// procedure, to run it again once the link is encrypted (Vol 3 Part C
+    /// 10.3.1.1: the client "may" encrypt and retry). Once per link, and
+    /// only for procedures of one request (reads and short writes), so
+    /// that no result is reported twice. Returns whether it held it.
+    pub(super) fn retry_after_encryption(
+        &mut self,
+        conn: ConnSlot,
+        att_error: u8,
+        handle: u16,
+    ) -> bool {
+        use crate::att::pdu::error;
+        use crate::gatt::queue::Procedure;
+        if att_error != error::INSUFFICIENT_AUTHENTICATION
+            && att_error != error::INSUFFICIENT_ENCRYPTION
+        {
+            return false;
+        }
+        let one_request = match self.procedures.running(conn.index()).map(|r| r.procedure) {
+            Some(Procedure::Read { offset, long, .. }) => offset == 0 && !long,
+            Some(Procedure::Write { offset, long, .. }) => offset == 0 && !long,
+            Some(Procedure::ReadMultiple { .. }) => true,
+            _ => false,
+        };
+        let Some(c) = self.conns.get(conn) else {
+            return false;
+        };
+        if !one_request || c.role != Role::Central || c.security.encrypted || c.keys.retried {
+            return false;
+        }
+        let encrypting = c.keys.encrypting;
+        let bond = self
+            .peer_of(conn)
+            .and_then(|p| self.bonds.find(&p).copied());
+        if !encrypting {
+            match bond {
+                Some(b) => self.encrypt_with_bond(conn, &b),
+                None => return false,
+            }
+        }
+        let Some(c) = self.conns.get_mut(conn) else {
+            return false;
+        };
+        if !c.keys.encrypting {
+            return false;
+        }
+        c.keys.retried = true;
+        c.keys.retry_waiting = true;
+        c.keys.retry_error = att_error;
+        c.keys.retry_handle = handle;
+        true
+    }
+
+    /// The held procedure's link is encrypted (run it again) or not (end
+    /// it with the error it had).
+    fn retry_procedure(&mut self, conn: ConnSlot, encrypted: bool, error: u8, handle: u16) {
+        let Some(request) = self.procedures.running(conn.index()) else {
+            return;
+        };
+        if encrypted && self.start_procedure(conn, request).is_ok() {
+            return;
+        }
+        let request = self.procedures.finish(conn.index()).unwrap_or(request);
+        self.push_event(HostEvent::GattClient {
+            conn,
+            request: Some(request),
+            event: crate::gatt::client::ClientEvent::Done {
+                procedure: request.procedure.kind(),
+                att_error: error,
+                handle,
+            },
+        });
+        self.start_next_procedure(conn);
     }
 
     /// QuecPython `smpStartPair`: as central, sends a Pairing Request (once
@@ -577,7 +671,7 @@ impl HostCore {
                 .and_then(|p| self.bonds.find(&p).copied())
                 .filter(|b| b.authenticated || !wants_mitm);
             match bond {
-                Some(b) => self.encrypt_use_bond(conn, &b),
+                Some(b) => self.encrypt_with_bond(conn, &b),
                 None => {
                     if self.start_initiator(conn, link).is_err() {
                         self.send_pairing_failed(link, Reason::UNSPECIFIED_REASON);

@@ -952,3 +952,84 @@ fn pairings_run_side_by_side_up_to_the_session_pool() {
         }
     }
 }
+
+#[test]
+fn insufficient_encryption_with_a_bond_encrypts_and_reads_again_once() {
+    use crate::gatt::queue::{Procedure, Request};
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    // A bond with the peer, as an earlier pairing would have left it.
+    host.core.bonds.insert(crate::host::Bond {
+        peer: LeAddress { kind: 0, addr: PEER },
+        ltk: [0x77; 16],
+        ediv: 0,
+        rand: [0; 8],
+        key_size: 16,
+        authenticated: false,
+        secure_connections: true,
+        peer_irk: None,
+    });
+    let read = Request {
+        procedure: Procedure::Read {
+            handle: 3,
+            offset: 0,
+            long: false,
+        },
+        owner: 1,
+        tag: 0,
+    };
+    host.core.gatt_submit(slot0(), read, &[]).unwrap();
+    ctrl.settle(&mut host, 2_000);
+    assert_eq!(ctrl.take_l2cap(CID_ATT), std::vec![std::vec![0x0A, 3, 0]]);
+    ctrl.sent.clear();
+    // Error Response: Read Request, handle 3, Insufficient Encryption.
+    let sent = peer_att(&mut host, &mut ctrl, &[0x01, 0x0A, 3, 0, 0x0F], 2_100);
+    assert!(sent.is_empty(), "held, not sent again yet: {sent:?}");
+    assert_eq!(enable_encryption(&ctrl).len(), 1, "the bond's key encrypts");
+    assert!(
+        !events(&mut host)
+            .iter()
+            .any(|e| matches!(e, HostEvent::GattClient { .. })),
+        "no result yet"
+    );
+    // Encrypted: the same Read Request goes out again, and its answer ends
+    // the procedure.
+    host.h4_rx(&encryption_change(LINK, 0, 1), 2_200);
+    ctrl.settle(&mut host, 2_200);
+    assert_eq!(ctrl.take_l2cap(CID_ATT), std::vec![std::vec![0x0A, 3, 0]]);
+    let _ = peer_att(&mut host, &mut ctrl, &[0x0B, 0x42], 2_300);
+    let evs = events(&mut host);
+    assert!(
+        evs.iter().any(|e| matches!(
+            e,
+            HostEvent::GattClient {
+                event: ClientEvent::Done { att_error: 0, .. },
+                ..
+            }
+        )),
+        "{evs:?}"
+    );
+    // Once per link: a second refusal is reported as it is.
+    host.core.gatt_submit(slot0(), read, &[]).unwrap();
+    ctrl.settle(&mut host, 2_400);
+    ctrl.sent.clear();
+    let _ = peer_att(&mut host, &mut ctrl, &[0x01, 0x0A, 3, 0, 0x05], 2_500);
+    let evs = events(&mut host);
+    assert!(
+        evs.iter().any(|e| matches!(
+            e,
+            HostEvent::GattClient {
+                event: ClientEvent::Done { att_error: 0x05, .. },
+                ..
+            }
+        )),
+        "{evs:?}"
+    );
+}
+
+#[test]
+fn insufficient_encryption_without_a_bond_is_reported() {
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    start_read(&mut host, &mut ctrl, 2_000, false);
+    let _ = peer_att(&mut host, &mut ctrl, &[0x01, 0x0A, 3, 0, 0x0F], 2_100);
+    assert!(enable_encryption(&ctrl).is_empty());
+}
