@@ -29,7 +29,7 @@ mod tests;
 pub use bonds::{Bond, Bonds};
 pub use commands::Issuer;
 pub use conn::{ConnSlot, Connection, Role};
-pub use security::{LinkKeys, Prompt, SecurityConfig, Smp};
+pub use security::{LinkKeys, Prompt, SecurityConfig, Smp, UserAnswer};
 
 use crate::att::db::AttributeDb;
 use crate::att::AttHandle;
@@ -150,6 +150,9 @@ pub enum HostEvent {
     PairingPrompt {
         conn: ConnSlot,
         prompt: Prompt,
+        /// LE Secure Connections (else legacy pairing): the vendor's
+        /// pair_mode tells them apart.
+        secure_connections: bool,
     },
     /// The link's security procedure ended: status 0 when the link is
     /// encrypted (after pairing, or with a bond's key); otherwise the

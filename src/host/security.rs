@@ -99,6 +99,24 @@ pub enum Prompt {
     /// Numeric Comparison: show the six digits; pairing waits for
     /// [`HostCore::smp_user_confirm`].
     Compare(u32),
+    /// Passkey Entry, we display: show the passkey; the peer's user types
+    /// it (for the Passkey Entry sessions, not raised yet).
+    DisplayPasskey(u32),
+    /// Passkey Entry, we enter: pairing waits for
+    /// [`HostCore::smp_user_confirm`] with [`UserAnswer::Passkey`] (for the
+    /// Passkey Entry sessions, not raised yet).
+    EnterPasskey,
+}
+
+/// The user's answer to a [`Prompt`] (QuecPython `smpUserConfirm`'s
+/// operation 0, 1 or 2 with its pin).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserAnswer {
+    Reject,
+    Accept,
+    /// The passkey the user typed (0..=999999); until Passkey Entry runs,
+    /// an acceptance.
+    Passkey(u32),
 }
 
 /// What a link keeps of security between pairings.
@@ -574,7 +592,12 @@ impl HostCore {
     /// the link (Authentication Failure). With no comparison pending (Just
     /// Works goes on by itself, or the pairing has ended) an acceptance
     /// does nothing and is not an error.
-    pub fn smp_user_confirm(&mut self, conn: ConnSlot, accept: bool) -> Result<(), HostError> {
+    pub fn smp_user_confirm(
+        &mut self,
+        conn: ConnSlot,
+        answer: UserAnswer,
+    ) -> Result<(), HostError> {
+        let accept = answer != UserAnswer::Reject;
         let c = self.conns.get(conn).ok_or(HostError::NoConnection)?;
         let link = c.handle;
         let pairing = self
@@ -829,6 +852,7 @@ impl HostCore {
             self.send_smp(link, pdu);
         }
         let mut just_works = false;
+        let mut sc = true;
         if let Some(s) = self.smp.session_mut(conn) {
             if !step.send.is_empty() {
                 // 3.4: the timer restarts when an SMP PDU is queued.
@@ -850,7 +874,9 @@ impl HostCore {
                 if let (Ok(Pdu::PairingRequest(req)), Ok(Pdu::PairingResponse(rsp))) =
                     (Pdu::parse(&s.preq), Pdu::parse(&s.pres))
                 {
-                    just_works = method::select(&req, &rsp).method == Method::JustWorks;
+                    let selection = method::select(&req, &rsp);
+                    just_works = selection.method == Method::JustWorks;
+                    sc = selection.secure_connections;
                 }
             }
         }
@@ -858,12 +884,15 @@ impl HostCore {
             self.push_event(HostEvent::PairingPrompt {
                 conn,
                 prompt: Prompt::JustWorks,
+                secure_connections: sc,
             });
         }
         if let Some(n) = step.compare {
+            // Numeric Comparison exists only with Secure Connections.
             self.push_event(HostEvent::PairingPrompt {
                 conn,
                 prompt: Prompt::Compare(n),
+                secure_connections: true,
             });
         }
         let Some(outcome) = step.outcome else {
@@ -877,11 +906,13 @@ impl HostCore {
             return;
         };
         match outcome {
+            // `..`: key distribution adds fields (docs: SMP-CONTRACT).
             Outcome::Paired {
                 ltk,
                 key_size,
                 authenticated,
                 bonded,
+                ..
             } => {
                 c.keys.has_ltk = true;
                 c.keys.ltk = ltk;

@@ -643,9 +643,15 @@ fn pair_as_central(
             if let HostEvent::PairingPrompt {
                 conn,
                 prompt: Prompt::Compare(_),
+                ..
             } = ev
             {
-                host.core.smp_user_confirm(conn, confirm).unwrap();
+                let answer = if confirm {
+                    crate::host::UserAnswer::Accept
+                } else {
+                    crate::host::UserAnswer::Reject
+                };
+                host.core.smp_user_confirm(conn, answer).unwrap();
                 ctrl.settle(host, 2_000 + round);
                 from_host.extend(ctrl.take_l2cap(CID_SMP));
             }
@@ -959,7 +965,10 @@ fn insufficient_encryption_with_a_bond_encrypts_and_reads_again_once() {
     let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
     // A bond with the peer, as an earlier pairing would have left it.
     host.core.bonds.insert(crate::host::Bond {
-        peer: LeAddress { kind: 0, addr: PEER },
+        peer: LeAddress {
+            kind: 0,
+            addr: PEER,
+        },
         ltk: [0x77; 16],
         ediv: 0,
         rand: [0; 8],
@@ -1018,7 +1027,10 @@ fn insufficient_encryption_with_a_bond_encrypts_and_reads_again_once() {
         evs.iter().any(|e| matches!(
             e,
             HostEvent::GattClient {
-                event: ClientEvent::Done { att_error: 0x05, .. },
+                event: ClientEvent::Done {
+                    att_error: 0x05,
+                    ..
+                },
                 ..
             }
         )),
