@@ -691,6 +691,11 @@ impl HostCore {
                 handle,
                 enabled,
             } => self.on_encryption_change(handle, status, enabled),
+            // An encrypted link encrypted again with a new key (a pairing
+            // on an encrypted link, Vol 6 Part B 5.1.3.2): the same end.
+            Event::EncryptionKeyRefreshComplete { status, handle } => {
+                self.on_encryption_change(handle, status, 1)
+            }
             Event::NumberOfCompletedPackets(completed) => {
                 for (handle, count) in completed {
                     self.acl_flow.on_completed(handle, count);

@@ -1045,3 +1045,25 @@ fn insufficient_encryption_without_a_bond_is_reported() {
     let _ = peer_att(&mut host, &mut ctrl, &[0x01, 0x0A, 3, 0, 0x0F], 2_100);
     assert!(enable_encryption(&ctrl).is_empty());
 }
+
+#[test]
+fn a_key_refresh_ends_a_pairing_on_an_encrypted_link_like_an_encryption_change() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    let mut central = central();
+    let _ = pair(&mut host, &mut ctrl, &mut central);
+    host.h4_rx(&le_long_term_key_request(LINK, [0; 8], 0), 3_000);
+    host.h4_rx(&encryption_change(LINK, 0, 1), 3_000);
+    let _ = events(&mut host);
+    // Encryption Key Refresh Complete (7.7.39): status 0, the handle.
+    let mut refresh = std::vec![0x04, 0x30, 3, 0x00];
+    refresh.extend_from_slice(&LINK.to_le_bytes());
+    host.h4_rx(&refresh, 3_100);
+    assert_eq!(
+        events(&mut host),
+        std::vec![HostEvent::SecurityComplete {
+            conn: slot0(),
+            status: 0
+        }]
+    );
+    assert!(host.core.connection(slot0()).unwrap().security.encrypted);
+}
