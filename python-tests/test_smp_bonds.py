@@ -21,6 +21,7 @@ other (LE Secure Connections Just Works, bonding on both sides):
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from qpy_common import assert_no_traceback, board_address
 from test_smp_pairing import just_works, start_server, wait_until
@@ -134,3 +135,41 @@ def test_qemu_flash_store_keeps_bonds_across_a_soft_reset(air, make_board):
     board.soft_reset()
     assert paired_list(board) == []
     assert_no_traceback(board)
+
+
+def test_default_store_is_next_to_the_firmware_and_empty_means_none(air, make_board, tmp_path, firmware):
+    """MPBLE_BONDS unset: mpble-bonds.bin in the firmware's own directory
+    (a copy of the firmware in a scratch directory here, so the build
+    directory is left alone). MPBLE_BONDS="": no file at all, the bond
+    lives in RAM for the process."""
+    import shutil
+
+    from mpble_harness.board import Board
+
+    fw = tmp_path / "fw" / "micropython"
+    fw.parent.mkdir()
+    shutil.copy2(firmware, fw)
+    slot = air.add_controller()
+    board = Board(slot.hci_spec, firmware=fw, env={"MPBLE_BONDS": None}, name="default-store")
+    try:
+        board.slot = slot
+        start_server(board)
+        p = air.add_peer()
+        p.power_on()
+        pair_peer(board, p)
+        wait_file(fw.parent / "mpble-bonds.bin", HEADER + RECORD)
+    finally:
+        board.close()
+
+    # "": no store; nothing is written next to the firmware.
+    slot2 = air.add_controller()
+    started = time.time()
+    board = make_board(slot2, env={"MPBLE_BONDS": ""})
+    start_server(board)
+    p = air.add_peer()
+    p.power_on()
+    pair_peer(board, p)
+    assert paired_list(board) == [bytes(p.random_address)]
+    time.sleep(0.3)
+    default = Path(firmware).parent / "mpble-bonds.bin"
+    assert not default.exists() or default.stat().st_mtime < started, "written to the default store"
