@@ -342,20 +342,70 @@ void mpble_hal_close(void) {
     pthread_mutex_unlock(&hal_open_mutex);
 }
 
+// Ctrl-C for callbacks that run while the REPL waits for a line, at the
+// cost of a system call or two per pass. The port's own switches are
+// tracked (main thread only; the linker wraps them, see micropython.mk)
+// instead of asked of the kernel before every pass:
+// - mp_hal_set_interrupt_char: the unix port installs its SIGINT handler
+//   (which raises KeyboardInterrupt) only while it executes code
+//   (ports/unix/main.c; also micropython.kbd_intr()). What the port last
+//   asked for, not what a callback pass set for itself.
+// - mp_hal_stdio_mode_raw/_orig: the REPL's terminal mode around reading a
+//   line (and input()). While it is raw (no ISIG: Ctrl-C is just a byte,
+//   which a callback looping forever never lets readline see), the raw
+//   settings are known, and with ISIG added; a pass switches between the
+//   two without asking the terminal first. Any other time the terminal is
+//   left alone: it is as the script had it (the original mode, ISIG on),
+//   and a pass must not change that (clearing ISIG there broke Ctrl-C for
+//   every later script).
+static int hal_intr_char = -1;
+static bool hal_raw_known;
+static struct termios hal_raw;
+static struct termios hal_raw_isig;
+// The current pass switched the terminal to hal_raw_isig.
+static bool hal_raw_switched;
+// isatty(STDIN_FILENO), asked once (-1: not yet).
+static int hal_stdin_tty = -1;
+
+void __real_mp_hal_set_interrupt_char(char c);
+void __wrap_mp_hal_set_interrupt_char(char c);
+void __wrap_mp_hal_set_interrupt_char(char c) {
+    hal_intr_char = c;
+    __real_mp_hal_set_interrupt_char(c);
+}
+
+void __real_mp_hal_stdio_mode_raw(void);
+void __wrap_mp_hal_stdio_mode_raw(void);
+void __wrap_mp_hal_stdio_mode_raw(void) {
+    __real_mp_hal_stdio_mode_raw();
+    // NOFLSH keeps the bytes typed ahead when Ctrl-C comes.
+    hal_raw_known = tcgetattr(STDIN_FILENO, &hal_raw) == 0;
+    hal_raw_isig = hal_raw;
+    hal_raw_isig.c_lflag |= ISIG | NOFLSH;
+}
+
+void __real_mp_hal_stdio_mode_orig(void);
+void __wrap_mp_hal_stdio_mode_orig(void);
+void __wrap_mp_hal_stdio_mode_orig(void) {
+    hal_raw_known = false;
+    __real_mp_hal_stdio_mode_orig();
+}
+
 bool mpble_hal_interrupt_begin(void) {
-    // At the REPL prompt the terminal is raw (no ISIG: Ctrl-C is just a
-    // byte, which a callback looping forever never lets readline see) and
-    // SIGINT has its default action. Install the port's handler first, then
-    // let the terminal turn Ctrl-C into SIGINT; NOFLSH keeps the bytes
-    // typed ahead. TCSANOW: unlike the port's own mode switches (TCSAFLUSH)
-    // this drops no input.
-    struct termios t;
-    if (mpble_hal_script_running() || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t) != 0) {
+    if (hal_stdin_tty < 0) {
+        hal_stdin_tty = isatty(STDIN_FILENO);
+    }
+    if (mpble_hal_script_running() || !hal_stdin_tty) {
         return false;
     }
-    mp_hal_set_interrupt_char(CHAR_CTRL_C);
-    t.c_lflag |= ISIG | NOFLSH;
-    tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    // Install the port's handler first, then let the terminal turn Ctrl-C
+    // into SIGINT. TCSANOW: unlike the port's own mode switches (TCSAFLUSH)
+    // this drops no input.
+    __real_mp_hal_set_interrupt_char(CHAR_CTRL_C);
+    hal_raw_switched = hal_raw_known;
+    if (hal_raw_switched) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &hal_raw_isig);
+    }
     return true;
 }
 
@@ -364,24 +414,17 @@ void mpble_hal_interrupt_end(bool begun) {
         return;
     }
     // In the reverse order: no window where Ctrl-C meets SIGINT's default
-    // action (which would end the process).
-    struct termios t;
-    if (tcgetattr(STDIN_FILENO, &t) == 0) {
-        t.c_lflag &= ~(tcflag_t)(ISIG | NOFLSH);
-        tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    // action (which would end the process). The terminal goes back to
+    // exactly the raw mode the REPL set.
+    if (hal_raw_switched) {
+        hal_raw_switched = false;
+        tcsetattr(STDIN_FILENO, TCSANOW, &hal_raw);
     }
-    mp_hal_set_interrupt_char(-1);
+    __real_mp_hal_set_interrupt_char((char)hal_intr_char);
 }
 
 bool mpble_hal_script_running(void) {
-    // The unix port installs its SIGINT handler (which raises
-    // KeyboardInterrupt) only while it executes code, and restores SIG_DFL
-    // before the REPL reads the next line (ports/unix/main.c).
-    struct sigaction sa;
-    if (sigaction(SIGINT, NULL, &sa) != 0) {
-        return false;
-    }
-    return sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
+    return hal_intr_char == CHAR_CTRL_C;
 }
 
 const char *mpble_hal_describe(void) {

@@ -50,6 +50,11 @@ static bool port_scheduled;
 static bool port_script_interrupted;
 // Events are being delivered (main thread); guards against nesting.
 static bool port_delivering;
+// The scheduled pass runs while the REPL waits for a line (main thread):
+// Ctrl-C is switched on for it (mpble_hal_interrupt_begin) only once a
+// callback is about to run, and port_repl_begun says that it was.
+static bool port_at_repl;
+static bool port_repl_begun;
 // Last transmit error (errno): written under the port lock by whichever
 // thread flushed, read by the main thread (atomics: it reads without the
 // lock). Reported once.
@@ -240,6 +245,11 @@ static mp_obj_t port_deliver_one(const MpbleEvent *ev, bool timed, uint32_t arri
             items[i] = port_value(ev, &ev->args[i]);
         }
         mp_obj_t tuple = mp_obj_new_tuple(n, items);
+        if (port_at_repl) {
+            // At the REPL prompt, Ctrl-C must reach a callback that loops too.
+            port_at_repl = false;
+            port_repl_begun = mpble_hal_interrupt_begin();
+        }
         if (timed) {
             port_lat_us = (uint32_t)mp_hal_ticks_us() - arrived_us;
             port_lat_pending = true;
@@ -302,6 +312,14 @@ static void port_record_latency(void) {
     }
 }
 
+static bool port_on_main_thread(void) {
+    #if MICROPY_PY_THREAD
+    return mp_thread_is_main_thread();
+    #else
+    return true;
+    #endif
+}
+
 // Delivers every pending event to Python. Returns false when it may not
 // deliver here (not the main thread, or inside a callback already).
 static bool port_deliver_events(void) {
@@ -348,12 +366,22 @@ void mpble_port_unlock(void) {
 
 void mpble_port_unlock_after_call(void) {
     port_flush_and_publish(mpble_port_now_ms());
+    // Events the call produced (or left from an interrupted pass), or input
+    // waiting for them to be delivered.
+    bool work = mpble_event_count() > 0 || port_rx_off < port_rx_len;
     port_unlock();
     // The script (or the REPL) is talking to BLE again: deliver as usual.
     port_script_interrupted = false;
     // Events the call produced reach Python later, like the vendor firmware
-    // (callbacks are scheduled, never run inside the API call).
-    mpble_port_request_process();
+    // (callbacks are scheduled, never run inside the API call). Nothing to
+    // deliver, nothing to schedule: a blocking call's wait asks the core
+    // about its operation this way in a loop, and a pass scheduled each
+    // time woke that wait at once, for ever (it spun on the CPU). A call
+    // from a callback needs no pass either: the loop that delivers it
+    // delivers what the call produced.
+    if (work && !(port_delivering && port_on_main_thread())) {
+        mpble_port_request_process();
+    }
 }
 
 // With the port lock held: offers the core what the transport received.
@@ -449,7 +477,10 @@ void mpble_port_process(void) {
 // Ends what mpble_hal_interrupt_begin() started; a Ctrl-C that came after
 // the last callback has nothing left to interrupt, and a KeyboardInterrupt
 // left pending would escape from the REPL's readline.
-static void port_interrupt_end(bool begun) {
+static void port_interrupt_end(void) {
+    bool begun = port_repl_begun;
+    port_at_repl = false;
+    port_repl_begun = false;
     if (!begun) {
         return;
     }
@@ -475,16 +506,18 @@ static mp_obj_t port_process_scheduled(mp_obj_t arg) {
     if (skip) {
         return mp_const_none;
     }
-    // At the REPL prompt, Ctrl-C must reach a callback that loops too.
-    bool repl_interrupt = !script && mpble_hal_interrupt_begin();
+    // At the REPL prompt: Ctrl-C is switched on once a callback is about
+    // to run (port_deliver_one); most passes at the prompt run none.
+    port_at_repl = !script;
+    port_repl_begun = false;
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         mpble_port_process();
         nlr_pop();
-        port_interrupt_end(repl_interrupt);
+        port_interrupt_end();
         return mp_const_none;
     }
-    port_interrupt_end(repl_interrupt);
+    port_interrupt_end();
     mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
     // Whether a script runs is asked again now: the pass may have started
     // before the script did (at the prompt, or while it was being read).

@@ -173,3 +173,29 @@ def test_ctrl_c_stops_a_callback_looping_forever_at_the_repl(board, peer):
     out = board.exec("print('STILL', 1 + 1)", timeout=5)
     assert "STILL 2" in out, out
     assert board.alive
+
+
+def test_ctrl_c_still_stops_scripts_after_a_callback_ran_as_a_script_ended(board, peer):
+    """A delivery pass that runs on the way back from a script to the
+    prompt (unix runs the scheduler once more there, with the terminal
+    still as the script had it) must leave the terminal as it found it:
+    Ctrl-C must keep stopping the scripts after it."""
+    out = board.exec(SCRIPT % (SLOW_MS, "record"), timeout=15)
+    assert "READY" in out, out
+    conn = peer.connect(board_address(board))
+    for i in range(2):
+        # utime.sleep_us() waits in usleep(), which runs no callback: the
+        # write's callback runs after the script's last bytecode.
+        pos = board.exec_nowait("print('NAPPING')\nutime.sleep_us(600000)\n")
+        board.expect(r"NAPPING", 5, since=pos)
+        peer.air.run(conn.gatt_client.write_value(3, i.to_bytes(2, "little"), with_response=False), 5)
+        board.wait_prompt(5)
+        assert _got(board) == list(range(i + 1))
+        pos = board.exec_nowait("print('LOOPING')\nwhile True:\n    utime.sleep_ms(20)\n")
+        board.expect(r"LOOPING", 5, since=pos)
+        board.interrupt()
+        # Before the fix that pass took ISIG off the terminal (it cleared
+        # what it had set, instead of restoring what it found): Ctrl-C
+        # was a byte nobody read, and the script ran on.
+        board.wait_prompt(3)
+        assert "KeyboardInterrupt" in board.transcript[pos:], board.transcript[pos:]
