@@ -391,6 +391,14 @@ void mpble_hal_interrupt_end(bool begun) {
     }
 }
 
+void mpble_hal_hold_interrupt(void) {
+    // Nothing to hold: the REPL UART's handler only marks KeyboardInterrupt
+    // pending (mp_sched_keyboard_interrupt); the VM raises it at its checks.
+}
+
+void mpble_hal_release_interrupt(void) {
+}
+
 void mpble_hal_wake_main(void) {
     // Nothing to do: the interrupt that asked for the pass ended the WFI.
 }

@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "py/mphal.h"
+#include "py/runtime.h"
 
 #include "hal_unix.h"
 #include "mpble_hal.h"
@@ -337,9 +338,11 @@ static void hal_close_locked(void) {
 }
 
 void mpble_hal_close(void) {
+    mpble_hal_hold_interrupt();
     pthread_mutex_lock(&hal_open_mutex);
     hal_close_locked();
     pthread_mutex_unlock(&hal_open_mutex);
+    mpble_hal_release_interrupt();
 }
 
 // Ctrl-C for callbacks that run while the REPL waits for a line, at the
@@ -359,6 +362,14 @@ void mpble_hal_close(void) {
 //   and a pass must not change that (clearing ISIG there broke Ctrl-C for
 //   every later script).
 static int hal_intr_char = -1;
+// The unix port's own SIGINT handler (raises KeyboardInterrupt at once:
+// MICROPY_ASYNC_KBD_INTR), learnt the first time it is installed; ours
+// (hal_sigint) is installed in its place and calls it unless the port's
+// locks are held.
+static void (*hal_port_sigint)(int);
+// mpble_hal_hold_interrupt() depth of this thread, and a Ctrl-C held back.
+static __thread volatile sig_atomic_t hal_intr_hold;
+static volatile sig_atomic_t hal_intr_held_back;
 static bool hal_raw_known;
 static struct termios hal_raw;
 static struct termios hal_raw_isig;
@@ -367,11 +378,55 @@ static bool hal_raw_switched;
 // isatty(STDIN_FILENO), asked once (-1: not yet).
 static int hal_stdin_tty = -1;
 
+static void hal_sigint(int signum) {
+    if (hal_intr_hold > 0) {
+        hal_intr_held_back = 1;
+        return;
+    }
+    hal_port_sigint(signum);
+}
+
+void mpble_hal_hold_interrupt(void) {
+    hal_intr_hold++;
+}
+
+void mpble_hal_release_interrupt(void) {
+    // A Ctrl-C from here on runs the port's handler itself.
+    if (--hal_intr_hold == 0 && hal_intr_held_back) {
+        hal_intr_held_back = 0;
+        mp_sched_keyboard_interrupt();
+    }
+}
+
 void __real_mp_hal_set_interrupt_char(char c);
+
+// mp_hal_set_interrupt_char, with hal_sigint in place of the port's handler.
+static void hal_set_interrupt_char(char c) {
+    if (c == CHAR_CTRL_C && hal_port_sigint == NULL) {
+        __real_mp_hal_set_interrupt_char(c);
+        struct sigaction sa;
+        if (sigaction(SIGINT, NULL, &sa) != 0 || sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN) {
+            return;
+        }
+        hal_port_sigint = sa.sa_handler;
+    }
+    if (c == CHAR_CTRL_C) {
+        // As the port installs its own (no SA_RESTART: Ctrl-C interrupts a
+        // blocking call).
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = hal_sigint;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+    } else {
+        __real_mp_hal_set_interrupt_char(c);
+    }
+}
+
 void __wrap_mp_hal_set_interrupt_char(char c);
 void __wrap_mp_hal_set_interrupt_char(char c) {
     hal_intr_char = c;
-    __real_mp_hal_set_interrupt_char(c);
+    hal_set_interrupt_char(c);
 }
 
 void __real_mp_hal_stdio_mode_raw(void);
@@ -398,14 +453,16 @@ bool mpble_hal_interrupt_begin(void) {
     if (mpble_hal_script_running() || !hal_stdin_tty) {
         return false;
     }
-    // Install the port's handler first, then let the terminal turn Ctrl-C
-    // into SIGINT. TCSANOW: unlike the port's own mode switches (TCSAFLUSH)
-    // this drops no input.
-    __real_mp_hal_set_interrupt_char(CHAR_CTRL_C);
+    // Install the handler first, then let the terminal turn Ctrl-C into
+    // SIGINT. TCSANOW: unlike the port's own mode switches (TCSAFLUSH) this
+    // drops no input. Held: the caller must learn that it began.
+    mpble_hal_hold_interrupt();
+    hal_set_interrupt_char(CHAR_CTRL_C);
     hal_raw_switched = hal_raw_known;
     if (hal_raw_switched) {
         tcsetattr(STDIN_FILENO, TCSANOW, &hal_raw_isig);
     }
+    mpble_hal_release_interrupt();
     return true;
 }
 
@@ -416,11 +473,13 @@ void mpble_hal_interrupt_end(bool begun) {
     // In the reverse order: no window where Ctrl-C meets SIGINT's default
     // action (which would end the process). The terminal goes back to
     // exactly the raw mode the REPL set.
+    mpble_hal_hold_interrupt();
     if (hal_raw_switched) {
         hal_raw_switched = false;
         tcsetattr(STDIN_FILENO, TCSANOW, &hal_raw);
     }
-    __real_mp_hal_set_interrupt_char((char)hal_intr_char);
+    hal_set_interrupt_char((char)hal_intr_char);
+    mpble_hal_release_interrupt();
 }
 
 bool mpble_hal_script_running(void) {
@@ -435,9 +494,13 @@ const char *mpble_hal_describe(void) {
 }
 
 int mpble_hal_open(const char **msg) {
+    // Connecting may take up to a second (hal_unix_tcp.c): Ctrl-C stops the
+    // script once it has failed or succeeded.
+    mpble_hal_hold_interrupt();
     pthread_mutex_lock(&hal_open_mutex);
     int err = hal_open_locked(msg);
     pthread_mutex_unlock(&hal_open_mutex);
+    mpble_hal_release_interrupt();
     return err;
 }
 
@@ -524,9 +587,11 @@ static int hal_open_locked(const char **msg) {
 }
 
 bool mpble_hal_is_open(void) {
+    mpble_hal_hold_interrupt();
     pthread_mutex_lock(&hal_mutex);
     bool open = hal_state == HAL_OPEN;
     pthread_mutex_unlock(&hal_mutex);
+    mpble_hal_release_interrupt();
     return open;
 }
 

@@ -313,6 +313,7 @@ static int snoop_start_locked(const char *path, const char **msg) {
 }
 
 int mpble_hal_snoop(const char *path, const char **msg) {
+    mpble_hal_hold_interrupt();
     pthread_mutex_lock(&snoop_ctl_mutex);
     // A capture asked for from Python replaces MPBLE_SNOOP's for good.
     snoop_env_done = true;
@@ -323,6 +324,7 @@ int mpble_hal_snoop(const char *path, const char **msg) {
         err = snoop_start_locked(path, msg);
     }
     pthread_mutex_unlock(&snoop_ctl_mutex);
+    mpble_hal_release_interrupt();
     return err;
 }
 

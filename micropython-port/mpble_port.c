@@ -101,6 +101,7 @@ static void port_unlock(void) {
     #if MICROPY_PY_THREAD
     mp_thread_mutex_unlock(&port_mutex);
     #endif
+    mpble_hal_release_interrupt();
 }
 
 void mpble_port_init(void) {
@@ -153,6 +154,8 @@ int mpble_port_open(const char **msg) {
 // Takes the port lock without calling the core.
 static void port_lock_only(void) {
     mpble_port_init();
+    // No KeyboardInterrupt may jump out of the lock (mpble_hal.h).
+    mpble_hal_hold_interrupt();
     #if MICROPY_PY_THREAD
     mp_thread_mutex_lock(&port_mutex, 1);
     #endif

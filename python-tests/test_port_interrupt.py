@@ -15,6 +15,7 @@ raw at the prompt, so Ctrl-C was only a byte that readline never got to).
 from __future__ import annotations
 
 import re
+import socket
 import time
 
 from qpy_common import board_address
@@ -199,3 +200,44 @@ def test_ctrl_c_still_stops_scripts_after_a_callback_ran_as_a_script_ended(board
         # was a byte nobody read, and the script ran on.
         board.wait_prompt(3)
         assert "KeyboardInterrupt" in board.transcript[pos:], board.transcript[pos:]
+
+
+def test_ctrl_c_never_leaves_the_port_locked(make_board):
+    """The unix port raises KeyboardInterrupt from its SIGINT handler at
+    once, wherever the main thread is (MICROPY_ASYNC_KBD_INTR). A Ctrl-C
+    that lands while the port holds one of its locks (an API call, a
+    delivery pass, opening the transport) must not jump out of it: the lock
+    would stay taken and the board would hang at its next call. The
+    longest such hold is gattStart() connecting to a controller that does
+    not answer (up to 1 s, hal_unix_tcp.c): a listening socket whose
+    backlog is full drops the connection's SYN."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        # The backlog takes one; later SYNs are dropped.
+        for _ in range(2):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", port))
+            fillers.append(c)
+        board = make_board(hci=f"tcp:127.0.0.1:{port}")
+        board.exec("import ble\nble.serverInit(lambda a: None)", 5)
+        pos = board.exec_nowait("print('OPENING')\nprint('START', ble.gattStart())\n")
+        board.expect(r"OPENING", 5, since=pos)
+        time.sleep(0.3)
+        board.interrupt()
+        # The interrupt waits for the lock to be given back (the connect
+        # times out after 1 s), then stops the script.
+        board.wait_prompt(5)
+        assert "KeyboardInterrupt" in board.transcript[pos:], board.transcript[pos:]
+        # Before the fix the lock that opens the transport stayed taken and
+        # this call hung for ever.
+        out = board.exec("print('AGAIN', ble.gattStart())", timeout=5)
+        assert "AGAIN -1" in out, out
+    finally:
+        for c in fillers:
+            c.close()
+        listener.close()
