@@ -134,6 +134,11 @@ static void hal_poke_reader(void) {
     }
 }
 
+bool mpble_hal_pumps_core(void) {
+    // The reader pumps after every read, drained write and deadline.
+    return true;
+}
+
 void mpble_hal_wake_main(void) {
     // The pass is scheduled (mp_sched_schedule) before this: a waiting main
     // thread finds it, or is woken.
@@ -267,8 +272,8 @@ static void *hal_reader_main(void *arg) {
             pthread_mutex_lock(&hal_mutex);
             hal_ring_put(hal_ring, HAL_RING_SIZE, (hal_ring_head + hal_ring_len) % HAL_RING_SIZE,
                 buf, (size_t)got);
-            hal_ring_len += (size_t)got;
             hal_rx_time_us = got_us;
+            __atomic_store_n(&hal_ring_len, hal_ring_len + (size_t)got, __ATOMIC_RELEASE);
             if (hal_ring_len == HAL_RING_SIZE) {
                 hal_ring_was_full = true;
             }
@@ -596,6 +601,12 @@ bool mpble_hal_is_open(void) {
 }
 
 size_t mpble_hal_read(uint8_t *buf, size_t cap) {
+    if (__atomic_load_n(&hal_ring_len, __ATOMIC_ACQUIRE) == 0) {
+        // Nothing (the common answer: the port asks after every packet
+        // until the ring is empty), without the lock. Bytes the reader adds
+        // right now are not missed: it pumps the core after adding them.
+        return 0;
+    }
     pthread_mutex_lock(&hal_mutex);
     size_t n = cap < hal_ring_len ? cap : hal_ring_len;
     hal_ring_get(hal_ring, HAL_RING_SIZE, hal_ring_head, buf, n);

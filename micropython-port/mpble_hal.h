@@ -71,6 +71,13 @@ bool mpble_hal_script_running(void);
 bool mpble_hal_interrupt_begin(void);
 void mpble_hal_interrupt_end(bool begun);
 
+// True when the transport pumps the core itself (mpble_port_pump) whenever
+// bytes arrive, its buffer drains or the deadline passes (unix: its reader
+// thread). The VM's processing pass then pumps only for input left waiting
+// for room in the event queue. False on bare metal, where the interrupt
+// handlers only queue bytes and the VM does all the pumping.
+bool mpble_hal_pumps_core(void);
+
 // Any thread, nested: while the port holds one of its locks (or is between
 // two steps that must not be torn apart) it holds back Ctrl-C. The unix
 // port raises KeyboardInterrupt from its SIGINT handler at once, wherever

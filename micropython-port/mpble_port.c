@@ -70,6 +70,11 @@ static uint8_t port_rx_buf[512];
 static size_t port_rx_off;
 static size_t port_rx_len;
 static uint8_t port_tx_buf[512];
+// The timer deadline last published to the transport (mpble_port_now_ms()
+// time; UINT32_MAX: none).
+static uint32_t port_deadline = UINT32_MAX;
+// The core's life-cycle state as the last pump saw it (port_report).
+static MpbleState port_pumped_state = MPBLE_STATE_OFF;
 // When port_rx_buf's bytes arrived (mpble_hal_rx_time_us).
 static uint32_t port_rx_time_us;
 
@@ -126,6 +131,8 @@ void mpble_port_deinit(void) {
     mpble_reset();
     port_rx_off = 0;
     port_rx_len = 0;
+    port_deadline = UINT32_MAX;
+    __atomic_store_n(&port_pumped_state, MPBLE_STATE_OFF, __ATOMIC_RELAXED);
     port_stamps_len = 0;
     port_ev_popped = 0;
     port_lat_pending = false;
@@ -146,9 +153,16 @@ uint32_t mpble_port_now_ms(void) {
     return (uint32_t)mp_hal_ticks_ms();
 }
 
+static void port_lock_only(void);
+
 int mpble_port_open(const char **msg) {
     mpble_port_init();
-    return mpble_hal_open(msg);
+    int err = mpble_hal_open(msg);
+    // A transport (re)opened knows no deadline yet.
+    port_lock_only();
+    port_deadline = UINT32_MAX;
+    port_unlock();
+    return err;
 }
 
 // Takes the port lock without calling the core.
@@ -174,11 +188,11 @@ void mpble_port_lock(void) {
 // stays in the core's H4 transmit buffer, in order, and the transport pumps
 // again (mpble_port_pump) once its own buffer drains.
 static void port_flush_and_publish(uint32_t now) {
-    for (;;) {
-        size_t room = mpble_hal_tx_room();
-        if (room == 0) {
-            break;
-        }
+    // The room is asked once: only this lock's holder adds to the
+    // transport's buffer, and its reader only empties it, so the room left
+    // after a write is at least what was known less what was written.
+    size_t room = mpble_hal_tx_room();
+    while (room > 0) {
         size_t n = mpble_h4_tx(port_tx_buf, room < sizeof(port_tx_buf) ? room : sizeof(port_tx_buf));
         if (n == 0) {
             break;
@@ -186,9 +200,19 @@ static void port_flush_and_publish(uint32_t now) {
         // On error the transport has room for anything and drops it: the
         // core must not stall on a dead link. (This may run on the reader
         // thread: the main thread reports it.)
-        __atomic_store_n(&port_tx_error, mpble_hal_write(port_tx_buf, n), __ATOMIC_SEQ_CST);
+        int err = mpble_hal_write(port_tx_buf, n);
+        __atomic_store_n(&port_tx_error, err, __ATOMIC_SEQ_CST);
+        room = room == SIZE_MAX ? room : room - n;
     }
-    mpble_hal_set_timeout(mpble_next_timeout_ms(now));
+    // The deadline is published only when it moved, or when the last one
+    // is due (the transport forgets a deadline once it has passed; 2 ms of
+    // slack for a transport whose timer and clock disagree a little).
+    uint32_t timeout = mpble_next_timeout_ms(now);
+    uint32_t deadline = timeout == UINT32_MAX ? UINT32_MAX : now + timeout;
+    if (deadline != port_deadline || (port_deadline != UINT32_MAX && (int32_t)(now - port_deadline) >= -2)) {
+        port_deadline = deadline;
+        mpble_hal_set_timeout(timeout);
+    }
 }
 
 static mp_obj_t port_value(const MpbleEvent *ev, const MpbleValue *v) {
@@ -413,12 +437,14 @@ static bool port_feed(uint32_t now) {
 // room, timers, output, next deadline). Returns true when Python has work:
 // events to deliver, or input waiting for them to be delivered.
 bool mpble_port_pump(void) {
-    mpble_port_lock();
+    // One tick, after the input (which is fed with the time itself).
+    port_lock_only();
     uint32_t now = mpble_port_now_ms();
     bool more = port_feed(now);
     mpble_tick(now);
     port_flush_and_publish(now);
     bool events = mpble_event_count() > 0;
+    __atomic_store_n(&port_pumped_state, mpble_state(), __ATOMIC_RELAXED);
     port_unlock();
     return more || events;
 }
@@ -441,9 +467,7 @@ void mpble_port_transport_lost(void) {
 
 // Main thread: says once what the user must know about the transport.
 static void port_report(void) {
-    port_lock_only();
-    MpbleState state = mpble_state();
-    port_unlock();
+    MpbleState state = __atomic_load_n(&port_pumped_state, __ATOMIC_RELAXED);
     if (state == MPBLE_STATE_FAILED && port_last_state != MPBLE_STATE_FAILED) {
         // The core reports the failure as an event (QuecPython event 0 with
         // a non-zero status); the user also needs to know where we looked.
@@ -462,7 +486,14 @@ static void port_report(void) {
 
 void mpble_port_process(void) {
     for (;;) {
-        bool more = mpble_port_pump();
+        // Where the transport pumps the core itself, the pass pumps only
+        // for input that waited for room in the event queue (the reader
+        // asked for this pass after its own pump). A stale "nothing
+        // waits" (read without the lock) is safe: the reader asks for
+        // another pass after every pump that leaves input waiting.
+        bool more = !mpble_hal_pumps_core()
+            || __atomic_load_n(&port_rx_off, __ATOMIC_RELAXED) < __atomic_load_n(&port_rx_len, __ATOMIC_RELAXED)
+            ? mpble_port_pump() : false;
         port_report();
         if (!port_deliver_events()) {
             // Python cannot take events here; a later pass continues.
