@@ -55,6 +55,9 @@ static bool port_delivering;
 // callback is about to run, and port_repl_begun says that it was.
 static bool port_at_repl;
 static bool port_repl_begun;
+// mpble_port_wait() loops run on the main thread (nested: a blocking call
+// in a callback delivered by another's wait).
+static unsigned port_waiting;
 // Last transmit error (errno): written under the port lock by whichever
 // thread flushed, read by the main thread (atomics: it reads without the
 // lock). Reported once.
@@ -394,8 +397,9 @@ void mpble_port_unlock(void) {
 void mpble_port_unlock_after_call(void) {
     port_flush_and_publish(mpble_port_now_ms());
     // Events the call produced (or left from an interrupted pass), or input
-    // waiting for them to be delivered.
-    bool work = mpble_event_count() > 0 || port_rx_off < port_rx_len;
+    // waiting for them to be delivered; where the VM does all the pumping
+    // (bare metal), input may also wait in the transport, unseen here.
+    bool work = mpble_event_count() > 0 || port_rx_off < port_rx_len || !mpble_hal_pumps_core();
     port_unlock();
     // The script (or the REPL) is talking to BLE again: deliver as usual.
     port_script_interrupted = false;
@@ -406,7 +410,7 @@ void mpble_port_unlock_after_call(void) {
     // time woke that wait at once, for ever (it spun on the CPU). A call
     // from a callback needs no pass either: the loop that delivers it
     // delivers what the call produced.
-    if (work && !(port_delivering && port_on_main_thread())) {
+    if (work && !((port_delivering || port_waiting > 0) && port_on_main_thread())) {
         mpble_port_request_process();
     }
 }
@@ -602,7 +606,7 @@ int mpble_port_request_process(void) {
     return 1;
 }
 
-bool mpble_port_wait(bool (*predicate)(void), uint32_t timeout_ms) {
+static bool port_wait_loop(bool (*predicate)(void), uint32_t timeout_ms) {
     uint32_t start = mpble_port_now_ms();
     for (;;) {
         mpble_port_process();
@@ -630,6 +634,31 @@ bool mpble_port_wait(bool (*predicate)(void), uint32_t timeout_ms) {
         MP_THREAD_GIL_ENTER();
         mp_handle_pending(true);
     }
+}
+
+bool mpble_port_wait(bool (*predicate)(void), uint32_t timeout_ms) {
+    // While the loop runs it processes on every round: the API calls made
+    // meanwhile (the predicate's, a callback's) ask for no pass of their
+    // own (one would end the next wait at once, and the loop would spin).
+    unsigned main = port_on_main_thread() ? 1 : 0;
+    port_waiting += main;
+    nlr_buf_t nlr;
+    bool done = false;
+    bool raised = false;
+    if (nlr_push(&nlr) == 0) {
+        done = port_wait_loop(predicate, timeout_ms);
+        nlr_pop();
+    } else {
+        raised = true;
+    }
+    port_waiting -= main;
+    // What came or was produced after the loop's last pass reaches Python
+    // the usual way.
+    mpble_port_request_process();
+    if (raised) {
+        nlr_jump(nlr.ret_val);
+    }
+    return done;
 }
 
 void mpble_port_set_callback(mpble_port_cb_t slot, mp_obj_t cb) {
