@@ -191,9 +191,12 @@ void mpble_port_lock(void) {
 // stays in the core's H4 transmit buffer, in order, and the transport pumps
 // again (mpble_port_pump) once its own buffer drains.
 static void port_flush_and_publish(uint32_t now) {
-    // The room is asked once: only this lock's holder adds to the
-    // transport's buffer, and its reader only empties it, so the room left
-    // after a write is at least what was known less what was written.
+    // The room is asked again only once the known room is used up: only
+    // this lock's holder adds to the transport's buffer, and its reader
+    // only empties it, so the room left after a write is at least what was
+    // known less what was written. (Asked again: the write may have handed
+    // it all to the kernel, and with nothing left queued no one would pump
+    // the core for the rest it holds.)
     size_t room = mpble_hal_tx_room();
     while (room > 0) {
         size_t n = mpble_h4_tx(port_tx_buf, room < sizeof(port_tx_buf) ? room : sizeof(port_tx_buf));
@@ -206,6 +209,9 @@ static void port_flush_and_publish(uint32_t now) {
         int err = mpble_hal_write(port_tx_buf, n);
         __atomic_store_n(&port_tx_error, err, __ATOMIC_SEQ_CST);
         room = room == SIZE_MAX ? room : room - n;
+        if (room == 0) {
+            room = mpble_hal_tx_room();
+        }
     }
     // The deadline is published only when it moved, or when the last one
     // is due (the transport forgets a deadline once it has passed; 2 ms of
