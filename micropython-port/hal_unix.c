@@ -383,7 +383,20 @@ static bool hal_raw_switched;
 // isatty(STDIN_FILENO), asked once (-1: not yet).
 static int hal_stdin_tty = -1;
 
+// Ctrl-C raises KeyboardInterrupt now: the port asked for it, or a pass at
+// the REPL switched it on. Once hal_sigint is installed it stays installed
+// (switching is then a store, not two sigaction calls per pass), and while
+// this is off it does what SIG_DFL did: the signal ends the process.
+static volatile sig_atomic_t hal_intr_on;
+
 static void hal_sigint(int signum) {
+    if (!hal_intr_on) {
+        // Delivered again once this handler returns (it is blocked here),
+        // with its default action.
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+        return;
+    }
     if (hal_intr_hold > 0) {
         hal_intr_held_back = 1;
         return;
@@ -407,25 +420,25 @@ void __real_mp_hal_set_interrupt_char(char c);
 
 // mp_hal_set_interrupt_char, with hal_sigint in place of the port's handler.
 static void hal_set_interrupt_char(char c) {
-    if (c == CHAR_CTRL_C && hal_port_sigint == NULL) {
+    if (hal_port_sigint == NULL) {
+        // Until Ctrl-C is first switched on: as upstream.
         __real_mp_hal_set_interrupt_char(c);
         struct sigaction sa;
-        if (sigaction(SIGINT, NULL, &sa) != 0 || sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN) {
+        if (c != CHAR_CTRL_C || sigaction(SIGINT, NULL, &sa) != 0
+            || sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN) {
             return;
         }
         hal_port_sigint = sa.sa_handler;
-    }
-    if (c == CHAR_CTRL_C) {
+        hal_intr_on = 1;
         // As the port installs its own (no SA_RESTART: Ctrl-C interrupts a
         // blocking call).
-        struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = hal_sigint;
         sigemptyset(&sa.sa_mask);
         sigaction(SIGINT, &sa, NULL);
-    } else {
-        __real_mp_hal_set_interrupt_char(c);
+        return;
     }
+    hal_intr_on = c == CHAR_CTRL_C;
 }
 
 void __wrap_mp_hal_set_interrupt_char(char c);
