@@ -459,6 +459,9 @@ def row(wl: Workload, runs: list[dict], sruns: list[dict], cruns: list[dict]) ->
     else:
         lat = "n/a"
     cpu_s = f"{cpu:.3f} s" if wl.key == "idle" else f"{cpu * 1e6:.0f} µs"
+    if wl.key == "echo-busy":
+        # The window's CPU and instructions are the busy loop's own.
+        cpu_s, instr = "(loop)", None
     rate = "-" if wl.key == "idle" else f"{ops / wall:.0f}"
     line = f"| {wl.label} | {cpu_s} | {fmt_k(sysc)} | {fmt_k(instr)} | {wall:.2f} | {rate} | {lost_s} | {lat} |"
     rt = None
