@@ -455,6 +455,10 @@ void __wrap_mp_hal_stdio_mode_raw(void) {
     hal_raw_known = tcgetattr(STDIN_FILENO, &hal_raw) == 0;
     hal_raw_isig = hal_raw;
     hal_raw_isig.c_lflag |= ISIG | NOFLSH;
+    // Only Ctrl-C: Ctrl-Z and Ctrl-\ stay bytes, as in raw mode, instead
+    // of stopping (SIGTSTP) or killing (SIGQUIT) the process.
+    hal_raw_isig.c_cc[VQUIT] = _POSIX_VDISABLE;
+    hal_raw_isig.c_cc[VSUSP] = _POSIX_VDISABLE;
 }
 
 void __real_mp_hal_stdio_mode_orig(void);

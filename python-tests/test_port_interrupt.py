@@ -241,3 +241,24 @@ def test_ctrl_c_never_leaves_the_port_locked(make_board):
         for c in fillers:
             c.close()
         listener.close()
+
+
+def test_only_ctrl_c_is_a_signal_while_a_callback_runs_at_the_repl(board, peer):
+    """While a callback runs at the REPL prompt the terminal makes Ctrl-C a
+    signal (ISIG), and only Ctrl-C: Ctrl-Z and Ctrl-\\ stay bytes, as in the
+    REPL's raw mode, instead of stopping (SIGTSTP) or killing (SIGQUIT) the
+    board."""
+    out = board.exec(SCRIPT % (SLOW_MS, "forever"), timeout=15)
+    assert "READY" in out, out
+    conn = peer.connect(board_address(board))
+    peer.air.run(conn.gatt_client.write_value(3, (0).to_bytes(2, "little"), with_response=False), 10)
+    time.sleep(1.0)  # the callback loops at the prompt
+    board._write(b"\x1a\x1c")
+    time.sleep(0.5)
+    # Before the fix Ctrl-Z stopped the process: nothing answered any more.
+    pos = len(board.transcript)
+    board.interrupt()
+    board.expect("KeyboardInterrupt", 3, since=pos)
+    out = board.exec("print('ALIVE', 6 * 7)", timeout=5)
+    assert "ALIVE 42" in out, out
+    assert board.alive
