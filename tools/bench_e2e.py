@@ -399,7 +399,8 @@ def workloads(args) -> list[Workload]:
     return out
 
 
-def run_once(firmware: Path, wl: Workload, callgrind: bool = False, strace: bool = False) -> dict:
+def run_once(firmware: Path, wl: Workload, callgrind: bool = False, strace: bool = False,
+             keep: Optional[Path] = None) -> dict:
     """One fresh air, board and peer; the workload; the board's stats."""
     with tempfile.TemporaryDirectory() as tmp:
         air = Air()
@@ -424,6 +425,12 @@ def run_once(firmware: Path, wl: Workload, callgrind: bool = False, strace: bool
             # end (callgrind.out.1) holds it; the exit dump holds nothing more.
             time.sleep(1)
             r["instr"] = sum(callgrind_total(f) for f in Path(tmp).glob("callgrind.out*"))
+            if keep is not None:
+                # The window's dump, for callgrind_annotate (per function).
+                keep.mkdir(parents=True, exist_ok=True)
+                for f in Path(tmp).glob("callgrind.out.*"):
+                    n = len(list(keep.glob(f"{wl.key}-*")))
+                    shutil.copy(f, keep / f"{wl.key}-{n}{f.suffix}")
         return r
 
 
@@ -486,6 +493,8 @@ def main() -> None:
     ap.add_argument("--echoes", type=int, default=500)
     ap.add_argument("--callgrind", action="store_true",
                     help="also --reps runs per workload under callgrind for instructions per operation")
+    ap.add_argument("--callgrind-keep", type=Path, metavar="DIR",
+                    help="keep each callgrind run's window dump in DIR as <workload>-<n>.<k> (callgrind_annotate)")
     ap.add_argument("--no-strace", action="store_true", help="skip the strace run (syscalls per operation)")
     args = ap.parse_args()
     strace = not args.no_strace and shutil.which("strace") is not None
@@ -502,7 +511,7 @@ def main() -> None:
     for wl in workloads(args):
         runs = [run_once(args.firmware, wl) for _ in range(args.reps)]
         sruns = [run_once(args.firmware, wl, strace=True)] if strace else []
-        cruns = [run_once(args.firmware, wl, callgrind=True) for _ in range(args.reps)] if args.callgrind else []
+        cruns = [run_once(args.firmware, wl, callgrind=True, keep=args.callgrind_keep) for _ in range(args.reps)] if args.callgrind else []
         line, rt = row(wl, runs, sruns, cruns)
         print(line, flush=True)
         if rt:
