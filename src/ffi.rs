@@ -29,6 +29,7 @@
 
 use crate::api::event::{
     MpbleEvent, MpblePycomAdv, MpblePycomAdvert, MpblePycomRecord, MpbleState, MpbleStats,
+    MpbleTarget, MpbleValueKind, MPBLE_EVENT_MAX_ARGS,
 };
 use crate::api::Firmware;
 use crate::host::HostError;
@@ -177,14 +178,23 @@ pub unsafe extern "C" fn mpble_event_pop(out: *mut MpbleEvent) -> bool {
     if out.is_null() {
         return false;
     }
-    match with_stack(|s| s.pop_event()) {
-        Some(ev) => {
-            // SAFETY: `out` is non-null and, per the contract, writable.
-            unsafe { out.write(ev) };
-            true
+    // The event is decoded straight into the port's buffer: no copy of a
+    // whole `MpbleEvent` (most of it an unused payload) per pop.
+    // SAFETY: `out` is non-null and, per the contract, valid for reads and
+    // writes of one `MpbleEvent`, aligned, and used by no one else during
+    // the call. A Rust reference needs every field valid for its type, and
+    // the port's buffer may hold any bytes: the enum fields (`target`, each
+    // value's `kind`) are first written with valid values, through raw
+    // pointers (no reference to the buffer exists yet); every other field
+    // is an integer or a byte array, valid for any bits.
+    let ev = unsafe {
+        core::ptr::addr_of_mut!((*out).target).write(MpbleTarget::QpyServer);
+        for i in 0..MPBLE_EVENT_MAX_ARGS {
+            core::ptr::addr_of_mut!((*out).args[i].kind).write(MpbleValueKind::None);
         }
-        None => false,
-    }
+        &mut *out
+    };
+    with_stack(|s| s.pop_event_into(ev))
 }
 
 /// Fills `out` with every drop counter of the stack (README
@@ -663,7 +673,7 @@ pub extern "C" fn mpble_qpy_discover_range(
             .target()
             .and_then(crate::api::quecpython::client::empty_descriptors_event);
         if let Some(ev) = ev {
-            f.stack.emit(ev);
+            f.stack.emit(&ev);
         }
         0
     })

@@ -96,6 +96,19 @@ impl Cursor {
         n
     }
 
+    /// The free space after the stored bytes, in order, as two pieces
+    /// (the second is empty unless the free space wraps).
+    fn free_slices_mut<'a>(&self, buf: &'a mut [u8]) -> (&'a mut [u8], &'a mut [u8]) {
+        let cap = buf.len();
+        let tail = Self::wrap(self.head + self.len, cap);
+        let free = cap - self.len;
+        let first = free.min(cap - tail);
+        let (front, back) = buf.split_at_mut(tail);
+        let a = back.get_mut(..first).unwrap_or(&mut []);
+        let b = front.get_mut(..free - first).unwrap_or(&mut []);
+        (a, b)
+    }
+
     fn discard(&mut self, cap: usize, n: usize) -> usize {
         let n = n.min(self.len);
         self.head = Self::wrap(self.head + n, cap);
@@ -179,6 +192,21 @@ impl<const N: usize> ByteRing<N> {
     /// them; returns how many were copied (`out.len()` at most).
     pub fn peek_into(&self, offset: usize, out: &mut [u8]) -> usize {
         self.at.peek_into(&self.buf, offset, out)
+    }
+
+    /// The free space after the stored bytes, in order, as two pieces (the
+    /// second is empty unless it wraps), to write a record in place; then
+    /// [`ByteRing::commit`] stores what was written. Without a commit the
+    /// ring is unchanged: a record that turns out not to fit is dropped
+    /// whole.
+    pub fn free_slices_mut(&mut self) -> (&mut [u8], &mut [u8]) {
+        self.at.free_slices_mut(&mut self.buf)
+    }
+
+    /// Stores the first `n` bytes of [`ByteRing::free_slices_mut`] (at most
+    /// the free space).
+    pub fn commit(&mut self, n: usize) {
+        self.at.len += n.min(N - self.at.len);
     }
 
     /// Removes up to `n` bytes from the front; returns how many.
@@ -336,6 +364,28 @@ mod tests {
                     let want: Vec<u8> = model.iter().skip(off).take(out.len()).copied().collect();
                     assert_eq!(&out[..n], &want[..]);
                     assert_eq!(r.get(off), model.get(off).copied());
+                }
+                4 if rng.next() & 1 == 0 => {
+                    // In place: write into the free space, commit some.
+                    let n = (rng.next() % 20) as usize;
+                    let (a, b) = r.free_slices_mut();
+                    assert_eq!(a.len() + b.len(), 37 - model.len());
+                    let k = n.min(a.len() + b.len());
+                    let data: Vec<u8> = (0..k)
+                        .map(|_| {
+                            next = next.wrapping_add(1);
+                            next
+                        })
+                        .collect();
+                    for (i, &x) in data.iter().enumerate() {
+                        if i < a.len() {
+                            a[i] = x;
+                        } else {
+                            b[i - a.len()] = x;
+                        }
+                    }
+                    r.commit(k);
+                    model.extend(&data);
                 }
                 _ => {
                     let n = (rng.next() % 10) as usize;

@@ -245,123 +245,214 @@ impl<const N: usize> EventQueue<N> {
     }
 
     /// Queues `ev` whole, or nothing when its record does not fit.
+    ///
+    /// The record is written in place, into the ring's free space, in one
+    /// pass (no size computed first, no byte copied twice), and stored by
+    /// one commit at the end: one that runs out of room is never stored.
     pub fn push(&mut self, ev: &MpbleEvent) -> Result<(), QueueFull> {
-        if ev.queued_len() > self.ring.free() {
-            return Err(QueueFull);
-        }
-        // Each piece fits: the whole record was checked above.
-        self.ring
-            .push_slice(&[ev.target as u8, ev.values().len() as u8])
-            .map_err(|_| QueueFull)?;
-        for v in ev.values() {
+        let values = ev.values();
+        let (a, b) = self.ring.free_slices_mut();
+        let mut w = SplitWriter { a, b, at: 0 };
+        // Byte by byte but the payload: a call to copy 1 to 3 bytes costs
+        // more than the bytes.
+        w.byte(ev.target as u8)?;
+        w.byte(values.len() as u8)?;
+        for v in values {
             let kind = v.kind as u8;
             match v.kind {
                 MpbleValueKind::Int => {
                     let n = int_len(v.int_value);
-                    let (m, sign) = if v.int_value < 0 {
-                        (!v.int_value, TAG_NEGATIVE)
+                    let (mut m, sign) = if v.int_value < 0 {
+                        (!v.int_value as u64, TAG_NEGATIVE)
                     } else {
-                        (v.int_value, 0)
+                        (v.int_value as u64, 0)
                     };
-                    let b = m.to_le_bytes();
-                    self.ring
-                        .push_parts(&[&[kind | sign | (n as u8) << 2], b.get(..n).unwrap_or(&[])])
-                        .map_err(|_| QueueFull)?;
+                    // Tag and magnitude, little-endian, as few bytes as hold it.
+                    w.byte(kind | sign | (n as u8) << 2)?;
+                    for _ in 0..n {
+                        w.byte(m as u8)?;
+                        m >>= 8;
+                    }
                 }
                 MpbleValueKind::Bytes | MpbleValueKind::Str => {
                     let data = ev.data_of(v);
                     let [l0, l1] = (data.len() as u16).to_le_bytes();
-                    self.ring
-                        .push_parts(&[&[kind, l0, l1], data])
-                        .map_err(|_| QueueFull)?;
+                    w.byte(kind)?;
+                    w.byte(l0)?;
+                    w.byte(l1)?;
+                    w.put(data)?;
                 }
-                MpbleValueKind::None => {
-                    self.ring.push_slice(&[kind]).map_err(|_| QueueFull)?;
-                }
+                MpbleValueKind::None => w.byte(kind)?,
             }
         }
+        let n = w.at;
+        self.ring.commit(n);
         self.count += 1;
         Ok(())
     }
 
     /// Takes the oldest event out, rebuilt with its payload in `data`.
     pub fn pop(&mut self) -> Option<MpbleEvent> {
+        let mut ev = MpbleEvent::new(MpbleTarget::QpyServer);
+        self.pop_into(&mut ev).then_some(ev)
+    }
+
+    /// Takes the oldest event out into `out` (its values and the payload
+    /// they use; the rest of `out.data` is left as it was, so nothing is
+    /// cleared or copied twice); false, with `out` unspecified, when there
+    /// is none.
+    pub fn pop_into(&mut self, out: &mut MpbleEvent) -> bool {
         if self.count == 0 {
-            return None;
+            return false;
         }
-        match self.decode() {
-            Some((ev, len)) => {
+        let (a, b) = self.ring.as_slices();
+        let mut r = SplitReader { a, b, at: 0 };
+        match decode(&mut r, out) {
+            Some(()) => {
+                let len = r.at;
                 self.ring.discard(len);
                 self.count -= 1;
-                Some(ev)
+                true
             }
             None => {
                 // Only records written by `push` are in the ring; should
                 // one not decode, nothing after it can be trusted.
                 self.clear();
-                None
+                false
             }
         }
     }
+}
 
-    /// The oldest record and its length in the ring.
-    fn decode(&self) -> Option<(MpbleEvent, usize)> {
-        let target = match self.ring.get(0)? {
-            1 => MpbleTarget::QpyServer,
-            2 => MpbleTarget::QpyClient,
-            3 => MpbleTarget::PycomBluetooth,
-            _ => return None,
-        };
-        let n_args = self.ring.get(1)?;
-        let mut ev = MpbleEvent::new(target);
-        let mut at = RECORD_HEADER;
-        for _ in 0..n_args {
-            let tag = self.ring.get(at)?;
-            at += 1;
-            match tag & 3 {
-                0 => {
-                    let n = usize::from((tag >> 2) & 0x0F);
-                    let mut b = [0u8; 8];
-                    let got = self.ring.peek_into(at, b.get_mut(..n)?);
-                    if got != n {
-                        return None;
-                    }
-                    at += n;
-                    let m = i64::from_le_bytes(b);
-                    ev.int(if tag & TAG_NEGATIVE != 0 { !m } else { m }).ok()?;
+/// Rebuilds the record at the front of `r` into `ev`.
+fn decode(r: &mut SplitReader<'_>, ev: &mut MpbleEvent) -> Option<()> {
+    ev.target = match r.byte()? {
+        1 => MpbleTarget::QpyServer,
+        2 => MpbleTarget::QpyClient,
+        3 => MpbleTarget::PycomBluetooth,
+        _ => return None,
+    };
+    let n_args = r.byte()?;
+    ev.n_args = 0;
+    ev.data_len = 0;
+    for _ in 0..n_args {
+        let tag = r.byte()?;
+        match tag & 3 {
+            0 => {
+                let n = u32::from((tag >> 2) & 0x0F);
+                if n > 8 {
+                    return None;
                 }
-                k @ (1 | 2) => {
-                    let len = usize::from(u16::from_le_bytes([
-                        self.ring.get(at)?,
-                        self.ring.get(at + 1)?,
-                    ]));
-                    at += 2;
-                    let start = usize::from(ev.data_len);
-                    let dst = ev.data.get_mut(start..start + len)?;
-                    if self.ring.peek_into(at, dst) != len {
-                        return None;
-                    }
-                    at += len;
-                    ev.data_len = (start + len) as u16;
-                    let kind = if k == 1 {
-                        MpbleValueKind::Bytes
-                    } else {
-                        MpbleValueKind::Str
-                    };
-                    ev.push_value(MpbleValue {
-                        kind,
-                        int_value: 0,
-                        offset: start as u16,
-                        len: len as u16,
-                    })
-                    .ok()?;
+                let mut m = 0u64;
+                for i in 0..n {
+                    m |= u64::from(r.byte()?) << (8 * i);
                 }
-                _ => {
-                    ev.push_value(NONE_VALUE).ok()?;
-                }
+                let m = m as i64;
+                ev.int(if tag & TAG_NEGATIVE != 0 { !m } else { m }).ok()?;
+            }
+            k @ (1 | 2) => {
+                let len = usize::from(u16::from_le_bytes([r.byte()?, r.byte()?]));
+                let start = usize::from(ev.data_len);
+                r.read(ev.data.get_mut(start..start + len)?)?;
+                ev.data_len = (start + len) as u16;
+                let kind = if k == 1 {
+                    MpbleValueKind::Bytes
+                } else {
+                    MpbleValueKind::Str
+                };
+                ev.push_value(MpbleValue {
+                    kind,
+                    int_value: 0,
+                    offset: start as u16,
+                    len: len as u16,
+                })
+                .ok()?;
+            }
+            _ => {
+                ev.push_value(NONE_VALUE).ok()?;
             }
         }
-        Some((ev, at))
+    }
+    Some(())
+}
+
+/// Writes a record into a ring's free space, given as two pieces.
+struct SplitWriter<'a> {
+    a: &'a mut [u8],
+    b: &'a mut [u8],
+    /// Bytes written so far.
+    at: usize,
+}
+
+impl SplitWriter<'_> {
+    fn byte(&mut self, v: u8) -> Result<(), QueueFull> {
+        let dst = match self.a.get_mut(self.at) {
+            Some(d) => d,
+            None => self.b.get_mut(self.at - self.a.len()).ok_or(QueueFull)?,
+        };
+        *dst = v;
+        self.at += 1;
+        Ok(())
+    }
+
+    fn put(&mut self, src: &[u8]) -> Result<(), QueueFull> {
+        let end = self.at + src.len();
+        if end <= self.a.len() {
+            // The usual case: the record does not wrap.
+            self.a
+                .get_mut(self.at..end)
+                .ok_or(QueueFull)?
+                .copy_from_slice(src);
+        } else {
+            let first = self.a.len().saturating_sub(self.at);
+            let (x, y) = src.split_at(first);
+            let boff = self.at + first - self.a.len();
+            self.b
+                .get_mut(boff..boff + y.len())
+                .ok_or(QueueFull)?
+                .copy_from_slice(y);
+            if let Some(dst) = self.a.get_mut(self.at..) {
+                dst.copy_from_slice(x);
+            }
+        }
+        self.at = end;
+        Ok(())
+    }
+}
+
+/// Reads a record from a ring's stored bytes, given as two pieces.
+struct SplitReader<'a> {
+    a: &'a [u8],
+    b: &'a [u8],
+    /// Bytes read so far.
+    at: usize,
+}
+
+impl SplitReader<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let v = match self.a.get(self.at) {
+            Some(&v) => v,
+            None => *self.b.get(self.at - self.a.len())?,
+        };
+        self.at += 1;
+        Some(v)
+    }
+
+    /// Fills `dst` whole, or returns None.
+    fn read(&mut self, dst: &mut [u8]) -> Option<()> {
+        let end = self.at + dst.len();
+        if end <= self.a.len() {
+            dst.copy_from_slice(self.a.get(self.at..end)?);
+        } else {
+            let first = self.a.len().saturating_sub(self.at);
+            let boff = self.at + first - self.a.len();
+            let (x, y) = dst.split_at_mut(first);
+            y.copy_from_slice(self.b.get(boff..boff + y.len())?);
+            // Empty when the read starts in `b`.
+            x.copy_from_slice(self.a.get(self.at..).unwrap_or(&[]));
+        }
+        self.at = end;
+        Some(())
     }
 }
 
@@ -454,6 +545,60 @@ mod tests {
         assert!(same(&q.pop().unwrap(), &small));
         assert!(same(&q.pop().unwrap(), &big));
         assert!(q.is_empty());
+    }
+
+    /// Records written in place and decoded into a reused event agree
+    /// with a model queue, wherever they start and wrap in the ring, and
+    /// a refused push leaves the queue as it was.
+    #[test]
+    fn event_queue_in_place_matches_a_model() {
+        use std::collections::VecDeque;
+        let mut q = EventQueue::<61>::new();
+        let mut model: VecDeque<MpbleEvent> = VecDeque::new();
+        let mut x = 0x1234_5678u32;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        // One `out` for every pop: stale payload from the last must not show.
+        let mut out = MpbleEvent::new(MpbleTarget::PycomBluetooth);
+        out.bytes(&[0xEE; 40]).unwrap();
+        for _ in 0..20_000 {
+            if rnd() % 3 != 0 {
+                let mut ev = MpbleEvent::new(MpbleTarget::QpyClient);
+                for _ in 0..rnd() % 5 {
+                    let _ = match rnd() % 4 {
+                        0 => ev.int(i64::from(rnd() as i32) >> (rnd() % 32)),
+                        1 => ev.bytes(&vec![rnd() as u8; (rnd() % 12) as usize]),
+                        2 => ev.str(b"ab"),
+                        _ => ev.none(),
+                    };
+                }
+                let fits = ev.queued_len() <= q.free();
+                let before = (q.len(), q.free());
+                assert_eq!(q.push(&ev).is_ok(), fits);
+                if fits {
+                    model.push_back(ev);
+                } else {
+                    assert_eq!((q.len(), q.free()), before);
+                }
+            } else {
+                let got = q.pop_into(&mut out);
+                match model.pop_front() {
+                    Some(want) => {
+                        assert!(got);
+                        assert!(same(&out, &want));
+                        assert_eq!(out.data_len, want.data_len);
+                    }
+                    None => assert!(!got),
+                }
+            }
+            assert_eq!(q.len(), model.len());
+            let used: usize = model.iter().map(MpbleEvent::queued_len).sum();
+            assert_eq!(q.free(), 61 - used);
+        }
     }
 
     /// The tuple shapes `config::EVENT_BYTES_PER_PACKET` is computed from,

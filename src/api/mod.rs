@@ -41,7 +41,7 @@ pub trait Adapter {
         &mut self,
         ev: &HostEvent,
         core: &HostCore,
-        emit: &mut dyn FnMut(MpbleEvent) -> bool,
+        emit: &mut dyn FnMut(&MpbleEvent) -> bool,
     );
 
     /// After each host event, and on every tick: act on the host for what
@@ -96,8 +96,8 @@ impl Stack {
     }
 
     /// Queues a callback tuple for Python; counted if there is no room.
-    pub fn emit(&mut self, ev: MpbleEvent) {
-        if self.out.push(&ev).is_err() {
+    pub fn emit(&mut self, ev: &MpbleEvent) {
+        if self.out.push(ev).is_err() {
             self.events_dropped = self.events_dropped.wrapping_add(1);
         }
     }
@@ -147,6 +147,11 @@ impl Stack {
 
     pub fn pop_event(&mut self) -> Option<MpbleEvent> {
         self.out.pop()
+    }
+
+    /// Takes the oldest tuple out into `out` (see [`EventQueue::pop_into`]).
+    pub fn pop_event_into(&mut self, out: &mut MpbleEvent) -> bool {
+        self.out.pop_into(out)
     }
 
     pub fn h4_tx(&mut self, out: &mut [u8]) -> usize {
@@ -206,8 +211,8 @@ impl Firmware {
                 out,
                 events_dropped,
             } = &mut *stack;
-            let mut emit = |e: MpbleEvent| {
-                let queued = out.push(&e).is_ok();
+            let mut emit = |e: &MpbleEvent| {
+                let queued = out.push(e).is_ok();
                 if !queued {
                     *events_dropped = events_dropped.wrapping_add(1);
                 }
@@ -279,6 +284,10 @@ impl Firmware {
 
     pub fn pop_event(&mut self) -> Option<MpbleEvent> {
         self.stack.pop_event()
+    }
+
+    pub fn pop_event_into(&mut self, out: &mut MpbleEvent) -> bool {
+        self.stack.pop_event_into(out)
     }
 
     pub fn h4_tx(&mut self, out: &mut [u8]) -> usize {

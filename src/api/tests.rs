@@ -530,7 +530,7 @@ fn a_send_with_no_room_for_its_event_is_refused_not_lost() {
     connect(&mut stack, &mut ctrl);
     let filler = super::event::MpbleEvent::new(MpbleTarget::QpyServer);
     while stack.stack.has_room_for(&filler) {
-        stack.stack.emit(filler);
+        stack.stack.emit(&filler);
     }
     assert_eq!(stack.qpy_send(false, 0, 3, b"9", 3), -1);
     assert_eq!(stack.events_dropped(), 0);

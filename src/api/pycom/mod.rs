@@ -1044,7 +1044,7 @@ impl Pycom {
         request: Option<Request>,
         event: ClientEvent,
         core: &HostCore,
-        emit: &mut dyn FnMut(MpbleEvent) -> bool,
+        emit: &mut dyn FnMut(&MpbleEvent) -> bool,
     ) {
         match event {
             ClientEvent::Notification { handle } | ClientEvent::Indication { handle } => {
@@ -1119,18 +1119,18 @@ impl Pycom {
     /// One tuple for Python; counted when it finds no room.
     fn emit_tuple(
         &mut self,
-        emit: &mut dyn FnMut(MpbleEvent) -> bool,
+        emit: &mut dyn FnMut(&MpbleEvent) -> bool,
         build: impl FnOnce(&mut MpbleEvent) -> Result<(), super::event::EventFull>,
     ) -> bool {
         let mut ev = MpbleEvent::new(MpbleTarget::PycomBluetooth);
-        let queued = build(&mut ev).is_ok() && emit(ev);
+        let queued = build(&mut ev).is_ok() && emit(&ev);
         if !queued {
             self.events_dropped = self.events_dropped.wrapping_add(1);
         }
         queued
     }
 
-    fn bluetooth_event(&mut self, bit: u8, emit: &mut dyn FnMut(MpbleEvent) -> bool) {
+    fn bluetooth_event(&mut self, bit: u8, emit: &mut dyn FnMut(&MpbleEvent) -> bool) {
         self.bt_events |= bit;
         if self.bt_trigger & bit != 0 {
             self.emit_tuple(emit, |e| {
@@ -1145,7 +1145,7 @@ impl Pycom {
         idx: usize,
         bit: u8,
         data: Option<&[u8]>,
-        emit: &mut dyn FnMut(MpbleEvent) -> bool,
+        emit: &mut dyn FnMut(&MpbleEvent) -> bool,
     ) {
         let Some(c) = self.chars.get_mut(idx) else {
             return;
@@ -1169,7 +1169,7 @@ impl Adapter for Pycom {
         &mut self,
         ev: &HostEvent,
         core: &HostCore,
-        emit: &mut dyn FnMut(MpbleEvent) -> bool,
+        emit: &mut dyn FnMut(&MpbleEvent) -> bool,
     ) {
         if !self.active {
             return;

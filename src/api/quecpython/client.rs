@@ -374,7 +374,7 @@ impl Client {
         event: ClientEvent,
         host: &HostCore,
         target: MpbleTarget,
-        emit: &mut dyn FnMut(MpbleEvent) -> bool,
+        emit: &mut dyn FnMut(&MpbleEvent) -> bool,
     ) -> Result<(), EventFull> {
         let pdu = host.client_pdu();
         let body = pdu.get(1..).unwrap_or(&[]);
@@ -387,7 +387,7 @@ impl Client {
             };
             let mut ev = MpbleEvent::new(target);
             ev.int(id)?.int(0)?.int(body.len() as i64)?.bytes(body)?;
-            emit(ev);
+            emit(&ev);
             return Ok(());
         }
         let Some(request) = request.filter(|r| r.owner == OWNER) else {
@@ -419,12 +419,12 @@ impl Client {
                 };
                 let mut ev = MpbleEvent::new(target);
                 ev.int(id)?.int(0)?.int(body.len() as i64)?.bytes(body)?;
-                emit(ev);
+                emit(&ev);
             }
             ClientEvent::Done { att_error, .. } => {
                 let mut ev = MpbleEvent::new(target);
                 if end_event(request, att_error, host, conn, &mut ev)? {
-                    emit(ev);
+                    emit(&ev);
                 }
             }
             // Event 20 comes from the host's MtuExchanged.
@@ -442,7 +442,7 @@ fn service_events(
     procedure: Procedure,
     body: &[u8],
     target: MpbleTarget,
-    emit: &mut dyn FnMut(MpbleEvent) -> bool,
+    emit: &mut dyn FnMut(&MpbleEvent) -> bool,
 ) -> Result<(), EventFull> {
     // Records are at least 4 bytes (checked below); a missing field reads 0.
     let u16_at = |b: &[u8], i: usize| le_u16_at(b, i).unwrap_or(0);
@@ -469,7 +469,7 @@ fn service_events(
             .int(u16_at(r, 0) as i64)?
             .int(u16_at(r, 2) as i64)?
             .int(uuid as i64)?;
-        emit(ev);
+        emit(&ev);
     }
     Ok(())
 }

@@ -599,7 +599,7 @@ impl QuecPython {
             .core()
             .send_handle_value(conn, AttHandle(handle), value, indicate, now);
         if let (Ok(()), Some(ev)) = (r, send_end) {
-            stack.emit(ev);
+            stack.emit(&ev);
         }
         result(r)
     }
@@ -631,7 +631,7 @@ impl QuecPython {
             .client
             .write_no_rsp(stack.core(), connect_id, handle, data);
         if let (OK, Some(e)) = (r, ev) {
-            stack.emit(e);
+            stack.emit(&e);
         }
         r
     }
@@ -896,7 +896,7 @@ impl QuecPython {
         &mut self,
         ev: &HostEvent,
         host: &HostCore,
-        emit: &mut dyn FnMut(MpbleEvent) -> bool,
+        emit: &mut dyn FnMut(&MpbleEvent) -> bool,
     ) {
         if let HostEvent::Stopped { .. } = *ev {
             // The host forgot the attribute table with the stop; the
@@ -928,7 +928,7 @@ impl QuecPython {
         let mut out = MpbleEvent::new(target);
         match self.build_event(ev, host, &mut out) {
             Ok(true) => {
-                emit(out);
+                emit(&out);
             }
             Ok(false) => {}
             Err(EventFull) => self.events_dropped = self.events_dropped.wrapping_add(1),
@@ -945,7 +945,7 @@ impl QuecPython {
                     .and_then(|o| o.int(0))
                     .is_ok()
                 {
-                    emit(out);
+                    emit(&out);
                 }
             }
         }
@@ -1157,7 +1157,7 @@ impl Adapter for QuecPython {
         &mut self,
         ev: &HostEvent,
         core: &HostCore,
-        emit: &mut dyn FnMut(MpbleEvent) -> bool,
+        emit: &mut dyn FnMut(&MpbleEvent) -> bool,
     ) {
         QuecPython::on_host_event(self, ev, core, emit)
     }
