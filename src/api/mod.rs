@@ -28,6 +28,7 @@ mod tests;
 
 use crate::config;
 use crate::host::{Host, HostCore, HostError, HostEvent, HostState};
+use crate::time::Instant;
 use event::{EventQueue, MpbleEvent, MpbleState};
 use pycom::Pycom;
 use quecpython::QuecPython;
@@ -47,7 +48,11 @@ pub trait Adapter {
     /// After each host event, and on every tick: act on the host for what
     /// the events asked and no Python code will do (answer a deferred read
     /// whose tuple found no room, restart advertising, end a timed scan).
-    fn poll(&mut self, _core: &mut HostCore, _now: u32) {}
+    /// Returns whether it may have acted on the host (and so armed a timer
+    /// the next timeout must count).
+    fn poll(&mut self, _core: &mut HostCore, _now: u32) -> bool {
+        false
+    }
 
     /// Milliseconds until `poll` has something to do at `now`, if ever.
     fn next_timeout_ms(&self, _now: u32) -> Option<u32> {
@@ -174,6 +179,23 @@ pub struct Firmware {
     pub pycom: Pycom,
     /// Callback latency as the port measures it (README "Diagnostics").
     pub latency: stats::LatencyHistogram,
+    /// The host's next timer deadline, as last computed.
+    host_timer: HostTimer,
+}
+
+/// The host's next timer deadline ([`HostCore::next_deadline`]), kept
+/// between the port's calls: the port ticks the core before every call and
+/// asks for the next timeout after it, and most of those find no timer
+/// due. Valid from its computation until the next input or call, any of
+/// which may arm a timer; a timer stopped meanwhile only makes it early,
+/// and an early deadline costs one full `tick`, never a missed one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HostTimer {
+    /// To be computed again (first, so that a new `Firmware` is all zeros).
+    Unknown,
+    /// No timer runs.
+    Idle,
+    At(Instant),
 }
 
 impl Default for Firmware {
@@ -189,6 +211,7 @@ impl Firmware {
             qpy: QuecPython::new(),
             pycom: Pycom::new(),
             latency: stats::LatencyHistogram::new(),
+            host_timer: HostTimer::Unknown,
         }
     }
 
@@ -198,6 +221,26 @@ impl Firmware {
         self.qpy.reset();
         self.pycom.reset();
         self.latency = stats::LatencyHistogram::new();
+        self.host_timer = HostTimer::Unknown;
+    }
+
+    /// Something may have armed a host timer: the deadline is computed
+    /// again when next needed.
+    pub fn timers_changed(&mut self) {
+        self.host_timer = HostTimer::Unknown;
+    }
+
+    /// [`HostCore::next_deadline`], computed once per change.
+    fn host_deadline(&mut self) -> Option<Instant> {
+        match self.host_timer {
+            HostTimer::Idle => None,
+            HostTimer::At(d) => Some(d),
+            HostTimer::Unknown => {
+                let d = self.stack.host.core.next_deadline();
+                self.host_timer = d.map_or(HostTimer::Idle, HostTimer::At);
+                d
+            }
+        }
     }
 
     /// Hands the host's new events to every adapter.
@@ -231,6 +274,7 @@ impl Firmware {
     pub fn call<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
         let r = f(self);
         self.dispatch();
+        self.timers_changed();
         r
     }
 
@@ -246,6 +290,7 @@ impl Firmware {
             used += self.stack.host.h4_rx_one(&data[used..], now);
             self.dispatch();
         }
+        self.timers_changed();
         used
     }
 
@@ -254,14 +299,27 @@ impl Firmware {
     pub fn transport_lost(&mut self, now: u32) {
         self.stack.host.transport_lost(now);
         self.dispatch();
+        self.timers_changed();
     }
 
-    /// Time has passed: timers run.
+    /// Time has passed: timers run. The host's run only when one is due
+    /// (most ticks, one before every call of the port, find none).
     pub fn tick(&mut self, now: u32) {
-        self.stack.host.core.tick(now);
-        self.qpy.poll(&mut self.stack.host.core, now);
-        self.pycom.poll(&mut self.stack.host.core, now);
+        let due = self
+            .host_deadline()
+            .is_some_and(|d| d.is_reached(Instant::from_ms(now)));
+        if due {
+            self.stack.host.core.tick(now);
+            self.timers_changed();
+        } else {
+            self.stack.host.core.set_now(now);
+        }
+        let q = self.qpy.poll(&mut self.stack.host.core, now);
+        let p = self.pycom.poll(&mut self.stack.host.core, now);
         self.dispatch();
+        if q || p {
+            self.timers_changed();
+        }
     }
 
     // The port's view, forwarded.
@@ -291,18 +349,22 @@ impl Firmware {
     }
 
     pub fn h4_tx(&mut self, out: &mut [u8]) -> usize {
-        self.stack.h4_tx(out)
+        let (n, armed) = self.stack.host.core.h4_tx_timed(out);
+        if armed {
+            self.timers_changed();
+        }
+        n
     }
 
-    pub fn next_timeout_ms(&self, now: u32) -> u32 {
+    pub fn next_timeout_ms(&mut self, now: u32) -> u32 {
+        let host = self
+            .host_deadline()
+            .map_or(u32::MAX, |d| d.ms_until(Instant::from_ms(now)));
         let adapters = [
             self.qpy.next_timeout_ms(now),
             self.pycom.next_timeout_ms(now),
         ];
-        adapters
-            .into_iter()
-            .flatten()
-            .fold(self.stack.next_timeout_ms(now), u32::min)
+        adapters.into_iter().flatten().fold(host, u32::min)
     }
 
     pub fn public_addr(&self) -> Option<[u8; 6]> {

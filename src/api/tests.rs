@@ -411,7 +411,16 @@ fn an_indication_never_confirmed_drops_the_link_after_30_s() {
     connect(&mut stack, &mut ctrl);
     events(&mut stack);
     ctrl.take_commands();
+    // No timer runs, and the tick before the call finds none: the
+    // indication's timer, armed by the call, still counts (the deadline is
+    // kept between calls, and a call makes it stale).
+    assert_eq!(stack.next_timeout_ms(1_000), u32::MAX);
+    stack.tick(1_000);
     assert_eq!(stack.qpy_send(true, 0, 3, b"A", 1_000), 0);
+    assert_eq!(
+        stack.next_timeout_ms(1_000),
+        crate::config::ATT_TRANSACTION_TIMEOUT_MS
+    );
     ctrl.settle(&mut stack, 1_000);
     assert_eq!(
         stack.next_timeout_ms(1_000),

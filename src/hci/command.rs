@@ -581,8 +581,9 @@ impl CommandQueue {
 
     /// Move queued commands into `tx` while credit, room to track them and
     /// room in `tx` remain. Each sent command must be answered by
-    /// `now_ms + HCI_CMD_TIMEOUT_MS`.
-    pub fn pump(&mut self, tx: &mut H4Tx, now_ms: u32) {
+    /// `now_ms + HCI_CMD_TIMEOUT_MS`. Returns whether it sent one.
+    pub fn pump(&mut self, tx: &mut H4Tx, now_ms: u32) -> bool {
+        let mut sent = false;
         while self.credit() > 0 && !self.outstanding.is_full() {
             let Some(cmd) = self.queue.front() else {
                 break;
@@ -597,7 +598,9 @@ impl CommandQueue {
                 opcode,
                 deadline: Instant::from_ms(now_ms).add_ms(config::HCI_CMD_TIMEOUT_MS),
             });
+            sent = true;
         }
+        sent
     }
 
     /// A Command Complete or Command Status arrived: its

@@ -54,17 +54,21 @@ impl HostCore {
         }
     }
 
-    /// Deadlines of the ATT transactions in progress.
-    pub(super) fn att_deadlines(&self) -> impl Iterator<Item = Instant> + '_ {
-        self.conns
-            .iter()
-            .map(|(_, c)| c)
-            .filter(|c| !c.att_dead)
-            .flat_map(|c| {
-                let ind = c.att.indication_pending().then_some(c.indication_deadline);
-                let req = c.client.busy().then_some(c.client_deadline);
-                ind.into_iter().chain(req)
-            })
+    /// The earliest deadline of the ATT transactions in progress (plain
+    /// loops: this runs after nearly every input and call).
+    pub(super) fn att_deadline(&self) -> Option<Instant> {
+        let mut best: Option<Instant> = None;
+        for (_, c) in self.conns.iter() {
+            if c.att_dead {
+                continue;
+            }
+            let ind = c.att.indication_pending().then_some(c.indication_deadline);
+            let req = c.client.busy().then_some(c.client_deadline);
+            for d in [ind, req].into_iter().flatten() {
+                best = Some(best.map_or(d, |b| b.earliest(d)));
+            }
+        }
+        best
     }
 
     /// Sends a Handle Value Notification (Vol 3 Part F 3.4.7.1), or an

@@ -113,9 +113,10 @@ impl Commands {
         self.queue.next_deadline()
     }
 
-    /// Moves queued commands into `tx` as the controller's credit allows.
-    pub fn pump(&mut self, tx: &mut H4Tx, now_ms: u32) {
-        self.queue.pump(tx, now_ms);
+    /// Moves queued commands into `tx` as the controller's credit allows;
+    /// returns whether it sent one.
+    pub fn pump(&mut self, tx: &mut H4Tx, now_ms: u32) -> bool {
+        self.queue.pump(tx, now_ms)
     }
 }
 

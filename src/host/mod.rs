@@ -358,8 +358,14 @@ impl HostCore {
 
     /// Bytes for the controller, H4 framed.
     pub fn h4_tx(&mut self, out: &mut [u8]) -> usize {
-        self.pump();
-        self.tx.pop_into(out)
+        self.h4_tx_timed(out).0
+    }
+
+    /// [`HostCore::h4_tx`], and whether it sent an HCI command (which
+    /// arms that command's timeout).
+    pub fn h4_tx_timed(&mut self, out: &mut [u8]) -> (usize, bool) {
+        let armed = self.pump();
+        (self.tx.pop_into(out), armed)
     }
 
     /// Runs timers: a command without Command Complete/Status in time fails
@@ -383,16 +389,27 @@ impl HostCore {
 
     /// Milliseconds until `tick` is needed, `u32::MAX` when no timer runs.
     pub fn next_timeout_ms(&self, now_ms: u32) -> u32 {
-        let now = Instant::from_ms(now_ms);
-        self.cmds
-            .next_deadline()
-            .map(Instant::from_ms)
-            .into_iter()
-            .chain(self.att_deadlines())
-            .chain(self.smp.next_deadline())
-            .map(|deadline| deadline.ms_until(now))
-            .min()
-            .unwrap_or(u32::MAX)
+        self.next_deadline()
+            .map_or(u32::MAX, |d| d.ms_until(Instant::from_ms(now_ms)))
+    }
+
+    /// The earliest deadline of the host's timers (HCI commands, ATT
+    /// transactions, SMP), if one runs: `tick` has nothing to do before it.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.cmds.next_deadline().map(Instant::from_ms),
+            self.att_deadline(),
+            self.smp.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .reduce(Instant::earliest)
+    }
+
+    /// The time moves on with no timer due (see [`HostCore::next_deadline`]):
+    /// what the next call starts is timed from `now_ms`.
+    pub fn set_now(&mut self, now_ms: u32) {
+        self.now_ms = now_ms;
     }
 
     /// Starts controller bring-up.
@@ -609,9 +626,11 @@ impl HostCore {
 
     /// Moves queued commands and ACL data into the H4 transmit buffer as
     /// the controller's credits allow.
-    fn pump(&mut self) {
-        self.cmds.pump(&mut self.tx, self.now_ms);
+    /// Returns whether a command was sent (its timeout is armed).
+    fn pump(&mut self) -> bool {
+        let sent = self.cmds.pump(&mut self.tx, self.now_ms);
         self.acl_tx.pump(&mut self.acl_flow, &mut self.tx);
+        sent
     }
 
     fn on_packet(&mut self, packet: H4Packet<'_>) {

@@ -1323,9 +1323,9 @@ impl Adapter for Pycom {
         }
     }
 
-    fn poll(&mut self, core: &mut HostCore, now: u32) {
+    fn poll(&mut self, core: &mut HostCore, now: u32) -> bool {
         if !self.active {
-            return;
+            return false;
         }
         while let Some(conn) = self.auto_reply.pop() {
             let _ = core.gatt_read_reply(conn, Ok(None));
@@ -1356,6 +1356,8 @@ impl Adapter for Pycom {
         if let Some(slot) = self.drop_link.take() {
             let _ = core.disconnect(slot);
         }
+        // Any of the above may have started something timed.
+        true
     }
 
     fn next_timeout_ms(&self, now: u32) -> Option<u32> {
