@@ -120,6 +120,100 @@ impl Cursor {
     }
 }
 
+/// Writes a record into a ring's free space in place ([`ByteRing::writer`]);
+/// nothing is stored until [`ByteRing::commit`]. Header bytes go one by
+/// one (a call to copy 1 to 5 bytes costs more than the bytes), payloads
+/// with one copy per contiguous piece.
+pub struct RingWriter<'a> {
+    a: &'a mut [u8],
+    b: &'a mut [u8],
+    /// Bytes written so far.
+    at: usize,
+}
+
+impl RingWriter<'_> {
+    /// Bytes written so far.
+    pub fn written(&self) -> usize {
+        self.at
+    }
+
+    pub fn byte(&mut self, v: u8) -> Result<(), RingFull> {
+        let dst = match self.a.get_mut(self.at) {
+            Some(d) => d,
+            None => self.b.get_mut(self.at - self.a.len()).ok_or(RingFull)?,
+        };
+        *dst = v;
+        self.at += 1;
+        Ok(())
+    }
+
+    pub fn put(&mut self, src: &[u8]) -> Result<(), RingFull> {
+        let end = self.at + src.len();
+        if end <= self.a.len() {
+            // The usual case: the record does not wrap.
+            self.a
+                .get_mut(self.at..end)
+                .ok_or(RingFull)?
+                .copy_from_slice(src);
+        } else {
+            let first = self.a.len().saturating_sub(self.at);
+            let (x, y) = src.split_at(first);
+            let boff = self.at + first - self.a.len();
+            self.b
+                .get_mut(boff..boff + y.len())
+                .ok_or(RingFull)?
+                .copy_from_slice(y);
+            if let Some(dst) = self.a.get_mut(self.at..) {
+                dst.copy_from_slice(x);
+            }
+        }
+        self.at = end;
+        Ok(())
+    }
+}
+
+/// Reads a ring's stored bytes in order, without removing them
+/// ([`ByteRing::reader`]).
+pub struct RingReader<'a> {
+    a: &'a [u8],
+    b: &'a [u8],
+    /// Bytes read so far.
+    at: usize,
+}
+
+impl RingReader<'_> {
+    /// Bytes read so far.
+    pub fn read_len(&self) -> usize {
+        self.at
+    }
+
+    pub fn byte(&mut self) -> Option<u8> {
+        let v = match self.a.get(self.at) {
+            Some(&v) => v,
+            None => *self.b.get(self.at - self.a.len())?,
+        };
+        self.at += 1;
+        Some(v)
+    }
+
+    /// Fills `dst` whole, or returns None.
+    pub fn read(&mut self, dst: &mut [u8]) -> Option<()> {
+        let end = self.at + dst.len();
+        if end <= self.a.len() {
+            dst.copy_from_slice(self.a.get(self.at..end)?);
+        } else {
+            let first = self.a.len().saturating_sub(self.at);
+            let boff = self.at + first - self.a.len();
+            let (x, y) = dst.split_at_mut(first);
+            y.copy_from_slice(self.b.get(boff..boff + y.len())?);
+            // Empty when the read starts in `b`.
+            x.copy_from_slice(self.a.get(self.at..).unwrap_or(&[]));
+        }
+        self.at = end;
+        Some(())
+    }
+}
+
 impl<const N: usize> Default for ByteRing<N> {
     fn default() -> Self {
         Self::new()
@@ -201,6 +295,18 @@ impl<const N: usize> ByteRing<N> {
     /// whole.
     pub fn free_slices_mut(&mut self) -> (&mut [u8], &mut [u8]) {
         self.at.free_slices_mut(&mut self.buf)
+    }
+
+    /// A writer into the free space (see [`ByteRing::free_slices_mut`]).
+    pub fn writer(&mut self) -> RingWriter<'_> {
+        let (a, b) = self.free_slices_mut();
+        RingWriter { a, b, at: 0 }
+    }
+
+    /// A reader of the stored bytes from the oldest.
+    pub fn reader(&self) -> RingReader<'_> {
+        let (a, b) = self.as_slices();
+        RingReader { a, b, at: 0 }
     }
 
     /// Stores the first `n` bytes of [`ByteRing::free_slices_mut`] (at most

@@ -5,7 +5,7 @@
 //! These types cross the C ABI (`include/mpble.h`).
 
 use crate::config;
-use crate::ring::ByteRing;
+use crate::ring::{ByteRing, RingFull, RingReader};
 
 /// Maximum number of values in one event tuple.
 pub const MPBLE_EVENT_MAX_ARGS: usize = 9;
@@ -192,6 +192,12 @@ const TAG_NEGATIVE: u8 = 0x40;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueFull;
 
+impl From<RingFull> for QueueFull {
+    fn from(_: RingFull) -> Self {
+        QueueFull
+    }
+}
+
 /// Callback tuples waiting for Python, packed one after the other in one
 /// byte ring of `N` bytes (issue 6, section 3), instead of a whole
 /// [`MpbleEvent`] (a full ATT value of payload) reserved per event.
@@ -251,8 +257,7 @@ impl<const N: usize> EventQueue<N> {
     /// one commit at the end: one that runs out of room is never stored.
     pub fn push(&mut self, ev: &MpbleEvent) -> Result<(), QueueFull> {
         let values = ev.values();
-        let (a, b) = self.ring.free_slices_mut();
-        let mut w = SplitWriter { a, b, at: 0 };
+        let mut w = self.ring.writer();
         // Byte by byte but the payload: a call to copy 1 to 3 bytes costs
         // more than the bytes.
         w.byte(ev.target as u8)?;
@@ -285,7 +290,7 @@ impl<const N: usize> EventQueue<N> {
                 MpbleValueKind::None => w.byte(kind)?,
             }
         }
-        let n = w.at;
+        let n = w.written();
         self.ring.commit(n);
         self.count += 1;
         Ok(())
@@ -305,11 +310,10 @@ impl<const N: usize> EventQueue<N> {
         if self.count == 0 {
             return false;
         }
-        let (a, b) = self.ring.as_slices();
-        let mut r = SplitReader { a, b, at: 0 };
+        let mut r = self.ring.reader();
         match decode(&mut r, out) {
             Some(()) => {
-                let len = r.at;
+                let len = r.read_len();
                 self.ring.discard(len);
                 self.count -= 1;
                 true
@@ -325,7 +329,7 @@ impl<const N: usize> EventQueue<N> {
 }
 
 /// Rebuilds the record at the front of `r` into `ev`.
-fn decode(r: &mut SplitReader<'_>, ev: &mut MpbleEvent) -> Option<()> {
+fn decode(r: &mut RingReader<'_>, ev: &mut MpbleEvent) -> Option<()> {
     ev.target = match r.byte()? {
         1 => MpbleTarget::QpyServer,
         2 => MpbleTarget::QpyClient,
@@ -374,86 +378,6 @@ fn decode(r: &mut SplitReader<'_>, ev: &mut MpbleEvent) -> Option<()> {
         }
     }
     Some(())
-}
-
-/// Writes a record into a ring's free space, given as two pieces.
-struct SplitWriter<'a> {
-    a: &'a mut [u8],
-    b: &'a mut [u8],
-    /// Bytes written so far.
-    at: usize,
-}
-
-impl SplitWriter<'_> {
-    fn byte(&mut self, v: u8) -> Result<(), QueueFull> {
-        let dst = match self.a.get_mut(self.at) {
-            Some(d) => d,
-            None => self.b.get_mut(self.at - self.a.len()).ok_or(QueueFull)?,
-        };
-        *dst = v;
-        self.at += 1;
-        Ok(())
-    }
-
-    fn put(&mut self, src: &[u8]) -> Result<(), QueueFull> {
-        let end = self.at + src.len();
-        if end <= self.a.len() {
-            // The usual case: the record does not wrap.
-            self.a
-                .get_mut(self.at..end)
-                .ok_or(QueueFull)?
-                .copy_from_slice(src);
-        } else {
-            let first = self.a.len().saturating_sub(self.at);
-            let (x, y) = src.split_at(first);
-            let boff = self.at + first - self.a.len();
-            self.b
-                .get_mut(boff..boff + y.len())
-                .ok_or(QueueFull)?
-                .copy_from_slice(y);
-            if let Some(dst) = self.a.get_mut(self.at..) {
-                dst.copy_from_slice(x);
-            }
-        }
-        self.at = end;
-        Ok(())
-    }
-}
-
-/// Reads a record from a ring's stored bytes, given as two pieces.
-struct SplitReader<'a> {
-    a: &'a [u8],
-    b: &'a [u8],
-    /// Bytes read so far.
-    at: usize,
-}
-
-impl SplitReader<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let v = match self.a.get(self.at) {
-            Some(&v) => v,
-            None => *self.b.get(self.at - self.a.len())?,
-        };
-        self.at += 1;
-        Some(v)
-    }
-
-    /// Fills `dst` whole, or returns None.
-    fn read(&mut self, dst: &mut [u8]) -> Option<()> {
-        let end = self.at + dst.len();
-        if end <= self.a.len() {
-            dst.copy_from_slice(self.a.get(self.at..end)?);
-        } else {
-            let first = self.a.len().saturating_sub(self.at);
-            let boff = self.at + first - self.a.len();
-            let (x, y) = dst.split_at_mut(first);
-            y.copy_from_slice(self.b.get(boff..boff + y.len())?);
-            // Empty when the read starts in `b`.
-            x.copy_from_slice(self.a.get(self.at..).unwrap_or(&[]));
-        }
-        self.at = end;
-        Some(())
-    }
 }
 
 #[cfg(test)]

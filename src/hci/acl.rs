@@ -250,16 +250,23 @@ impl AclTxQueue {
         }
         let [h0, h1] = (handle & HANDLE_MASK).to_le_bytes();
         let [l0, l1] = (l2cap_pdu.len() as u16).to_le_bytes();
-        Ok(self.ring.push_parts(&[&[h0, h1, l0, l1], l2cap_pdu])?)
+        // In place, the record header byte by byte: one commit.
+        let mut w = self.ring.writer();
+        for b in [h0, h1, l0, l1] {
+            w.byte(b)?;
+        }
+        w.put(l2cap_pdu)?;
+        let n = w.written();
+        self.ring.commit(n);
+        Ok(())
     }
 
     /// (handle, pdu length) of the record at the front.
     fn front_record(&self) -> (u16, usize) {
-        let mut hdr = [0u8; RECORD_HDR];
-        self.ring.peek_into(0, &mut hdr);
-        let mut r = Reader::new(&hdr);
-        let handle = r.u16().unwrap_or(0);
-        let len = r.u16().unwrap_or(0);
+        let mut r = self.ring.reader();
+        let mut b = || r.byte().unwrap_or(0);
+        let handle = u16::from_le_bytes([b(), b()]);
+        let len = u16::from_le_bytes([b(), b()]);
         (handle, usize::from(len))
     }
 

@@ -149,6 +149,18 @@ impl H4Parser {
             }
             match self.state {
                 State::Indicator => {
+                    if let Some((n, kind)) = whole_packet(rest) {
+                        // The usual case: the whole packet is in the input;
+                        // it is handed on from there, not copied.
+                        let pkt = rest.get(1..n).unwrap_or(&[]);
+                        rest = rest.get(n..).unwrap_or(&[]);
+                        self.packets = self.packets.wrapping_add(1);
+                        match kind {
+                            Kind::Event => on_packet(H4Packet::Event(pkt)),
+                            _ => on_packet(H4Packet::Acl(pkt)),
+                        }
+                        continue;
+                    }
                     rest = tail;
                     let kind = match first {
                         H4_EVENT => Kind::Event,
@@ -265,6 +277,27 @@ impl H4Parser {
     }
 }
 
+/// Length (indicator included) and kind of the Event or ACL packet at the
+/// start of `bytes`, when all of it is there and the parser would keep it
+/// (an ACL packet too long for the host's buffers takes the slow path,
+/// which skips it).
+fn whole_packet(bytes: &[u8]) -> Option<(usize, Kind)> {
+    let (n, kind) = match *bytes.first()? {
+        // Vol 4 Part E 5.4.4: Parameter_Total_Length is one octet.
+        H4_EVENT => (1 + EVENT_HEADER + usize::from(*bytes.get(2)?), Kind::Event),
+        // Vol 4 Part E 5.4.2: Data_Total_Length is 16 bits.
+        H4_ACL => {
+            let len = usize::from(le_u16_at(bytes, 3)?);
+            if len > config::ACL_RX_PAYLOAD_MAX {
+                return None;
+            }
+            (1 + ACL_HEADER + len, Kind::Acl)
+        }
+        _ => return None,
+    };
+    (n <= bytes.len()).then_some((n, kind))
+}
+
 fn header_len(kind: Kind) -> usize {
     match kind {
         Kind::Event => EVENT_HEADER,
@@ -356,8 +389,17 @@ impl H4Tx {
             len,
         }
         .encode();
-        let [h0, h1, h2, h3] = hdr;
-        Ok(self.ring.push_parts(&[&[H4_ACL, h0, h1, h2, h3], a, b])?)
+        // In place, the header byte by byte: a packet is one commit.
+        let mut w = self.ring.writer();
+        w.byte(H4_ACL)?;
+        for h in hdr {
+            w.byte(h)?;
+        }
+        w.put(a)?;
+        w.put(b)?;
+        let n = w.written();
+        self.ring.commit(n);
+        Ok(())
     }
 
     /// Move up to `out.len()` bytes out of the ring; returns how many.
@@ -435,6 +477,33 @@ mod tests {
         assert_eq!(collect(&mut p, &[&s]), expected());
         assert_eq!(p.stats().sco_iso_dropped, 2);
         assert_eq!(p.stats().bad_indicator, 0);
+    }
+
+    /// A packet that arrives whole is handed on from the input itself
+    /// (no copy); one cut across feeds is collected first.
+    #[test]
+    fn hci_h4_whole_packets_are_not_copied() {
+        let s = stream();
+        let range = s.as_ptr_range();
+        let mut p = H4Parser::new();
+        let mut from_input = 0;
+        p.feed(&s, &mut |pkt| {
+            let (H4Packet::Event(b) | H4Packet::Acl(b)) = pkt;
+            assert!(range.contains(&b.as_ptr()));
+            from_input += 1;
+        });
+        assert_eq!(from_input, expected().len());
+        let (a, b) = s.split_at(2);
+        let mut copied = 0;
+        p.feed(a, &mut |_| panic!("not whole yet"));
+        p.feed(b, &mut |pkt| {
+            if copied == 0 {
+                let (H4Packet::Event(x) | H4Packet::Acl(x)) = pkt;
+                assert!(!range.contains(&x.as_ptr()), "the first was cut");
+            }
+            copied += 1;
+        });
+        assert_eq!(copied, expected().len());
     }
 
     #[test]
