@@ -64,8 +64,10 @@ impl Cursor {
             if let Some(dst) = buf.get_mut(tail..tail + first) {
                 dst.copy_from_slice(a);
             }
-            if let Some(dst) = buf.get_mut(..b.len()) {
-                dst.copy_from_slice(b);
+            if !b.is_empty() {
+                if let Some(dst) = buf.get_mut(..b.len()) {
+                    dst.copy_from_slice(b);
+                }
             }
             self.len += data.len();
         }
@@ -90,8 +92,11 @@ impl Cursor {
         if let Some(dst) = out.get_mut(..a.len()) {
             dst.copy_from_slice(a);
         }
-        if let Some(dst) = out.get_mut(a.len()..n) {
-            dst.copy_from_slice(b);
+        // Mostly empty: the data seldom wraps.
+        if !b.is_empty() {
+            if let Some(dst) = out.get_mut(a.len()..n) {
+                dst.copy_from_slice(b);
+            }
         }
         n
     }
@@ -148,6 +153,10 @@ impl RingWriter<'_> {
     }
 
     pub fn put(&mut self, src: &[u8]) -> Result<(), RingFull> {
+        if src.is_empty() {
+            // (The usual second piece of a payload: no call for nothing.)
+            return Ok(());
+        }
         let end = self.at + src.len();
         if end <= self.a.len() {
             // The usual case: the record does not wrap.

@@ -583,6 +583,10 @@ impl CommandQueue {
     /// room in `tx` remain. Each sent command must be answered by
     /// `now_ms + HCI_CMD_TIMEOUT_MS`. Returns whether it sent one.
     pub fn pump(&mut self, tx: &mut H4Tx, now_ms: u32) -> bool {
+        if self.queue.is_empty() {
+            // The usual case (the host pumps after every input and call).
+            return false;
+        }
         let mut sent = false;
         while self.credit() > 0 && !self.outstanding.is_full() {
             let Some(cmd) = self.queue.front() else {
