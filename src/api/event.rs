@@ -337,11 +337,12 @@ fn decode(r: &mut RingReader<'_>, ev: &mut MpbleEvent) -> Option<()> {
         _ => return None,
     };
     let n_args = r.byte()?;
-    ev.n_args = 0;
-    ev.data_len = 0;
-    for _ in 0..n_args {
+    let MpbleEvent { args, data, .. } = &mut *ev;
+    let mut data_len = 0usize;
+    // Straight into the slots: the record was checked when it was pushed.
+    for slot in args.get_mut(..usize::from(n_args))? {
         let tag = r.byte()?;
-        match tag & 3 {
+        *slot = match tag & 3 {
             0 => {
                 let n = u32::from((tag >> 2) & 0x0F);
                 if n > 8 {
@@ -352,31 +353,34 @@ fn decode(r: &mut RingReader<'_>, ev: &mut MpbleEvent) -> Option<()> {
                     m |= u64::from(r.byte()?) << (8 * i);
                 }
                 let m = m as i64;
-                ev.int(if tag & TAG_NEGATIVE != 0 { !m } else { m }).ok()?;
+                MpbleValue {
+                    kind: MpbleValueKind::Int,
+                    int_value: if tag & TAG_NEGATIVE != 0 { !m } else { m },
+                    offset: 0,
+                    len: 0,
+                }
             }
             k @ (1 | 2) => {
                 let len = usize::from(u16::from_le_bytes([r.byte()?, r.byte()?]));
-                let start = usize::from(ev.data_len);
-                r.read(ev.data.get_mut(start..start + len)?)?;
-                ev.data_len = (start + len) as u16;
-                let kind = if k == 1 {
-                    MpbleValueKind::Bytes
-                } else {
-                    MpbleValueKind::Str
-                };
-                ev.push_value(MpbleValue {
-                    kind,
+                let start = data_len;
+                r.read(data.get_mut(start..start + len)?)?;
+                data_len = start + len;
+                MpbleValue {
+                    kind: if k == 1 {
+                        MpbleValueKind::Bytes
+                    } else {
+                        MpbleValueKind::Str
+                    },
                     int_value: 0,
                     offset: start as u16,
                     len: len as u16,
-                })
-                .ok()?;
+                }
             }
-            _ => {
-                ev.push_value(NONE_VALUE).ok()?;
-            }
-        }
+            _ => NONE_VALUE,
+        };
     }
+    ev.n_args = n_args;
+    ev.data_len = data_len as u16;
     Some(())
 }
 

@@ -213,7 +213,15 @@ impl AttributeDb {
     }
 
     fn index_of(&self, handle: u16) -> Option<usize> {
-        self.rows().binary_search_by_key(&handle, |r| r.handle).ok()
+        let rows = self.rows();
+        // Handles are mostly consecutive (Vol 3 Part G 3 lets them be
+        // sparse, but a table built in one go has no gap): try the row at
+        // the handle's distance from the first before searching.
+        let guess = usize::from(handle.wrapping_sub(rows.first()?.handle));
+        if rows.get(guess).is_some_and(|r| r.handle == handle) {
+            return Some(guess);
+        }
+        rows.binary_search_by_key(&handle, |r| r.handle).ok()
     }
 
     fn row(&self, handle: u16) -> Option<&Row> {
