@@ -104,10 +104,7 @@ impl SmpSession {
             addr: [0; 6],
         };
         // DisplayOnly is 0: a free session is all zeros.
-        let config = Config {
-            io_capability: IoCapability::DisplayOnly,
-            mitm: false,
-        };
+        let config = Config::ZERO;
         SmpSession {
             phase: Phase::Free,
             link: 0,
@@ -129,9 +126,13 @@ pub struct Smp {
 /// vendor APIs have no IO capability to set yet. A constant rather than a
 /// field: NoInputNoOutput is 3, and a non-zero field would move the
 /// firmware's static from .bss to .data.
+/// Without bonding, no keys are distributed, and legacy pairing is
+/// refused (Secure Connections Only): neither the key distribution phase
+/// nor the STK is wired yet.
 const RESPONDER_CONFIG: Config = Config {
-    io_capability: IoCapability::NoInputNoOutput,
-    mitm: false,
+    bonding: false,
+    sc_only: true,
+    ..Config::new(IoCapability::NoInputNoOutput, false)
 };
 
 impl Default for Smp {
@@ -361,7 +362,7 @@ impl HostCore {
                 ltk,
                 key_size,
                 authenticated,
-                bonded: _,
+                ..
             } => {
                 // Bonds are not stored yet: the key lives with the link.
                 c.keys.has_ltk = true;

@@ -333,6 +333,12 @@ impl KeyPair {
         d.filter(|d| !bool::from(d.is_zero()))
     }
 
+    /// The private key's octets (LSB first): the session derives its
+    /// other secrets from them (`smp::session`), never sends them.
+    pub(super) fn private_octets(&self) -> &[u8; 32] {
+        &self.private
+    }
+
     /// Our public key, for the Pairing Public Key PDU.
     pub fn public(&self) -> &PublicKey {
         &self.public
