@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The largest bond blob: a buffer this long always takes an export.
+// (A literal, so that cbindgen writes it into the header.)
+#define MPBLE_BONDS_BLOB_MAX 598
+
 // Results of the `mpble_pycom_*` calls (`api::pycom::err`).
 #define MPBLE_PYCOM_PENDING -1
 
@@ -293,6 +297,30 @@ void mpble_latency_record(uint32_t us);
 // `out` must be valid for writes of 6 bytes.
 int32_t mpble_public_addr(uint8_t *out);
 
+// The bond table changed since the last [`mpble_bonds_export`].
+bool mpble_bonds_dirty(void);
+
+// The port has imported its store since the last reset (or found none and
+// said so with [`mpble_bonds_import`] of nothing).
+bool mpble_bonds_loaded(void);
+
+// Writes the bond table as a blob into `out` (`cap` bytes, at least
+// [`MPBLE_BONDS_BLOB_MAX`]) and clears the dirty mark; returns its length,
+// or 0 if `cap` is too short.
+//
+// # Safety
+// `out` must be valid for writes of `cap` bytes.
+size_t mpble_bonds_export(uint8_t *out, size_t cap);
+
+// Replaces the bond table with the blob the port stored (`len` 0: no
+// store yet, the table is left empty). Returns how many bonds were
+// imported, or -1 when the blob is not a bond blob of a version this
+// firmware reads. Either way the table counts as loaded.
+//
+// # Safety
+// `data` must be null or valid for reads of `len` bytes.
+int32_t mpble_bonds_import(const uint8_t *data, size_t len);
+
 // `ble.serverInit(cb)`: selects the server role.
 int32_t mpble_qpy_server_init(void);
 
@@ -513,6 +541,42 @@ int32_t mpble_qpy_write_chara_no_rsp(int64_t connect_id,
 
 // `ble.exchangeMtu(connect_id, mtu_size)`. Event 20.
 int32_t mpble_qpy_exchange_mtu(int64_t connect_id, int64_t mtu);
+
+// `ble.smpSetConfig(io_cap, auth_req, passkey, timeout)`.
+int32_t mpble_qpy_smp_set_config(int64_t io_cap,
+                                 int64_t auth_req,
+                                 int64_t passkey,
+                                 int64_t timeout);
+
+// `ble.smpGetConfig()`: writes `(io_cap, auth_req, passkey, timeout)`.
+//
+// # Safety
+// `out` must be valid for writes of 4 `i64`.
+int32_t mpble_qpy_smp_get_config(int64_t *out);
+
+// `ble.smpStartPair(connect_id)`.
+int32_t mpble_qpy_smp_start_pair(int64_t connect_id);
+
+// `ble.smpUserConfirm(connect_id, pair_operation, pin)`.
+int32_t mpble_qpy_smp_user_confirm(int64_t connect_id, int64_t operation, int64_t pin);
+
+// `ble.smpGetPairedDevInfo()`: the number of bonds.
+int32_t mpble_qpy_smp_paired_count(void);
+
+// The address of bond `index` (oldest first), LSB first; 0, or -1.
+//
+// # Safety
+// `out` must be valid for writes of 6 bytes.
+int32_t mpble_qpy_smp_paired_addr(size_t index, uint8_t *out);
+
+// `ble.smpRemovePairedDev(addr)`.
+//
+// # Safety
+// `addr` must be null or valid for reads of `len` bytes.
+int32_t mpble_qpy_smp_remove_paired(const uint8_t *addr, size_t len);
+
+// `ble.smpCleanPairedDev()`.
+int32_t mpble_qpy_smp_clean_paired(void);
 
 // `Bluetooth()` / `init()`: Pycom hears events; `mtu` for `connect()`.
 void mpble_pycom_activate(int64_t mtu);

@@ -17,6 +17,9 @@ target_sources(usermod_mpble INTERFACE
     ${CMAKE_CURRENT_LIST_DIR}/network_bt_gatts.c
     ${CMAKE_CURRENT_LIST_DIR}/network_bt_gattc.c
     ${CMAKE_CURRENT_LIST_DIR}/mpble_port.c
+    # Bonds: the two-slot flash store; the port's HAL (MPBLE_HAL_SRC) also
+    # provides the page functions of mpble_flash.h.
+    ${CMAKE_CURRENT_LIST_DIR}/keystore_flash.c
 )
 
 target_include_directories(usermod_mpble INTERFACE

@@ -12,6 +12,8 @@ SRC_USERMOD_C += $(MPBLE_MOD_DIR)/modnetwork_bt.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/network_bt_gatts.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/network_bt_gattc.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/mpble_port.c
+# `osTimer` (QuecPython): a built-in type over the frozen shim _ostimer.py.
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/modostimer.c
 # The transport (mpble_hal.h) is per port: MPBLE_PORT defaults to the
 # directory MicroPython's make runs in (ports/unix, ports/qemu).
 MPBLE_PORT ?= $(notdir $(CURDIR))
@@ -21,6 +23,9 @@ ifeq ($(MPBLE_PORT),qemu)
 # see qemu/mps2_port.c.
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_cmsdk_uart.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/qemu/mps2_port.c
+# Bonds: the two-slot flash store over the board's page HAL (RAM on qemu).
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/keystore_flash.c
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/qemu/mps2_flash.c
 # The port's atomic sections are empty (it takes no interrupts); ours call
 # the scheduler from interrupt handlers.
 CFLAGS_USERMOD += -include $(MPBLE_MOD_DIR)/qemu/mps2_atomic.h
@@ -40,6 +45,8 @@ SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_tcp.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_tty.c
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_snoop.c
+# Bonds: one file, replaced atomically (MPBLE_BONDS).
+SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_keystore.c
 # The main thread's waits (the REPL's read, time.sleep's select,
 # mp_hal_delay_ms) also wait for the reader's wake-up, an eventfd that
 # cannot be missed, instead of a signal; see hal_unix_wait.c.

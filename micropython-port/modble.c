@@ -22,6 +22,8 @@ static mp_obj_t ble_result(int32_t r) {
 
 static mp_obj_t ble___init__(void) {
     mpble_port_init();
+    // smpGetPairedDevInfo() lists the stored bonds before gattStart.
+    mpble_port_load_bonds();
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(ble___init___obj, ble___init__);
@@ -555,6 +557,99 @@ static mp_obj_t ble_exchange_mtu(mp_obj_t connect_id_in, mp_obj_t mtu_in) {
 static MP_DEFINE_CONST_FUN_OBJ_2(ble_exchange_mtu_obj, ble_exchange_mtu);
 
 // ---------------------------------------------------------------------------
+// SMP: pairing and bonds (reference §2.4). Events 64 (what to confirm) and 63
+// (the result) reach the role's callback.
+// ---------------------------------------------------------------------------
+
+static mp_obj_t ble_smp_set_config(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    int64_t io_cap = BLE_INT(args[0], io_cap);
+    int64_t auth_req = BLE_INT(args[1], auth_req);
+    int64_t passkey = BLE_INT(args[2], passkey);
+    int64_t timeout = BLE_INT(args[3], timeout);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_smp_set_config(io_cap, auth_req, passkey, timeout);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(ble_smp_set_config_obj, 4, 4, ble_smp_set_config);
+
+static mp_obj_t ble_smp_get_config(void) {
+    int64_t v[4];
+    mpble_port_lock();
+    int32_t r = mpble_qpy_smp_get_config(v);
+    mpble_port_unlock();
+    if (r != 0) {
+        return ble_result(-1);
+    }
+    mp_obj_t items[4];
+    for (size_t i = 0; i < 4; i++) {
+        items[i] = mp_obj_new_int_from_ll(v[i]);
+    }
+    return mp_obj_new_tuple(4, items);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(ble_smp_get_config_obj, ble_smp_get_config);
+
+static mp_obj_t ble_smp_start_pair(mp_obj_t connect_id_in) {
+    int64_t connect_id = BLE_INT(connect_id_in, connect_id);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_smp_start_pair(connect_id);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(ble_smp_start_pair_obj, ble_smp_start_pair);
+
+static mp_obj_t ble_smp_user_confirm(mp_obj_t connect_id_in, mp_obj_t op_in, mp_obj_t pin_in) {
+    int64_t connect_id = BLE_INT(connect_id_in, connect_id);
+    int64_t op = BLE_INT(op_in, pair_operation);
+    int64_t pin = BLE_INT(pin_in, pin);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_smp_user_confirm(connect_id, op, pin);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(ble_smp_user_confirm_obj, ble_smp_user_confirm);
+
+// A list of the bonded peers' addresses (6 bytes, LSB first, as event 16
+// gives them, so `addr in list` works), oldest bond first.
+static mp_obj_t ble_smp_get_paired_dev_info(void) {
+    uint8_t addrs[16][6];
+    mpble_port_lock();
+    int32_t n = mpble_qpy_smp_paired_count();
+    size_t count = 0;
+    for (int32_t i = 0; i < n && count < MP_ARRAY_SIZE(addrs); i++) {
+        if (mpble_qpy_smp_paired_addr((size_t)i, addrs[count]) == 0) {
+            count++;
+        }
+    }
+    mpble_port_unlock();
+    mp_obj_t list = mp_obj_new_list(0, NULL);
+    for (size_t i = 0; i < count; i++) {
+        mp_obj_list_append(list, mp_obj_new_bytes(addrs[i], 6));
+    }
+    return list;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(ble_smp_get_paired_dev_info_obj, ble_smp_get_paired_dev_info);
+
+static mp_obj_t ble_smp_remove_paired_dev(mp_obj_t addr_in) {
+    mp_buffer_info_t addr;
+    mpble_port_arg_buf(addr_in, MP_QSTR_addr, &addr);
+    mpble_port_lock();
+    int32_t r = mpble_qpy_smp_remove_paired(addr.buf, addr.len);
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(ble_smp_remove_paired_dev_obj, ble_smp_remove_paired_dev);
+
+static mp_obj_t ble_smp_clean_paired_dev(void) {
+    mpble_port_lock();
+    int32_t r = mpble_qpy_smp_clean_paired();
+    mpble_port_unlock_after_call();
+    return ble_result(r);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(ble_smp_clean_paired_dev_obj, ble_smp_clean_paired_dev);
+
+// ---------------------------------------------------------------------------
 
 static const mp_rom_map_elem_t ble_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_ble) },
@@ -610,6 +705,15 @@ static const mp_rom_map_elem_t ble_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_writeCharaNoRsp), MP_ROM_PTR(&ble_write_chara_no_rsp_obj) },
     { MP_ROM_QSTR(MP_QSTR_writeCharaDesc), MP_ROM_PTR(&ble_write_chara_desc_obj) },
     { MP_ROM_QSTR(MP_QSTR_exchangeMtu), MP_ROM_PTR(&ble_exchange_mtu_obj) },
+
+    // SMP (both roles).
+    { MP_ROM_QSTR(MP_QSTR_smpSetConfig), MP_ROM_PTR(&ble_smp_set_config_obj) },
+    { MP_ROM_QSTR(MP_QSTR_smpGetConfig), MP_ROM_PTR(&ble_smp_get_config_obj) },
+    { MP_ROM_QSTR(MP_QSTR_smpStartPair), MP_ROM_PTR(&ble_smp_start_pair_obj) },
+    { MP_ROM_QSTR(MP_QSTR_smpUserConfirm), MP_ROM_PTR(&ble_smp_user_confirm_obj) },
+    { MP_ROM_QSTR(MP_QSTR_smpGetPairedDevInfo), MP_ROM_PTR(&ble_smp_get_paired_dev_info_obj) },
+    { MP_ROM_QSTR(MP_QSTR_smpRemovePairedDev), MP_ROM_PTR(&ble_smp_remove_paired_dev_obj) },
+    { MP_ROM_QSTR(MP_QSTR_smpCleanPairedDev), MP_ROM_PTR(&ble_smp_clean_paired_dev_obj) },
 };
 static MP_DEFINE_CONST_DICT(ble_module_globals, ble_module_globals_table);
 

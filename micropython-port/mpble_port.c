@@ -33,6 +33,7 @@
 
 #include "mpble_hal.h"
 #include "mpble_port.h"
+#include "mpble_keystore.h"
 
 // The callback of each MpbleTarget (index MpbleTarget - 1).
 MP_REGISTER_ROOT_POINTER(mp_obj_t mpble_callbacks[3]);
@@ -140,8 +141,60 @@ uint32_t mpble_port_now_ms(void) {
     return (uint32_t)mp_hal_ticks_ms();
 }
 
+static void port_lock_only(void);
+
+// The blob of bonds on its way to or from the key store.
+static uint8_t port_bonds_buf[MPBLE_BONDS_BLOB_MAX];
+static int port_bonds_error_reported;
+
+void mpble_port_load_bonds(void) {
+    port_lock_only();
+    bool loaded = mpble_bonds_loaded();
+    port_unlock();
+    if (loaded) {
+        return;
+    }
+    size_t len = 0;
+    int err = mpble_keystore_load(port_bonds_buf, sizeof(port_bonds_buf), &len);
+    if (err != 0) {
+        mp_printf(MICROPY_ERROR_PRINTER, "mpble: cannot read the bonds from %s: errno %d\n",
+            mpble_keystore_describe(), err);
+    }
+    port_lock_only();
+    int32_t n = mpble_bonds_import(port_bonds_buf, len);
+    port_unlock();
+    if (n < 0) {
+        mp_printf(MICROPY_ERROR_PRINTER,
+            "mpble: %s is not a bond store this firmware reads; starting without bonds\n",
+            mpble_keystore_describe());
+    }
+}
+
+// Main thread, without the lock: writes the bonds out when they changed.
+// Only the main thread saves, so two saves never overlap.
+static void port_bonds_save(void) {
+    #if MICROPY_PY_THREAD
+    if (!mp_thread_is_main_thread()) {
+        return;
+    }
+    #endif
+    port_lock_only();
+    size_t n = mpble_bonds_dirty() ? mpble_bonds_export(port_bonds_buf, sizeof(port_bonds_buf)) : 0;
+    port_unlock();
+    if (n == 0) {
+        return;
+    }
+    int err = mpble_keystore_save(port_bonds_buf, n);
+    if (err != 0 && err != port_bonds_error_reported) {
+        mp_printf(MICROPY_ERROR_PRINTER, "mpble: cannot save the bonds to %s: errno %d\n",
+            mpble_keystore_describe(), err);
+    }
+    port_bonds_error_reported = err;
+}
+
 int mpble_port_open(const char **msg) {
     mpble_port_init();
+    mpble_port_load_bonds();
     return mpble_hal_open(msg);
 }
 
@@ -387,7 +440,8 @@ bool mpble_port_pump(void) {
     bool more = port_feed(now);
     mpble_tick(now);
     port_flush_and_publish(now);
-    bool events = mpble_event_count() > 0;
+    // Changed bonds are saved by the next processing pass.
+    bool events = mpble_event_count() > 0 || mpble_bonds_dirty();
     port_unlock();
     return more || events;
 }
@@ -433,6 +487,7 @@ void mpble_port_process(void) {
     for (;;) {
         bool more = mpble_port_pump();
         port_report();
+        port_bonds_save();
         if (!port_deliver_events()) {
             // Python cannot take events here; a later pass continues.
             if (more) {

@@ -55,6 +55,12 @@ void mpble_port_init(void);
 // with soft reset calls it from its soft-reset path, before mp_deinit().
 void mpble_port_deinit(void);
 
+// VM, without the lock: imports the key store's bonds into the core, once
+// after each reset (the core keeps them across stop and start). Called when
+// a module is imported and at every open, so bonds are listed before BLE
+// starts.
+void mpble_port_load_bonds(void);
+
 // VM: the core's notion of time.
 uint32_t mpble_port_now_ms(void);
 

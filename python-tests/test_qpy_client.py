@@ -1002,7 +1002,7 @@ def test_bad_arguments(board, peer):
         "ble.discoverByUUID(0, 0, 0, bytearray(17))",  # uuid_l longer than 16
         "ble.discoverAllChara(0, 5, 4)",  # start > end (Vol 3 Part F 3.4.4.1)
         "ble.discoverAllChara(0, 0, 4)",  # handle 0 is reserved (Vol 3 Part F 3.2.2)
-        "ble.discoverAllCharaDesc(0, 9, 8)",
+        "ble.discoverAllCharaDesc(0, 9, 7)",  # (9, 8) is the empty range: see below
         f"ble.readCharaByUUID(0, 1, 0xFFFF, 3, 0x2A19, {ZERO16})",
         "ble.exchangeMtu(0, 22)",  # below the LE minimum ATT_MTU 23
     ):
@@ -1028,3 +1028,22 @@ def test_bad_arguments(board, peer):
     # and the link still works
     _pos, evs = rig.request(f"ble.readCharaByHandle(0, {BAT_VALUE}, 0, 0)", 32)
     assert evs == [(32, 0, 1, BATTERY_LEVEL)], evs
+
+
+def test_descriptor_discovery_of_an_empty_range(board, peer):
+    """A characteristic whose value ends its service has no descriptors: the
+    SMP client demo asks for value + 1 .. service end, an empty range
+    (start == end + 1). The call succeeds, sends nothing, and one event 29
+    reports no descriptors, (29, 0, 1, b'\\x01'): a Find Information body of
+    format 1 with no records, which the demo parses (fmt = data[0], (len - 1)
+    / 4 records) before it reads (reference §7.9, docs/DECISIONS.md)."""
+    rig = Rig(board, peer)
+    rig.connect()
+    c = rig.c
+    sent_before = len(att_pdus_from_board(board.slot))
+    pos, evs = rig.request("ble.discoverAllCharaDesc(0, 9, 8)", 29)
+    assert evs == [(29, 0, 1, b"\x01")], evs
+    assert len(att_pdus_from_board(board.slot)) == sent_before, "an empty range sent an ATT PDU"
+    # Any other inverted range is still refused, and no link: -1.
+    assert c.call("ble.discoverAllCharaDesc(0, 9, 7)") == -1
+    assert c.call("ble.discoverAllCharaDesc(1, 9, 8)") == -1

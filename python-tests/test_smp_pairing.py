@@ -132,3 +132,126 @@ def test_an_off_curve_public_key_fails_pairing_and_the_board_keeps_running(board
     assert wait_until(lambda: conn.is_encrypted)
     assert peer.read(conn, VALUE_HANDLE) == SECRET
     assert_no_traceback(board)
+
+
+# -- pairing methods chosen by smpSetConfig, both roles, against Bumble --------
+#
+# Bumble's SMP (an independent implementation) on the other side each time;
+# the link's encryption is checked on Bumble's side (connection.is_encrypted).
+
+
+class Recorder(PairingDelegate):
+    """A Bumble delegate that records the number it is asked to compare and
+    says yes (or `accept`)."""
+
+    def __init__(self, io_capability, accept: bool = True) -> None:
+        super().__init__(io_capability=io_capability)
+        self.numbers: list[int] = []
+        self.answer = accept
+
+    async def compare_numbers(self, number: int, digits: int) -> bool:
+        self.numbers.append(number)
+        return self.answer
+
+    async def confirm(self, auto: bool = False) -> bool:
+        return True
+
+
+def pairing_config(peer, *, mitm: bool, io) -> Recorder:
+    delegate = Recorder(io)
+    config = PairingConfig(sc=True, mitm=mitm, bonding=True, delegate=delegate)
+    peer.air.call(lambda: setattr(peer.device, "pairing_config_factory", lambda _conn: config))
+    return delegate
+
+
+def central_rig(board, peer):
+    """The board as central (scripts/qpy_client.py, QuecPython clientInit)
+    connected to the Bumble peer serving one characteristic."""
+    from test_qpy_client import Rig
+
+    rig = Rig(board, peer)
+    evs = rig.connect()
+    assert (16, 0, 0, rig.peer_addr) in evs, evs
+    return rig
+
+
+def test_board_as_central_sc_just_works(board, peer):
+    delegate = pairing_config(peer, mitm=False, io=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT)
+    rig = central_rig(board, peer)
+    assert not rig.conn.is_encrypted
+    # Defaults: NoInputNoOutput, bonding + SC (reference §2.4).
+    assert rig.c.call("ble.smpGetConfig()") == "(3, 9, 123456, 160)"
+    pos, evs = rig.request("ble.smpStartPair(0)", 64, 63, timeout=15)
+    # Event 64 announces Just Works (mode 5, no number) and pairing goes on
+    # without an answer; event 63 reports the encrypted link.
+    assert (64, 0, 0, 5, 0) in evs, evs
+    assert (63, 0) in evs, evs
+    assert wait_until(lambda: rig.conn.is_encrypted), "Bumble's link never became encrypted"
+    assert delegate.numbers == []
+    # Our LE Enable Encryption started it, after a Pairing Request of ours.
+    assert len(hci_commands(board.slot, 0x2019)) == 1
+    # An answer to the Just Works prompt later is harmless.
+    assert rig.c.call("ble.smpUserConfirm(0, 1, 0)") == 0
+    # Bonded (both asked for bonding): the peer is in the list.
+    assert rig.c.call("ble.smpGetPairedDevInfo()") == repr([rig.peer_addr])
+    assert_no_traceback(board)
+
+
+def test_board_as_central_sc_numeric_comparison_same_number(board, peer):
+    delegate = pairing_config(peer, mitm=True, io=PairingDelegate.IoCapability.DISPLAY_OUTPUT_AND_YES_NO_INPUT)
+    rig = central_rig(board, peer)
+    # DisplayYesNo, bonding + MITM + SC.
+    assert rig.c.call("ble.smpSetConfig(1, 13, 123456, 600)") == 0
+    pos = rig.c.pos()
+    assert rig.c.call("ble.smpStartPair(0)") == 0
+    evs = rig.c.wait_ids(pos, 64, timeout=15)
+    prompt = [e for e in evs if e[0] == 64][0]
+    assert prompt[:4] == (64, 0, 0, 6), prompt
+    # Pairing waits for our user: no encryption, no 63 yet.
+    time.sleep(0.3)
+    assert not rig.conn.is_encrypted
+    assert not [e for e in rig.c.events(pos) if e[0] == 63]
+    assert rig.c.call("ble.smpUserConfirm(0, 1, 0)") == 0
+    rig.c.wait_ids(pos, 64, 63, timeout=15)
+    assert (63, 0) in rig.c.events(pos)
+    assert wait_until(lambda: rig.conn.is_encrypted)
+    # The number Bumble's user compared is the one event 64 showed.
+    assert delegate.numbers == [prompt[4]], (delegate.numbers, prompt)
+    assert_no_traceback(board)
+
+
+def test_board_as_central_cancelled_numeric_comparison_fails_and_drops_the_link(board, peer):
+    pairing_config(peer, mitm=True, io=PairingDelegate.IoCapability.DISPLAY_OUTPUT_AND_YES_NO_INPUT)
+    rig = central_rig(board, peer)
+    assert rig.c.call("ble.smpSetConfig(1, 13, 123456, 600)") == 0
+    pos = rig.c.pos()
+    assert rig.c.call("ble.smpStartPair(0)") == 0
+    rig.c.wait_ids(pos, 64, timeout=15)
+    assert rig.c.call("ble.smpUserConfirm(0, 0, 0)") == 0
+    # Pairing Failed, Numeric Comparison Failed (0x0C) in event 63; the
+    # link goes (event 17); nothing was stored.
+    evs = rig.c.wait_ids(pos, 64, 63, 17, timeout=10)
+    assert (63, 0x0C) in evs, evs
+    assert not rig.conn.is_encrypted
+    assert rig.c.call("ble.smpGetPairedDevInfo()") == "[]"
+
+
+def test_board_as_peripheral_sc_numeric_comparison_same_number(board, peer):
+    start_server(board)
+    assert board.exec("print(ble.smpSetConfig(1, 13, 123456, 600))").strip().endswith("0")
+    delegate = pairing_config(peer, mitm=True, io=PairingDelegate.IoCapability.DISPLAY_OUTPUT_AND_YES_NO_INPUT)
+    conn = peer.connect(board_address(board))
+    mark = board.mark()
+    task = peer.air.call(lambda: __import__("asyncio").ensure_future(conn.pair()))
+    m = board.expect(r"PROMPT 0 6 (\d+)", 15, since=mark)
+    number = int(m.group(1))
+    time.sleep(0.3)
+    assert not conn.is_encrypted, "encrypted before our user said yes"
+    board.exec("ble.smpUserConfirm(0, 1, 0)")
+    board.expect(r"EVENT 63 0", 15, since=mark)
+    assert wait_until(lambda: conn.is_encrypted)
+    assert wait_until(lambda: task.done())
+    assert delegate.numbers == [number], (delegate.numbers, number)
+    # MITM: authenticated, so the encrypted value is readable.
+    assert peer.read(conn, VALUE_HANDLE) == SECRET
+    assert_no_traceback(board)

@@ -188,6 +188,11 @@ const _: () = assert!(HCI_CMD_QUEUE >= MAX_CONNECTIONS + 4);
 /// ATT_MTU_MAX notification.
 const _: () = assert!(QPY_VALUE_MAX_DEFAULT + 3 <= ATT_MTU_MAX);
 
+/// Bonds the host keeps (src/host/bonds.rs): the QuecPython API promises
+/// 10 (`smpGetPairedDevInfo`, reference §4.8); when full, the oldest bond
+/// makes room for a new one. 59 bytes each in RAM and in the store.
+pub const BONDS: usize = 10;
+
 /// Default LE ATT_MTU (Vol 3 Part G 5.2.1).
 pub const ATT_MTU_DEFAULT: usize = 23;
 

@@ -231,6 +231,71 @@ pub unsafe extern "C" fn mpble_public_addr(out: *mut u8) -> i32 {
 }
 
 // ---------------------------------------------------------------------------
+// Bonds and the port's key store (src/host/bonds.rs). The core never touches
+// the store: the port imports what it stored when BLE starts, and exports
+// the table whenever mpble_bonds_dirty() says it changed.
+// ---------------------------------------------------------------------------
+
+/// The largest bond blob: a buffer this long always takes an export.
+/// (A literal, so that cbindgen writes it into the header.)
+pub const MPBLE_BONDS_BLOB_MAX: usize = 598;
+const _: () = assert!(MPBLE_BONDS_BLOB_MAX == crate::host::bonds::BLOB_MAX);
+
+/// The bond table changed since the last [`mpble_bonds_export`].
+#[no_mangle]
+pub extern "C" fn mpble_bonds_dirty() -> bool {
+    with_stack(|f| f.stack.host.core.bonds.dirty())
+}
+
+/// The port has imported its store since the last reset (or found none and
+/// said so with [`mpble_bonds_import`] of nothing).
+#[no_mangle]
+pub extern "C" fn mpble_bonds_loaded() -> bool {
+    with_stack(|f| f.stack.host.core.bonds.loaded())
+}
+
+/// Writes the bond table as a blob into `out` (`cap` bytes, at least
+/// [`MPBLE_BONDS_BLOB_MAX`]) and clears the dirty mark; returns its length,
+/// or 0 if `cap` is too short.
+///
+/// # Safety
+/// `out` must be valid for writes of `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_bonds_export(out: *mut u8, cap: usize) -> usize {
+    if out.is_null() {
+        return 0;
+    }
+    // SAFETY: `out` is non-null and writable for `cap` bytes per contract,
+    // owned by the port for the call.
+    let out = unsafe { core::slice::from_raw_parts_mut(out, cap) };
+    with_stack(|f| f.stack.host.core.bonds.export(out))
+}
+
+/// Replaces the bond table with the blob the port stored (`len` 0: no
+/// store yet, the table is left empty). Returns how many bonds were
+/// imported, or -1 when the blob is not a bond blob of a version this
+/// firmware reads. Either way the table counts as loaded.
+///
+/// # Safety
+/// `data` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_bonds_import(data: *const u8, len: usize) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let blob = unsafe { bytes(data, len) };
+    with_stack(|f| {
+        let bonds = &mut f.stack.host.core.bonds;
+        if blob.is_empty() {
+            bonds.mark_loaded();
+            return 0;
+        }
+        match bonds.import(blob) {
+            Ok(n) => n as i32,
+            Err(_) => -1,
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------
 // QuecPython `ble` module. Each returns 0 (accepted) or -1 (refused; nothing
 // changed), as the vendor firmware does.
 // ---------------------------------------------------------------------------
@@ -586,9 +651,21 @@ pub extern "C" fn mpble_qpy_discover_range(
     end: i64,
 ) -> i32 {
     call(|f| {
-        f.qpy
+        let r = f
+            .qpy
             .client
-            .discover_range(f.stack.core(), which, connect_id, start, end)
+            .discover_range(f.stack.core(), which, connect_id, start, end);
+        if r != crate::api::quecpython::client::EMPTY_RANGE {
+            return r;
+        }
+        let ev = f
+            .qpy
+            .target()
+            .and_then(crate::api::quecpython::client::empty_descriptors_event);
+        if let Some(ev) = ev {
+            f.stack.emit(ev);
+        }
+        0
     })
 }
 
@@ -715,6 +792,92 @@ pub unsafe extern "C" fn mpble_qpy_write_chara_no_rsp(
 #[no_mangle]
 pub extern "C" fn mpble_qpy_exchange_mtu(connect_id: i64, mtu: i64) -> i32 {
     call(|f| f.qpy.client.exchange_mtu(f.stack.core(), connect_id, mtu))
+}
+
+/// `ble.smpSetConfig(io_cap, auth_req, passkey, timeout)`.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_smp_set_config(
+    io_cap: i64,
+    auth_req: i64,
+    passkey: i64,
+    timeout: i64,
+) -> i32 {
+    call(|f| {
+        f.qpy
+            .smp_set_config(f.stack.core(), io_cap, auth_req, passkey, timeout)
+    })
+}
+
+/// `ble.smpGetConfig()`: writes `(io_cap, auth_req, passkey, timeout)`.
+///
+/// # Safety
+/// `out` must be valid for writes of 4 `i64`.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_smp_get_config(out: *mut i64) -> i32 {
+    if out.is_null() {
+        return -1;
+    }
+    let v = with_stack(|f| f.qpy.smp_get_config(&f.stack.host.core));
+    // SAFETY: `out` is non-null and writable for 4 values per contract.
+    unsafe { core::ptr::copy_nonoverlapping(v.as_ptr(), out, 4) };
+    0
+}
+
+/// `ble.smpStartPair(connect_id)`.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_smp_start_pair(connect_id: i64) -> i32 {
+    call(|f| f.qpy.smp_start_pair(f.stack.core(), connect_id))
+}
+
+/// `ble.smpUserConfirm(connect_id, pair_operation, pin)`.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_smp_user_confirm(connect_id: i64, operation: i64, pin: i64) -> i32 {
+    call(|f| {
+        f.qpy
+            .smp_user_confirm(f.stack.core(), connect_id, operation, pin)
+    })
+}
+
+/// `ble.smpGetPairedDevInfo()`: the number of bonds.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_smp_paired_count() -> i32 {
+    with_stack(|f| f.qpy.smp_paired_count(&f.stack.host.core) as i32)
+}
+
+/// The address of bond `index` (oldest first), LSB first; 0, or -1.
+///
+/// # Safety
+/// `out` must be valid for writes of 6 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_smp_paired_addr(index: usize, out: *mut u8) -> i32 {
+    if out.is_null() {
+        return -1;
+    }
+    match with_stack(|f| f.qpy.smp_paired_addr(&f.stack.host.core, index)) {
+        Some(addr) => {
+            // SAFETY: `out` is non-null and writable for 6 bytes per contract.
+            unsafe { core::ptr::copy_nonoverlapping(addr.as_ptr(), out, 6) };
+            0
+        }
+        None => -1,
+    }
+}
+
+/// `ble.smpRemovePairedDev(addr)`.
+///
+/// # Safety
+/// `addr` must be null or valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mpble_qpy_smp_remove_paired(addr: *const u8, len: usize) -> i32 {
+    // SAFETY: forwarded from this function's own contract.
+    let addr = unsafe { bytes(addr, len) };
+    call(|f| f.qpy.smp_remove_paired(f.stack.core(), addr))
+}
+
+/// `ble.smpCleanPairedDev()`.
+#[no_mangle]
+pub extern "C" fn mpble_qpy_smp_clean_paired() -> i32 {
+    call(|f| f.qpy.smp_clean_paired(f.stack.core()))
 }
 
 // ---------------------------------------------------------------------------

@@ -173,6 +173,44 @@ def writeCharaDesc(connect_id: int, handle: int, data: _Buffer, /) -> int:
 def exchangeMtu(connect_id: int, mtu_size: int, /) -> int:
     """ATT Exchange MTU; event 20."""
 
+# -- SMP: pairing and bonds (both roles) -----------------------------------------------------
+#
+# Events: 64 (connect_id, pair_mode, pin) when the pairing method is known
+# (pair_mode 5 Secure Connections Just Works, pin 0: pairing goes on by
+# itself; 6 Numeric Comparison, pin = the six digits to compare: answer with
+# smpUserConfirm), and 63 (status) when the link's security ends: 0 once it
+# is encrypted, after a pairing or from a stored bond; otherwise the Pairing
+# Failed reason or the HCI status of the failed encryption.
+
+def smpSetConfig(io_cap: int, auth_req: int, passkey: int, timeout: int, /) -> int:
+    """Pairing parameters for pairings that start later: io_cap 0 DisplayOnly,
+    1 DisplayYesNo, 2 KeyboardOnly, 3 NoInputNoOutput (default), 4
+    KeyboardDisplay; auth_req bits 0 bonding, 2 MITM, 3 Secure Connections
+    (default 9); passkey 0..999999 (default 123456); timeout 1..65535 in
+    100 ms units (default 160). Out of range: -1, nothing changes."""
+
+def smpGetConfig() -> Union[Tuple[int, int, int, int], int]:
+    """(io_cap, auth_req, passkey, timeout)."""
+
+def smpStartPair(connect_id: int, /) -> int:
+    """As central: pair (Pairing Request); as peripheral: ask the central to
+    (Security Request). Events 64, then 63."""
+
+def smpUserConfirm(connect_id: int, pair_operation: int, pin: int, /) -> int:
+    """Answer event 64: 0 cancel (pairing fails, the link drops), 1 accept,
+    2 accept with pin (0..999999). Accepting when nothing waits (Just Works)
+    returns 0 and does nothing."""
+
+def smpGetPairedDevInfo() -> Union[list, int]:
+    """The bonded peers' addresses (6 bytes, LSB first, as event 16 gives
+    them), oldest bond first; at most 10 (the oldest makes room)."""
+
+def smpRemovePairedDev(addr: _Buffer, /) -> int:
+    """Forget the bond of addr; -1 if there is none."""
+
+def smpCleanPairedDev() -> int:
+    """Forget every bond."""
+
 # -- mpble's own (not QuecPython's) ----------------------------------------------------------
 
 def mpbleSnoop(path: Optional[str], /) -> int:

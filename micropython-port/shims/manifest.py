@@ -4,3 +4,4 @@
 include("$(MPY_DIR)/extmod/asyncio")
 module("checkNet.py")
 module("queue.py")
+module("_ostimer.py")

@@ -5,3 +5,4 @@
 module("checkNet.py")
 module("queue.py")
 module("_thread.py", base_path="bare_metal")
+module("_ostimer.py", base_path="bare_metal")

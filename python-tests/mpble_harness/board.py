@@ -32,8 +32,10 @@ import fcntl
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
+import tempfile
 import termios
 import threading
 import time
@@ -141,6 +143,10 @@ class Board:
         hci: value for MPBLE_HCI (e.g. slot.hci_spec); None leaves MPBLE_HCI
              unset (it is removed from the inherited environment).
         env: extra environment; a value of None removes that variable.
+             Without MPBLE_BONDS in env, the board keeps its bonds in a
+             file of its own in a fresh temporary directory (removed at
+             close()), so boards never share bonds by accident; a test that
+             restarts a board with its bonds passes the same MPBLE_BONDS.
         repl_mode: "auto" (from the banner), "paste" or "raw".
         """
         self.name = name
@@ -154,6 +160,10 @@ class Board:
         child_env.pop("MPBLE_HCI", None)
         if hci is not None:
             child_env["MPBLE_HCI"] = hci
+        self._bonds_dir: Optional[str] = None
+        if "MPBLE_BONDS" not in (env or {}):
+            self._bonds_dir = tempfile.mkdtemp(prefix="mpble-bonds-")
+            child_env["MPBLE_BONDS"] = os.path.join(self._bonds_dir, f"{name}.bonds")
         for k, v in (env or {}).items():
             if v is None:
                 child_env.pop(k, None)
@@ -513,6 +523,9 @@ class Board:
             os.close(self._master)
         except OSError:
             pass
+        if getattr(self, "_bonds_dir", None):
+            shutil.rmtree(self._bonds_dir, ignore_errors=True)
+            self._bonds_dir = None
         return self.returncode
 
     def __enter__(self) -> "Board":

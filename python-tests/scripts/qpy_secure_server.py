@@ -4,7 +4,8 @@
 # readable, its value permission READ | READ_ENCRYPTION (0x0001 | 0x0010,
 # the QuecPython permission bits of src/att/db.rs AttPermissions); the
 # default GAP/GATT services are removed, so the handles are: 1 service,
-# 2 declaration, 3 value. Every event is printed as EVENT <id> <status>.
+# 2 declaration, 3 value. Every event is printed as EVENT <id> <status>;
+# event 64 (pairing prompt) also as PROMPT <connect_id> <pair_mode> <pin>.
 import ble
 import utime
 
@@ -17,6 +18,8 @@ ready = []
 def cb(args):
     eid, status = args[0], args[1]
     print('EVENT', eid, status)
+    if eid == 64:
+        print('PROMPT', args[2], args[3], args[4])
     if eid == 0 and status == 0:
         r = []
         r.append(ble.setLocalName(0, NAME))

@@ -14,8 +14,10 @@
 //! - `channels`: L2CAP routing to ATT (server and our GATT client), LE
 //!   signaling and SMP, and the ATT transaction timers;
 //! - `security`: the Security Manager's pairing sessions and link keys;
+//! - [`bonds`]: the bond table, exported to the port's key store;
 //! - this file: the life cycle (bring-up, stop) and HCI event dispatch.
 
+pub mod bonds;
 mod channels;
 pub mod commands;
 pub mod conn;
@@ -24,9 +26,10 @@ mod security;
 #[cfg(test)]
 mod tests;
 
+pub use bonds::{Bond, Bonds};
 pub use commands::Issuer;
 pub use conn::{ConnSlot, Connection, Role};
-pub use security::{LinkKeys, Smp};
+pub use security::{LinkKeys, Prompt, SecurityConfig, Smp};
 
 use crate::att::db::AttributeDb;
 use crate::att::AttHandle;
@@ -141,6 +144,22 @@ pub enum HostEvent {
         request: Option<Request>,
         event: ClientEvent,
     },
+    /// A pairing method is known: what to show or ask the user. For
+    /// [`Prompt::Compare`] the pairing waits for
+    /// [`HostCore::smp_user_confirm`]; Just Works goes on by itself.
+    PairingPrompt {
+        conn: ConnSlot,
+        prompt: Prompt,
+    },
+    /// The link's security procedure ended: status 0 when the link is
+    /// encrypted (after pairing, or with a bond's key); otherwise the
+    /// Pairing Failed reason (Vol 3 Part H 3.5.5, ours or the peer's;
+    /// 0x08 Unspecified Reason for the SMP timeout) or the HCI status of a
+    /// failed encryption (e.g. 0x06 PIN or Key Missing).
+    SecurityComplete {
+        conn: ConnSlot,
+        status: u8,
+    },
     /// A command the application caused failed in the controller.
     CommandFailed {
         opcode: u16,
@@ -206,6 +225,9 @@ pub struct HostCore {
     pub gap: Gap,
     /// Pairing sessions, lent to links while they pair.
     smp: security::Smp,
+    /// Bonds: kept across stop and start (only a soft reset forgets them;
+    /// the port imports them from its store again).
+    pub bonds: Bonds,
     pub stats: HostStats,
     /// Scratch for one outbound L2CAP frame (header + ATT_MTU_MAX).
     frame: [u8; 4 + config::L2CAP_PDU_MAX],
@@ -244,6 +266,7 @@ impl Host {
                 procedures: ProcedureQueue::new(),
                 gap: Gap::new(),
                 smp: security::Smp::new(),
+                bonds: Bonds::new(),
                 stats: HostStats {
                     bad_events: 0,
                     bad_acl: 0,
@@ -277,7 +300,8 @@ impl Host {
         c.events.clear();
         c.db.clear();
         c.procedures.reset();
-        c.smp.reset();
+        c.smp = security::Smp::new();
+        c.bonds.reset();
         c.gap = Gap::new();
         c.stats = HostStats::default();
     }
@@ -663,20 +687,7 @@ impl HostCore {
                 status,
                 handle,
                 enabled,
-            } => {
-                if let Some(conn) = self.conns.by_handle(ConnHandle(handle)) {
-                    if let Some(c) = self.conns.get_mut(conn) {
-                        let on = status == 0 && enabled != 0;
-                        c.security.encrypted = on;
-                        // As peripheral the controller encrypted with the
-                        // key we gave (the only one we have): its
-                        // strength is the pairing's (Vol 3 Part H 2.3.4).
-                        let paired = on && c.keys.has_ltk;
-                        c.security.authenticated = paired && c.keys.authenticated;
-                        c.security.key_size = if paired { c.keys.key_size } else { 0 };
-                    }
-                }
-            }
+            } => self.on_encryption_change(handle, status, enabled),
             Event::NumberOfCompletedPackets(completed) => {
                 for (handle, count) in completed {
                     self.acl_flow.on_completed(handle, count);
@@ -844,6 +855,7 @@ impl HostCore {
             Some(conn) => {
                 self.db.reset_connection(conn.index());
                 self.push_event(HostEvent::Connected { conn });
+                self.on_link_up(conn);
             }
             None => {
                 // No room: refuse the link rather than half-track it.

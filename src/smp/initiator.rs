@@ -335,8 +335,16 @@ impl Initiator {
         send(Pdu::PairingConfirm(confirm))
     }
 
-    fn key_size(&self) -> u8 {
+    /// The key size both sides accept (2.3.4), once the Pairing
+    /// Response is known.
+    pub fn key_size(&self) -> u8 {
         self.preq[4].min(self.pres[4])
+    }
+
+    /// Whether the method gives MITM protection (all but Just Works), as
+    /// the key of [`Step::encrypt`] will have it.
+    pub fn authenticated(&self) -> bool {
+        self.kind != Kind::JustWorks
     }
 
     fn on_random(&mut self, nb: &U128) -> Step {
@@ -550,6 +558,7 @@ impl Initiator {
             key,
             self.kind != Kind::JustWorks,
             storable,
+            self.legacy,
             &self.peer_keys,
         ));
         step
@@ -631,6 +640,7 @@ mod tests {
                 rand: [0; 8],
                 peer_identity: None,
                 peer_irk: None,
+                secure_connections: true,
             })
         );
     }

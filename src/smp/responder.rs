@@ -405,8 +405,16 @@ impl Responder {
         }
     }
 
-    fn key_size(&self) -> u8 {
+    /// The key size both sides accept (2.3.4), once the Pairing
+    /// Response is known.
+    pub fn key_size(&self) -> u8 {
         self.preq[4].min(self.pres[4])
+    }
+
+    /// Whether the method gives MITM protection (all but Just Works), as
+    /// the key of [`Step::encrypt`] will have it.
+    pub fn authenticated(&self) -> bool {
+        self.kind != Kind::JustWorks
     }
 
     /// r of f6: the passkey for Passkey Entry, zero otherwise (2.3.5.6.5).
@@ -496,6 +504,7 @@ impl Responder {
             key,
             authenticated,
             storable,
+            self.legacy,
             &self.peer_keys,
         ));
         step
@@ -628,6 +637,7 @@ mod tests {
                 rand: [0; 8],
                 peer_identity: None,
                 peer_irk: None,
+                secure_connections: true,
             })
         );
     }
@@ -741,6 +751,7 @@ mod tests {
                 rand: [0; 8],
                 peer_identity: None,
                 peer_irk: None,
+                secure_connections: true,
             })
         );
         assert_eq!(s.state(), State::Paired);

@@ -35,6 +35,8 @@ pub enum Outcome {
         peer_identity: Option<LeAddress>,
         /// The peer's IRK, if it distributed it (3.6.4).
         peer_irk: Option<U128>,
+        /// LE Secure Connections (false: LE legacy pairing).
+        secure_connections: bool,
     },
     /// Pairing failed: `local` when we sent Pairing Failed with `reason`,
     /// otherwise the peer's reason.
@@ -407,6 +409,7 @@ pub(super) fn paired(
     key: (U128, u16, [u8; 8]),
     authenticated: bool,
     storable: bool,
+    legacy: bool,
     peer: &PeerKeys,
 ) -> Outcome {
     let key_size = preq[4].min(pres[4]);
@@ -419,6 +422,7 @@ pub(super) fn paired(
         rand: key.2,
         peer_identity: peer.identity,
         peer_irk: peer.irk,
+        secure_connections: !legacy,
     }
 }
 

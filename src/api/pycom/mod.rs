@@ -1317,6 +1317,8 @@ impl Adapter for Pycom {
             | HostEvent::StartFailed(_)
             | HostEvent::ConnectionUpdated { .. }
             | HostEvent::IndicationConfirmed { .. }
+            | HostEvent::PairingPrompt { .. }
+            | HostEvent::SecurityComplete { .. }
             | HostEvent::CommandFailed { .. } => {}
         }
     }

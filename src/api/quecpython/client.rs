@@ -32,6 +32,27 @@ use crate::host::{ConnSlot, HostCore};
 /// the end of characteristic discovery.
 const ATTRIBUTE_NOT_FOUND: i64 = 0x0A;
 
+/// `discover_range`'s answer for an empty descriptor range: accepted, and
+/// the result is [`empty_descriptors_event`], with no ATT request.
+pub const EMPTY_RANGE: i32 = 1;
+
+/// Event 29 for a descriptor discovery over an empty range: a Find
+/// Information body of format 1 with no records, `(29, 0, 1, b'\x01')`,
+/// so that a script parsing `data[0]` and counting `(len - 1) / 4` records
+/// sees none (docs/DECISIONS.md).
+pub fn empty_descriptors_event(target: MpbleTarget) -> Option<MpbleEvent> {
+    let mut ev = MpbleEvent::new(target);
+    ev.int(event_id::BLE_GATT_DISCOVER_CHARA_DESC_IND)
+        .ok()?
+        .int(0)
+        .ok()?
+        .int(1)
+        .ok()?
+        .bytes(&[1])
+        .ok()?;
+    Some(ev)
+}
+
 /// Our mark on the requests we queue in the core (`Request::owner`).
 pub const OWNER: u8 = 1;
 
@@ -138,6 +159,17 @@ impl Client {
         else {
             return ERR;
         };
+        if which == 2 && u32::from(start) == u32::from(end) + 1 {
+            // A characteristic whose value ends its service has no
+            // descriptors: the range after its value is empty (the SMP
+            // client demo asks for it, reference §7.9). Nothing goes to
+            // the server; the caller reports the empty result.
+            return if host.connection(c).is_some() {
+                EMPTY_RANGE
+            } else {
+                ERR
+            };
+        }
         let procedure = match which {
             0 => Procedure::FindIncludedServices { start, end },
             1 => Procedure::DiscoverAllCharacteristics { start, end },

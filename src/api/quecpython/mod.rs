@@ -23,7 +23,10 @@ use crate::att::db::{AttPermissions, AttributeDb};
 use crate::att::AttHandle;
 use crate::config;
 use crate::gatt::server::GattServer;
-use crate::host::{ConnSlot, HostCore, HostError, HostEvent, HostState, Role as Role_};
+use crate::host::{
+    ConnSlot, HostCore, HostError, HostEvent, HostState, Prompt, Role as Role_, SecurityConfig,
+};
+use crate::smp::crypto::LeAddress;
 use crate::uuid::Uuid;
 use heapless::Vec;
 
@@ -53,6 +56,20 @@ pub mod event_id {
     pub const BLE_GATT_DESC_WRITE_WITH_RSP_IND: i64 = 35;
     pub const BLE_GATT_DESC_READ_IND: i64 = 36;
     pub const BLE_GATT_ATT_ERROR_IND: i64 = 37;
+    pub const BLE_GATT_SMP_COMPLETE_IND: i64 = 63;
+    pub const BLE_GATT_SMP_USER_CONFIRM_IND: i64 = 64;
+}
+
+/// `pair_mode` of event 64 (reference §4.8, HELIOS): the values for the
+/// methods the core runs today.
+pub mod pair_mode {
+    pub const LEGACY_JUST_WORK: i64 = 1;
+    pub const LEGACY_PASSKEY_DISPLAY: i64 = 2;
+    pub const LEGACY_PASSKEY_INPUT: i64 = 3;
+    pub const SECURE_JUST_WORK: i64 = 5;
+    pub const SECURE_NUMBER_COMPARISON: i64 = 6;
+    pub const SECURE_PASSKEY_DISPLAY: i64 = 7;
+    pub const SECURE_PASSKEY_INPUT: i64 = 8;
 }
 
 /// First user handle with the default GAP/GATT services kept
@@ -757,6 +774,116 @@ impl QuecPython {
         }
     }
 
+    // -- SMP (reference §2.4) ------------------------------------------------
+
+    /// `smpSetConfig(io_cap, auth_req, passkey, timeout)`: io_cap 0..=4
+    /// (Vol 3 Part H 3.5.1), auth_req the AuthReq bits 0..=0x0F (bonding,
+    /// reserved, MITM, Secure Connections), passkey 0..=999999, timeout
+    /// 1..=0xFFFF in 100 ms units. Applies to pairings that start later.
+    pub fn smp_set_config(
+        &mut self,
+        host: &mut HostCore,
+        io_cap: i64,
+        auth_req: i64,
+        passkey: i64,
+        timeout: i64,
+    ) -> i32 {
+        let (Some(io), Some(auth), Some(passkey), Some(timeout)) = (
+            in_range(io_cap, 0, 4),
+            in_range(auth_req, 0, 0x0F),
+            in_range(passkey, 0, 999_999),
+            in_range(timeout, 1, 0xFFFF),
+        ) else {
+            return ERR;
+        };
+        host.set_security_config(SecurityConfig {
+            io_capability: io as u8,
+            auth_req: auth as u8,
+            passkey: passkey as u32,
+            timeout: timeout as u16,
+        });
+        OK
+    }
+
+    /// `smpGetConfig()`: `(io_cap, auth_req, passkey, timeout)`.
+    pub fn smp_get_config(&self, host: &HostCore) -> [i64; 4] {
+        let c = host.security_config();
+        [
+            c.io_capability as i64,
+            c.auth_req as i64,
+            c.passkey as i64,
+            c.timeout as i64,
+        ]
+    }
+
+    /// `smpStartPair(connect_id)`: pairing as central, a Security Request
+    /// as peripheral. Event 64 (the method), then 63 (the result) follow.
+    pub fn smp_start_pair(&mut self, host: &mut HostCore, connect_id: i64) -> i32 {
+        match conn_arg(connect_id) {
+            Some(c) => result(host.smp_start_pair(c)),
+            None => ERR,
+        }
+    }
+
+    /// `smpUserConfirm(connect_id, pair_operation, pin)`: 0 cancels (the
+    /// pairing fails and the link drops), 1 accepts, 2 accepts with `pin`
+    /// (0..=999999): the passkey our user typed when event 64 asked for it
+    /// (pair_mode 3 or 8); with no passkey asked, an acceptance.
+    pub fn smp_user_confirm(
+        &mut self,
+        host: &mut HostCore,
+        connect_id: i64,
+        operation: i64,
+        pin: i64,
+    ) -> i32 {
+        let (Some(c), Some(op), Some(pin)) = (
+            conn_arg(connect_id),
+            in_range(operation, 0, 2),
+            in_range(pin, 0, 999_999),
+        ) else {
+            return ERR;
+        };
+        if op == 2 && host.smp_wants_passkey(c) {
+            return result(host.smp_user_passkey(c, pin as u32));
+        }
+        result(host.smp_user_confirm(c, op != 0))
+    }
+
+    /// `smpGetPairedDevInfo()`: how many bonds; [`Self::smp_paired_addr`]
+    /// gives each address, oldest first.
+    pub fn smp_paired_count(&self, host: &HostCore) -> usize {
+        host.bonds.len()
+    }
+
+    /// The address of the `index`th bond (oldest first), LSB first as
+    /// event 16 carries it.
+    pub fn smp_paired_addr(&self, host: &HostCore, index: usize) -> Option<[u8; 6]> {
+        host.bonds.iter().nth(index).map(|b| b.peer.addr)
+    }
+
+    /// `smpRemovePairedDev(addr)`: forgets the bond of `addr` (either
+    /// address type); -1 when there is none.
+    pub fn smp_remove_paired(&mut self, host: &mut HostCore, addr: &[u8]) -> i32 {
+        let Ok(addr) = <[u8; 6]>::try_from(addr) else {
+            return ERR;
+        };
+        let mut found = false;
+        for kind in 0..2 {
+            found |= host.bonds.remove(&LeAddress { kind, addr });
+        }
+        if found {
+            OK
+        } else {
+            ERR
+        }
+    }
+
+    /// `smpCleanPairedDev()`: forgets every bond.
+    pub fn smp_clean_paired(&mut self, host: &mut HostCore) -> i32 {
+        host.bonds.clear();
+        OK
+    }
+
     // -- events -------------------------------------------------------------
 
     /// Turns one host event into the vendor's callback tuple, if the role
@@ -933,6 +1060,42 @@ impl QuecPython {
                 }
                 HostEvent::IndicationConfirmed { .. } => {
                     out.int(event_id::BLE_GATT_SEND_END)?.int(0)?;
+                }
+                HostEvent::PairingPrompt { conn, prompt } => {
+                    // (64, 0, connect_id, pair_mode, pin): the number to
+                    // compare as the pin; 0 when there is none.
+                    let (mode, pin) = match prompt {
+                        Prompt::JustWorks => (pair_mode::SECURE_JUST_WORK, 0),
+                        Prompt::Compare(n) => (pair_mode::SECURE_NUMBER_COMPARISON, n as i64),
+                        Prompt::LegacyJustWorks => (pair_mode::LEGACY_JUST_WORK, 0),
+                        Prompt::Display { passkey, legacy } => (
+                            if legacy {
+                                pair_mode::LEGACY_PASSKEY_DISPLAY
+                            } else {
+                                pair_mode::SECURE_PASSKEY_DISPLAY
+                            },
+                            passkey as i64,
+                        ),
+                        Prompt::Enter { legacy } => (
+                            if legacy {
+                                pair_mode::LEGACY_PASSKEY_INPUT
+                            } else {
+                                pair_mode::SECURE_PASSKEY_INPUT
+                            },
+                            0,
+                        ),
+                    };
+                    out.int(event_id::BLE_GATT_SMP_USER_CONFIRM_IND)?
+                        .int(0)?
+                        .int(conn.index() as i64)?
+                        .int(mode)?
+                        .int(pin)?;
+                }
+                HostEvent::SecurityComplete { status, .. } => {
+                    // (63, status): 0 once the link is encrypted, after a
+                    // pairing or from a bond (docs/DECISIONS.md).
+                    out.int(event_id::BLE_GATT_SMP_COMPLETE_IND)?
+                        .int(status as i64)?;
                 }
                 HostEvent::CommandFailed { .. }
                 | HostEvent::GattClient { .. }
