@@ -959,12 +959,15 @@ impl HostCore {
                 c.security.has_ltk = true;
                 let encrypted = c.security.encrypted;
                 if bonded && bonding {
-                    // Keyed by the identity address when the peer gave an
-                    // IRK that can resolve its private addresses, else by
-                    // the address it connects with (docs/DECISIONS.md).
+                    // Keyed by the identity address when the peer connects
+                    // with a resolvable private address (random, top bits
+                    // 0b01, Vol 6 Part B 1.3.2.2) and gave the IRK that
+                    // resolves it; otherwise by the address it connects
+                    // with, which it will use again (docs/DECISIONS.md).
                     let irk = peer_irk.filter(|k| *k != [0; 16]);
+                    let private = peer.is_some_and(|p| p.kind == 1 && p.addr[5] >> 6 == 0b01);
                     let peer = match (irk, peer_identity) {
-                        (Some(_), Some(id)) => Some(id),
+                        (Some(_), Some(id)) if private => Some(id),
                         _ => peer,
                     };
                     if let Some(peer) = peer {
