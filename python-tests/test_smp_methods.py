@@ -337,3 +337,91 @@ def test_central_wrong_passkey_fails_and_the_value_stays_locked(board, peer):
     assert rig.c.call("ble.smpGetPairedDevInfo()") == "[]"
     assert_locked(rig, handle)
     assert_no_traceback(board)
+
+
+# -- Pycom: Bluetooth(pin=...) --------------------------------------------------
+
+PYCOM_SERVER = """
+from network import Bluetooth
+bt = Bluetooth(pin=123456)
+bt.set_advertisement(name='pin')
+srv = bt.service(uuid=0xAB00)
+c = srv.characteristic(uuid=0xAB01, value=b'pin-protected')
+bt.advertise(True)
+print('READY')
+"""
+
+
+def pycom_pin_server(board, peer):
+    """A Pycom board started with Bluetooth(pin=123456): its characteristic
+    got the secure default permissions (PERM_READ_ENCRYPTED |
+    PERM_WRITE_ENCRYPTED), so before pairing a read is refused."""
+    pos = board.exec_nowait(PYCOM_SERVER, timeout=20)
+    board.expect("READY", 20, since=pos)
+    conn = peer.connect(board_address(board), timeout=10)
+    ch = peer.find_characteristic(conn, "AB01")
+    assert peer.att_raw(conn, read_request(ch.handle)) == err_rsp(
+        ATT_READ_REQ, ch.handle, INSUFFICIENT_AUTHENTICATION
+    )
+    return conn, ch.handle
+
+
+def test_pycom_pin_bumble_types_the_pin(board, peer):
+    conn, handle = pycom_pin_server(board, peer)
+    keypad = bumble_pairs_with(peer, sc=True, mitm=True, io=IO.KEYBOARD_INPUT_ONLY)
+    keypad.typed = 123456
+    peer.air.run(conn.pair(), 20)
+    assert wait_until(lambda: conn.is_encrypted)
+    assert peer.att_raw(conn, read_request(handle)) == bytes([ATT_READ_RSP]) + b"pin-protected"
+    assert keypad.asked == 1
+    assert_no_traceback(board)
+
+
+def test_pycom_wrong_pin_fails_and_the_value_stays_locked(board, peer):
+    conn, handle = pycom_pin_server(board, peer)
+    keypad = bumble_pairs_with(peer, sc=True, mitm=True, io=IO.KEYBOARD_INPUT_ONLY)
+    keypad.typed = 123457
+    task = start_pairing(peer, conn)
+    assert wait_until(lambda: task.done(), 15)
+    assert smp_reason(task) == CONFIRM_VALUE_FAILED, task.exception()
+    assert not conn.is_encrypted
+    assert peer.att_raw(conn, read_request(handle)) == err_rsp(
+        ATT_READ_REQ, handle, INSUFFICIENT_AUTHENTICATION
+    )
+    assert_no_traceback(board)
+
+
+def test_pycom_set_pin_and_its_range(board, peer):
+    out = board.exec(
+        "from network import Bluetooth\n"
+        "bt = Bluetooth()\n"
+        "s = bt.service(uuid=0xAC00)\n"
+        "c = s.characteristic(uuid=0xAC01, value=b'open')\n"
+        "bt.set_pin(654321)\n"
+        "d = s.characteristic(uuid=0xAC02, value=b'shut')\n"
+        "for bad in (-1, 1000000):\n"
+        "    try:\n"
+        "        bt.set_pin(bad)\n"
+        "    except ValueError as e:\n"
+        "        print('VE', e)\n"
+        "bt.set_advertisement(name='setpin')\n"
+        "bt.advertise(True)\n"
+        "print('READY')\n",
+        20,
+    )
+    assert out.count("VE Pin code with 1-6 digit length is allowed only!") == 2, out
+    conn = peer.connect(board_address(board), timeout=10)
+    open_c = peer.find_characteristic(conn, "AC01")
+    shut_c = peer.find_characteristic(conn, "AC02")
+    # A characteristic made before set_pin keeps its permissions; one made
+    # after gets the encrypted default.
+    assert peer.att_raw(conn, read_request(open_c.handle)) == bytes([ATT_READ_RSP]) + b"open"
+    assert peer.att_raw(conn, read_request(shut_c.handle)) == err_rsp(
+        ATT_READ_REQ, shut_c.handle, INSUFFICIENT_AUTHENTICATION
+    )
+    keypad = bumble_pairs_with(peer, sc=True, mitm=True, io=IO.KEYBOARD_INPUT_ONLY)
+    keypad.typed = 654321
+    peer.air.run(conn.pair(), 20)
+    assert wait_until(lambda: conn.is_encrypted)
+    assert peer.att_raw(conn, read_request(shut_c.handle)) == bytes([ATT_READ_RSP]) + b"shut"
+    assert_no_traceback(board)
