@@ -425,11 +425,23 @@ def test_cancel_connect(board):
     assert c.call(f"ble.cancelConnect({absent!r})") == 0
     time.sleep(0.2)
     # LE Create Connection Cancel (Vol 4 Part E 7.8.13) went to the
-    # controller. (Bumble 0.0.236's controller answers it with success but
-    # neither cancels nor sends the LE Connection Complete with status 0x02,
-    # so what follows is not observable here.)
+    # controller, which ended the attempt (the air's controllers do as the
+    # spec says: Command Complete, then LE Connection Complete 0x02).
     assert hci_commands(board.slot, HCI_LE_CREATE_CONNECTION_CANCEL) == [b""]
     assert [e for e in c.events(c.start) if e[0] == 16 and e[1] == 0] == []
+
+
+def test_connect_after_cancel_connect(board, peer):
+    # A cancelled attempt leaves nothing behind: the next connect works.
+    rig = Rig(board, peer)
+    absent = bytes([0x11, 0x22, 0x33, 0x44, 0x55, 0xC6])
+    assert rig.c.call(f"ble.connect(1, {absent!r})") == 0
+    time.sleep(0.2)
+    assert rig.c.call(f"ble.cancelConnect({absent!r})") == 0
+    time.sleep(0.2)
+    evs = rig.connect()
+    assert evs == [(16, 0, 0, rig.peer_addr), (26, 0)], evs
+    assert_no_traceback(board)
 
 
 def test_disconnect_event_17(board, peer):

@@ -21,6 +21,7 @@ other (LE Secure Connections Just Works, bonding on both sides):
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from qpy_common import assert_no_traceback, board_address
 from test_smp_pairing import just_works, start_server, wait_until
@@ -105,3 +106,70 @@ def test_eleven_bonds_keep_the_newest_ten_and_survive_restarts_and_a_torn_write(
     start_server(board)
     assert "is not a bond store this firmware reads" in board.text
     assert paired_list(board) == []
+
+
+def test_qemu_flash_store_keeps_bonds_across_a_soft_reset(air, make_board):
+    """The bare-metal store (keystore_flash.c: two flash slots, sequence
+    number and CRC, over the qemu board's RAM-backed page HAL): bonds made
+    before a soft reset (Ctrl-D: the core and the module are torn down, RAM
+    stays) are read back from the newest valid slot; saves alternate slots
+    and each keeps every bond."""
+    slot = air.add_controller()
+    board = make_board(slot, kind="qemu")
+    start_server(board)
+    peers = []
+    for _ in range(2):
+        p = air.add_peer()
+        p.power_on()
+        peers.append(p)
+        pair_peer(board, p)
+        expected = [bytes(q.random_address) for q in peers]
+        assert paired_list(board) == expected
+        board.soft_reset()
+        # Read back from flash when `ble` is imported again.
+        assert paired_list(board) == expected, f"after soft reset {len(peers)}"
+        start_server(board)
+    # Forgetting them is saved too.
+    assert board.eval("ble.smpCleanPairedDev()") == "0"
+    time.sleep(0.3)
+    board.soft_reset()
+    assert paired_list(board) == []
+    assert_no_traceback(board)
+
+
+def test_default_store_is_next_to_the_firmware_and_empty_means_none(air, make_board, tmp_path, firmware):
+    """MPBLE_BONDS unset: mpble-bonds.bin in the firmware's own directory
+    (a copy of the firmware in a scratch directory here, so the build
+    directory is left alone). MPBLE_BONDS="": no file at all, the bond
+    lives in RAM for the process."""
+    import shutil
+
+    from mpble_harness.board import Board
+
+    fw = tmp_path / "fw" / "micropython"
+    fw.parent.mkdir()
+    shutil.copy2(firmware, fw)
+    slot = air.add_controller()
+    board = Board(slot.hci_spec, firmware=fw, env={"MPBLE_BONDS": None}, name="default-store")
+    try:
+        board.slot = slot
+        start_server(board)
+        p = air.add_peer()
+        p.power_on()
+        pair_peer(board, p)
+        wait_file(fw.parent / "mpble-bonds.bin", HEADER + RECORD)
+    finally:
+        board.close()
+
+    # "": no store; nothing is written next to the firmware.
+    slot2 = air.add_controller()
+    started = time.time()
+    board = make_board(slot2, env={"MPBLE_BONDS": ""})
+    start_server(board)
+    p = air.add_peer()
+    p.power_on()
+    pair_peer(board, p)
+    assert paired_list(board) == [bytes(p.random_address)]
+    time.sleep(0.3)
+    default = Path(firmware).parent / "mpble-bonds.bin"
+    assert not default.exists() or default.stat().st_mtime < started, "written to the default store"

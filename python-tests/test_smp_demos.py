@@ -230,3 +230,69 @@ def test_smp_demos_pair_with_numeric_comparison_then_reencrypt_from_the_bond(air
         assert changes and changes[-1][0] == 0 and changes[-1][-1] == 1, changes
     assert_no_traceback(client)
     assert_no_traceback(server)
+
+
+def test_smp_demos_server_lost_its_bond_the_client_fallback_pairs_again(air, make_board, tmp_path):
+    """The server's key store is gone after the restart (a new device, or a
+    factory reset) while the client still holds the bond: the client's
+    encryption with its stored key is refused (the server has no key:
+    LE Long Term Key Request Negative Reply, Encryption Change 0x06 PIN or
+    Key Missing), event 63 reports that status on the client, and the demo's
+    1.2 s osTimer fallback calls smpStartPair: a new Numeric Comparison
+    pairing, 63 status 0 on both, and the client reads."""
+    slots = (air.add_controller(), air.add_controller())
+    envs = ({"MPBLE_BONDS": str(tmp_path / "server.bonds")}, {"MPBLE_BONDS": str(tmp_path / "client.bonds")})
+    server, client, spos, cpos = start_pair(air, make_board, slots, envs)
+    cm = lines_in_order(
+        client,
+        [line("event_id : BLE_GATT_SMP_COMPLETE_IND, status = 0"), line("[callback] ble smp pairing complete.")],
+        cpos,
+        timeout=20,
+    )
+    discovery_and_read(client, cm[-1].end())
+    deadline = time.monotonic() + 3
+    while not (tmp_path / "client.bonds").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    mark_c, mark_s = client.mark(), server.mark()
+    assert client.eval("ble.disconnect(0)") == "0"
+    client.expect(line("ble close successful."), 5, since=mark_c)
+    server.expect(line("ble_gatt_close success."), 5, since=mark_s)
+    server.close()
+    client.close()
+    (tmp_path / "server.bonds").unlink()
+
+    restart = time.monotonic()
+    server, client, spos, cpos = start_pair(air, make_board, slots, envs)
+    cm = lines_in_order(
+        client,
+        [
+            line("paired list(1):"),
+            line("Wait for automatic pairing, timeout is 1200ms."),
+            line("event_id : BLE_GATT_SMP_COMPLETE_IND, status = 6"),
+            line("[callback] ble smp pairing fail."),
+            line("[pair timer cb]ble smp start pair..."),
+            line("event_id : BLE_GATT_SMP_USER_CONFIRM_IND, status = 0"),
+            line("pair_mode = 0x0006"),
+            line("event_id : BLE_GATT_SMP_COMPLETE_IND, status = 0"),
+            line("[callback] ble smp pairing complete."),
+        ],
+        cpos,
+        timeout=20,
+    )
+    lines_in_order(
+        server,
+        [
+            line("[ble_callback]event_id: BLE_GATT_SMP_USER_CONFIRM_IND"),
+            line("pair_mode = 0x0006"),
+            line("[ble_callback]event_id: BLE_GATT_SMP_COMPLETE_IND"),
+            line("[callback] ble smp pairing complete."),
+        ],
+        spos,
+        timeout=10,
+    )
+    discovery_and_read(client, cm[-1].end())
+    # The server refused the old key, then a Pairing Request came.
+    assert commands(slots[0], restart, 0x201B), "no LTK Request Negative Reply"
+    assert [p for p in smp_pdus(slots[0], restart, "C>H") if p[0] == PAIRING_REQUEST]
+    assert_no_traceback(client)
+    assert_no_traceback(server)

@@ -258,3 +258,91 @@ def test_board_as_peripheral_sc_numeric_comparison_same_number(board, peer):
     # MITM: authenticated, so the encrypted value is readable.
     assert peer.read(conn, VALUE_HANDLE) == SECRET
     assert_no_traceback(board)
+
+
+def test_board_as_central_reads_after_insufficient_encryption_by_encrypting_with_the_bond(board, peer):
+    """Client side of Vol 3 Part C 10.3.1.1: a read refused with Insufficient
+    Encryption on a link to a bonded peer is not reported as an error: the
+    board encrypts with the bond and reads once more (event 32 with the
+    value, no event 37). Bumble answers the LE Long Term Key Request of the
+    reconnection 0.5 s late, so the board's read reaches its server before
+    the link is encrypted."""
+    import asyncio
+
+    from bumble.gatt import Characteristic, Service
+    from bumble.keys import MemoryKeyStore
+
+    from qpy_common import adv_data_with_name, peer_serve
+    from test_qpy_client import Central
+
+    locked = Characteristic(
+        "FFE1",
+        Characteristic.Properties.READ,
+        Characteristic.READABLE | Characteristic.READ_REQUIRES_ENCRYPTION,
+        b"locked-value",
+    )
+    peer.air.call(lambda: setattr(peer.device, "keystore", MemoryKeyStore()))
+    pairing_config(peer, mitm=False, io=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT)
+    peer_serve(peer, [Service("FFE0", [locked])], adv_data_with_name(b"locked"))
+    value_handle = 16  # Bumble's GAP 1..5 and GATT 6..13, then 14 service, 15 declaration
+    c = Central(board)
+    addr = bytes(peer.random_address)
+
+    def connect():
+        pos = c.pos()
+        n = len(peer.connections)
+        assert c.call(f"ble.connect(1, {addr!r})") == 0
+        c.wait_ids(pos, 16, timeout=5)
+        assert wait_until(lambda: len(peer.connections) > n)
+        return peer.connections[n]
+
+    # Pair and bond first (Just Works), then hang up.
+    conn = connect()
+    pos = c.pos()
+    assert c.call("ble.smpStartPair(0)") == 0
+    c.wait_ids(pos, 63, timeout=15)
+    assert (63, 0) in c.events(pos)
+    assert wait_until(lambda: conn.is_encrypted)
+    pos = c.pos()
+    assert c.call("ble.disconnect(0)") == 0
+    c.wait_ids(pos, 17, timeout=5)
+
+    # Bumble's host now answers the LTK Request late.
+    original = peer.device.get_long_term_key
+
+    async def slow(handle, rand, ediv):
+        await asyncio.sleep(0.5)
+        return await original(handle, rand, ediv)
+
+    peer.air.call(lambda: setattr(peer.device.host, "long_term_key_provider", slow))
+    # Advertising stopped with the first connection: again.
+    from bumble.hci import OwnAddressType
+
+    peer.air.run(
+        peer.device.start_advertising(
+            advertising_data=adv_data_with_name(b"locked"),
+            own_address_type=OwnAddressType.RANDOM,
+            auto_restart=False,
+            advertising_interval_min=50,
+            advertising_interval_max=50,
+        ),
+        5,
+    )
+    conn = connect()
+    pos = c.pos()
+    assert c.call(f"ble.readCharaByHandle(0, {value_handle}, 0, 0)") == 0
+    evs = c.wait_ids(pos, 32, timeout=10)
+    assert (32, 0, len(b"locked-value"), b"locked-value") in evs, evs
+    assert not [e for e in c.events(pos) if e[0] == 37], c.events(pos)
+    assert conn.is_encrypted
+    # The first Read Request was refused with Insufficient Encryption (0x0F):
+    # the retry was needed.
+    refused = [p for p in acl_att_to_board(board.slot) if p[:1] == b"\x01" and p[4:5] == b"\x0f"]
+    assert refused, "the read was never refused: the test did not exercise the retry"
+    assert_no_traceback(board)
+
+
+def acl_att_to_board(slot) -> list[bytes]:
+    from qpy_common import acl_att_from_host
+
+    return acl_att_from_host(slot)

@@ -56,7 +56,11 @@ LAYERS = [
     ("smp", "smp"),
     ("ffi", "ffi"),
 ]
-LAYER_ORDER = [name for name, _ in LAYERS] + ["mpble (uuid, config...)", "other (core, builtins, heapless)"]
+# SMP's crypto crates (README "Dependencies"): P-256 (p256 and what it is
+# built on) and AES-128 (aes). Their code is SMP's cost as much as `smp`'s.
+CRYPTO_CRATES = ("p256", "elliptic_curve", "primeorder", "crypto_bigint", "subtle", "aes", "cipher", "ff", "group")
+CRYPTO = "smp crypto (p256, aes)"
+LAYER_ORDER = [name for name, _ in LAYERS] + [CRYPTO, "mpble (uuid, config...)", "other (core, builtins, heapless)"]
 
 
 def die(msg):
@@ -80,6 +84,11 @@ def layer_of(name):
         return "ffi"
     m = re.search(r"\bmpble::([A-Za-z_0-9:]+)", name)
     if not m:
+        # The first crate path names the crate that owns the code (generic
+        # code instantiated by mpble still starts with its own crate).
+        c = re.match(r"[<&\s]*(?:impl\s+)?([a-z_0-9]+)::", name)
+        if c and c.group(1) in CRYPTO_CRATES:
+            return CRYPTO
         return "other (core, builtins, heapless)"
     path = m.group(1)
     for layer, prefix in LAYERS:

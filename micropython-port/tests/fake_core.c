@@ -334,6 +334,57 @@ size_t mpble_event_count(void) {
     return q_len;
 }
 
+// SMP and bonds: accepted, no bonds; tested against the real core.
+int32_t mpble_qpy_smp_set_config(int64_t i, int64_t a, int64_t p, int64_t t) {
+    (void)i; (void)a; (void)p; (void)t;
+    return api_call();
+}
+int32_t mpble_qpy_smp_get_config(int64_t *out) {
+    out[0] = 3;
+    out[1] = 9;
+    out[2] = 123456;
+    out[3] = 160;
+    return 0;
+}
+int32_t mpble_qpy_smp_start_pair(int64_t c) {
+    (void)c;
+    return api_call();
+}
+int32_t mpble_qpy_smp_user_confirm(int64_t c, int64_t o, int64_t p) {
+    (void)c; (void)o; (void)p;
+    return api_call();
+}
+int32_t mpble_qpy_smp_paired_count(void) {
+    return 0;
+}
+int32_t mpble_qpy_smp_paired_addr(size_t i, uint8_t *out) {
+    (void)i; (void)out;
+    return -1;
+}
+int32_t mpble_qpy_smp_remove_paired(const uint8_t *a, size_t n) {
+    (void)a; (void)n;
+    return -1;
+}
+int32_t mpble_qpy_smp_clean_paired(void) {
+    return 0;
+}
+static bool fake_bonds_loaded;
+bool mpble_bonds_dirty(void) {
+    return false;
+}
+bool mpble_bonds_loaded(void) {
+    return fake_bonds_loaded;
+}
+size_t mpble_bonds_export(uint8_t *out, size_t cap) {
+    (void)out; (void)cap;
+    return 0;
+}
+int32_t mpble_bonds_import(const uint8_t *data, size_t len) {
+    (void)data; (void)len;
+    fake_bonds_loaded = true;
+    return 0;
+}
+
 // Pycom (network.Bluetooth): accepted, no behaviour; the port checks only
 // need the module to link. Its behaviour is tested against the real core.
 void mpble_pycom_activate(int64_t mtu) {
@@ -341,6 +392,13 @@ void mpble_pycom_activate(int64_t mtu) {
 }
 bool mpble_pycom_is_active(void) {
     return state == MPBLE_STATE_READY;
+}
+int32_t mpble_pycom_set_pin(int64_t pin, int64_t secure_connections) {
+    (void)secure_connections;
+    return pin >= 0 && pin <= 999999 ? 0 : -1;
+}
+bool mpble_pycom_secure(void) {
+    return false;
 }
 void mpble_pycom_deinit(uint32_t now_ms) {
     (void)now_ms;

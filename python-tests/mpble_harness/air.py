@@ -60,6 +60,47 @@ PEER_RANDOM_ADDRESS_FMT = "F2:00:BE:E2:00:%02X"
 HCI_LOG_DEPTH = 4000
 
 
+
+def _spec_create_connection_cancel(controller) -> None:
+    """Make a Bumble controller answer LE Create Connection Cancel as the
+    spec says (Vol 4 Part E 7.8.13): Command Disallowed when no connection
+    is being created; otherwise success, the attempt ends, and an LE
+    Connection Complete with Unknown Connection Identifier (0x02) follows
+    the Command Complete. Bumble 0.0.236's controller only answers success
+    and keeps the attempt pending, so it refuses every later LE Create
+    Connection with Command Disallowed (0x0C): a board that cancels a
+    connection (QuecPython's cancelConnect, Pycom's connect timeout) could
+    never connect again. Installed on every board controller; called in the
+    air's loop."""
+    from bumble import hci
+
+    def cancel(_command):
+        pending = controller.pending_le_connection
+        if pending is None:
+            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.COMMAND_DISALLOWED_ERROR)
+        controller.pending_le_connection = None
+        peer = getattr(pending, "peer_address", None) or hci.Address.ANY
+
+        def complete():
+            controller.send_hci_packet(
+                hci.HCI_LE_Connection_Complete_Event(
+                    status=hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR,
+                    connection_handle=0,
+                    role=hci.Role.CENTRAL,
+                    peer_address_type=getattr(peer, "address_type", 0),
+                    peer_address=peer,
+                    connection_interval=0,
+                    peripheral_latency=0,
+                    supervision_timeout=0,
+                    central_clock_accuracy=0,
+                )
+            )
+
+        asyncio.get_running_loop().call_soon(complete)
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
+
+    controller.on_hci_le_create_connection_cancel_command = cancel
+
 class AirError(RuntimeError):
     pass
 
@@ -284,6 +325,7 @@ class Air:
         async def _make() -> ControllerSlot:
             transport = await open_tcp_server_transport_with_socket(sock)
             controller = Controller(name, link=self.link, public_address=address)
+            _spec_create_connection_cancel(controller)
             slot = ControllerSlot(
                 name=name,
                 address=controller.public_address,
@@ -311,6 +353,7 @@ class Air:
             # gets the device itself.
             transport = await open_pty_transport(link)
             controller = Controller(name, link=self.link, public_address=address)
+            _spec_create_connection_cancel(controller)
             slot = ControllerSlot(
                 name=name,
                 address=controller.public_address,

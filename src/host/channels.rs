@@ -217,7 +217,11 @@ impl HostCore {
     }
 
     /// Sends the first request of `request`'s procedure.
-    fn start_procedure(&mut self, conn: ConnSlot, request: Request) -> Result<(), HostError> {
+    pub(super) fn start_procedure(
+        &mut self,
+        conn: ConnSlot,
+        request: Request,
+    ) -> Result<(), HostError> {
         let mut data = [0u8; config::ATT_VALUE_MAX];
         let value = self.procedures.data(&request);
         let n = value.len().min(data.len());
@@ -265,7 +269,7 @@ impl HostCore {
     /// Starts what waits on an idle link. A procedure the GATT client
     /// refuses when its turn comes ends at once with Unlikely Error, as a
     /// malformed response would end it.
-    fn start_next_procedure(&mut self, conn: ConnSlot) {
+    pub(super) fn start_next_procedure(&mut self, conn: ConnSlot) {
         while let Some(request) = self.procedures.next(conn.index()) {
             if self.start_procedure(conn, request).is_ok() {
                 return;
@@ -384,6 +388,17 @@ impl HostCore {
                     );
                 }
                 for &event in step.events.iter() {
+                    if let ClientEvent::Done {
+                        att_error, handle, ..
+                    } = event
+                    {
+                        // Insufficient Authentication / Encryption on a
+                        // link we can encrypt: encrypt, then run the
+                        // procedure again (security.rs).
+                        if self.retry_after_encryption(conn, att_error, handle) {
+                            continue;
+                        }
+                    }
                     if let ClientEvent::MtuExchanged { mtu } = event {
                         // One ATT bearer per link: client and server share
                         // its MTU (Vol 3 Part F 3.4.2).

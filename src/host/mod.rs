@@ -29,7 +29,7 @@ mod tests;
 pub use bonds::{Bond, Bonds};
 pub use commands::Issuer;
 pub use conn::{ConnSlot, Connection, Role};
-pub use security::{LinkKeys, Prompt, SecurityConfig, Smp};
+pub use security::{LinkKeys, Prompt, SecurityConfig, Smp, UserAnswer};
 
 use crate::att::db::AttributeDb;
 use crate::att::AttHandle;
@@ -150,6 +150,9 @@ pub enum HostEvent {
     PairingPrompt {
         conn: ConnSlot,
         prompt: Prompt,
+        /// LE Secure Connections (else legacy pairing): the vendor's
+        /// pair_mode tells them apart.
+        secure_connections: bool,
     },
     /// The link's security procedure ended: status 0 when the link is
     /// encrypted (after pairing, or with a bond's key); otherwise the
@@ -688,6 +691,11 @@ impl HostCore {
                 handle,
                 enabled,
             } => self.on_encryption_change(handle, status, enabled),
+            // An encrypted link encrypted again with a new key (a pairing
+            // on an encrypted link, Vol 6 Part B 5.1.3.2): the same end.
+            Event::EncryptionKeyRefreshComplete { status, handle } => {
+                self.on_encryption_change(handle, status, 1)
+            }
             Event::NumberOfCompletedPackets(completed) => {
                 for (handle, count) in completed {
                     self.acl_flow.on_completed(handle, count);

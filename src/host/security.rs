@@ -8,8 +8,8 @@
 //! (peripheral) on a Pairing Request, as initiator (central) on the
 //! application's request ([`HostCore::smp_start_pair`]) or a peripheral's
 //! Security Request (3.6.7); the user's part through
-//! [`HostEvent::PairingPrompt`] and [`HostCore::smp_user_confirm`] /
-//! [`HostCore::smp_user_passkey`]; encryption with the key a session
+//! [`HostEvent::PairingPrompt`] and [`HostCore::smp_user_confirm`] (a
+//! yes, a no, or the passkey typed); encryption with the key a session
 //! hands out (the STK or the Secure Connections LTK: LE Enable Encryption
 //! as central, the LE Long Term Key Request answered as peripheral), then
 //! the key distribution phase from the Encryption Change; bonds in
@@ -116,14 +116,23 @@ pub enum Prompt {
     /// Numeric Comparison: show the six digits; pairing waits for
     /// [`HostCore::smp_user_confirm`].
     Compare(u32),
-    /// LE legacy pairing, Just Works.
-    LegacyJustWorks,
-    /// Passkey Entry, we display: show the six digits, the peer's user
-    /// types them; pairing goes on without an answer.
-    Display { passkey: u32, legacy: bool },
-    /// Passkey Entry, we input: pairing waits for
-    /// [`HostCore::smp_user_passkey`] with what the peer shows.
-    Enter { legacy: bool },
+    /// Passkey Entry, we display: show the passkey; the peer's user types
+    /// it.
+    DisplayPasskey(u32),
+    /// Passkey Entry, we enter: pairing waits for
+    /// [`HostCore::smp_user_confirm`] with [`UserAnswer::Passkey`] (for the
+    EnterPasskey,
+}
+
+/// The user's answer to a [`Prompt`] (QuecPython `smpUserConfirm`'s
+/// operation 0, 1 or 2 with its pin).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserAnswer {
+    Reject,
+    Accept,
+    /// The passkey the user typed (0..=999999) when asked
+    /// ([`Prompt::EnterPasskey`]); otherwise an acceptance.
+    Passkey(u32),
 }
 
 /// What a link keeps of security between pairings.
@@ -144,6 +153,13 @@ pub struct LinkKeys {
     /// We asked the controller to encrypt (as central), and no Encryption
     /// Change has come yet.
     pub encrypting: bool,
+    /// Our GATT client's running procedure got Insufficient Authentication
+    /// or Encryption and waits for the link's encryption to run again
+    /// (once per link); the error and handle to report if it fails.
+    pub retry_waiting: bool,
+    pub retried: bool,
+    pub retry_error: u8,
+    pub retry_handle: u16,
 }
 
 impl LinkKeys {
@@ -159,6 +175,10 @@ impl LinkKeys {
             authenticated: false,
             smp_closed: false,
             encrypting: false,
+            retry_waiting: false,
+            retried: false,
+            retry_error: 0,
+            retry_handle: 0,
         }
     }
 
@@ -434,12 +454,12 @@ impl HostCore {
             return;
         };
         if let Some(bond) = self.bonds.find(&peer).copied() {
-            self.encrypt_use_bond(conn, &bond);
+            self.encrypt_with_bond(conn, &bond);
         }
     }
 
     /// As central: LE Enable Encryption with a bond's key.
-    fn encrypt_use_bond(&mut self, conn: ConnSlot, bond: &Bond) {
+    fn encrypt_with_bond(&mut self, conn: ConnSlot, bond: &Bond) {
         let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
@@ -491,6 +511,8 @@ impl HostCore {
         let paired = on && c.keys.has_ltk;
         c.security.authenticated = paired && c.keys.authenticated;
         c.security.key_size = if paired { c.keys.key_size } else { 0 };
+        let retry = core::mem::take(&mut c.keys.retry_waiting);
+        let (error, handle) = (c.keys.retry_error, c.keys.retry_handle);
         // A pairing waiting for this: the key distribution phase runs now
         // (3.6.1), and its outcome completes security.
         let link = c.handle;
@@ -502,13 +524,92 @@ impl HostCore {
             let step = s.encryption_changed(on);
             self.apply_smp_step(conn, link, step);
             self.pump();
-            return;
-        }
-        if on {
+        } else if on {
             self.push_event(HostEvent::SecurityComplete { conn, status: 0 });
         } else if status != 0 && was_encrypting {
             self.push_event(HostEvent::SecurityComplete { conn, status });
         }
+        if retry {
+            self.retry_procedure(conn, on, error, handle);
+        }
+    }
+
+    /// Our GATT client's procedure got Insufficient Authentication (0x05)
+    /// or Insufficient Encryption (0x0F) (Vol 3 Part F 3.4.1.1) on a link
+    /// we are central of and could encrypt (a bond of the peer, or the
+    /// encryption already under way): start the encryption and hold the
+    /// procedure, to run it again once the link is encrypted (Vol 3 Part C
+    /// 10.3.1.1: the client "may" encrypt and retry). Once per link, and
+    /// only for procedures of one request (reads and short writes), so
+    /// that no result is reported twice. Returns whether it held it.
+    pub(super) fn retry_after_encryption(
+        &mut self,
+        conn: ConnSlot,
+        att_error: u8,
+        handle: u16,
+    ) -> bool {
+        use crate::att::pdu::error;
+        use crate::gatt::queue::Procedure;
+        if att_error != error::INSUFFICIENT_AUTHENTICATION
+            && att_error != error::INSUFFICIENT_ENCRYPTION
+        {
+            return false;
+        }
+        let one_request = match self.procedures.running(conn.index()).map(|r| r.procedure) {
+            Some(Procedure::Read { offset, long, .. }) => offset == 0 && !long,
+            Some(Procedure::Write { offset, long, .. }) => offset == 0 && !long,
+            Some(Procedure::ReadMultiple { .. }) => true,
+            _ => false,
+        };
+        let Some(c) = self.conns.get(conn) else {
+            return false;
+        };
+        if !one_request || c.role != Role::Central || c.security.encrypted || c.keys.retried {
+            return false;
+        }
+        let encrypting = c.keys.encrypting;
+        let bond = self
+            .peer_of(conn)
+            .and_then(|p| self.bonds.find(&p).copied());
+        if !encrypting {
+            match bond {
+                Some(b) => self.encrypt_with_bond(conn, &b),
+                None => return false,
+            }
+        }
+        let Some(c) = self.conns.get_mut(conn) else {
+            return false;
+        };
+        if !c.keys.encrypting {
+            return false;
+        }
+        c.keys.retried = true;
+        c.keys.retry_waiting = true;
+        c.keys.retry_error = att_error;
+        c.keys.retry_handle = handle;
+        true
+    }
+
+    /// The held procedure's link is encrypted (run it again) or not (end
+    /// it with the error it had).
+    fn retry_procedure(&mut self, conn: ConnSlot, encrypted: bool, error: u8, handle: u16) {
+        let Some(request) = self.procedures.running(conn.index()) else {
+            return;
+        };
+        if encrypted && self.start_procedure(conn, request).is_ok() {
+            return;
+        }
+        let request = self.procedures.finish(conn.index()).unwrap_or(request);
+        self.push_event(HostEvent::GattClient {
+            conn,
+            request: Some(request),
+            event: crate::gatt::client::ClientEvent::Done {
+                procedure: request.procedure.kind(),
+                att_error: error,
+                handle,
+            },
+        });
+        self.start_next_procedure(conn);
     }
 
     /// QuecPython `smpStartPair`: as central, sends a Pairing Request (once
@@ -558,7 +659,12 @@ impl HostCore {
     /// the link (Authentication Failure). With no comparison pending (Just
     /// Works goes on by itself, or the pairing has ended) an acceptance
     /// does nothing and is not an error.
-    pub fn smp_user_confirm(&mut self, conn: ConnSlot, accept: bool) -> Result<(), HostError> {
+    pub fn smp_user_confirm(
+        &mut self,
+        conn: ConnSlot,
+        answer: UserAnswer,
+    ) -> Result<(), HostError> {
+        let accept = answer != UserAnswer::Reject;
         let c = self.conns.get(conn).ok_or(HostError::NoConnection)?;
         let link = c.handle;
         let pairing = self
@@ -572,6 +678,15 @@ impl HostCore {
                 s.wants_passkey = false;
                 s.passkey_entered(None)
             }
+            // The passkey our user typed ([`Prompt::EnterPasskey`]); an
+            // acceptance without one leaves the pairing waiting for it.
+            Some(s) if s.wants_passkey => match answer {
+                UserAnswer::Passkey(p) => {
+                    s.wants_passkey = false;
+                    s.passkey_entered(Some(p))
+                }
+                _ => Step::default(),
+            },
             Some(s) => s.user_confirm(accept),
             None if accept => return Ok(()),
             None => {
@@ -594,33 +709,6 @@ impl HostCore {
                 command::disconnect(link.0, AUTHENTICATION_FAILURE),
             );
         }
-        self.pump();
-        Ok(())
-    }
-
-    /// Whether a pairing on `conn` waits for our user's passkey
-    /// ([`Prompt::Enter`]).
-    pub fn smp_wants_passkey(&self, conn: ConnSlot) -> bool {
-        self.smp.sessions.iter().any(|s| {
-            s.phase == Phase::Pairing && usize::from(s.link) == conn.index() && s.wants_passkey
-        })
-    }
-
-    /// The passkey our user typed (0..=999999) after [`Prompt::Enter`]
-    /// (QuecPython `smpUserConfirm(cid, 2, pin)`). Nothing to do (Ok) when
-    /// no passkey is asked.
-    pub fn smp_user_passkey(&mut self, conn: ConnSlot, passkey: u32) -> Result<(), HostError> {
-        let link = self.conns.get(conn).ok_or(HostError::NoConnection)?.handle;
-        let Some(s) = self
-            .smp
-            .session_mut(conn)
-            .filter(|s| s.phase == Phase::Pairing && s.wants_passkey)
-        else {
-            return Ok(());
-        };
-        s.wants_passkey = false;
-        let step = s.passkey_entered(Some(passkey));
-        self.apply_smp_step(conn, link, step);
         self.pump();
         Ok(())
     }
@@ -688,7 +776,7 @@ impl HostCore {
                 .and_then(|p| self.bonds.find(&p).copied())
                 .filter(|b| b.authenticated || !wants_mitm);
             match bond {
-                Some(b) => self.encrypt_use_bond(conn, &b),
+                Some(b) => self.encrypt_with_bond(conn, &b),
                 None => {
                     if self.start_initiator(conn, link).is_err() {
                         self.send_pairing_failed(link, Reason::UNSPECIFIED_REASON);
@@ -857,7 +945,7 @@ impl HostCore {
         for pdu in step.send.iter() {
             self.send_smp(link, pdu);
         }
-        let mut prompts: heapless::Vec<Prompt, 2> = heapless::Vec::new();
+        let mut prompts: heapless::Vec<(Prompt, bool), 2> = heapless::Vec::new();
         let mut encrypt = None;
         if let Some(s) = self.smp.session_mut(conn) {
             if !step.send.is_empty() {
@@ -873,36 +961,38 @@ impl HostCore {
                 }
                 _ => None,
             };
-            let legacy = selection.is_some_and(|m| !m.secure_connections);
+            let sc = selection.is_none_or(|m| m.secure_connections);
             if let Some(m) = selection.filter(|_| !s.prompted && step.outcome.is_none()) {
                 s.prompted = true;
                 if m.method == Method::JustWorks {
-                    let _ = prompts.push(if legacy {
-                        Prompt::LegacyJustWorks
-                    } else {
-                        Prompt::JustWorks
-                    });
+                    let _ = prompts.push((Prompt::JustWorks, sc));
                 }
             }
             if let Some(passkey) = step.display_passkey {
-                let _ = prompts.push(Prompt::Display { passkey, legacy });
+                let _ = prompts.push((Prompt::DisplayPasskey(passkey), sc));
             }
             if step.enter_passkey {
                 s.wants_passkey = true;
-                let _ = prompts.push(Prompt::Enter { legacy });
+                let _ = prompts.push((Prompt::EnterPasskey, sc));
             }
             if let Some(key) = step.encrypt {
                 let (key_size, authenticated) = s.strength();
                 encrypt = Some((key, key_size, authenticated, s.initiator));
             }
         }
-        for prompt in prompts {
-            self.push_event(HostEvent::PairingPrompt { conn, prompt });
+        for (prompt, secure_connections) in prompts {
+            self.push_event(HostEvent::PairingPrompt {
+                conn,
+                prompt,
+                secure_connections,
+            });
         }
         if let Some(n) = step.compare {
+            // Numeric Comparison exists only with Secure Connections.
             self.push_event(HostEvent::PairingPrompt {
                 conn,
                 prompt: Prompt::Compare(n),
+                secure_connections: true,
             });
         }
         if let Some((key, key_size, authenticated, initiator)) = encrypt {
@@ -938,6 +1028,7 @@ impl HostCore {
             return;
         };
         match outcome {
+            // `..`: key distribution adds fields (docs: SMP-CONTRACT).
             Outcome::Paired {
                 ltk,
                 key_size,

@@ -404,7 +404,7 @@ use crate::hci::command::opcode::{
     LE_ENABLE_ENCRYPTION, LE_LONG_TERM_KEY_REQUEST_NEGATIVE_REPLY as LTK_NEGATIVE,
     LE_LONG_TERM_KEY_REQUEST_REPLY as LTK_REPLY, LE_RAND,
 };
-use crate::host::Prompt;
+use crate::host::{Prompt, UserAnswer};
 use crate::l2cap::CID_SMP;
 use crate::smp::crypto::{KeyPair, LeAddress, PublicKey};
 use crate::smp::initiator::{Initiator, Outcome};
@@ -517,15 +517,18 @@ fn pair_with(
         for ev in events(host) {
             match ev {
                 HostEvent::PairingPrompt {
-                    prompt: Prompt::Display { passkey, .. },
+                    prompt: Prompt::DisplayPasskey(passkey),
                     ..
                 } => merge(&mut step, central.passkey_entered(Some(passkey))),
                 HostEvent::PairingPrompt {
                     conn,
-                    prompt: Prompt::Enter { .. },
+                    prompt: Prompt::EnterPasskey,
+                    ..
                 } => {
                     let typed = host_types.or(central_shows).unwrap_or(0);
-                    host.core.smp_user_passkey(conn, typed).unwrap();
+                    host.core
+                        .smp_user_confirm(conn, UserAnswer::Passkey(typed))
+                        .unwrap();
                     ctrl.settle(host, now);
                     for a in ctrl.take_l2cap(CID_SMP) {
                         merge(&mut step, central.on_pdu(&a));
@@ -740,22 +743,31 @@ fn pair_as_central_typing(
                 HostEvent::PairingPrompt {
                     conn,
                     prompt: Prompt::Compare(_),
+                    ..
                 } => {
-                    host.core.smp_user_confirm(conn, confirm).unwrap();
+                    let answer = if confirm {
+                        UserAnswer::Accept
+                    } else {
+                        UserAnswer::Reject
+                    };
+                    host.core.smp_user_confirm(conn, answer).unwrap();
                     ctrl.settle(host, now);
                     from_host.extend(ctrl.take_l2cap(CID_SMP));
                 }
                 HostEvent::PairingPrompt {
                     conn,
-                    prompt: Prompt::Enter { .. },
+                    prompt: Prompt::EnterPasskey,
+                    ..
                 } => {
                     let typed = host_types.or(peer_shows).unwrap_or(0);
-                    host.core.smp_user_passkey(conn, typed).unwrap();
+                    host.core
+                        .smp_user_confirm(conn, UserAnswer::Passkey(typed))
+                        .unwrap();
                     ctrl.settle(host, now);
                     from_host.extend(ctrl.take_l2cap(CID_SMP));
                 }
                 HostEvent::PairingPrompt {
-                    prompt: Prompt::Display { passkey, .. },
+                    prompt: Prompt::DisplayPasskey(passkey),
                     ..
                 } => {
                     let s = peer.passkey_entered(Some(passkey));
@@ -1176,7 +1188,7 @@ fn as_peripheral_legacy_just_works_distributes_an_ltk_for_the_next_link() {
 }
 
 /// LE legacy Passkey Entry as central: our user types what the peripheral
-/// shows (event 64 mode 3, `smp_user_passkey`); the STK encrypts the link
+/// shows (event 64 mode 3, `smp_user_confirm` with the passkey); the STK encrypts the link
 /// (EDIV 0, Rand 0), and the bond keeps the peripheral's distributed LTK
 /// with its EDIV and Rand, which encrypt the next link.
 #[test]
@@ -1267,4 +1279,113 @@ fn as_central_sc_wrong_passkey_fails_without_a_key() {
     assert!(enable_encryption(&ctrl).is_empty());
     assert!(host.core.bonds.is_empty());
     assert!(!host.core.connection(slot0()).unwrap().keys.has_ltk);
+}
+
+#[test]
+fn insufficient_encryption_with_a_bond_encrypts_and_reads_again_once() {
+    use crate::gatt::queue::{Procedure, Request};
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    // A bond with the peer, as an earlier pairing would have left it.
+    host.core.bonds.insert(crate::host::Bond {
+        peer: LeAddress {
+            kind: 0,
+            addr: PEER,
+        },
+        ltk: [0x77; 16],
+        ediv: 0,
+        rand: [0; 8],
+        key_size: 16,
+        authenticated: false,
+        secure_connections: true,
+        peer_irk: None,
+    });
+    let read = Request {
+        procedure: Procedure::Read {
+            handle: 3,
+            offset: 0,
+            long: false,
+        },
+        owner: 1,
+        tag: 0,
+    };
+    host.core.gatt_submit(slot0(), read, &[]).unwrap();
+    ctrl.settle(&mut host, 2_000);
+    assert_eq!(ctrl.take_l2cap(CID_ATT), std::vec![std::vec![0x0A, 3, 0]]);
+    ctrl.sent.clear();
+    // Error Response: Read Request, handle 3, Insufficient Encryption.
+    let sent = peer_att(&mut host, &mut ctrl, &[0x01, 0x0A, 3, 0, 0x0F], 2_100);
+    assert!(sent.is_empty(), "held, not sent again yet: {sent:?}");
+    assert_eq!(enable_encryption(&ctrl).len(), 1, "the bond's key encrypts");
+    assert!(
+        !events(&mut host)
+            .iter()
+            .any(|e| matches!(e, HostEvent::GattClient { .. })),
+        "no result yet"
+    );
+    // Encrypted: the same Read Request goes out again, and its answer ends
+    // the procedure.
+    host.h4_rx(&encryption_change(LINK, 0, 1), 2_200);
+    ctrl.settle(&mut host, 2_200);
+    assert_eq!(ctrl.take_l2cap(CID_ATT), std::vec![std::vec![0x0A, 3, 0]]);
+    let _ = peer_att(&mut host, &mut ctrl, &[0x0B, 0x42], 2_300);
+    let evs = events(&mut host);
+    assert!(
+        evs.iter().any(|e| matches!(
+            e,
+            HostEvent::GattClient {
+                event: ClientEvent::Done { att_error: 0, .. },
+                ..
+            }
+        )),
+        "{evs:?}"
+    );
+    // Once per link: a second refusal is reported as it is.
+    host.core.gatt_submit(slot0(), read, &[]).unwrap();
+    ctrl.settle(&mut host, 2_400);
+    ctrl.sent.clear();
+    let _ = peer_att(&mut host, &mut ctrl, &[0x01, 0x0A, 3, 0, 0x05], 2_500);
+    let evs = events(&mut host);
+    assert!(
+        evs.iter().any(|e| matches!(
+            e,
+            HostEvent::GattClient {
+                event: ClientEvent::Done {
+                    att_error: 0x05,
+                    ..
+                },
+                ..
+            }
+        )),
+        "{evs:?}"
+    );
+}
+
+#[test]
+fn insufficient_encryption_without_a_bond_is_reported() {
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    start_read(&mut host, &mut ctrl, 2_000, false);
+    let _ = peer_att(&mut host, &mut ctrl, &[0x01, 0x0A, 3, 0, 0x0F], 2_100);
+    assert!(enable_encryption(&ctrl).is_empty());
+}
+
+#[test]
+fn a_key_refresh_ends_a_pairing_on_an_encrypted_link_like_an_encryption_change() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    let mut central = central();
+    let _ = pair(&mut host, &mut ctrl, &mut central);
+    host.h4_rx(&le_long_term_key_request(LINK, [0; 8], 0), 3_000);
+    host.h4_rx(&encryption_change(LINK, 0, 1), 3_000);
+    let _ = events(&mut host);
+    // Encryption Key Refresh Complete (7.7.39): status 0, the handle.
+    let mut refresh = std::vec![0x04, 0x30, 3, 0x00];
+    refresh.extend_from_slice(&LINK.to_le_bytes());
+    host.h4_rx(&refresh, 3_100);
+    assert_eq!(
+        events(&mut host),
+        std::vec![HostEvent::SecurityComplete {
+            conn: slot0(),
+            status: 0
+        }]
+    );
+    assert!(host.core.connection(slot0()).unwrap().security.encrypted);
 }

@@ -5,25 +5,60 @@
 #
 #     t = osTimer(); t.start(ms, cyclic, callback); t.stop(); t.delete_timer()
 #
-# An armed timer keeps one function in MicroPython's scheduler that checks
-# the clock and schedules itself again until the deadline, then calls
-# callback(timer) there: on the main thread, between bytecodes or where the
-# REPL waits, like the BLE callbacks. While a timer is armed the board
-# polls instead of sleeping (docs/DECISIONS.md); an idle board with no
-# timer armed sleeps as before.
+# Armed timers share one function in MicroPython's scheduler (whose queue
+# is short on bare metal) that checks the clock, calls callback(timer) for
+# each timer due, there, on the main thread (between bytecodes or where
+# the REPL waits, like the BLE callbacks), and schedules itself again while
+# a timer is armed. So the board polls instead of sleeping while a timer is
+# armed (docs/DECISIONS.md); with none armed it sleeps as before.
 import micropython
+import sys
 import time
+
+_armed = []  # OsTimer objects with a deadline
+_pending = False  # _poll is in the scheduler's queue
+
+
+def _kick():
+    global _pending
+    if _pending or not _armed:
+        return
+    try:
+        micropython.schedule(_poll, None)
+        _pending = True
+    except RuntimeError:
+        # Queue full (a BLE pass waits in it): the next start() or poll
+        # tries again.
+        pass
+
+
+def _poll(_):
+    global _pending
+    _pending = False
+    try:
+        now = time.ticks_ms()
+        for t in list(_armed):
+            if time.ticks_diff(t._deadline, now) > 0:
+                continue
+            if t._cyclic:
+                t._deadline = time.ticks_add(t._deadline, t._period)
+            else:
+                _armed.remove(t)
+            try:
+                t._callback(t)
+            except Exception as e:
+                print("osTimer callback raised:")
+                sys.print_exception(e)
+    finally:
+        _kick()
 
 
 class OsTimer:
     def __init__(self):
-        self._gen = 0
-        self._deleted = False
         self._deadline = 0
         self._period = 0
         self._cyclic = False
         self._callback = None
-        self._poll_ref = self._poll  # one bound method, allocated once
 
     def start(self, period, cyclic, callback):
         if not callable(callback):
@@ -31,33 +66,19 @@ class OsTimer:
         period = int(period)
         if period < 0 or cyclic not in (0, 1, False, True):
             raise ValueError("period >= 0, cyclic 0 or 1")
-        self._deleted = False
-        self._gen += 1
         self._period = period
         self._cyclic = bool(cyclic)
         self._callback = callback
         self._deadline = time.ticks_add(time.ticks_ms(), period)
-        micropython.schedule(self._poll_ref, self._gen)
+        if self not in _armed:
+            _armed.append(self)
+        _kick()
         return 0
 
-    def _poll(self, gen):
-        if gen != self._gen or self._deleted:
-            return
-        if time.ticks_diff(self._deadline, time.ticks_ms()) > 0:
-            micropython.schedule(self._poll_ref, gen)
-            return
-        if self._cyclic:
-            self._deadline = time.ticks_add(self._deadline, self._period)
-            micropython.schedule(self._poll_ref, gen)
-        else:
-            self._gen += 1
-        self._callback(self)
-
     def stop(self):
-        self._gen += 1
+        if self in _armed:
+            _armed.remove(self)
         return 0
 
     def delete_timer(self):
-        self._gen += 1
-        self._deleted = True
-        return 0
+        return self.stop()

@@ -25,6 +25,7 @@ use crate::config;
 use crate::gatt::server::GattServer;
 use crate::host::{
     ConnSlot, HostCore, HostError, HostEvent, HostState, Prompt, Role as Role_, SecurityConfig,
+    UserAnswer,
 };
 use crate::smp::crypto::LeAddress;
 use crate::uuid::Uuid;
@@ -60,15 +61,15 @@ pub mod event_id {
     pub const BLE_GATT_SMP_USER_CONFIRM_IND: i64 = 64;
 }
 
-/// `pair_mode` of event 64 (reference §4.8, HELIOS): the values for the
-/// methods the core runs today.
+/// `pair_mode` of event 64 (reference §4.8, HELIOS). OOB (4, 9) is not
+/// offered, and 0 (failed) is never sent: event 63 reports failures.
 pub mod pair_mode {
     pub const LEGACY_JUST_WORK: i64 = 1;
-    pub const LEGACY_PASSKEY_DISPLAY: i64 = 2;
+    pub const LEGACY_PASSKEY_OUTPUT: i64 = 2;
     pub const LEGACY_PASSKEY_INPUT: i64 = 3;
     pub const SECURE_JUST_WORK: i64 = 5;
     pub const SECURE_NUMBER_COMPARISON: i64 = 6;
-    pub const SECURE_PASSKEY_DISPLAY: i64 = 7;
+    pub const SECURE_PASSKEY_OUTPUT: i64 = 7;
     pub const SECURE_PASSKEY_INPUT: i64 = 8;
 }
 
@@ -843,10 +844,12 @@ impl QuecPython {
         ) else {
             return ERR;
         };
-        if op == 2 && host.smp_wants_passkey(c) {
-            return result(host.smp_user_passkey(c, pin as u32));
-        }
-        result(host.smp_user_confirm(c, op != 0))
+        let answer = match op {
+            0 => UserAnswer::Reject,
+            1 => UserAnswer::Accept,
+            _ => UserAnswer::Passkey(pin as u32),
+        };
+        result(host.smp_user_confirm(c, answer))
     }
 
     /// `smpGetPairedDevInfo()`: how many bonds; [`Self::smp_paired_addr`]
@@ -1061,29 +1064,23 @@ impl QuecPython {
                 HostEvent::IndicationConfirmed { .. } => {
                     out.int(event_id::BLE_GATT_SEND_END)?.int(0)?;
                 }
-                HostEvent::PairingPrompt { conn, prompt } => {
+                HostEvent::PairingPrompt {
+                    conn,
+                    prompt,
+                    secure_connections: sc,
+                } => {
                     // (64, 0, connect_id, pair_mode, pin): the number to
-                    // compare as the pin; 0 when there is none.
-                    let (mode, pin) = match prompt {
-                        Prompt::JustWorks => (pair_mode::SECURE_JUST_WORK, 0),
-                        Prompt::Compare(n) => (pair_mode::SECURE_NUMBER_COMPARISON, n as i64),
-                        Prompt::LegacyJustWorks => (pair_mode::LEGACY_JUST_WORK, 0),
-                        Prompt::Display { passkey, legacy } => (
-                            if legacy {
-                                pair_mode::LEGACY_PASSKEY_DISPLAY
-                            } else {
-                                pair_mode::SECURE_PASSKEY_DISPLAY
-                            },
-                            passkey as i64,
-                        ),
-                        Prompt::Enter { legacy } => (
-                            if legacy {
-                                pair_mode::LEGACY_PASSKEY_INPUT
-                            } else {
-                                pair_mode::SECURE_PASSKEY_INPUT
-                            },
-                            0,
-                        ),
+                    // compare or the passkey shown as the pin; 0 when
+                    // there is none (reference §4.8).
+                    use pair_mode as m;
+                    let (mode, pin) = match (prompt, sc) {
+                        (Prompt::JustWorks, true) => (m::SECURE_JUST_WORK, 0),
+                        (Prompt::JustWorks, false) => (m::LEGACY_JUST_WORK, 0),
+                        (Prompt::Compare(n), _) => (m::SECURE_NUMBER_COMPARISON, n as i64),
+                        (Prompt::DisplayPasskey(n), true) => (m::SECURE_PASSKEY_OUTPUT, n as i64),
+                        (Prompt::DisplayPasskey(n), false) => (m::LEGACY_PASSKEY_OUTPUT, n as i64),
+                        (Prompt::EnterPasskey, true) => (m::SECURE_PASSKEY_INPUT, 0),
+                        (Prompt::EnterPasskey, false) => (m::LEGACY_PASSKEY_INPUT, 0),
                     };
                     out.int(event_id::BLE_GATT_SMP_USER_CONFIRM_IND)?
                         .int(0)?

@@ -651,3 +651,60 @@ fn a_full_discovery_response_reaches_python_whole() {
     );
     assert_eq!(stack.events_dropped(), 0);
 }
+
+#[test]
+fn smp_calls_check_their_ranges_and_report_events_63_and_64() {
+    let (mut stack, mut ctrl) = connected();
+    let _ = events(&mut stack);
+    let f = &mut *stack;
+    // Defaults (reference §2.4), then the ranges: -1 and nothing changes.
+    assert_eq!(
+        f.qpy.smp_get_config(&f.stack.host.core),
+        [3, 9, 123_456, 160]
+    );
+    for (io, auth, passkey, timeout) in [
+        (5, 9, 0, 160),
+        (-1, 9, 0, 160),
+        (4, 16, 0, 160),
+        (4, 9, 1_000_000, 160),
+        (4, 9, -1, 160),
+        (4, 9, 0, 0),
+        (4, 9, 0, 0x1_0000),
+    ] {
+        let core = f.stack.core();
+        assert_eq!(f.qpy.smp_set_config(core, io, auth, passkey, timeout), -1);
+    }
+    assert_eq!(
+        f.qpy.smp_get_config(&f.stack.host.core),
+        [3, 9, 123_456, 160]
+    );
+    let core = f.stack.core();
+    assert_eq!(f.qpy.smp_set_config(core, 4, 13, 654_321, 600), 0);
+    assert_eq!(
+        f.qpy.smp_get_config(&f.stack.host.core),
+        [4, 13, 654_321, 600]
+    );
+    let core = f.stack.core();
+    assert_eq!(f.qpy.smp_user_confirm(core, 0, 3, 0), -1, "operation 0..2");
+    assert_eq!(f.qpy.smp_user_confirm(core, 0, 1, 1_000_000), -1, "pin");
+    assert_eq!(f.qpy.smp_user_confirm(core, 3, 1, 0), -1, "no such link");
+    assert_eq!(
+        f.qpy.smp_user_confirm(core, 0, 1, 0),
+        0,
+        "nothing waits: harmless"
+    );
+    assert_eq!(f.qpy.smp_start_pair(core, 2), -1, "no such link");
+    assert_eq!(f.qpy.smp_remove_paired(core, &[1, 2, 3]), -1, "6 bytes");
+    assert_eq!(f.qpy.smp_remove_paired(core, &SERVER), -1, "no bond");
+    assert_eq!(f.qpy.smp_clean_paired(core), 0);
+    assert_eq!(f.qpy.smp_paired_count(&f.stack.host.core), 0);
+    // smpStartPair on the link: a pairing starts (LE Rand), a second one
+    // is refused while it runs.
+    assert_eq!(stack.qpy.smp_start_pair(stack.stack.core(), 0), 0);
+    assert_eq!(stack.qpy.smp_start_pair(stack.stack.core(), 0), -1);
+    ctrl.settle(&mut stack, 4);
+    // The peer refuses: Pairing Failed, Pairing Not Supported -> (63, 5).
+    stack.h4_rx(&acl_frame(LINK, 0x0006, &[0x05, 0x05]), 5);
+    ctrl.settle(&mut stack, 5);
+    assert_eq!(events(&mut stack), std::vec![ints(&[63, 5])]);
+}
