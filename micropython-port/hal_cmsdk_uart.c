@@ -391,6 +391,19 @@ void mpble_hal_interrupt_end(bool begun) {
     }
 }
 
+bool mpble_hal_pumps_core(void) {
+    // The handlers only queue bytes and ask for a pass: the VM pumps.
+    return false;
+}
+
+void mpble_hal_hold_interrupt(void) {
+    // Nothing to hold: the REPL UART's handler only marks KeyboardInterrupt
+    // pending (mp_sched_keyboard_interrupt); the VM raises it at its checks.
+}
+
+void mpble_hal_release_interrupt(void) {
+}
+
 void mpble_hal_wake_main(void) {
     // Nothing to do: the interrupt that asked for the pass ended the WFI.
 }

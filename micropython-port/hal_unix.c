@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "py/mphal.h"
+#include "py/runtime.h"
 
 #include "hal_unix.h"
 #include "mpble_hal.h"
@@ -131,6 +132,11 @@ static void hal_poke_reader(void) {
         ssize_t r = write(hal_wake_pipe[1], &b, 1);
         (void)r;
     }
+}
+
+bool mpble_hal_pumps_core(void) {
+    // The reader pumps after every read, drained write and deadline.
+    return true;
 }
 
 void mpble_hal_wake_main(void) {
@@ -266,8 +272,8 @@ static void *hal_reader_main(void *arg) {
             pthread_mutex_lock(&hal_mutex);
             hal_ring_put(hal_ring, HAL_RING_SIZE, (hal_ring_head + hal_ring_len) % HAL_RING_SIZE,
                 buf, (size_t)got);
-            hal_ring_len += (size_t)got;
             hal_rx_time_us = got_us;
+            __atomic_store_n(&hal_ring_len, hal_ring_len + (size_t)got, __ATOMIC_RELEASE);
             if (hal_ring_len == HAL_RING_SIZE) {
                 hal_ring_was_full = true;
             }
@@ -337,25 +343,148 @@ static void hal_close_locked(void) {
 }
 
 void mpble_hal_close(void) {
+    mpble_hal_hold_interrupt();
     pthread_mutex_lock(&hal_open_mutex);
     hal_close_locked();
     pthread_mutex_unlock(&hal_open_mutex);
+    mpble_hal_release_interrupt();
+}
+
+// Ctrl-C for callbacks that run while the REPL waits for a line, at the
+// cost of a system call or two per pass. The port's own switches are
+// tracked (main thread only; the linker wraps them, see micropython.mk)
+// instead of asked of the kernel before every pass:
+// - mp_hal_set_interrupt_char: the unix port installs its SIGINT handler
+//   (which raises KeyboardInterrupt) only while it executes code
+//   (ports/unix/main.c; also micropython.kbd_intr()). What the port last
+//   asked for, not what a callback pass set for itself.
+// - mp_hal_stdio_mode_raw/_orig: the REPL's terminal mode around reading a
+//   line (and input()). While it is raw (no ISIG: Ctrl-C is just a byte,
+//   which a callback looping forever never lets readline see), the raw
+//   settings are known, and with ISIG added; a pass switches between the
+//   two without asking the terminal first. Any other time the terminal is
+//   left alone: it is as the script had it (the original mode, ISIG on),
+//   and a pass must not change that (clearing ISIG there broke Ctrl-C for
+//   every later script).
+static int hal_intr_char = -1;
+// The unix port's own SIGINT handler (raises KeyboardInterrupt at once:
+// MICROPY_ASYNC_KBD_INTR), learnt the first time it is installed; ours
+// (hal_sigint) is installed in its place and calls it unless the port's
+// locks are held.
+static void (*hal_port_sigint)(int);
+// mpble_hal_hold_interrupt() depth of this thread, and a Ctrl-C held back.
+static __thread volatile sig_atomic_t hal_intr_hold;
+static volatile sig_atomic_t hal_intr_held_back;
+static bool hal_raw_known;
+static struct termios hal_raw;
+static struct termios hal_raw_isig;
+// The current pass switched the terminal to hal_raw_isig.
+static bool hal_raw_switched;
+// isatty(STDIN_FILENO), asked once (-1: not yet).
+static int hal_stdin_tty = -1;
+
+// Ctrl-C raises KeyboardInterrupt now: the port asked for it, or a pass at
+// the REPL switched it on. Once hal_sigint is installed it stays installed
+// (switching is then a store, not two sigaction calls per pass), and while
+// this is off it does what SIG_DFL did: the signal ends the process.
+static volatile sig_atomic_t hal_intr_on;
+
+static void hal_sigint(int signum) {
+    if (!hal_intr_on) {
+        // Delivered again once this handler returns (it is blocked here),
+        // with its default action.
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+        return;
+    }
+    if (hal_intr_hold > 0) {
+        hal_intr_held_back = 1;
+        return;
+    }
+    hal_port_sigint(signum);
+}
+
+void mpble_hal_hold_interrupt(void) {
+    hal_intr_hold++;
+}
+
+void mpble_hal_release_interrupt(void) {
+    // A Ctrl-C from here on runs the port's handler itself.
+    if (--hal_intr_hold == 0 && hal_intr_held_back) {
+        hal_intr_held_back = 0;
+        mp_sched_keyboard_interrupt();
+    }
+}
+
+void __real_mp_hal_set_interrupt_char(char c);
+
+// mp_hal_set_interrupt_char, with hal_sigint in place of the port's handler.
+static void hal_set_interrupt_char(char c) {
+    if (hal_port_sigint == NULL) {
+        // Until Ctrl-C is first switched on: as upstream.
+        __real_mp_hal_set_interrupt_char(c);
+        struct sigaction sa;
+        if (c != CHAR_CTRL_C || sigaction(SIGINT, NULL, &sa) != 0
+            || sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN) {
+            return;
+        }
+        hal_port_sigint = sa.sa_handler;
+        hal_intr_on = 1;
+        // As the port installs its own (no SA_RESTART: Ctrl-C interrupts a
+        // blocking call).
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = hal_sigint;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        return;
+    }
+    hal_intr_on = c == CHAR_CTRL_C;
+}
+
+void __wrap_mp_hal_set_interrupt_char(char c);
+void __wrap_mp_hal_set_interrupt_char(char c) {
+    hal_intr_char = c;
+    hal_set_interrupt_char(c);
+}
+
+void __real_mp_hal_stdio_mode_raw(void);
+void __wrap_mp_hal_stdio_mode_raw(void);
+void __wrap_mp_hal_stdio_mode_raw(void) {
+    __real_mp_hal_stdio_mode_raw();
+    // NOFLSH keeps the bytes typed ahead when Ctrl-C comes.
+    hal_raw_known = tcgetattr(STDIN_FILENO, &hal_raw) == 0;
+    hal_raw_isig = hal_raw;
+    hal_raw_isig.c_lflag |= ISIG | NOFLSH;
+    // Only Ctrl-C: Ctrl-Z and Ctrl-\ stay bytes, as in raw mode, instead
+    // of stopping (SIGTSTP) or killing (SIGQUIT) the process.
+    hal_raw_isig.c_cc[VQUIT] = _POSIX_VDISABLE;
+    hal_raw_isig.c_cc[VSUSP] = _POSIX_VDISABLE;
+}
+
+void __real_mp_hal_stdio_mode_orig(void);
+void __wrap_mp_hal_stdio_mode_orig(void);
+void __wrap_mp_hal_stdio_mode_orig(void) {
+    hal_raw_known = false;
+    __real_mp_hal_stdio_mode_orig();
 }
 
 bool mpble_hal_interrupt_begin(void) {
-    // At the REPL prompt the terminal is raw (no ISIG: Ctrl-C is just a
-    // byte, which a callback looping forever never lets readline see) and
-    // SIGINT has its default action. Install the port's handler first, then
-    // let the terminal turn Ctrl-C into SIGINT; NOFLSH keeps the bytes
-    // typed ahead. TCSANOW: unlike the port's own mode switches (TCSAFLUSH)
-    // this drops no input.
-    struct termios t;
-    if (mpble_hal_script_running() || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t) != 0) {
+    if (hal_stdin_tty < 0) {
+        hal_stdin_tty = isatty(STDIN_FILENO);
+    }
+    if (mpble_hal_script_running() || !hal_stdin_tty) {
         return false;
     }
-    mp_hal_set_interrupt_char(CHAR_CTRL_C);
-    t.c_lflag |= ISIG | NOFLSH;
-    tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    // Install the handler first, then let the terminal turn Ctrl-C into
+    // SIGINT. TCSANOW: unlike the port's own mode switches (TCSAFLUSH) this
+    // drops no input. Held: the caller must learn that it began.
+    mpble_hal_hold_interrupt();
+    hal_set_interrupt_char(CHAR_CTRL_C);
+    hal_raw_switched = hal_raw_known;
+    if (hal_raw_switched) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &hal_raw_isig);
+    }
+    mpble_hal_release_interrupt();
     return true;
 }
 
@@ -364,24 +493,19 @@ void mpble_hal_interrupt_end(bool begun) {
         return;
     }
     // In the reverse order: no window where Ctrl-C meets SIGINT's default
-    // action (which would end the process).
-    struct termios t;
-    if (tcgetattr(STDIN_FILENO, &t) == 0) {
-        t.c_lflag &= ~(tcflag_t)(ISIG | NOFLSH);
-        tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    // action (which would end the process). The terminal goes back to
+    // exactly the raw mode the REPL set.
+    mpble_hal_hold_interrupt();
+    if (hal_raw_switched) {
+        hal_raw_switched = false;
+        tcsetattr(STDIN_FILENO, TCSANOW, &hal_raw);
     }
-    mp_hal_set_interrupt_char(-1);
+    hal_set_interrupt_char((char)hal_intr_char);
+    mpble_hal_release_interrupt();
 }
 
 bool mpble_hal_script_running(void) {
-    // The unix port installs its SIGINT handler (which raises
-    // KeyboardInterrupt) only while it executes code, and restores SIG_DFL
-    // before the REPL reads the next line (ports/unix/main.c).
-    struct sigaction sa;
-    if (sigaction(SIGINT, NULL, &sa) != 0) {
-        return false;
-    }
-    return sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
+    return hal_intr_char == CHAR_CTRL_C;
 }
 
 const char *mpble_hal_describe(void) {
@@ -392,9 +516,13 @@ const char *mpble_hal_describe(void) {
 }
 
 int mpble_hal_open(const char **msg) {
+    // Connecting may take up to a second (hal_unix_tcp.c): Ctrl-C stops the
+    // script once it has failed or succeeded.
+    mpble_hal_hold_interrupt();
     pthread_mutex_lock(&hal_open_mutex);
     int err = hal_open_locked(msg);
     pthread_mutex_unlock(&hal_open_mutex);
+    mpble_hal_release_interrupt();
     return err;
 }
 
@@ -481,13 +609,21 @@ static int hal_open_locked(const char **msg) {
 }
 
 bool mpble_hal_is_open(void) {
+    mpble_hal_hold_interrupt();
     pthread_mutex_lock(&hal_mutex);
     bool open = hal_state == HAL_OPEN;
     pthread_mutex_unlock(&hal_mutex);
+    mpble_hal_release_interrupt();
     return open;
 }
 
 size_t mpble_hal_read(uint8_t *buf, size_t cap) {
+    if (__atomic_load_n(&hal_ring_len, __ATOMIC_ACQUIRE) == 0) {
+        // Nothing (the common answer: the port asks after every packet
+        // until the ring is empty), without the lock. Bytes the reader adds
+        // right now are not missed: it pumps the core after adding them.
+        return 0;
+    }
     pthread_mutex_lock(&hal_mutex);
     size_t n = cap < hal_ring_len ? cap : hal_ring_len;
     hal_ring_get(hal_ring, HAL_RING_SIZE, hal_ring_head, buf, n);

@@ -56,6 +56,7 @@ typedef struct {
     uint8_t pkt[SNOOP_PKT_MAX];
     size_t len; // bytes of the current packet so far
     size_t need; // its whole length, once its header is complete (0: not yet)
+    bool partial; // some of its payload was skipped (no capture ran): not recorded
 } snoop_framer_t;
 
 // Received: touched by the transport's reader thread only (and at open,
@@ -70,7 +71,7 @@ static bool snoop_env_done;
 // Guarded by snoop_mutex (a leaf lock: nothing else is taken under it).
 static pthread_mutex_t snoop_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t snoop_cond = PTHREAD_COND_INITIALIZER;
-static bool snoop_active; // records are accepted
+static bool snoop_active; // records are accepted (also read without the lock)
 static bool snoop_stop; // the writer drains and returns
 static int snoop_fd = -1;
 static char snoop_path[256];
@@ -99,6 +100,11 @@ static void snoop_be32(uint8_t *p, uint32_t v) {
 
 // One complete packet: a record, if a capture runs and it fits.
 static void snoop_record(const uint8_t *pkt, size_t len, bool received) {
+    if (!__atomic_load_n(&snoop_active, __ATOMIC_RELAXED)) {
+        // No capture: no clock, no lock (a capture starting right now
+        // begins with the next packet).
+        return;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u + SNOOP_EPOCH_DELTA_US;
@@ -166,7 +172,12 @@ static void snoop_feed(snoop_framer_t *f, const uint8_t *p, size_t n, bool recei
         }
         size_t whole = f->need != 0 ? f->need : 1 + snoop_header_len(f->len > 0 ? f->pkt[0] : p[0]);
         size_t take = whole - f->len < n ? whole - f->len : n;
-        memcpy(f->pkt + f->len, p, take);
+        if (f->need == 0 || __atomic_load_n(&snoop_active, __ATOMIC_RELAXED)) {
+            memcpy(f->pkt + f->len, p, take);
+        } else {
+            // Only the boundaries matter while no capture runs.
+            f->partial = true;
+        }
         f->len += take;
         p += take;
         n -= take;
@@ -174,9 +185,12 @@ static void snoop_feed(snoop_framer_t *f, const uint8_t *p, size_t n, bool recei
             f->need = whole + snoop_payload_len(f->pkt);
         }
         if (f->need != 0 && f->len == f->need) {
-            snoop_record(f->pkt, f->len, received);
+            if (!f->partial) {
+                snoop_record(f->pkt, f->len, received);
+            }
             f->len = 0;
             f->need = 0;
+            f->partial = false;
         }
     }
 }
@@ -184,8 +198,10 @@ static void snoop_feed(snoop_framer_t *f, const uint8_t *p, size_t n, bool recei
 void hal_unix_snoop_restart(void) {
     snoop_rx_framer.len = 0;
     snoop_rx_framer.need = 0;
+    snoop_rx_framer.partial = false;
     snoop_tx_framer.len = 0;
     snoop_tx_framer.need = 0;
+    snoop_tx_framer.partial = false;
 }
 
 void hal_unix_snoop_rx(const uint8_t *buf, size_t len) {
@@ -225,7 +241,7 @@ static void *snoop_writer_main(void *arg) {
         if (n <= 0) {
             // A full disk (ENOSPC), a removed medium...: stop recording,
             // say so once, leave BLE alone.
-            snoop_active = false;
+            __atomic_store_n(&snoop_active, false, __ATOMIC_RELAXED);
             snoop_len = 0;
             pthread_mutex_unlock(&snoop_mutex);
             // Not under snoop_mutex: stderr may block, the protocol must not.
@@ -245,7 +261,7 @@ static void snoop_stop_locked(void) {
         return;
     }
     pthread_mutex_lock(&snoop_mutex);
-    snoop_active = false;
+    __atomic_store_n(&snoop_active, false, __ATOMIC_RELAXED);
     snoop_stop = true;
     pthread_cond_signal(&snoop_cond);
     pthread_mutex_unlock(&snoop_mutex);
@@ -291,7 +307,7 @@ static int snoop_start_locked(const char *path, const char **msg) {
     // The header goes through the writer too: a file that cannot be
     // written warns once, like a disk that fills up later.
     snoop_put_locked(header, sizeof(header));
-    snoop_active = true;
+    __atomic_store_n(&snoop_active, true, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&snoop_mutex);
     // The writer blocks every signal: they are meant for the main thread.
     sigset_t all, old;
@@ -301,7 +317,7 @@ static int snoop_start_locked(const char *path, const char **msg) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err != 0) {
         pthread_mutex_lock(&snoop_mutex);
-        snoop_active = false;
+        __atomic_store_n(&snoop_active, false, __ATOMIC_RELAXED);
         snoop_fd = -1;
         pthread_mutex_unlock(&snoop_mutex);
         close(fd);
@@ -313,6 +329,7 @@ static int snoop_start_locked(const char *path, const char **msg) {
 }
 
 int mpble_hal_snoop(const char *path, const char **msg) {
+    mpble_hal_hold_interrupt();
     pthread_mutex_lock(&snoop_ctl_mutex);
     // A capture asked for from Python replaces MPBLE_SNOOP's for good.
     snoop_env_done = true;
@@ -323,6 +340,7 @@ int mpble_hal_snoop(const char *path, const char **msg) {
         err = snoop_start_locked(path, msg);
     }
     pthread_mutex_unlock(&snoop_ctl_mutex);
+    mpble_hal_release_interrupt();
     return err;
 }
 

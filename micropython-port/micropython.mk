@@ -52,6 +52,9 @@ SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_keystore.c
 # cannot be missed, instead of a signal; see hal_unix_wait.c.
 SRC_USERMOD_C += $(MPBLE_MOD_DIR)/hal_unix_wait.c
 LDFLAGS_USERMOD += -Wl,--wrap=mp_hal_stdin_rx_chr -Wl,--wrap=select -Wl,--wrap=mp_hal_delay_ms
+# hal_unix.c tracks the port's Ctrl-C handler and the REPL's terminal mode
+# instead of asking the kernel before every callback pass.
+LDFLAGS_USERMOD += -Wl,--wrap=mp_hal_set_interrupt_char -Wl,--wrap=mp_hal_stdio_mode_raw -Wl,--wrap=mp_hal_stdio_mode_orig
 LDFLAGS_USERMOD += $(MPBLE_LIB)
 endif
 

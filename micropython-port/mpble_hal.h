@@ -71,6 +71,23 @@ bool mpble_hal_script_running(void);
 bool mpble_hal_interrupt_begin(void);
 void mpble_hal_interrupt_end(bool begun);
 
+// True when the transport pumps the core itself (mpble_port_pump) whenever
+// bytes arrive, its buffer drains or the deadline passes (unix: its reader
+// thread). The VM's processing pass then pumps only for input left waiting
+// for room in the event queue. False on bare metal, where the interrupt
+// handlers only queue bytes and the VM does all the pumping.
+bool mpble_hal_pumps_core(void);
+
+// Any thread, nested: while the port holds one of its locks (or is between
+// two steps that must not be torn apart) it holds back Ctrl-C. The unix
+// port raises KeyboardInterrupt from its SIGINT handler at once, wherever
+// the thread is (MICROPY_ASYNC_KBD_INTR): jumping out of a held lock would
+// leave it taken for good. A Ctrl-C held back is raised at the VM's next
+// check instead, once the outermost hold is released. A no-op where
+// Ctrl-C only marks the exception pending (bare metal).
+void mpble_hal_hold_interrupt(void);
+void mpble_hal_release_interrupt(void);
+
 // Closes the transport: stops (and joins) its reader thread, drops unsent
 // bytes. Called with the port lock NOT held (the reader may be waiting for
 // it). mpble_hal_open() opens it again.

@@ -51,6 +51,14 @@ static bool port_scheduled;
 static bool port_script_interrupted;
 // Events are being delivered (main thread); guards against nesting.
 static bool port_delivering;
+// The scheduled pass runs while the REPL waits for a line (main thread):
+// Ctrl-C is switched on for it (mpble_hal_interrupt_begin) only once a
+// callback is about to run, and port_repl_begun says that it was.
+static bool port_at_repl;
+static bool port_repl_begun;
+// mpble_port_wait() loops run on the main thread (nested: a blocking call
+// in a callback delivered by another's wait).
+static unsigned port_waiting;
 // Last transmit error (errno): written under the port lock by whichever
 // thread flushed, read by the main thread (atomics: it reads without the
 // lock). Reported once.
@@ -66,6 +74,11 @@ static uint8_t port_rx_buf[512];
 static size_t port_rx_off;
 static size_t port_rx_len;
 static uint8_t port_tx_buf[512];
+// The timer deadline last published to the transport (mpble_port_now_ms()
+// time; UINT32_MAX: none).
+static uint32_t port_deadline = UINT32_MAX;
+// The core's life-cycle state as the last pump saw it (port_report).
+static MpbleState port_pumped_state = MPBLE_STATE_OFF;
 // When port_rx_buf's bytes arrived (mpble_hal_rx_time_us).
 static uint32_t port_rx_time_us;
 
@@ -97,6 +110,7 @@ static void port_unlock(void) {
     #if MICROPY_PY_THREAD
     mp_thread_mutex_unlock(&port_mutex);
     #endif
+    mpble_hal_release_interrupt();
 }
 
 void mpble_port_init(void) {
@@ -121,6 +135,8 @@ void mpble_port_deinit(void) {
     mpble_reset();
     port_rx_off = 0;
     port_rx_len = 0;
+    port_deadline = UINT32_MAX;
+    __atomic_store_n(&port_pumped_state, MPBLE_STATE_OFF, __ATOMIC_RELAXED);
     port_stamps_len = 0;
     port_ev_popped = 0;
     port_lat_pending = false;
@@ -195,12 +211,19 @@ static void port_bonds_save(void) {
 int mpble_port_open(const char **msg) {
     mpble_port_init();
     mpble_port_load_bonds();
-    return mpble_hal_open(msg);
+    int err = mpble_hal_open(msg);
+    // A transport (re)opened knows no deadline yet.
+    port_lock_only();
+    port_deadline = UINT32_MAX;
+    port_unlock();
+    return err;
 }
 
 // Takes the port lock without calling the core.
 static void port_lock_only(void) {
     mpble_port_init();
+    // No KeyboardInterrupt may jump out of the lock (mpble_hal.h).
+    mpble_hal_hold_interrupt();
     #if MICROPY_PY_THREAD
     mp_thread_mutex_lock(&port_mutex, 1);
     #endif
@@ -219,11 +242,14 @@ void mpble_port_lock(void) {
 // stays in the core's H4 transmit buffer, in order, and the transport pumps
 // again (mpble_port_pump) once its own buffer drains.
 static void port_flush_and_publish(uint32_t now) {
-    for (;;) {
-        size_t room = mpble_hal_tx_room();
-        if (room == 0) {
-            break;
-        }
+    // The room is asked again only once the known room is used up: only
+    // this lock's holder adds to the transport's buffer, and its reader
+    // only empties it, so the room left after a write is at least what was
+    // known less what was written. (Asked again: the write may have handed
+    // it all to the kernel, and with nothing left queued no one would pump
+    // the core for the rest it holds.)
+    size_t room = mpble_hal_tx_room();
+    while (room > 0) {
         size_t n = mpble_h4_tx(port_tx_buf, room < sizeof(port_tx_buf) ? room : sizeof(port_tx_buf));
         if (n == 0) {
             break;
@@ -231,9 +257,22 @@ static void port_flush_and_publish(uint32_t now) {
         // On error the transport has room for anything and drops it: the
         // core must not stall on a dead link. (This may run on the reader
         // thread: the main thread reports it.)
-        __atomic_store_n(&port_tx_error, mpble_hal_write(port_tx_buf, n), __ATOMIC_SEQ_CST);
+        int err = mpble_hal_write(port_tx_buf, n);
+        __atomic_store_n(&port_tx_error, err, __ATOMIC_SEQ_CST);
+        room = room == SIZE_MAX ? room : room - n;
+        if (room == 0) {
+            room = mpble_hal_tx_room();
+        }
     }
-    mpble_hal_set_timeout(mpble_next_timeout_ms(now));
+    // The deadline is published only when it moved, or when the last one
+    // is due (the transport forgets a deadline once it has passed; 2 ms of
+    // slack for a transport whose timer and clock disagree a little).
+    uint32_t timeout = mpble_next_timeout_ms(now);
+    uint32_t deadline = timeout == UINT32_MAX ? UINT32_MAX : now + timeout;
+    if (deadline != port_deadline || (port_deadline != UINT32_MAX && (int32_t)(now - port_deadline) >= -2)) {
+        port_deadline = deadline;
+        mpble_hal_set_timeout(timeout);
+    }
 }
 
 static mp_obj_t port_value(const MpbleEvent *ev, const MpbleValue *v) {
@@ -293,6 +332,11 @@ static mp_obj_t port_deliver_one(const MpbleEvent *ev, bool timed, uint32_t arri
             items[i] = port_value(ev, &ev->args[i]);
         }
         mp_obj_t tuple = mp_obj_new_tuple(n, items);
+        if (port_at_repl) {
+            // At the REPL prompt, Ctrl-C must reach a callback that loops too.
+            port_at_repl = false;
+            port_repl_begun = mpble_hal_interrupt_begin();
+        }
         if (timed) {
             port_lat_us = (uint32_t)mp_hal_ticks_us() - arrived_us;
             port_lat_pending = true;
@@ -355,6 +399,14 @@ static void port_record_latency(void) {
     }
 }
 
+static bool port_on_main_thread(void) {
+    #if MICROPY_PY_THREAD
+    return mp_thread_is_main_thread();
+    #else
+    return true;
+    #endif
+}
+
 // Delivers every pending event to Python. Returns false when it may not
 // deliver here (not the main thread, or inside a callback already).
 static bool port_deliver_events(void) {
@@ -401,12 +453,23 @@ void mpble_port_unlock(void) {
 
 void mpble_port_unlock_after_call(void) {
     port_flush_and_publish(mpble_port_now_ms());
+    // Events the call produced (or left from an interrupted pass), or input
+    // waiting for them to be delivered; where the VM does all the pumping
+    // (bare metal), input may also wait in the transport, unseen here.
+    bool work = mpble_event_count() > 0 || port_rx_off < port_rx_len || !mpble_hal_pumps_core();
     port_unlock();
     // The script (or the REPL) is talking to BLE again: deliver as usual.
     port_script_interrupted = false;
     // Events the call produced reach Python later, like the vendor firmware
-    // (callbacks are scheduled, never run inside the API call).
-    mpble_port_request_process();
+    // (callbacks are scheduled, never run inside the API call). Nothing to
+    // deliver, nothing to schedule: a blocking call's wait asks the core
+    // about its operation this way in a loop, and a pass scheduled each
+    // time woke that wait at once, for ever (it spun on the CPU). A call
+    // from a callback needs no pass either: the loop that delivers it
+    // delivers what the call produced.
+    if (work && !((port_delivering || port_waiting > 0) && port_on_main_thread())) {
+        mpble_port_request_process();
+    }
 }
 
 // With the port lock held: offers the core what the transport received.
@@ -435,13 +498,15 @@ static bool port_feed(uint32_t now) {
 // room, timers, output, next deadline). Returns true when Python has work:
 // events to deliver, or input waiting for them to be delivered.
 bool mpble_port_pump(void) {
-    mpble_port_lock();
+    // One tick, after the input (which is fed with the time itself).
+    port_lock_only();
     uint32_t now = mpble_port_now_ms();
     bool more = port_feed(now);
     mpble_tick(now);
     port_flush_and_publish(now);
     // Changed bonds are saved by the next processing pass.
     bool events = mpble_event_count() > 0 || mpble_bonds_dirty();
+    __atomic_store_n(&port_pumped_state, mpble_state(), __ATOMIC_RELAXED);
     port_unlock();
     return more || events;
 }
@@ -464,9 +529,7 @@ void mpble_port_transport_lost(void) {
 
 // Main thread: says once what the user must know about the transport.
 static void port_report(void) {
-    port_lock_only();
-    MpbleState state = mpble_state();
-    port_unlock();
+    MpbleState state = __atomic_load_n(&port_pumped_state, __ATOMIC_RELAXED);
     if (state == MPBLE_STATE_FAILED && port_last_state != MPBLE_STATE_FAILED) {
         // The core reports the failure as an event (QuecPython event 0 with
         // a non-zero status); the user also needs to know where we looked.
@@ -485,7 +548,14 @@ static void port_report(void) {
 
 void mpble_port_process(void) {
     for (;;) {
-        bool more = mpble_port_pump();
+        // Where the transport pumps the core itself, the pass pumps only
+        // for input that waited for room in the event queue (the reader
+        // asked for this pass after its own pump). A stale "nothing
+        // waits" (read without the lock) is safe: the reader asks for
+        // another pass after every pump that leaves input waiting.
+        bool more = !mpble_hal_pumps_core()
+            || __atomic_load_n(&port_rx_off, __ATOMIC_RELAXED) < __atomic_load_n(&port_rx_len, __ATOMIC_RELAXED)
+            ? mpble_port_pump() : false;
         port_report();
         port_bonds_save();
         if (!port_deliver_events()) {
@@ -504,7 +574,10 @@ void mpble_port_process(void) {
 // Ends what mpble_hal_interrupt_begin() started; a Ctrl-C that came after
 // the last callback has nothing left to interrupt, and a KeyboardInterrupt
 // left pending would escape from the REPL's readline.
-static void port_interrupt_end(bool begun) {
+static void port_interrupt_end(void) {
+    bool begun = port_repl_begun;
+    port_at_repl = false;
+    port_repl_begun = false;
     if (!begun) {
         return;
     }
@@ -530,16 +603,18 @@ static mp_obj_t port_process_scheduled(mp_obj_t arg) {
     if (skip) {
         return mp_const_none;
     }
-    // At the REPL prompt, Ctrl-C must reach a callback that loops too.
-    bool repl_interrupt = !script && mpble_hal_interrupt_begin();
+    // At the REPL prompt: Ctrl-C is switched on once a callback is about
+    // to run (port_deliver_one); most passes at the prompt run none.
+    port_at_repl = !script;
+    port_repl_begun = false;
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         mpble_port_process();
         nlr_pop();
-        port_interrupt_end(repl_interrupt);
+        port_interrupt_end();
         return mp_const_none;
     }
-    port_interrupt_end(repl_interrupt);
+    port_interrupt_end();
     mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
     // Whether a script runs is asked again now: the pass may have started
     // before the script did (at the prompt, or while it was being read).
@@ -590,7 +665,7 @@ int mpble_port_request_process(void) {
     return 1;
 }
 
-bool mpble_port_wait(bool (*predicate)(void), uint32_t timeout_ms) {
+static bool port_wait_loop(bool (*predicate)(void), uint32_t timeout_ms) {
     uint32_t start = mpble_port_now_ms();
     for (;;) {
         mpble_port_process();
@@ -618,6 +693,31 @@ bool mpble_port_wait(bool (*predicate)(void), uint32_t timeout_ms) {
         MP_THREAD_GIL_ENTER();
         mp_handle_pending(true);
     }
+}
+
+bool mpble_port_wait(bool (*predicate)(void), uint32_t timeout_ms) {
+    // While the loop runs it processes on every round: the API calls made
+    // meanwhile (the predicate's, a callback's) ask for no pass of their
+    // own (one would end the next wait at once, and the loop would spin).
+    unsigned main = port_on_main_thread() ? 1 : 0;
+    port_waiting += main;
+    nlr_buf_t nlr;
+    bool done = false;
+    bool raised = false;
+    if (nlr_push(&nlr) == 0) {
+        done = port_wait_loop(predicate, timeout_ms);
+        nlr_pop();
+    } else {
+        raised = true;
+    }
+    port_waiting -= main;
+    // What came or was produced after the loop's last pass reaches Python
+    // the usual way.
+    mpble_port_request_process();
+    if (raised) {
+        nlr_jump(nlr.ret_val);
+    }
+    return done;
 }
 
 void mpble_port_set_callback(mpble_port_cb_t slot, mp_obj_t cb) {

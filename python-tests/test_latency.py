@@ -11,7 +11,17 @@ goal belongs to `make bench`):
 - with the board idle at its REPL prompt (the main thread blocked reading
   the terminal);
 - with the board's script in one long `utime.sleep()` (what the vendor
-  demos' main loops do).
+  demos' main loops do);
+- with the board's script in a busy bytecode loop (`while True: x += 1`, no
+  sleep and no call that waits): the scheduled pass must run at the VM's
+  own check points between bytecodes, not only when the script waits;
+- with the board's main thread inside a blocking API call the whole time:
+  Pycom's `GATTCCharacteristic.read()` (reference §5) of a Bumble
+  peripheral that answers each Read Request only after 2 s, in a loop.
+  QuecPython's `ble` has no blocking call (every call returns at once and
+  its answer comes as an event), so Pycom's client calls are the ones:
+  they wait in the port's idle loop (mpble_port_wait), and the echoes'
+  QuecPython callbacks must run from there.
 
 And a callback never prints inside another piece of output: while the main
 script prints long lines, callbacks print their own lines; every long line
@@ -28,6 +38,7 @@ import asyncio
 import re
 import time
 
+from pycom_peers import gate_responses, named_peer, pycom_central
 from qpy_common import assert_no_traceback, board_address, scripts_dir
 
 SCRIPT = scripts_dir() / "qpy_echo_server.py"
@@ -94,6 +105,19 @@ def latency_stats(board) -> dict:
     return dict(ast.literal_eval(m.group(1)))
 
 
+def stop_script(board) -> int:
+    """Ctrl-C the script started with exec_nowait; returns where the
+    transcript stood before (its KeyboardInterrupt traceback comes after)."""
+    pos = board.mark()
+    board.interrupt()
+    board.wait_prompt(10)
+    return pos
+
+
+def assert_no_traceback_before(board, pos: int) -> None:
+    assert "Traceback (most recent call last)" not in board.transcript[:pos], "the board printed a traceback"
+
+
 def assert_all_fast(rts: list[float], problems: list[str]) -> None:
     ms = [round(rt * 1000, 1) for rt in rts]
     assert not problems, problems
@@ -132,6 +156,93 @@ def test_echo_during_a_long_utime_sleep_answers_within_50_ms(board, peer):
     assert_all_fast(rts, problems)
     out = board.exec("print('ECHOED', ECHOED[0])", timeout=5)
     assert f"ECHOED {ECHOES}" in out, out
+
+
+def test_echo_during_a_busy_bytecode_loop_answers_within_50_ms(board, peer):
+    conn = start_echo_board(board, peer)
+    # No sleep, no I/O, no call that waits: only the VM's check points
+    # (backward jumps) can run the pass of callbacks.
+    pos = board.exec_nowait("X = [0]\nprint('SPINNING')\nx = 0\nwhile True:\n    x += 1\n    X[0] = x\n")
+    board.expect(r"SPINNING", 5, since=pos)
+    time.sleep(0.2)
+    rts, problems = echo_round_trips(peer, conn, ECHOES)
+    stop = stop_script(board)
+    assert_all_fast(rts, problems)
+    out = board.exec("print('ECHOED', ECHOED[0], 'SPUN', X[0])", timeout=5)
+    m = re.search(r"ECHOED (\d+) SPUN (\d+)", out)
+    assert m and int(m.group(1)) == ECHOES, out
+    # The loop really ran all along (hundreds of thousands of rounds a second).
+    assert int(m.group(2)) > 100000, out
+    assert_no_traceback_before(board, stop)
+
+
+# Each Read Response of the slow peripheral comes this late: the echoes
+# all fall inside one or a few of those reads.
+SLOW_READ_S = 2.0
+
+
+def start_slow_read_loop(air, board):
+    """The board (already the echo server) also becomes a Pycom central with
+    a link to a Bumble peripheral whose Read Responses each come
+    SLOW_READ_S late, and its script reads that characteristic in a loop.
+    Returns the gate's list of request times and where the loop's output
+    starts."""
+    # QuecPython's write event names no link (its reference, event 21): the
+    # echo script notifies the link of the last connection event (16), and
+    # the Pycom link below would be that. Keep the echo on the central's.
+    board.exec("ECHO_CONN = conn[0]", 5)
+    slow, _ch = named_peer(air, "slow", b"slow value")
+    pycom_central(board)
+    board.exec("sc = find_connect('slow')\nch = find_char(sc, 0xFFE1)\nprint('READ', ch.read())", 30)
+    board.exec("utime.sleep_ms(100)\nconn[0] = ECHO_CONN", 5)
+    seen = air.call(gate_responses, slow, delay=SLOW_READ_S)
+    pos = board.exec_nowait(
+        "R = [0]\nprint('READING')\nwhile True:\n    assert ch.read() == b'slow value'\n    R[0] += 1\n"
+    )
+    board.expect(r"READING", 5, since=pos)
+    return seen, pos
+
+
+def test_echo_during_a_blocking_pycom_read_answers_within_50_ms(air, board, peer):
+    conn = start_echo_board(board, peer)
+    seen, _pos = start_slow_read_loop(air, board)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    rts, problems = echo_round_trips(peer, conn, ECHOES)
+    t1 = time.monotonic()
+    stop = stop_script(board)
+    assert_all_fast(rts, problems)
+    # The main thread was inside a read for the whole window: the peer's
+    # requests (each answered SLOW_READ_S later) cover it, but for the few
+    # ms between one read's answer and the next request.
+    reqs = [t for t in list(seen) if t < t1]
+    assert reqs and reqs[0] < t0, (reqs, t0, t1)
+    ends = [r + SLOW_READ_S for r in reqs]
+    gaps = [nxt - end for end, nxt in zip(ends, reqs[1:]) if end < t1]
+    assert ends[-1] >= t1 and all(g < 0.05 for g in gaps), (reqs, t0, t1)
+    out = board.exec("print('ECHOED', ECHOED[0], 'READS', R[0])", timeout=5)
+    assert f"ECHOED {ECHOES}" in out, out
+    assert_no_traceback_before(board, stop)
+
+
+def test_a_blocking_pycom_read_waits_without_spinning(air, board, peer):
+    """While a blocking call waits for its peer, the main thread sleeps in
+    the port's wait (woken by the reader): it does not poll in a loop."""
+    start_echo_board(board, peer)
+    seen, _pos = start_slow_read_loop(air, board)
+    time.sleep(0.3)
+    cpu0 = board.cpu_time()
+    time.sleep(2 * SLOW_READ_S)
+    cpu = board.cpu_time() - cpu0
+    stop = stop_script(board)
+    out = board.exec("print('READS', R[0])", timeout=5)
+    m = re.search(r"READS (\d+)", out)
+    assert m and int(m.group(1)) >= 1, out
+    # Two slow reads take a few ms of CPU; a wait that spins takes nearly
+    # all of the 4 s (a generous bound: a loaded machine is slower, not
+    # busier).
+    assert cpu < 0.5, f"{cpu:.2f} s of CPU in {2 * SLOW_READ_S:.0f} s of blocking reads"
+    assert_no_traceback_before(board, stop)
 
 
 # Each line is one print() of 8 MB, in 80 pieces: a write() of the pty

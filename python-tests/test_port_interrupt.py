@@ -15,6 +15,7 @@ raw at the prompt, so Ctrl-C was only a byte that readline never got to).
 from __future__ import annotations
 
 import re
+import socket
 import time
 
 from qpy_common import board_address
@@ -172,4 +173,92 @@ def test_ctrl_c_stops_a_callback_looping_forever_at_the_repl(board, peer):
     board.interrupt()
     out = board.exec("print('STILL', 1 + 1)", timeout=5)
     assert "STILL 2" in out, out
+    assert board.alive
+
+
+def test_ctrl_c_still_stops_scripts_after_a_callback_ran_as_a_script_ended(board, peer):
+    """A delivery pass that runs on the way back from a script to the
+    prompt (unix runs the scheduler once more there, with the terminal
+    still as the script had it) must leave the terminal as it found it:
+    Ctrl-C must keep stopping the scripts after it."""
+    out = board.exec(SCRIPT % (SLOW_MS, "record"), timeout=15)
+    assert "READY" in out, out
+    conn = peer.connect(board_address(board))
+    for i in range(2):
+        # utime.sleep_us() waits in usleep(), which runs no callback: the
+        # write's callback runs after the script's last bytecode.
+        pos = board.exec_nowait("print('NAPPING')\nutime.sleep_us(600000)\n")
+        board.expect(r"NAPPING", 5, since=pos)
+        peer.air.run(conn.gatt_client.write_value(3, i.to_bytes(2, "little"), with_response=False), 5)
+        board.wait_prompt(5)
+        assert _got(board) == list(range(i + 1))
+        pos = board.exec_nowait("print('LOOPING')\nwhile True:\n    utime.sleep_ms(20)\n")
+        board.expect(r"LOOPING", 5, since=pos)
+        board.interrupt()
+        # Before the fix that pass took ISIG off the terminal (it cleared
+        # what it had set, instead of restoring what it found): Ctrl-C
+        # was a byte nobody read, and the script ran on.
+        board.wait_prompt(3)
+        assert "KeyboardInterrupt" in board.transcript[pos:], board.transcript[pos:]
+
+
+def test_ctrl_c_never_leaves_the_port_locked(make_board):
+    """The unix port raises KeyboardInterrupt from its SIGINT handler at
+    once, wherever the main thread is (MICROPY_ASYNC_KBD_INTR). A Ctrl-C
+    that lands while the port holds one of its locks (an API call, a
+    delivery pass, opening the transport) must not jump out of it: the lock
+    would stay taken and the board would hang at its next call. The
+    longest such hold is gattStart() connecting to a controller that does
+    not answer (up to 1 s, hal_unix_tcp.c): a listening socket whose
+    backlog is full drops the connection's SYN."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    try:
+        # The backlog takes one; later SYNs are dropped.
+        for _ in range(2):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", port))
+            fillers.append(c)
+        board = make_board(hci=f"tcp:127.0.0.1:{port}")
+        board.exec("import ble\nble.serverInit(lambda a: None)", 5)
+        pos = board.exec_nowait("print('OPENING')\nprint('START', ble.gattStart())\n")
+        board.expect(r"OPENING", 5, since=pos)
+        time.sleep(0.3)
+        board.interrupt()
+        # The interrupt waits for the lock to be given back (the connect
+        # times out after 1 s), then stops the script.
+        board.wait_prompt(5)
+        assert "KeyboardInterrupt" in board.transcript[pos:], board.transcript[pos:]
+        # Before the fix the lock that opens the transport stayed taken and
+        # this call hung for ever.
+        out = board.exec("print('AGAIN', ble.gattStart())", timeout=5)
+        assert "AGAIN -1" in out, out
+    finally:
+        for c in fillers:
+            c.close()
+        listener.close()
+
+
+def test_only_ctrl_c_is_a_signal_while_a_callback_runs_at_the_repl(board, peer):
+    """While a callback runs at the REPL prompt the terminal makes Ctrl-C a
+    signal (ISIG), and only Ctrl-C: Ctrl-Z and Ctrl-\\ stay bytes, as in the
+    REPL's raw mode, instead of stopping (SIGTSTP) or killing (SIGQUIT) the
+    board."""
+    out = board.exec(SCRIPT % (SLOW_MS, "forever"), timeout=15)
+    assert "READY" in out, out
+    conn = peer.connect(board_address(board))
+    peer.air.run(conn.gatt_client.write_value(3, (0).to_bytes(2, "little"), with_response=False), 10)
+    time.sleep(1.0)  # the callback loops at the prompt
+    board._write(b"\x1a\x1c")
+    time.sleep(0.5)
+    # Before the fix Ctrl-Z stopped the process: nothing answered any more.
+    pos = len(board.transcript)
+    board.interrupt()
+    board.expect("KeyboardInterrupt", 3, since=pos)
+    out = board.exec("print('ALIVE', 6 * 7)", timeout=5)
+    assert "ALIVE 42" in out, out
     assert board.alive

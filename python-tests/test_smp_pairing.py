@@ -200,6 +200,21 @@ def test_board_as_central_sc_just_works(board, peer):
     assert_no_traceback(board)
 
 
+def test_board_as_central_pairs_when_the_peripheral_sends_a_security_request(board, peer):
+    """Vol 3 Part H 3.6.7: a Bumble peripheral asks for security (Security
+    Request: bonding, SC); the board, holding no bond of it, pairs without
+    any call from the script (events 64 mode 5, then 63 status 0)."""
+    pairing_config(peer, mitm=False, io=PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT)
+    rig = central_rig(board, peer)
+    pos = rig.c.pos()
+    peer.air.call(lambda: peer.device.request_pairing(rig.conn))
+    evs = rig.c.wait_ids(pos, 64, 63, timeout=15)
+    assert (64, 0, 0, 5, 0) in evs and (63, 0) in evs, evs
+    assert wait_until(lambda: rig.conn.is_encrypted)
+    assert rig.c.call("ble.smpGetPairedDevInfo()") == repr([rig.peer_addr])
+    assert_no_traceback(board)
+
+
 def test_board_as_central_sc_numeric_comparison_same_number(board, peer):
     delegate = pairing_config(peer, mitm=True, io=PairingDelegate.IoCapability.DISPLAY_OUTPUT_AND_YES_NO_INPUT)
     rig = central_rig(board, peer)

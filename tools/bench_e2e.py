@@ -14,8 +14,12 @@ The firmware runs on the virtual air (mpble_harness) against a Bumble peer:
   echo    a Bumble central sends 500 sequential 20-byte Write Commands and the
           board's write callback (qpy_echo_server.py) sends each one straight
           back as a notification; the round trip is timed at the central with
-          the board's main thread idle at the REPL, in one long utime.sleep()
-          and in a `while True: utime.sleep_ms(1)` loop
+          the board's main thread idle at the REPL (repl), in one long
+          utime.sleep() (sleep), in a `while True: utime.sleep_ms(1)` loop
+          (loop), in a busy bytecode loop with no sleep (busy), and inside
+          blocking Pycom GATTCCharacteristic.read() calls of a second Bumble
+          peer that answers each Read Request 2 s late (blocking; QuecPython
+          has no blocking call)
 
 Each is run --reps times (median shown); the window is cut around the
 workload only (after connecting, subscribing, exchanging the MTU). Per
@@ -38,7 +42,7 @@ operation it gives:
           "Diagnostics")
 
     .venv/bin/python tools/bench_e2e.py [--firmware PATH] [--reps 3] [--callgrind]
-        [--workloads write,notify,read,idle,echo] [--modes repl,sleep,loop]
+        [--workloads write,notify,read,idle,echo] [--modes repl,sleep,loop,busy,blocking]
         [--writes 2000] [--notifications 1000] [--reads 300] [--idle 10] [--echoes 500]
 """
 
@@ -68,7 +72,11 @@ ECHO_MODES = {
     "repl": None,
     "sleep": "import utime\nprint('WAITING')\nutime.sleep(3600)\n",
     "loop": "import utime\nprint('WAITING')\nwhile True:\n    utime.sleep_ms(1)\n",
+    "busy": "print('WAITING')\nx = 0\nwhile True:\n    x += 1\n",
+    "blocking": "print('WAITING')\nwhile True:\n    ch.read()\n",
 }
+# The blocking mode's peer answers each Read Request this late.
+SLOW_READ_S = 2.0
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -318,6 +326,8 @@ def wl_echo(c: Ctx, n: int, mode: str) -> Outcome:
     _start_server(c, "qpy_echo_server.py")
     conn = _connect_central(c)
     c.peer.write(conn, 4, b"\x01\x00", with_response=True)
+    if mode == "blocking":
+        _slow_peer_link(c)
     if ECHO_MODES[mode]:
         pos = c.board.exec_nowait(ECHO_MODES[mode])
         c.board.expect(r"WAITING", 5 * c.slow, since=pos)
@@ -340,6 +350,22 @@ def wl_echo(c: Ctx, n: int, mode: str) -> Outcome:
         c.board.interrupt()
         c.board.wait_prompt(10 * c.slow)
     return Outcome(ops=n, rts=rts)
+
+
+def _slow_peer_link(c: Ctx) -> None:
+    """The echo board also becomes a Pycom central linked to a Bumble
+    peripheral whose Read Responses come SLOW_READ_S late (`ch` on the
+    board: its characteristic). QuecPython's write event names no link, so
+    the echo script's notification link is set back to the echo central's
+    once the Pycom link's connection event has passed."""
+    from pycom_peers import gate_responses, named_peer, pycom_central
+
+    c.board.exec("ECHO_CONN = conn[0]", 5 * c.slow)
+    slow, _ch = named_peer(c.air, "slow", b"slow value")
+    pycom_central(c.board)
+    c.board.exec("sc = find_connect('slow', 10000)\nch = find_char(sc, 0xFFE1)\nch.read()", 60 * c.slow)
+    c.board.exec("import utime\nutime.sleep_ms(100)\nconn[0] = ECHO_CONN", 5 * c.slow)
+    c.air.call(gate_responses, slow, delay=SLOW_READ_S)
 
 
 @dataclass
@@ -433,6 +459,9 @@ def row(wl: Workload, runs: list[dict], sruns: list[dict], cruns: list[dict]) ->
     else:
         lat = "n/a"
     cpu_s = f"{cpu:.3f} s" if wl.key == "idle" else f"{cpu * 1e6:.0f} µs"
+    if wl.key == "echo-busy":
+        # The window's CPU and instructions are the busy loop's own.
+        cpu_s, instr = "(loop)", None
     rate = "-" if wl.key == "idle" else f"{ops / wall:.0f}"
     line = f"| {wl.label} | {cpu_s} | {fmt_k(sysc)} | {fmt_k(instr)} | {wall:.2f} | {rate} | {lost_s} | {lat} |"
     rt = None
