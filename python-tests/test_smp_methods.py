@@ -425,3 +425,122 @@ def test_pycom_set_pin_and_its_range(board, peer):
     assert wait_until(lambda: conn.is_encrypted)
     assert peer.att_raw(conn, read_request(shut_c.handle)) == bytes([ATT_READ_RSP]) + b"shut"
     assert_no_traceback(board)
+
+
+# -- legacy bonds encrypt the next link -----------------------------------------
+
+
+def hci_events(slot, code: int) -> list[bytes]:
+    """Parameters of every HCI event with this code the controller sent the
+    board (H4 type 0x04, code, length, parameters)."""
+    return [
+        bytes(pkt[3 : 3 + pkt[2]])
+        for _t, direction, pkt in list(slot.hci_log)
+        if direction == "C>H" and len(pkt) >= 3 and pkt[0] == 0x04 and pkt[1] == code
+    ]
+
+
+def test_peripheral_legacy_bond_encrypts_the_next_link_without_pairing(board, peer):
+    """Legacy pairing distributes the board's LTK with its EDIV and Rand
+    (Encryption Information, Central Identification; 3.6.2, 3.6.3). Bumble
+    keeps them (its key store), reconnects and encrypts with them: the
+    board finds the bond by EDIV and Rand in the LE Long Term Key Request
+    and the link is encrypted without a second pairing."""
+    from bumble.keys import MemoryKeyStore
+
+    peer.air.call(lambda: setattr(peer.device, "keystore", MemoryKeyStore()))
+    conn = peripheral(board, peer, f"{NO_IO}, {LEGACY_BOND}, 0, 600")
+    bumble_pairs_with(peer, sc=False, mitm=False, io=IO.NO_OUTPUT_NO_INPUT)
+    mark = board.mark()
+    task = start_pairing(peer, conn)
+    paired_and_readable(board, peer, conn, task, mark)
+    # The first encryption used the STK: EDIV 0 and Rand 0 (2.4.4.2).
+    ltk_requests = [p for p in hci_events(board.slot, 0x3E) if p[:1] == b"\x05"]
+    assert len(ltk_requests) == 1 and ltk_requests[0][3:13] == bytes(10), ltk_requests
+
+    peer.air.run(conn.disconnect(), 5)
+    board.expect(r"EVENT 17 ", 5, since=mark)
+    assert board.exec("print(ble.advStart())").strip().endswith("0")
+    conn = peer.connect(board_address(board))
+    mark = board.mark()
+    peer.air.run(conn.encrypt(), 10)
+    assert wait_until(lambda: conn.is_encrypted), "the bond did not encrypt the link"
+    board.expect(r"EVENT 63 0\r", 10, since=mark)
+    assert "PROMPT" not in board.transcript[mark:], "paired again"
+    ltk_requests = [p for p in hci_events(board.slot, 0x3E) if p[:1] == b"\x05"]
+    assert len(ltk_requests) == 2 and ltk_requests[1][3:13] != bytes(10), ltk_requests
+    replies = hci_commands(board.slot, HCI_LE_LTK_REQUEST_REPLY)
+    assert len(replies) == 2, replies
+    assert peer.att_raw(conn, read_request(VALUE_HANDLE)) == bytes([ATT_READ_RSP]) + SECRET
+    assert_no_traceback(board)
+
+
+def test_central_legacy_bond_encrypts_the_next_link_without_pairing(board, peer):
+    """The board as central keeps the LTK, EDIV and Rand Bumble distributed
+    in legacy pairing; on the next connection it encrypts with them at
+    once (LE Enable Encryption with that EDIV and Rand), Bumble finds its
+    key, and the protected value reads without a second pairing."""
+    from bumble.hci import OwnAddressType
+    from bumble.keys import MemoryKeyStore
+
+    from test_qpy_client import PEER_ADV
+
+    peer.air.call(lambda: setattr(peer.device, "keystore", MemoryKeyStore()))
+    bumble_pairs_with(peer, sc=False, mitm=False, io=IO.NO_OUTPUT_NO_INPUT)
+    rig, handle = central(board, peer)
+    assert rig.c.call(f"ble.smpSetConfig({NO_IO}, {LEGACY_BOND}, 0, 600)") == 0
+    pos = rig.c.pos()
+    assert rig.c.call("ble.smpStartPair(0)") == 0
+    central_paired_and_reads(rig, handle, pos)
+    starts = hci_commands(board.slot, HCI_LE_ENABLE_ENCRYPTION)
+    # LE Enable Encryption: handle, Rand, EDIV, key; the STK has 0 and 0.
+    assert len(starts) == 1 and starts[0][2:12] == bytes(10), starts
+
+    # Bumble's responder files its own legacy LTK under `ltk_central` and
+    # answers an LE Long Term Key Request as peripheral from `ltk_peripheral`
+    # (the initiator's, which we do not distribute), without looking at
+    # EDIV and Rand (bumble/smp.py Session.on_pairing,
+    # bumble/device.py get_long_term_key). The peripheral's answer per 2.4.4:
+    # the LTK it distributed, found by its EDIV and Rand.
+    store = peer.device.keystore
+    (_name, keys), = peer.air.run(store.get_all(), 5)
+    own = keys.ltk_central
+    assert own is not None and own.ediv is not None, keys
+    asked = []
+
+    async def by_ediv_rand(_handle, rand, ediv):
+        asked.append((bytes(rand), ediv))
+        if bytes(rand) == bytes(own.rand) and ediv == own.ediv:
+            return own.value
+        return None
+
+    peer.air.call(lambda: setattr(peer.device.host, "long_term_key_provider", by_ediv_rand))
+
+    pos = rig.c.pos()
+    assert rig.c.call("ble.disconnect(0)") == 0
+    rig.c.wait_ids(pos, 17, timeout=5)
+    peer.air.run(
+        peer.device.start_advertising(
+            advertising_data=PEER_ADV,
+            own_address_type=OwnAddressType.RANDOM,
+            auto_restart=False,
+            advertising_interval_min=50,
+            advertising_interval_max=50,
+        ),
+        5,
+    )
+    evs = rig.connect()
+    assert (16, 0, 0, rig.peer_addr) in evs, evs
+    pos = rig.c.pos()
+    assert wait_until(lambda: rig.conn.is_encrypted), "the bond did not encrypt the link"
+    starts = hci_commands(board.slot, HCI_LE_ENABLE_ENCRYPTION)
+    # The bond's key: Bumble's distributed LTK with its Rand and EDIV
+    # (Bumble makes them 0), not the STK of the first link.
+    assert len(starts) == 2, starts
+    assert starts[1][2:12] == bytes(own.rand) + own.ediv.to_bytes(2, "little"), starts
+    assert starts[1][12:] == bytes(own.value) != starts[0][12:], starts
+    assert asked == [(bytes(own.rand), own.ediv)], (asked, own)
+    _pos, evs = rig.request(f"ble.readCharaByHandle(0, {handle}, 0, 0)", 32)
+    assert (32, 0, len(LOCKED), LOCKED) in evs, evs
+    assert not [e for e in rig.c.events(pos) if e[0] == 64], "paired again"
+    assert_no_traceback(board)
