@@ -22,13 +22,17 @@ refused with Repeated Attempts (0x09, 2.3.6).
 As peripheral the board runs scripts/qpy_secure_server.py (value handle 3,
 READ | READ_ENCRYPTION); as central scripts/qpy_client.py, and Bumble serves
 one characteristic whose read requires encryption (before pairing the
-board's read gets event 37, Insufficient Encryption).
+board's read gets event 37, Insufficient Encryption). Legacy bonds then
+encrypt the next link in both roles, and two boards (both sides ours) pair
+with Passkey Entry, SC and legacy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+
+import pytest
 
 from bumble import att
 from bumble.gatt import Characteristic, Service
@@ -544,3 +548,47 @@ def test_central_legacy_bond_encrypts_the_next_link_without_pairing(board, peer)
     assert (32, 0, len(LOCKED), LOCKED) in evs, evs
     assert not [e for e in rig.c.events(pos) if e[0] == 64], "paired again"
     assert_no_traceback(board)
+
+
+# -- our two roles, board to board ------------------------------------------------
+
+
+@pytest.mark.parametrize("auth", [SC_MITM_BOND, LEGACY_MITM_BOND], ids=["sc", "legacy"])
+def test_board_to_board_passkey(two_boards, auth):
+    """Both sides ours: the server board shows its passkey (event 64 mode 7,
+    or 2 for legacy), the client board's user types it (mode 8 or 3,
+    smpUserConfirm(0, 2, pin)); both report event 63 status 0 and the
+    client reads the encrypted value."""
+    from test_qpy_client import Central
+
+    server, client = two_boards
+    start_server(server)
+    assert server.exec(f"print(ble.smpSetConfig({DISPLAY_ONLY}, {auth}, 314159, 600))").strip().endswith("0")
+    c = Central(client)
+    assert c.call(f"ble.smpSetConfig({KEYBOARD_ONLY}, {auth}, 0, 600)") == 0
+    addr = bytes(server.slot.address)
+    pos = c.pos()
+    assert c.call(f"ble.connect(0, {addr!r})") == 0
+    c.wait_ids(pos, 16, timeout=5)
+    # Before pairing the value is refused (event 37).
+    pos = c.pos()
+    assert c.call(f"ble.readCharaByHandle(0, {VALUE_HANDLE}, 0, 0)") == 0
+    evs = c.wait_ids(pos, 37, timeout=5)
+    assert (37, 0, INSUFFICIENT_AUTHENTICATION) in evs, evs
+    mark = server.mark()
+    pos = c.pos()
+    assert c.call("ble.smpStartPair(0)") == 0
+    shown = int(server.expect(rf"PROMPT 0 {7 if auth & 0x08 else 2} (\d+)", 15, since=mark).group(1))
+    assert shown == 314159
+    evs = c.wait_ids(pos, 64, timeout=15)
+    assert (64, 0, 0, 8 if auth & 0x08 else 3, 0) in evs, evs
+    assert c.call(f"ble.smpUserConfirm(0, 2, {shown})") == 0
+    evs = c.wait_ids(pos, 63, timeout=15)
+    assert (63, 0) in evs, evs
+    server.expect(r"EVENT 63 0\r", 10, since=mark)
+    pos = c.pos()
+    assert c.call(f"ble.readCharaByHandle(0, {VALUE_HANDLE}, 0, 0)") == 0
+    evs = c.wait_ids(pos, 32, timeout=5)
+    assert (32, 0, len(SECRET), SECRET) in evs, evs
+    assert_no_traceback(server)
+    assert_no_traceback(client)
