@@ -1076,8 +1076,10 @@ impl HostCore {
                 }
                 // After the key distribution phase the link is encrypted
                 // already: pairing is complete now (event 63). Otherwise
-                // the Encryption Change will say it.
-                if encrypted {
+                // (the key was handed out in this very step, even on a
+                // link encrypted with an older key) the Encryption Change
+                // or Key Refresh will say it.
+                if encrypted && encrypt.is_none() {
                     self.push_event(HostEvent::SecurityComplete { conn, status: 0 });
                 }
             }

@@ -477,6 +477,28 @@ fn pair_with(
     bonding: bool,
     host_types: Option<u32>,
 ) -> Outcome {
+    pair_with_events(
+        host,
+        ctrl,
+        central,
+        t0,
+        bonding,
+        host_types,
+        &mut Vec::new(),
+    )
+}
+
+/// [`pair_with`], keeping the host's events other than the prompts in
+/// `seen`.
+fn pair_with_events(
+    host: &mut Host,
+    ctrl: &mut ScriptedController,
+    central: &mut Initiator,
+    t0: u32,
+    bonding: bool,
+    host_types: Option<u32>,
+    seen: &mut Vec<HostEvent>,
+) -> Outcome {
     let mut step = central.start(bonding);
     let mut central_shows = step.display_passkey;
     let mut encrypted = false;
@@ -534,7 +556,7 @@ fn pair_with(
                         merge(&mut step, central.on_pdu(&a));
                     }
                 }
-                _ => {}
+                other => seen.push(other),
             }
         }
     }
@@ -1388,4 +1410,49 @@ fn a_key_refresh_ends_a_pairing_on_an_encrypted_link_like_an_encryption_change()
         }]
     );
     assert!(host.core.connection(slot0()).unwrap().security.encrypted);
+}
+
+/// A second pairing on a link encrypted by the first (no bonding, so no
+/// key distribution: the outcome comes with the new key): security is
+/// complete once the controller has refreshed the key (Encryption Key
+/// Refresh Complete), reported once, not already when the pairing ends on
+/// the link still encrypted with the old key.
+#[test]
+fn a_pairing_on_an_encrypted_link_completes_at_the_key_refresh_once() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    let mut central = central();
+    let _ = pair_with(&mut host, &mut ctrl, &mut central, 2_000, false, None);
+    host.h4_rx(&le_long_term_key_request(LINK, [0; 8], 0), 2_500);
+    host.h4_rx(&encryption_change(LINK, 0, 1), 2_500);
+    ctrl.settle(&mut host, 2_500);
+    assert!(host.core.connection(slot0()).unwrap().security.encrypted);
+    let _ = events(&mut host);
+    let mut central = self::central();
+    let mut evs = Vec::new();
+    let outcome = pair_with_events(
+        &mut host,
+        &mut ctrl,
+        &mut central,
+        3_000,
+        false,
+        None,
+        &mut evs,
+    );
+    assert!(matches!(outcome, Outcome::Paired { .. }), "{outcome:?}");
+    evs.extend(events(&mut host));
+    assert!(
+        !evs.iter()
+            .any(|e| matches!(e, HostEvent::SecurityComplete { .. })),
+        "complete before the new key is in use: {evs:?}"
+    );
+    let mut refresh = std::vec![0x04, 0x30, 3, 0x00];
+    refresh.extend_from_slice(&LINK.to_le_bytes());
+    host.h4_rx(&refresh, 3_500);
+    assert_eq!(
+        events(&mut host),
+        std::vec![HostEvent::SecurityComplete {
+            conn: slot0(),
+            status: 0
+        }]
+    );
 }
