@@ -777,6 +777,14 @@ impl HostCore {
                 .filter(|b| b.authenticated || !wants_mitm);
             match bond {
                 Some(b) => self.encrypt_with_bond(conn, &b),
+                // 2.3.6: a peer whose pairing failed lately waits before
+                // we answer its Security Request with a pairing.
+                None if self
+                    .peer_of(conn)
+                    .is_some_and(|p| self.smp.attempts.wait_ms(p, now) > 0) =>
+                {
+                    self.send_pairing_failed(link, Reason::REPEATED_ATTEMPTS);
+                }
                 None => {
                     if self.start_initiator(conn, link).is_err() {
                         self.send_pairing_failed(link, Reason::UNSPECIFIED_REASON);

@@ -1456,3 +1456,38 @@ fn a_pairing_on_an_encrypted_link_completes_at_the_key_refresh_once() {
         }]
     );
 }
+
+/// Repeated attempts as central (Vol 3 Part H 2.3.6): after a pairing with
+/// a peripheral failed (a wrong passkey), its Security Request is answered
+/// with Pairing Failed / Repeated Attempts until the wait is over; then we
+/// pair again (a Pairing Request).
+#[test]
+fn as_central_a_security_request_after_a_failure_waits() {
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    host.core.set_security_config(crate::host::SecurityConfig {
+        io_capability: 2,
+        auth_req: 0x0D,
+        passkey: 0,
+        timeout: 600,
+    });
+    host.core.smp_start_pair(slot0()).unwrap();
+    ctrl.settle(&mut host, 2_000);
+    let from_host = ctrl.take_l2cap(CID_SMP);
+    let mut peer = peripheral(Config {
+        passkey: Some(111_111),
+        ..Config::new(IoCapability::DisplayOnly, true)
+    });
+    let outcome = pair_as_central_typing(&mut host, &mut ctrl, &mut peer, from_host, true, Some(5));
+    assert!(
+        matches!(outcome, Some(Outcome::Failed { .. })),
+        "{outcome:?}"
+    );
+    let request = [Pdu::SecurityRequest(AuthReq::BONDING | AuthReq::SC)];
+    assert_eq!(
+        peer_smp(&mut host, &mut ctrl, &request, 2_500),
+        std::vec![pdu_bytes(&Pdu::PairingFailed(Reason::REPEATED_ATTEMPTS))]
+    );
+    let from_host = peer_smp(&mut host, &mut ctrl, &request, 3_200);
+    assert_eq!(from_host.len(), 1);
+    assert_eq!(from_host[0][0], 0x01, "a Pairing Request: {from_host:?}");
+}
