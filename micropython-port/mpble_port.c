@@ -455,8 +455,10 @@ void mpble_port_unlock_after_call(void) {
     port_flush_and_publish(mpble_port_now_ms());
     // Events the call produced (or left from an interrupted pass), or input
     // waiting for them to be delivered; where the VM does all the pumping
-    // (bare metal), input may also wait in the transport, unseen here.
-    bool work = mpble_event_count() > 0 || port_rx_off < port_rx_len || !mpble_hal_pumps_core();
+    // (bare metal), input may also wait in the transport, unseen here;
+    // bonds the call changed (smpRemovePairedDev...) are saved by a pass.
+    bool work = mpble_event_count() > 0 || port_rx_off < port_rx_len || !mpble_hal_pumps_core()
+        || mpble_bonds_dirty();
     port_unlock();
     // The script (or the REPL) is talking to BLE again: deliver as usual.
     port_script_interrupted = false;

@@ -173,3 +173,26 @@ def test_default_store_is_next_to_the_firmware_and_empty_means_none(air, make_bo
     time.sleep(0.3)
     default = Path(firmware).parent / "mpble-bonds.bin"
     assert not default.exists() or default.stat().st_mtime < started, "written to the default store"
+
+
+def test_removing_a_bond_reaches_the_store_while_the_board_idles(air, make_board, tmp_path):
+    """smpRemovePairedDev() and smpCleanPairedDev() are saved at once, not
+    at the next BLE event: a board idle at its REPL (nothing on the air)
+    that is then switched off keeps the removal."""
+    slot = air.add_controller()
+    store = tmp_path / "board.bonds"
+    board = make_board(slot, env={"MPBLE_BONDS": str(store)})
+    start_server(board)
+    peers = []
+    for _ in range(2):
+        p = air.add_peer()
+        p.power_on()
+        peers.append(p)
+        pair_peer(board, p)
+    wait_file(store, HEADER + 2 * RECORD)
+    first = bytes(peers[0].random_address)
+    assert board.eval(f"ble.smpRemovePairedDev({first!r})") == "0"
+    wait_file(store, HEADER + RECORD)
+    assert board.eval("ble.smpCleanPairedDev()") == "0"
+    wait_file(store, HEADER)
+    assert_no_traceback(board)
