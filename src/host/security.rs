@@ -191,9 +191,10 @@ impl LinkKeys {
     }
 }
 
-/// Octets of LE Rand a pairing needs: the private key, then our nonce
-/// (Na as initiator, Nb as responder).
-const RANDOM_LEN: usize = 32 + 16;
+/// Octets of LE Rand a pairing needs, as the sessions define them: the
+/// private key, then our nonce (Na as initiator, Nb as responder); every
+/// other random value of a pairing is derived from them.
+const RANDOM_LEN: usize = smp::session::RANDOM_LEN;
 
 /// Where a session is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
