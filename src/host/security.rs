@@ -909,7 +909,15 @@ impl HostCore {
         let mut nonce = [0u8; 16];
         private.copy_from_slice(&s.random[..32]);
         nonce.copy_from_slice(&s.random[32..]);
-        let Some(keys) = KeyPair::from_private_key(&private) else {
+        // LE legacy pairing for sure (our request or configuration, or the
+        // peer's request, without SC): no public key to make.
+        let peer_sc = s.initiator || s.preq[3] & AuthReq::SC.bits() != 0;
+        let make = if config.secure_connections() && peer_sc {
+            KeyPair::from_private_key
+        } else {
+            KeyPair::without_public_key
+        };
+        let Some(keys) = make(&private) else {
             // Not below the group order (chance ~2^-32): ask again.
             s.random_len = 0;
             self.ask_random(conn, link);

@@ -119,8 +119,14 @@ fn typed(t: Types, other_shows: Option<u32>) -> Option<Option<u32>> {
 }
 
 fn pair(ic: Config, rc: Config, bonding: bool, users: Users) -> Run {
-    let mut i = Initiator::new(ic, key(PRIVATE_A), le(NA), A, B);
-    let mut r = Responder::new(rc, key(PRIVATE_B), le(NB), A, B);
+    // A side without SC makes no public key (the host's choice for legacy
+    // pairing, `KeyPair::without_public_key`): legacy pairing needs none.
+    let keys = |c: &Config, private| match c.secure_connections {
+        true => key(private),
+        false => KeyPair::without_public_key(&le(private)).unwrap(),
+    };
+    let mut i = Initiator::new(ic, keys(&ic, PRIVATE_A), le(NA), A, B);
+    let mut r = Responder::new(rc, keys(&rc, PRIVATE_B), le(NB), A, B);
     i.set_irk([0x11; 16]);
     r.set_irk([0x22; 16]);
     let mut run = Run {
