@@ -146,7 +146,8 @@ fn main() {
 /// smp_pdu takes a configuration octet (our IO capability and MITM), then
 /// SMP PDUs, each behind a length octet (bit 7: answer a pending Numeric
 /// Comparison): what a peer sends in each pairing method (Vol 3 Part H
-/// 2.3.5, C.2-C.3 message sequences).
+/// 2.3.5, C.2-C.3 message sequences); or, in mirror mode, a script that
+/// pairs our two roles (see fuzz_targets/smp_pdu.rs).
 fn smp_seeds(dir: &str) {
     std::fs::create_dir_all(dir).unwrap();
     let framed_with = |config: u8, pdus: &[&[u8]]| -> Vec<u8> {
@@ -251,6 +252,44 @@ fn smp_seeds(dir: &str) {
         ),
     ];
     for (name, bytes) in seeds {
+        std::fs::write(format!("{dir}/{name}"), bytes).unwrap();
+    }
+    // Mirror mode (bit 7 of the first octet): our initiator against our
+    // responder; the script delivers everything in flight both ways
+    // (0x0F to the responder, 0x07 to the initiator), a user types the
+    // passkey shown (0x0C responder, 0x04 initiator) or answers yes (0x0D,
+    // 0x05), and the link reports encryption (0x0E, 0x06).
+    let both = |n: usize| -> Vec<u8> { [0x0F, 0x07].repeat(n) };
+    let mirror = |ic: u8, rc: u8, user: &[u8]| -> Vec<u8> {
+        let mut v = vec![0x80 | ic, rc];
+        v.extend(both(3));
+        v.extend(user);
+        v.extend(both(45));
+        v.extend([0x0E, 0x06]);
+        v.extend(both(4));
+        v
+    };
+    let mirrors: Vec<(&str, Vec<u8>)> = vec![
+        ("mirror_sc_just_works", mirror(0x00, 0x00, &[])),
+        (
+            "mirror_sc_numeric_comparison",
+            mirror(0x05, 0x05, &[0x0D, 0x05]),
+        ),
+        // KeyboardDisplay initiator shows, KeyboardOnly responder types.
+        (
+            "mirror_sc_passkey_responder_types",
+            mirror(0x06, 0x07, &[0x0C]),
+        ),
+        // KeyboardOnly initiator types, DisplayYesNo responder shows.
+        (
+            "mirror_sc_passkey_initiator_types",
+            mirror(0x07, 0x05, &[0x04]),
+        ),
+        ("mirror_legacy_just_works", mirror(0x08, 0x08, &[])),
+        ("mirror_legacy_passkey", mirror(0x0E, 0x0F, &[0x0C])),
+        ("mirror_legacy_passkey_fixed", mirror(0x0F, 0x1D, &[0x04])),
+    ];
+    for (name, bytes) in mirrors {
         std::fs::write(format!("{dir}/{name}"), bytes).unwrap();
     }
 }

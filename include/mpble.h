@@ -581,6 +581,16 @@ int32_t mpble_qpy_smp_clean_paired(void);
 // `Bluetooth()` / `init()`: Pycom hears events; `mtu` for `connect()`.
 void mpble_pycom_activate(int64_t mtu);
 
+// `Bluetooth(pin=, secure_connections=)` and `set_pin(pin)`: security on
+// with `pin` (0..=999999) as the static passkey; `secure_connections` 1
+// LE Secure Connections, 0 legacy pairing, -1 as before. -1 for a PIN
+// out of range.
+int32_t mpble_pycom_set_pin(int64_t pin, int64_t secure_connections);
+
+// Whether security is on (a PIN was given): the default permissions of
+// a new characteristic are the encrypted ones.
+bool mpble_pycom_secure(void);
+
 // Whether `Bluetooth()` is in force.
 bool mpble_pycom_is_active(void);
 

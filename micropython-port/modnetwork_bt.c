@@ -282,6 +282,15 @@ static void network_bt_check_active(void) {
     }
 }
 
+// A PIN argument: an int 0..999999 (reference §2.1, §2.16).
+static mp_int_t network_bt_pin_arg(mp_obj_t pin) {
+    mp_int_t p = mpble_port_arg_int(pin, MP_QSTR_pin);
+    if (p < 0 || p > 999999) {
+        mp_raise_ValueError(MP_ERROR_TEXT("Pin code with 1-6 digit length is allowed only!"));
+    }
+    return p;
+}
+
 enum { ARG_mode, ARG_antenna, ARG_modem_sleep, ARG_pin, ARG_privacy, ARG_secure_connections, ARG_mtu };
 static const mp_arg_t network_bt_init_args[] = {
     { MP_QSTR_mode, MP_ARG_KW_ONLY | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_INT(0)} },
@@ -304,11 +313,13 @@ static void network_bt_do_init(const mp_arg_val_t *args) {
             mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("invalid antenna type %d"), (int)a);
         }
     }
+    // pin: security on, the PIN as the static passkey (reference §2.1);
+    // privacy is not served (the address stays the configured one).
+    mp_int_t pin = -1;
     if (args[ARG_pin].u_obj != mp_const_none) {
-        // Pairing comes with the SMP issue: refuse clearly rather than run
-        // an unsecured server the script believes secured.
-        network_bt_raise(MP_EOPNOTSUPP, "pin: pairing is not supported by this firmware yet");
+        pin = network_bt_pin_arg(args[ARG_pin].u_obj);
     }
+    int secure_connections = mp_obj_is_true(args[ARG_secure_connections].u_obj) ? 1 : 0;
     mp_int_t mtu = mpble_port_arg_int(args[ARG_mtu].u_obj, MP_QSTR_mtu);
 
     const char *msg;
@@ -319,6 +330,9 @@ static void network_bt_do_init(const mp_arg_val_t *args) {
     mpble_port_lock();
     mpble_port_set_callback(MPBLE_PORT_CB_PYCOM_BLUETOOTH, MP_OBJ_FROM_PTR(&network_bt_dispatch_obj));
     mpble_pycom_activate(mtu);
+    if (pin >= 0) {
+        mpble_pycom_set_pin(pin, secure_connections);
+    }
     MpbleState state = mpble_state();
     if (state != MPBLE_STATE_READY && state != MPBLE_STATE_STARTING) {
         mpble_start(mpble_port_now_ms());
@@ -867,13 +881,16 @@ static mp_obj_t network_bt_modem_sleep(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(network_bt_modem_sleep_obj, 1, 2, network_bt_modem_sleep);
 
+// set_pin(pin): security on with this PIN from now on (reference §2.16);
+// Secure Connections as init() chose. Existing characteristics keep their
+// permissions, and the current link is not dropped (as the firmware).
 static mp_obj_t network_bt_set_pin(mp_obj_t self_in, mp_obj_t pin) {
     (void)self_in;
-    mp_int_t p = mpble_port_arg_int(pin, MP_QSTR_pin);
-    if (p < 0 || p > 999999) {
-        mp_raise_ValueError(MP_ERROR_TEXT("Pin code with 1-6 digit length is allowed only!"));
-    }
-    network_bt_raise(MP_EOPNOTSUPP, "set_pin: pairing is not supported by this firmware yet");
+    mp_int_t p = network_bt_pin_arg(pin);
+    mpble_port_lock();
+    mpble_pycom_set_pin(p, -1);
+    mpble_port_unlock_after_call();
+    return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(network_bt_set_pin_obj, network_bt_set_pin);
 

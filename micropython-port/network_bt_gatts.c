@@ -73,8 +73,11 @@ static mp_obj_t gatts_service_characteristic(size_t n_args, const mp_obj_t *pos_
     uint8_t uuid[16];
     size_t uuid_len = network_bt_uuid_arg(args[ARG_uuid].u_obj, MP_QSTR_uuid, uuid);
     // PERM_READ | PERM_WRITE and PROP_READ | PROP_WRITE | PROP_NOTIFY by
-    // default (reference §6; the encrypted default comes with pairing).
-    mp_int_t perms = 0x11;
+    // default; with security on (a PIN), PERM_READ_ENCRYPTED |
+    // PERM_WRITE_ENCRYPTED (reference §6).
+    mpble_port_lock();
+    mp_int_t perms = mpble_pycom_secure() ? 0x22 : 0x11;
+    mpble_port_unlock();
     if (args[ARG_permissions].u_obj != mp_const_none) {
         perms = mpble_port_arg_int(args[ARG_permissions].u_obj, MP_QSTR_permissions);
         if (perms < 0 || perms > 0x1FF) {

@@ -966,6 +966,34 @@ pub extern "C" fn mpble_pycom_activate(mtu: i64) {
     call(|f| f.pycom.activate(f.stack.core(), mtu));
 }
 
+/// `Bluetooth(pin=, secure_connections=)` and `set_pin(pin)`: security on
+/// with `pin` (0..=999999) as the static passkey; `secure_connections` 1
+/// LE Secure Connections, 0 legacy pairing, -1 as before. -1 for a PIN
+/// out of range.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_set_pin(pin: i64, secure_connections: i64) -> i32 {
+    let Ok(pin) = u32::try_from(pin) else {
+        return -1;
+    };
+    if pin > 999_999 {
+        return -1;
+    }
+    let sc = match secure_connections {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
+    };
+    call(|f| f.pycom.set_pin(f.stack.core(), pin, sc));
+    0
+}
+
+/// Whether security is on (a PIN was given): the default permissions of
+/// a new characteristic are the encrypted ones.
+#[no_mangle]
+pub extern "C" fn mpble_pycom_secure() -> bool {
+    with_stack(|f| f.pycom.secure())
+}
+
 /// Whether `Bluetooth()` is in force.
 #[no_mangle]
 pub extern "C" fn mpble_pycom_is_active() -> bool {

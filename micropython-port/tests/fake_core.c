@@ -393,6 +393,13 @@ void mpble_pycom_activate(int64_t mtu) {
 bool mpble_pycom_is_active(void) {
     return state == MPBLE_STATE_READY;
 }
+int32_t mpble_pycom_set_pin(int64_t pin, int64_t secure_connections) {
+    (void)secure_connections;
+    return pin >= 0 && pin <= 999999 ? 0 : -1;
+}
+bool mpble_pycom_secure(void) {
+    return false;
+}
 void mpble_pycom_deinit(uint32_t now_ms) {
     (void)now_ms;
     state = MPBLE_STATE_OFF;

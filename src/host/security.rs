@@ -2,19 +2,23 @@
 //! the pairing sessions, their randomness from the controller and their
 //! 30 s timer.
 //!
-//! What runs today: LE Secure Connections pairing in both roles, Just
-//! Works or Numeric Comparison as the `smp` sessions decide: as responder
+//! What runs today: pairing in both roles with every method the `smp`
+//! sessions run (LE Secure Connections Just Works, Numeric Comparison and
+//! Passkey Entry; LE legacy Just Works and Passkey Entry): as responder
 //! (peripheral) on a Pairing Request, as initiator (central) on the
 //! application's request ([`HostCore::smp_start_pair`]) or a peripheral's
-//! Security Request (3.6.7); the user's answer to Numeric Comparison
-//! through [`HostEvent::PairingPrompt`] and [`HostCore::smp_user_confirm`];
-//! encryption with the key (LE Enable Encryption as central, the LE Long
-//! Term Key Request answered as peripheral); bonds in [`Bonds`], used to
-//! encrypt a link again without pairing: as central on connect, as
-//! peripheral in the LTK Request. [`HostEvent::SecurityComplete`] reports
-//! each encryption (after pairing or from a bond) and each failure. Not
-//! yet: legacy pairing, Passkey Entry, key distribution, the
-//! repeated-attempts back-off (2.3.6).
+//! Security Request (3.6.7); the user's part through
+//! [`HostEvent::PairingPrompt`] and [`HostCore::smp_user_confirm`] (a
+//! yes, a no, or the passkey typed); encryption with the key a session
+//! hands out (the STK or the Secure Connections LTK: LE Enable Encryption
+//! as central, the LE Long Term Key Request answered as peripheral), then
+//! the key distribution phase from the Encryption Change; bonds in
+//! [`Bonds`], used to encrypt a link again without pairing: as central on
+//! connect, as peripheral in the LTK Request (a legacy bond by its EDIV
+//! and Rand). [`HostEvent::SecurityComplete`] reports each encryption
+//! (after pairing, once the keys are distributed, or from a bond) and
+//! each failure. A peer whose pairing failed waits before its next
+//! Pairing Request is accepted (`smp::attempts`, 2.3.6).
 //!
 //! A pairing is short and rare, so sessions (about 250 bytes each) are a
 //! small pool ([`config::SMP_SESSIONS`]) lent to a link for the length of
@@ -38,11 +42,12 @@ use crate::hci::command::{self, opcode};
 use crate::hci::ConnHandle;
 use crate::l2cap;
 use crate::smp;
+use crate::smp::attempts::Attempts;
 use crate::smp::crypto::{KeyPair, LeAddress, U128};
-use crate::smp::initiator::Initiator;
+use crate::smp::initiator::{self, Initiator};
 use crate::smp::method::{self, Method};
 use crate::smp::pdu::{AuthReq, IoCapability, Pdu, Reason, PAIRING_REQUEST, SECURITY_REQUEST};
-use crate::smp::responder::{Config, Outcome, Responder, Step, SMP_TIMEOUT_MS};
+use crate::smp::responder::{self, Config, Outcome, Responder, Step, SMP_TIMEOUT_MS};
 use crate::time::Instant;
 
 /// HCI error code Authentication Failure (Vol 1 Part F 2.6): the reason
@@ -81,11 +86,23 @@ impl SecurityConfig {
         self.auth_req & AuthReq::MITM.bits() != 0
     }
 
+    /// Secure Connections asked (AuthReq bit 3); without it we pair with
+    /// LE legacy pairing.
+    pub fn secure_connections(&self) -> bool {
+        self.auth_req & AuthReq::SC.bits() != 0
+    }
+
     fn session_config(&self) -> Config {
         Config {
             io_capability: IoCapability::from_u8(self.io_capability)
                 .unwrap_or(IoCapability::NoInputNoOutput),
             mitm: self.mitm(),
+            bonding: self.bonding(),
+            secure_connections: self.secure_connections(),
+            sc_only: false,
+            // The passkey we display is the configured one (QuecPython
+            // smpSetConfig's passkey, Pycom's pin).
+            passkey: Some(self.passkey),
         }
     }
 }
@@ -100,11 +117,10 @@ pub enum Prompt {
     /// [`HostCore::smp_user_confirm`].
     Compare(u32),
     /// Passkey Entry, we display: show the passkey; the peer's user types
-    /// it (for the Passkey Entry sessions, not raised yet).
+    /// it.
     DisplayPasskey(u32),
     /// Passkey Entry, we enter: pairing waits for
     /// [`HostCore::smp_user_confirm`] with [`UserAnswer::Passkey`] (for the
-    /// Passkey Entry sessions, not raised yet).
     EnterPasskey,
 }
 
@@ -114,8 +130,8 @@ pub enum Prompt {
 pub enum UserAnswer {
     Reject,
     Accept,
-    /// The passkey the user typed (0..=999999); until Passkey Entry runs,
-    /// an acceptance.
+    /// The passkey the user typed (0..=999999) when asked
+    /// ([`Prompt::EnterPasskey`]); otherwise an acceptance.
     Passkey(u32),
 }
 
@@ -175,9 +191,10 @@ impl LinkKeys {
     }
 }
 
-/// Octets of LE Rand a pairing needs: the private key, then our nonce
-/// (Na as initiator, Nb as responder).
-const RANDOM_LEN: usize = 32 + 16;
+/// Octets of LE Rand a pairing needs, as the sessions define them: the
+/// private key, then our nonce (Na as initiator, Nb as responder); every
+/// other random value of a pairing is derived from them.
+const RANDOM_LEN: usize = smp::session::RANDOM_LEN;
 
 /// Where a session is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,6 +232,11 @@ pub struct SmpSession {
     initiator: bool,
     /// The Pairing Response, once known, to tell the user the method.
     pres: [u8; 7],
+    /// The user was told the method (event 64).
+    prompted: bool,
+    /// Passkey Entry: our user was asked for the passkey and has not
+    /// answered.
+    wants_passkey: bool,
     engine: Engine,
 }
 
@@ -225,10 +247,7 @@ impl SmpSession {
             addr: [0; 6],
         };
         // DisplayOnly is 0: a free session is all zeros.
-        let config = Config {
-            io_capability: IoCapability::DisplayOnly,
-            mitm: false,
-        };
+        let config = Config::ZERO;
         SmpSession {
             phase: Phase::Free,
             link: 0,
@@ -238,6 +257,8 @@ impl SmpSession {
             deadline: Instant::from_ms(0),
             initiator: false,
             pres: [0; 7],
+            prompted: false,
+            wants_passkey: false,
             engine: Engine::Responder(Responder::new(config, KeyPair::UNSET, [0; 16], addr, addr)),
         }
     }
@@ -264,6 +285,36 @@ impl SmpSession {
             Engine::Initiator(i) => i.timed_out(),
         }
     }
+
+    fn passkey_entered(&mut self, passkey: Option<u32>) -> Step {
+        match &mut self.engine {
+            Engine::Responder(r) => r.passkey_entered(passkey),
+            Engine::Initiator(i) => i.passkey_entered(passkey),
+        }
+    }
+
+    fn encryption_changed(&mut self, on: bool) -> Step {
+        match &mut self.engine {
+            Engine::Responder(r) => r.encryption_changed(on),
+            Engine::Initiator(i) => i.encryption_changed(on),
+        }
+    }
+
+    /// The session handed out its key and waits for the link's encryption.
+    fn waits_encryption(&self) -> bool {
+        match &self.engine {
+            Engine::Responder(r) => r.state() == responder::State::WaitEncryption,
+            Engine::Initiator(i) => i.state() == initiator::State::WaitEncryption,
+        }
+    }
+
+    /// (key size, authenticated) of the key the session hands out.
+    fn strength(&self) -> (u8, bool) {
+        match &self.engine {
+            Engine::Responder(r) => (r.key_size(), r.authenticated()),
+            Engine::Initiator(i) => (i.key_size(), i.authenticated()),
+        }
+    }
 }
 
 /// The pool of sessions, and the configuration they start with.
@@ -274,7 +325,12 @@ pub struct Smp {
     /// the static is all zeros (.bss, no image in flash).
     configured: bool,
     config: SecurityConfig,
+    /// Peers whose pairing failed lately (Vol 3 Part H 2.3.6).
+    attempts: Attempts<ATTEMPT_PEERS>,
 }
+
+/// Peers the repeated-attempts back-off remembers (12 bytes each).
+const ATTEMPT_PEERS: usize = 4;
 
 impl Default for Smp {
     fn default() -> Self {
@@ -296,6 +352,7 @@ impl Smp {
                 passkey: 0,
                 timeout: 0,
             },
+            attempts: Attempts::new(),
         }
     }
 
@@ -457,7 +514,18 @@ impl HostCore {
         c.security.key_size = if paired { c.keys.key_size } else { 0 };
         let retry = core::mem::take(&mut c.keys.retry_waiting);
         let (error, handle) = (c.keys.retry_error, c.keys.retry_handle);
-        if on {
+        // A pairing waiting for this: the key distribution phase runs now
+        // (3.6.1), and its outcome completes security.
+        let link = c.handle;
+        if let Some(s) = self
+            .smp
+            .session_mut(conn)
+            .filter(|s| s.phase == Phase::Pairing && s.waits_encryption())
+        {
+            let step = s.encryption_changed(on);
+            self.apply_smp_step(conn, link, step);
+            self.pump();
+        } else if on {
             self.push_event(HostEvent::SecurityComplete { conn, status: 0 });
         } else if status != 0 && was_encrypting {
             self.push_event(HostEvent::SecurityComplete { conn, status });
@@ -605,6 +673,21 @@ impl HostCore {
             .session_mut(conn)
             .filter(|s| s.phase == Phase::Pairing);
         let step = match pairing {
+            // A cancel while our user was to type the passkey: Passkey
+            // Entry Failed (3.5.5).
+            Some(s) if !accept && s.wants_passkey => {
+                s.wants_passkey = false;
+                s.passkey_entered(None)
+            }
+            // The passkey our user typed ([`Prompt::EnterPasskey`]); an
+            // acceptance without one leaves the pairing waiting for it.
+            Some(s) if s.wants_passkey => match answer {
+                UserAnswer::Passkey(p) => {
+                    s.wants_passkey = false;
+                    s.passkey_entered(Some(p))
+                }
+                _ => Step::default(),
+            },
             Some(s) => s.user_confirm(accept),
             None if accept => return Ok(()),
             None => {
@@ -695,6 +778,14 @@ impl HostCore {
                 .filter(|b| b.authenticated || !wants_mitm);
             match bond {
                 Some(b) => self.encrypt_with_bond(conn, &b),
+                // 2.3.6: a peer whose pairing failed lately waits before
+                // we answer its Security Request with a pairing.
+                None if self
+                    .peer_of(conn)
+                    .is_some_and(|p| self.smp.attempts.wait_ms(p, now) > 0) =>
+                {
+                    self.send_pairing_failed(link, Reason::REPEATED_ATTEMPTS);
+                }
                 None => {
                     if self.start_initiator(conn, link).is_err() {
                         self.send_pairing_failed(link, Reason::UNSPECIFIED_REASON);
@@ -712,6 +803,14 @@ impl HostCore {
                 self.send_reply(link, l2cap::CID_SMP, rsp.get(..n).unwrap_or(&[]));
             }
             return;
+        }
+        // 2.3.6: a peer whose pairing failed lately waits before it may
+        // try again.
+        if let Some(peer) = self.peer_of(conn) {
+            if self.smp.attempts.wait_ms(peer, now) > 0 {
+                self.send_pairing_failed(link, Reason::REPEATED_ATTEMPTS);
+                return;
+            }
         }
         let Some(s) = self
             .smp
@@ -810,13 +909,24 @@ impl HostCore {
         let mut nonce = [0u8; 16];
         private.copy_from_slice(&s.random[..32]);
         nonce.copy_from_slice(&s.random[32..]);
-        let Some(keys) = KeyPair::from_private_key(&private) else {
+        // LE legacy pairing for sure (our request or configuration, or the
+        // peer's request, without SC): no public key to make.
+        let peer_sc = s.initiator || s.preq[3] & AuthReq::SC.bits() != 0;
+        let make = if config.secure_connections() && peer_sc {
+            KeyPair::from_private_key
+        } else {
+            KeyPair::without_public_key
+        };
+        let Some(keys) = make(&private) else {
             // Not below the group order (chance ~2^-32): ask again.
             s.random_len = 0;
             self.ask_random(conn, link);
             return;
         };
         s.phase = Phase::Pairing;
+        s.prompted = false;
+        s.wants_passkey = false;
+        s.pres = [0; 7];
         let step = if s.initiator {
             // We are A of f5/f6, the peripheral B.
             let mut i = Initiator::new(config.session_config(), keys, nonce, local, peer);
@@ -844,47 +954,54 @@ impl HostCore {
         self.apply_smp_step(conn, link, step);
     }
 
-    /// Sends what a session's step produced, tells the user what to check,
-    /// and records the outcome.
+    /// Sends what a session's step produced, tells the user what to check
+    /// (event 64), encrypts with the key it handed out, and records the
+    /// outcome (a bond, the repeated-attempts count, event 63).
     fn apply_smp_step(&mut self, conn: ConnSlot, link: ConnHandle, step: Step) {
         let now = Instant::from_ms(self.now_ms);
         for pdu in step.send.iter() {
             self.send_smp(link, pdu);
         }
-        let mut just_works = false;
-        let mut sc = true;
+        let mut prompts: heapless::Vec<(Prompt, bool), 2> = heapless::Vec::new();
+        let mut encrypt = None;
         if let Some(s) = self.smp.session_mut(conn) {
             if !step.send.is_empty() {
                 // 3.4: the timer restarts when an SMP PDU is queued.
                 s.deadline = now.add_ms(SMP_TIMEOUT_MS);
             }
             // The method is known once both Pairing Request and Response
-            // are: as responder when ours goes out, as initiator when our
-            // public key answers the peer's (the pairing goes on).
-            let known = if s.initiator {
-                step.send
-                    .iter()
-                    .any(|p| matches!(p, Pdu::PairingPublicKey(_)))
-            } else {
-                step.send
-                    .iter()
-                    .any(|p| matches!(p, Pdu::PairingResponse(_)))
+            // are: as responder when ours goes out, as initiator when the
+            // peer's came (and the pairing goes on).
+            let selection = match (Pdu::parse(&s.preq), Pdu::parse(&s.pres)) {
+                (Ok(Pdu::PairingRequest(req)), Ok(Pdu::PairingResponse(rsp))) => {
+                    Some(method::select(&req, &rsp))
+                }
+                _ => None,
             };
-            if known {
-                if let (Ok(Pdu::PairingRequest(req)), Ok(Pdu::PairingResponse(rsp))) =
-                    (Pdu::parse(&s.preq), Pdu::parse(&s.pres))
-                {
-                    let selection = method::select(&req, &rsp);
-                    just_works = selection.method == Method::JustWorks;
-                    sc = selection.secure_connections;
+            let sc = selection.is_none_or(|m| m.secure_connections);
+            if let Some(m) = selection.filter(|_| !s.prompted && step.outcome.is_none()) {
+                s.prompted = true;
+                if m.method == Method::JustWorks {
+                    let _ = prompts.push((Prompt::JustWorks, sc));
                 }
             }
+            if let Some(passkey) = step.display_passkey {
+                let _ = prompts.push((Prompt::DisplayPasskey(passkey), sc));
+            }
+            if step.enter_passkey {
+                s.wants_passkey = true;
+                let _ = prompts.push((Prompt::EnterPasskey, sc));
+            }
+            if let Some(key) = step.encrypt {
+                let (key_size, authenticated) = s.strength();
+                encrypt = Some((key, key_size, authenticated, s.initiator));
+            }
         }
-        if just_works {
+        for (prompt, secure_connections) in prompts {
             self.push_event(HostEvent::PairingPrompt {
                 conn,
-                prompt: Prompt::JustWorks,
-                secure_connections: sc,
+                prompt,
+                secure_connections,
             });
         }
         if let Some(n) = step.compare {
@@ -895,13 +1012,35 @@ impl HostCore {
                 secure_connections: true,
             });
         }
+        if let Some((key, key_size, authenticated, initiator)) = encrypt {
+            // The STK (legacy) or LTK (Secure Connections) of this
+            // pairing, with EDIV 0 and Rand 0 (2.4.4): the peripheral
+            // answers the LTK Request with it, the central starts
+            // encryption with it.
+            if let Some(c) = self.conns.get_mut(conn) {
+                c.keys.has_ltk = true;
+                c.keys.ltk = key;
+                c.keys.key_size = key_size;
+                c.keys.authenticated = authenticated;
+                c.security.has_ltk = true;
+            }
+            if initiator {
+                self.start_encryption(conn, link, key, 0, [0; 8]);
+            }
+        }
         let Some(outcome) = step.outcome else {
             return;
         };
-        let initiator = self.smp.session_mut(conn).is_some_and(|s| s.initiator);
         self.smp.link_down(conn);
         let bonding = self.smp.config().bonding();
         let peer = self.peer_of(conn);
+        if let Some(peer) = peer {
+            match outcome {
+                Outcome::Paired { .. } => self.smp.attempts.paired(peer),
+                Outcome::Failed { .. } => self.smp.attempts.failed(peer, now),
+                Outcome::TimedOut => {}
+            }
+        }
         let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
@@ -912,30 +1051,53 @@ impl HostCore {
                 key_size,
                 authenticated,
                 bonded,
-                ..
+                ediv,
+                rand,
+                peer_identity,
+                peer_irk,
+                secure_connections,
             } => {
+                // The key that encrypts this link again: for legacy
+                // pairing the LTK the peripheral distributed (the link
+                // runs on the STK until then).
                 c.keys.has_ltk = true;
                 c.keys.ltk = ltk;
                 c.keys.key_size = key_size;
                 c.keys.authenticated = authenticated;
                 c.security.has_ltk = true;
+                let encrypted = c.security.encrypted;
                 if bonded && bonding {
+                    // Keyed by the identity address when the peer connects
+                    // with a resolvable private address (random, top bits
+                    // 0b01, Vol 6 Part B 1.3.2.2) and gave the IRK that
+                    // resolves it; otherwise by the address it connects
+                    // with, which it will use again (docs/DECISIONS.md).
+                    let irk = peer_irk.filter(|k| *k != [0; 16]);
+                    let private = peer.is_some_and(|p| p.kind == 1 && p.addr[5] >> 6 == 0b01);
+                    let peer = match (irk, peer_identity) {
+                        (Some(_), Some(id)) if private => Some(id),
+                        _ => peer,
+                    };
                     if let Some(peer) = peer {
                         self.bonds.insert(Bond {
                             peer,
                             ltk,
-                            ediv: 0,
-                            rand: [0; 8],
+                            ediv,
+                            rand,
                             key_size,
                             authenticated,
-                            secure_connections: true,
-                            peer_irk: None,
+                            secure_connections,
+                            peer_irk: irk,
                         });
                     }
                 }
-                if initiator {
-                    // Secure Connections: EDIV 0, Rand 0 (2.4.4.1).
-                    self.start_encryption(conn, link, ltk, 0, [0; 8]);
+                // After the key distribution phase the link is encrypted
+                // already: pairing is complete now (event 63). Otherwise
+                // (the key was handed out in this very step, even on a
+                // link encrypted with an older key) the Encryption Change
+                // or Key Refresh will say it.
+                if encrypted && encrypt.is_none() {
+                    self.push_event(HostEvent::SecurityComplete { conn, status: 0 });
                 }
             }
             Outcome::Failed { reason, .. } => {

@@ -303,15 +303,17 @@ fn l2cap_frames_go_by_channel_and_att_by_direction() {
         }
     )));
     // SMP goes to the Security Manager: a legacy Pairing Request (no SC
-    // flag) is refused with Authentication Requirements, as in Secure
-    // Connections Only mode (Vol 3 Part H 2.3.5.1), once LE Rand has made
-    // the session.
+    // flag) gets the Pairing Response of LE legacy pairing (Bonding, our
+    // SC flag, no keys asked) once LE Rand has made the session.
     host.h4_rx(
         &acl_frame(LINK, 0x0006, &[0x01, 0x03, 0, 1, 16, 0, 0]),
         2_000,
     );
     ctrl.settle(&mut host, 2_000);
-    assert_eq!(ctrl.take_l2cap(0x0006), std::vec![std::vec![0x05, 0x03]]);
+    assert_eq!(
+        ctrl.take_l2cap(0x0006),
+        std::vec![std::vec![0x02, 0x03, 0x00, 0x09, 0x10, 0x00, 0x00]]
+    );
     // An unknown channel is counted, never answered.
     let before = host.core.stats.unknown_cid;
     host.h4_rx(&acl_frame(LINK, 0x0077, &[1, 2, 3]), 2_000);
@@ -402,7 +404,7 @@ use crate::hci::command::opcode::{
     LE_ENABLE_ENCRYPTION, LE_LONG_TERM_KEY_REQUEST_NEGATIVE_REPLY as LTK_NEGATIVE,
     LE_LONG_TERM_KEY_REQUEST_REPLY as LTK_REPLY, LE_RAND,
 };
-use crate::host::Prompt;
+use crate::host::{Prompt, UserAnswer};
 use crate::l2cap::CID_SMP;
 use crate::smp::crypto::{KeyPair, LeAddress, PublicKey};
 use crate::smp::initiator::{Initiator, Outcome};
@@ -419,10 +421,7 @@ fn central() -> Initiator {
     // Any valid scalar will do; this one is below n.
     private[0] = 0x3F;
     private[31] = 0x1D;
-    let config = Config {
-        io_capability: IoCapability::NoInputNoOutput,
-        mitm: false,
-    };
+    let config = Config::new(IoCapability::NoInputNoOutput, false);
     let peer = LeAddress {
         kind: 0,
         addr: PEER,
@@ -455,24 +454,117 @@ fn peer_smp(
     ctrl.take_l2cap(CID_SMP)
 }
 
+/// Adds what `s` produced to `step` (sends, outcome, key, prompts).
+fn merge(step: &mut crate::smp::session::Step, s: crate::smp::session::Step) {
+    step.send.extend(s.send);
+    step.outcome = step.outcome.or(s.outcome);
+    step.encrypt = step.encrypt.or(s.encrypt);
+    step.display_passkey = step.display_passkey.or(s.display_passkey);
+    step.enter_passkey |= s.enter_passkey;
+}
+
 /// Runs the pairing between `central` and the host until it ends;
-/// returns the central's outcome.
-fn pair(host: &mut Host, ctrl: &mut ScriptedController, central: &mut Initiator) -> Outcome {
-    let mut step = central.start(true);
-    for round in 0..8 {
+/// returns the central's outcome. When the central has its key, it
+/// encrypts the link: the host must answer the LTK Request (EDIV 0, Rand
+/// 0) with the same key; then the key distribution phase runs. A passkey
+/// the host shows is typed into the central; one the central shows is
+/// typed into the host (`host_types`, or what the central shows).
+fn pair_with(
+    host: &mut Host,
+    ctrl: &mut ScriptedController,
+    central: &mut Initiator,
+    t0: u32,
+    bonding: bool,
+    host_types: Option<u32>,
+) -> Outcome {
+    pair_with_events(
+        host,
+        ctrl,
+        central,
+        t0,
+        bonding,
+        host_types,
+        &mut Vec::new(),
+    )
+}
+
+/// [`pair_with`], keeping the host's events other than the prompts in
+/// `seen`.
+fn pair_with_events(
+    host: &mut Host,
+    ctrl: &mut ScriptedController,
+    central: &mut Initiator,
+    t0: u32,
+    bonding: bool,
+    host_types: Option<u32>,
+    seen: &mut Vec<HostEvent>,
+) -> Outcome {
+    let mut step = central.start(bonding);
+    let mut central_shows = step.display_passkey;
+    let mut encrypted = false;
+    for round in 0..100 {
+        let now = t0 + round;
         if let Some(outcome) = step.outcome {
+            // The central's last keys go to the host too.
+            let sent: Vec<Pdu> = step.send.iter().cloned().collect();
+            assert!(peer_smp(host, ctrl, &sent, now).is_empty());
             return outcome;
         }
+        central_shows = central_shows.or(step.display_passkey);
         let sent: Vec<Pdu> = step.send.iter().cloned().collect();
-        let answers = peer_smp(host, ctrl, &sent, 2_000 + round);
+        let encrypt = step.encrypt.filter(|_| !encrypted);
+        let mut answers = peer_smp(host, ctrl, &sent, now);
         step = Default::default();
+        if let Some(key) = encrypt {
+            encrypted = true;
+            host.h4_rx(&le_long_term_key_request(LINK, [0; 8], 0), now);
+            ctrl.settle(host, now);
+            let mut expected = LINK.to_le_bytes().to_vec();
+            expected.extend_from_slice(&key);
+            assert_eq!(
+                ctrl.commands().last(),
+                Some(&(LTK_REPLY, expected)),
+                "the LTK Request is answered with the pairing's key"
+            );
+            host.h4_rx(&encryption_change(LINK, 0, 1), now);
+            ctrl.settle(host, now);
+            answers.extend(ctrl.take_l2cap(CID_SMP));
+            merge(&mut step, central.encryption_changed(true));
+        }
         for a in answers {
             let s = central.on_pdu(&a);
-            step.send.extend(s.send);
-            step.outcome = step.outcome.or(s.outcome);
+            merge(&mut step, s);
+        }
+        central_shows = central_shows.or(step.display_passkey);
+        for ev in events(host) {
+            match ev {
+                HostEvent::PairingPrompt {
+                    prompt: Prompt::DisplayPasskey(passkey),
+                    ..
+                } => merge(&mut step, central.passkey_entered(Some(passkey))),
+                HostEvent::PairingPrompt {
+                    conn,
+                    prompt: Prompt::EnterPasskey,
+                    ..
+                } => {
+                    let typed = host_types.or(central_shows).unwrap_or(0);
+                    host.core
+                        .smp_user_confirm(conn, UserAnswer::Passkey(typed))
+                        .unwrap();
+                    ctrl.settle(host, now);
+                    for a in ctrl.take_l2cap(CID_SMP) {
+                        merge(&mut step, central.on_pdu(&a));
+                    }
+                }
+                other => seen.push(other),
+            }
         }
     }
     panic!("pairing never ended");
+}
+
+fn pair(host: &mut Host, ctrl: &mut ScriptedController, central: &mut Initiator) -> Outcome {
+    pair_with(host, ctrl, central, 2_000, true, None)
 }
 
 #[test]
@@ -492,11 +584,12 @@ fn as_peripheral_sc_just_works_pairs_and_the_ltk_encrypts_the_link() {
         key_size,
         authenticated,
         bonded,
+        ..
     } = outcome
     else {
         panic!("{outcome:?}");
     };
-    // Both asked for bonding (the key is not stored yet).
+    // Both asked for bonding.
     assert_eq!((key_size, authenticated, bonded), (16, false, true));
     // The key pair and Nb came from the controller: 6 LE Rand of 8 octets.
     let rands = ctrl
@@ -561,11 +654,19 @@ fn an_off_curve_public_key_fails_pairing_and_the_link_can_pair_again() {
         rsp,
         std::vec![pdu_bytes(&Pdu::PairingFailed(Reason::DHKEY_CHECK_FAILED))]
     );
-    // No key came of it, and a new pairing may start at once.
+    // No key came of it. A new Pairing Request at once is refused with
+    // Repeated Attempts (2.3.6: the peer waits 1 s after one failure);
+    // after the wait the link pairs.
     assert!(!host.core.connection(slot0()).unwrap().keys.has_ltk);
     let mut central = self::central();
+    let request: Vec<Pdu> = central.start(true).send.iter().cloned().collect();
+    assert_eq!(
+        peer_smp(&mut host, &mut ctrl, &request, 2_500),
+        std::vec![pdu_bytes(&Pdu::PairingFailed(Reason::REPEATED_ATTEMPTS))]
+    );
+    let mut central = self::central();
     assert!(matches!(
-        pair(&mut host, &mut ctrl, &mut central),
+        pair_with(&mut host, &mut ctrl, &mut central, 3_001, true, None),
         Outcome::Paired { .. }
     ));
 }
@@ -619,45 +720,99 @@ fn pair_as_central(
     host: &mut Host,
     ctrl: &mut ScriptedController,
     peer: &mut Responder,
-    mut from_host: Vec<Vec<u8>>,
+    from_host: Vec<Vec<u8>>,
     confirm: bool,
 ) -> Option<Outcome> {
+    pair_as_central_typing(host, ctrl, peer, from_host, confirm, None)
+}
+
+/// [`pair_as_central`], where the host's user types `host_types` (or what
+/// the peer shows) when asked for a passkey, and the peer's user types
+/// what the host shows. When the host starts encryption (LE Enable
+/// Encryption) the peer's key must be the same; the Encryption Change
+/// then runs the key distribution phase on both.
+fn pair_as_central_typing(
+    host: &mut Host,
+    ctrl: &mut ScriptedController,
+    peer: &mut Responder,
+    mut from_host: Vec<Vec<u8>>,
+    confirm: bool,
+    host_types: Option<u32>,
+) -> Option<Outcome> {
     let mut outcome = None;
-    for round in 0..10 {
+    let (mut peer_key, mut peer_shows, mut encrypted) = (None, None, false);
+    for round in 0..100 {
+        let now = 2_000 + round;
         let mut to_host = Vec::new();
         for pdu in from_host.drain(..) {
             let step = peer.on_pdu(&pdu);
             to_host.extend(step.send.iter().cloned());
             outcome = outcome.or(step.outcome);
+            peer_key = peer_key.or(step.encrypt);
+            peer_shows = peer_shows.or(step.display_passkey);
             if step.compare.is_some() {
                 let s = peer.user_confirm(true);
                 to_host.extend(s.send.iter().cloned());
                 outcome = outcome.or(s.outcome);
             }
         }
-        from_host = peer_smp(host, ctrl, &to_host, 2_000 + round);
-        if outcome.is_some() {
+        from_host = peer_smp(host, ctrl, &to_host, now);
+        if outcome.is_some() && (encrypted || peer_key.is_none()) {
             return outcome;
         }
         for ev in events(host) {
-            if let HostEvent::PairingPrompt {
-                conn,
-                prompt: Prompt::Compare(_),
-                ..
-            } = ev
-            {
-                let answer = if confirm {
-                    crate::host::UserAnswer::Accept
-                } else {
-                    crate::host::UserAnswer::Reject
-                };
-                host.core.smp_user_confirm(conn, answer).unwrap();
-                ctrl.settle(host, 2_000 + round);
-                from_host.extend(ctrl.take_l2cap(CID_SMP));
+            match ev {
+                HostEvent::PairingPrompt {
+                    conn,
+                    prompt: Prompt::Compare(_),
+                    ..
+                } => {
+                    let answer = if confirm {
+                        UserAnswer::Accept
+                    } else {
+                        UserAnswer::Reject
+                    };
+                    host.core.smp_user_confirm(conn, answer).unwrap();
+                    ctrl.settle(host, now);
+                    from_host.extend(ctrl.take_l2cap(CID_SMP));
+                }
+                HostEvent::PairingPrompt {
+                    conn,
+                    prompt: Prompt::EnterPasskey,
+                    ..
+                } => {
+                    let typed = host_types.or(peer_shows).unwrap_or(0);
+                    host.core
+                        .smp_user_confirm(conn, UserAnswer::Passkey(typed))
+                        .unwrap();
+                    ctrl.settle(host, now);
+                    from_host.extend(ctrl.take_l2cap(CID_SMP));
+                }
+                HostEvent::PairingPrompt {
+                    prompt: Prompt::DisplayPasskey(passkey),
+                    ..
+                } => {
+                    let s = peer.passkey_entered(Some(passkey));
+                    outcome = outcome.or(s.outcome);
+                    from_host.extend(s.send.iter().map(pdu_bytes));
+                }
+                _ => {}
             }
         }
+        let started = enable_encryption(ctrl);
+        if let (Some(key), Some(params), false) = (peer_key, started.last(), encrypted) {
+            // LE Enable Encryption: handle, Rand 0, EDIV 0, the key.
+            assert_eq!(&params[12..], &key, "the host encrypts with the peer's key");
+            encrypted = true;
+            host.h4_rx(&encryption_change(LINK, 0, 1), now);
+            ctrl.settle(host, now);
+            let s = peer.encryption_changed(true);
+            outcome = outcome.or(s.outcome);
+            let sent: Vec<Pdu> = s.send.iter().cloned().collect();
+            from_host.extend(peer_smp(host, ctrl, &sent, now));
+        }
     }
-    None
+    outcome
 }
 
 fn enable_encryption(ctrl: &ScriptedController) -> Vec<Vec<u8>> {
@@ -687,10 +842,7 @@ fn as_central_a_security_request_pairs_bonds_and_the_bond_encrypts_the_next_link
         .filter(|(op, _)| *op == LE_RAND)
         .count();
     assert_eq!(rands, 6);
-    let mut peer = peripheral(Config {
-        io_capability: IoCapability::NoInputNoOutput,
-        mitm: false,
-    });
+    let mut peer = peripheral(Config::new(IoCapability::NoInputNoOutput, false));
     let outcome = pair_as_central(&mut host, &mut ctrl, &mut peer, from_host, true);
     let Some(Outcome::Paired { ltk, bonded, .. }) = outcome else {
         panic!("{outcome:?}");
@@ -702,14 +854,9 @@ fn as_central_a_security_request_pairs_bonds_and_the_bond_encrypts_the_next_link
     expected.extend_from_slice(&[0; 10]);
     expected.extend_from_slice(&ltk);
     assert_eq!(enable_encryption(&ctrl), std::vec![expected.clone()]);
-    host.h4_rx(&encryption_change(LINK, 0, 1), 3_000);
-    assert_eq!(
-        events(&mut host),
-        std::vec![HostEvent::SecurityComplete {
-            conn: slot0(),
-            status: 0
-        }]
-    );
+    // The Encryption Change ran the key distribution phase (identities
+    // both ways) and the pairing completed on an encrypted link.
+    assert!(host.core.connection(slot0()).unwrap().security.encrypted);
     let bond = *host.core.bonds.iter().next().unwrap();
     assert_eq!(
         bond.peer,
@@ -792,10 +939,7 @@ fn numeric_comparison_waits_for_the_user_and_a_no_drops_the_link() {
     host.core.smp_start_pair(slot0()).unwrap();
     ctrl.settle(&mut host, 2_000);
     let from_host = ctrl.take_l2cap(CID_SMP);
-    let mut peer = peripheral(Config {
-        io_capability: IoCapability::KeyboardDisplay,
-        mitm: true,
-    });
+    let mut peer = peripheral(Config::new(IoCapability::KeyboardDisplay, true));
     let outcome = pair_as_central(&mut host, &mut ctrl, &mut peer, from_host, false);
     assert_eq!(
         outcome,
@@ -828,10 +972,7 @@ fn numeric_comparison_accepted_shows_the_peers_number_and_bonds() {
     host.core.smp_start_pair(slot0()).unwrap();
     ctrl.settle(&mut host, 2_000);
     let from_host = ctrl.take_l2cap(CID_SMP);
-    let mut peer = peripheral(Config {
-        io_capability: IoCapability::KeyboardDisplay,
-        mitm: true,
-    });
+    let mut peer = peripheral(Config::new(IoCapability::KeyboardDisplay, true));
     let outcome = pair_as_central(&mut host, &mut ctrl, &mut peer, from_host, true);
     let Some(Outcome::Paired { authenticated, .. }) = outcome else {
         panic!("{outcome:?}");
@@ -894,9 +1035,11 @@ fn att_security_errors_follow_the_pairing_state() {
         peer_att(&mut host, &mut ctrl, &read(vh), 2_000),
         error(vh, 0x05)
     );
+    // Without bonding no keys are distributed: the pairing ends before
+    // the link is encrypted.
     let mut central = central();
     assert!(matches!(
-        pair(&mut host, &mut ctrl, &mut central),
+        pair_with(&mut host, &mut ctrl, &mut central, 2_000, false, None),
         Outcome::Paired { .. }
     ));
     // Paired, not yet encrypted: an LTK exists, so Insufficient Encryption
@@ -957,6 +1100,207 @@ fn pairings_run_side_by_side_up_to_the_session_pool() {
             assert_eq!(pdu, &std::vec![0x05, 0x08], "link {i}");
         }
     }
+}
+
+/// Passkey Entry as peripheral (Secure Connections): the host shows the
+/// configured passkey (event 64 mode 7), the central's user types it, and
+/// the bond is authenticated.
+#[test]
+fn as_peripheral_sc_passkey_the_host_displays() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    host.core.set_security_config(crate::host::SecurityConfig {
+        io_capability: 0,
+        auth_req: 0x0D,
+        passkey: 654_321,
+        timeout: 600,
+    });
+    let mut private = [0u8; 32];
+    private[0] = 0x3F;
+    private[31] = 0x1D;
+    let keys = KeyPair::from_private_key(&private).unwrap();
+    let peer = LeAddress {
+        kind: 0,
+        addr: PEER,
+    };
+    let ours = LeAddress {
+        kind: 0,
+        addr: BD_ADDR,
+    };
+    let config = Config::new(IoCapability::KeyboardOnly, true);
+    let mut central = Initiator::new(config, keys, [0xA5; 16], peer, ours);
+    let outcome = pair_with(&mut host, &mut ctrl, &mut central, 2_000, true, None);
+    let Outcome::Paired {
+        authenticated,
+        bonded,
+        secure_connections,
+        ..
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert!(authenticated && bonded && secure_connections);
+    let bond = *host.core.bonds.iter().next().unwrap();
+    assert!(bond.authenticated && bond.secure_connections);
+    let sec = host.core.connection(slot0()).unwrap().security;
+    assert!(sec.encrypted && sec.authenticated);
+}
+
+/// LE legacy pairing as peripheral (the central does not set SC): Just
+/// Works, the STK encrypts the link, then we distribute our LTK with its
+/// EDIV and Rand, which answer the LTK Request of a later link (and EDIV
+/// 0 / Rand 0 no longer do).
+#[test]
+fn as_peripheral_legacy_just_works_distributes_an_ltk_for_the_next_link() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    let mut private = [0u8; 32];
+    private[0] = 0x3F;
+    private[31] = 0x1D;
+    let keys = KeyPair::from_private_key(&private).unwrap();
+    let peer = LeAddress {
+        kind: 0,
+        addr: PEER,
+    };
+    let ours = LeAddress {
+        kind: 0,
+        addr: BD_ADDR,
+    };
+    let config = Config {
+        secure_connections: false,
+        ..Config::new(IoCapability::NoInputNoOutput, false)
+    };
+    let mut central = Initiator::new(config, keys, [0xA5; 16], peer, ours);
+    let outcome = pair(&mut host, &mut ctrl, &mut central);
+    let Outcome::Paired {
+        ltk,
+        ediv,
+        rand,
+        bonded,
+        secure_connections,
+        peer_identity,
+        ..
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert!(bonded && !secure_connections);
+    assert_eq!(peer_identity, Some(ours), "the host gave its identity");
+    let bond = *host.core.bonds.iter().next().unwrap();
+    assert_eq!((bond.ltk, bond.ediv, bond.rand), (ltk, ediv, rand));
+    assert!(!bond.secure_connections);
+    host.h4_rx(&crate::testing::disconnection_complete(LINK, 0x13), 4_000);
+    ctrl.settle(&mut host, 4_000);
+    host.h4_rx(
+        &le_connection_complete_role(LINK, PEER, ROLE_PERIPHERAL),
+        5_000,
+    );
+    ctrl.settle(&mut host, 5_000);
+    ctrl.sent.clear();
+    host.h4_rx(&le_long_term_key_request(LINK, [0; 8], 0), 5_100);
+    ctrl.settle(&mut host, 5_100);
+    assert_eq!(
+        ctrl.commands(),
+        std::vec![(LTK_NEGATIVE, LINK.to_le_bytes().to_vec())]
+    );
+    ctrl.sent.clear();
+    host.h4_rx(&le_long_term_key_request(LINK, rand, ediv), 5_200);
+    ctrl.settle(&mut host, 5_200);
+    let mut expected = LINK.to_le_bytes().to_vec();
+    expected.extend_from_slice(&ltk);
+    assert_eq!(ctrl.commands(), std::vec![(LTK_REPLY, expected)]);
+}
+
+/// LE legacy Passkey Entry as central: our user types what the peripheral
+/// shows (event 64 mode 3, `smp_user_confirm` with the passkey); the STK encrypts the link
+/// (EDIV 0, Rand 0), and the bond keeps the peripheral's distributed LTK
+/// with its EDIV and Rand, which encrypt the next link.
+#[test]
+fn as_central_legacy_passkey_the_host_types() {
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    host.core.set_security_config(crate::host::SecurityConfig {
+        io_capability: 2,
+        auth_req: 0x05,
+        passkey: 0,
+        timeout: 600,
+    });
+    host.core.smp_start_pair(slot0()).unwrap();
+    ctrl.settle(&mut host, 2_000);
+    let from_host = ctrl.take_l2cap(CID_SMP);
+    let mut peer = peripheral(Config {
+        secure_connections: false,
+        passkey: Some(7),
+        ..Config::new(IoCapability::DisplayOnly, true)
+    });
+    let outcome = pair_as_central_typing(&mut host, &mut ctrl, &mut peer, from_host, true, None);
+    let Some(Outcome::Paired {
+        ltk,
+        ediv,
+        rand,
+        authenticated,
+        secure_connections,
+        ..
+    }) = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert!(authenticated && !secure_connections);
+    let starts = enable_encryption(&ctrl);
+    assert_eq!(starts.len(), 1);
+    assert_eq!(&starts[0][2..12], &[0; 10], "the STK: EDIV 0, Rand 0");
+    let bond = *host.core.bonds.iter().next().unwrap();
+    assert_eq!((bond.ltk, bond.ediv, bond.rand), (ltk, ediv, rand));
+    assert!(bond.authenticated);
+    host.h4_rx(&crate::testing::disconnection_complete(LINK, 0x13), 4_000);
+    ctrl.settle(&mut host, 4_000);
+    ctrl.sent.clear();
+    host.h4_rx(
+        &le_connection_complete_role(LINK, PEER, ROLE_CENTRAL),
+        5_000,
+    );
+    ctrl.settle(&mut host, 5_000);
+    let mut expected = LINK.to_le_bytes().to_vec();
+    expected.extend_from_slice(&rand);
+    expected.extend_from_slice(&ediv.to_le_bytes());
+    expected.extend_from_slice(&ltk);
+    assert_eq!(enable_encryption(&ctrl), std::vec![expected]);
+}
+
+/// A wrong passkey typed by the host's user (as central, SC): the peer
+/// finds the confirm value wrong; no key, no bond, and the peer must wait
+/// before pairing again is no concern of ours (we are central).
+#[test]
+fn as_central_sc_wrong_passkey_fails_without_a_key() {
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    host.core.set_security_config(crate::host::SecurityConfig {
+        io_capability: 2,
+        auth_req: 0x0D,
+        passkey: 0,
+        timeout: 600,
+    });
+    host.core.smp_start_pair(slot0()).unwrap();
+    ctrl.settle(&mut host, 2_000);
+    let from_host = ctrl.take_l2cap(CID_SMP);
+    let mut peer = peripheral(Config {
+        passkey: Some(111_111),
+        ..Config::new(IoCapability::DisplayOnly, true)
+    });
+    let outcome = pair_as_central_typing(
+        &mut host,
+        &mut ctrl,
+        &mut peer,
+        from_host,
+        true,
+        Some(111_110),
+    );
+    assert_eq!(
+        outcome,
+        Some(Outcome::Failed {
+            reason: Reason::CONFIRM_VALUE_FAILED,
+            local: true
+        })
+    );
+    assert!(enable_encryption(&ctrl).is_empty());
+    assert!(host.core.bonds.is_empty());
+    assert!(!host.core.connection(slot0()).unwrap().keys.has_ltk);
 }
 
 #[test]
@@ -1066,4 +1410,84 @@ fn a_key_refresh_ends_a_pairing_on_an_encrypted_link_like_an_encryption_change()
         }]
     );
     assert!(host.core.connection(slot0()).unwrap().security.encrypted);
+}
+
+/// A second pairing on a link encrypted by the first (no bonding, so no
+/// key distribution: the outcome comes with the new key): security is
+/// complete once the controller has refreshed the key (Encryption Key
+/// Refresh Complete), reported once, not already when the pairing ends on
+/// the link still encrypted with the old key.
+#[test]
+fn a_pairing_on_an_encrypted_link_completes_at_the_key_refresh_once() {
+    let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
+    let mut central = central();
+    let _ = pair_with(&mut host, &mut ctrl, &mut central, 2_000, false, None);
+    host.h4_rx(&le_long_term_key_request(LINK, [0; 8], 0), 2_500);
+    host.h4_rx(&encryption_change(LINK, 0, 1), 2_500);
+    ctrl.settle(&mut host, 2_500);
+    assert!(host.core.connection(slot0()).unwrap().security.encrypted);
+    let _ = events(&mut host);
+    let mut central = self::central();
+    let mut evs = Vec::new();
+    let outcome = pair_with_events(
+        &mut host,
+        &mut ctrl,
+        &mut central,
+        3_000,
+        false,
+        None,
+        &mut evs,
+    );
+    assert!(matches!(outcome, Outcome::Paired { .. }), "{outcome:?}");
+    evs.extend(events(&mut host));
+    assert!(
+        !evs.iter()
+            .any(|e| matches!(e, HostEvent::SecurityComplete { .. })),
+        "complete before the new key is in use: {evs:?}"
+    );
+    let mut refresh = std::vec![0x04, 0x30, 3, 0x00];
+    refresh.extend_from_slice(&LINK.to_le_bytes());
+    host.h4_rx(&refresh, 3_500);
+    assert_eq!(
+        events(&mut host),
+        std::vec![HostEvent::SecurityComplete {
+            conn: slot0(),
+            status: 0
+        }]
+    );
+}
+
+/// Repeated attempts as central (Vol 3 Part H 2.3.6): after a pairing with
+/// a peripheral failed (a wrong passkey), its Security Request is answered
+/// with Pairing Failed / Repeated Attempts until the wait is over; then we
+/// pair again (a Pairing Request).
+#[test]
+fn as_central_a_security_request_after_a_failure_waits() {
+    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
+    host.core.set_security_config(crate::host::SecurityConfig {
+        io_capability: 2,
+        auth_req: 0x0D,
+        passkey: 0,
+        timeout: 600,
+    });
+    host.core.smp_start_pair(slot0()).unwrap();
+    ctrl.settle(&mut host, 2_000);
+    let from_host = ctrl.take_l2cap(CID_SMP);
+    let mut peer = peripheral(Config {
+        passkey: Some(111_111),
+        ..Config::new(IoCapability::DisplayOnly, true)
+    });
+    let outcome = pair_as_central_typing(&mut host, &mut ctrl, &mut peer, from_host, true, Some(5));
+    assert!(
+        matches!(outcome, Some(Outcome::Failed { .. })),
+        "{outcome:?}"
+    );
+    let request = [Pdu::SecurityRequest(AuthReq::BONDING | AuthReq::SC)];
+    assert_eq!(
+        peer_smp(&mut host, &mut ctrl, &request, 2_500),
+        std::vec![pdu_bytes(&Pdu::PairingFailed(Reason::REPEATED_ATTEMPTS))]
+    );
+    let from_host = peer_smp(&mut host, &mut ctrl, &request, 3_200);
+    assert_eq!(from_host.len(), 1);
+    assert_eq!(from_host[0][0], 0x01, "a Pairing Request: {from_host:?}");
 }

@@ -1,22 +1,32 @@
-//! One pairing as initiator (the central): LE Secure Connections Just
-//! Works and Numeric Comparison (Vol 3 Part H 2.3.5.6.2, message sequence
-//! C.2.2), sans-IO; the mirror of `smp::responder`.
+//! One pairing as initiator (the central), sans-IO; the mirror of
+//! `smp::responder`: LE Secure Connections Just Works, Numeric Comparison
+//! (2.3.5.6.2, C.2.2) and Passkey Entry (2.3.5.6.3, C.2.3), LE legacy
+//! pairing Just Works and Passkey Entry (2.3.5.2-2.3.5.5), then the key
+//! distribution phase (3.6.1).
 //!
-//! Not wired to the host yet. A session is made per pairing with a fresh
-//! key pair and nonce Na (from the controller's LE Rand) and the link's
-//! two addresses; [`Initiator::start`] sends the Pairing Request (on the
+//! A session is made per pairing with a fresh key pair and nonce Na (from
+//! the controller's LE Rand, [`RANDOM_LEN`] octets) and the link's two
+//! addresses; [`Initiator::start`] sends the Pairing Request (on the
 //! application's request, or when the peripheral sent a Security Request,
-//! 3.6.7). When the responder's DHKey check matches, the outcome carries
-//! the LTK, which the host hands to LE Enable Encryption (Vol 4 Part E
-//! 7.8.24) with EDIV 0 and Rand 0.
+//! 3.6.7). When the exchange is done a step carries `encrypt`: the key
+//! (STK or LTK) the host hands to LE Enable Encryption (Vol 4 Part E
+//! 7.8.24) with EDIV 0 and Rand 0; [`Initiator::encryption_changed`] then
+//! runs the key distribution phase (the responder's keys, then ours), and
+//! the outcome comes. Secure Connections with no keys to distribute ends
+//! at once, with `encrypt` and the outcome in one step.
 
-use super::crypto::{f4, f5, f6, g2, KeyPair, LeAddress, PublicKey, U128};
-use super::method::{self, Method};
+use super::crypto::{c1, f4, f5, f6, g2, s1, KeyPair, LeAddress, PublicKey, U128};
+use super::method::{self, Method, Passkey};
 use super::pdu::{
     AuthReq, KeyDistribution, PairingParams, Pdu, Reason, PAIRING_REQUEST, PAIRING_RESPONSE,
 };
-use super::session::{ct_eq, dh_key_with, failed, paired, send};
-pub use super::session::{Config, Outcome, Step, MAX_KEY_SIZE, MIN_KEY_SIZE, SMP_TIMEOUT_MS};
+use super::session::{
+    ct_eq, cut, dh_key_with, display_passkey, failed, is_key_pdu, our_keys, paired, passkey_value,
+    passkey_z, send, Derive, PeerKeys, PASSKEY_MAX, PASSKEY_ROUNDS,
+};
+pub use super::session::{
+    Config, Outcome, Step, MAX_KEY_SIZE, MIN_KEY_SIZE, RANDOM_LEN, SMP_TIMEOUT_MS,
+};
 
 /// Where the session is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,44 +35,76 @@ pub enum State {
     Idle,
     /// Pairing Request sent.
     WaitResponse,
-    /// Our public key sent; waiting for the responder's.
+    /// Secure Connections: our public key sent; waiting for the
+    /// responder's.
     WaitPublicKey,
-    /// Waiting for the responder's confirm value Cb.
+    /// Passkey Entry: waiting for our user's passkey
+    /// ([`Initiator::passkey_entered`]) before our first confirm value.
+    WaitPasskey,
+    /// Our confirm value sent (Mconfirm, Cai), or none for Just Works and
+    /// Numeric Comparison: waiting for the responder's (Sconfirm, Cbi,
+    /// Cb).
     WaitConfirm,
-    /// Na sent; waiting for Nb.
+    /// Our nonce sent (Mrand, Nai, Na); waiting for the responder's.
     WaitRandom,
     /// Numeric Comparison: waiting for our user's answer
     /// ([`Initiator::user_confirm`]).
     WaitUser,
     /// Ea sent; waiting for the responder's DHKey check Eb.
     WaitDhKeyCheck,
+    /// The key (STK or LTK) was handed to the host to encrypt the link;
+    /// waiting for [`Initiator::encryption_changed`].
+    WaitEncryption,
+    /// Waiting for the responder's keys (3.6.1).
+    WaitKeys,
     Paired,
     Failed,
 }
 
-/// One LE Secure Connections pairing as initiator.
+/// Which exchange runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    JustWorks,
+    NumericComparison,
+    Passkey,
+}
+
+/// One pairing as initiator: 352 bytes on a 32-bit target (see the
+/// `session_size` test).
 #[derive(Clone, Debug)]
 pub struct Initiator {
     state: State,
     config: Config,
-    compare: bool,
+    kind: Kind,
+    legacy: bool,
+    round: u8,
+    passkey: Option<u32>,
     keys: KeyPair,
+    /// Na (Mrand in legacy); Nai of the round in Passkey Entry.
     na: U128,
-    /// Ours: A in f5/f6.
+    /// Ours: A in f5/f6, ia in c1, our identity address.
     initiator: LeAddress,
-    /// The responder's (peripheral's) address: B in f5/f6.
+    /// The responder's (peripheral's) address: B in f5/f6, ra in c1.
     responder: LeAddress,
     preq: [u8; 7],
     pres: [u8; 7],
     dh_key: [u8; 32],
     peer_x: [u8; 32],
+    /// The responder's confirm value, checked when its nonce comes.
     cb: U128,
     nb: U128,
+    /// The STK or LTK the link is encrypted with.
+    key: U128,
+    /// Our IRK, distributed with IdKey ([`Initiator::set_irk`]).
+    irk: U128,
+    /// Keys each side distributes, as agreed (3.6.1).
+    ours: KeyDistribution,
+    peer_keys: PeerKeys,
 }
 
 impl Initiator {
     /// A session for one pairing; `keys` and `na` fresh for it.
-    pub fn new(
+    pub const fn new(
         config: Config,
         keys: KeyPair,
         na: U128,
@@ -72,7 +114,10 @@ impl Initiator {
         Initiator {
             state: State::Idle,
             config,
-            compare: false,
+            kind: Kind::JustWorks,
+            legacy: false,
+            round: 0,
+            passkey: None,
             keys,
             na,
             initiator,
@@ -83,6 +128,10 @@ impl Initiator {
             peer_x: [0; 32],
             cb: [0; 16],
             nb: [0; 16],
+            key: [0; 16],
+            irk: [0; 16],
+            ours: KeyDistribution::empty(),
+            peer_keys: PeerKeys::NONE,
         }
     }
 
@@ -90,23 +139,47 @@ impl Initiator {
         self.state
     }
 
-    /// Sends the Pairing Request: our IO capability, no OOB data, Secure
-    /// Connections, MITM if configured, Bonding if `bonding`, no keys to
-    /// distribute (the Secure Connections LTK needs none). Only once.
+    /// Our IRK for the key distribution phase (Identity Information,
+    /// 3.6.4); all zeros unless set (docs/DECISIONS.md).
+    pub fn set_irk(&mut self, irk: U128) {
+        self.irk = irk;
+    }
+
+    fn derive(&self) -> Derive {
+        Derive::new(&self.keys)
+    }
+
+    fn ended(&self) -> bool {
+        matches!(self.state, State::Paired | State::Failed)
+    }
+
+    /// Sends the Pairing Request: our IO capability, no OOB data, SC and
+    /// MITM as configured, Bonding if `bonding`, and when bonding the keys
+    /// we ask: the responder's LTK (legacy; ignored by Secure
+    /// Connections) and identity, and we give ours (3.6.1). Only once.
     pub fn start(&mut self, bonding: bool) -> Step {
         if self.state != State::Idle {
             return Step::default();
         }
-        let mut auth_req = AuthReq::SC;
+        let mut auth_req = AuthReq::empty();
+        auth_req.set(AuthReq::SC, self.config.secure_connections);
         auth_req.set(AuthReq::MITM, self.config.mitm);
         auth_req.set(AuthReq::BONDING, bonding);
+        let (ours, theirs) = if bonding {
+            (
+                KeyDistribution::ID_KEY,
+                KeyDistribution::ID_KEY | KeyDistribution::ENC_KEY,
+            )
+        } else {
+            (KeyDistribution::empty(), KeyDistribution::empty())
+        };
         let request = PairingParams {
             io_capability: self.config.io_capability,
             oob_data_present: false,
             auth_req,
             max_key_size: MAX_KEY_SIZE,
-            initiator_keys: KeyDistribution::empty(),
-            responder_keys: KeyDistribution::empty(),
+            initiator_keys: ours,
+            responder_keys: theirs,
         };
         self.preq = request.to_pdu(PAIRING_REQUEST);
         self.state = State::WaitResponse;
@@ -115,7 +188,7 @@ impl Initiator {
 
     /// Handles one received SMP PDU (the L2CAP payload of CID 0x0006).
     pub fn on_pdu(&mut self, bytes: &[u8]) -> Step {
-        if matches!(self.state, State::Paired | State::Failed) {
+        if self.ended() {
             return Step::default();
         }
         let pdu = match Pdu::parse(bytes) {
@@ -145,6 +218,11 @@ impl Initiator {
             }
             (State::WaitRandom, Pdu::PairingRandom(nb)) => self.on_random(&nb),
             (State::WaitDhKeyCheck, Pdu::PairingDhKeyCheck(eb)) => self.on_dhkey_check(&eb),
+            (State::WaitKeys, ref p) if is_key_pdu(p) => match self.peer_keys.receive(p) {
+                Err(reason) => self.fail(reason),
+                Ok(()) if self.peer_keys.done() => self.send_keys(),
+                Ok(()) => Step::default(),
+            },
             // A pairing PDU out of its place (Idle included: we have not
             // started).
             _ => self.fail(Reason::UNSPECIFIED_REASON),
@@ -161,22 +239,51 @@ impl Initiator {
         let Ok(Pdu::PairingRequest(request)) = Pdu::parse(&self.preq) else {
             return self.fail(Reason::UNSPECIFIED_REASON);
         };
+        // The responder may only take keys away from what we asked
+        // (3.6.1); any other bit is a protocol error.
+        if !request.initiator_keys.contains(response.initiator_keys)
+            || !request.responder_keys.contains(response.responder_keys)
+        {
+            return self.fail(Reason::INVALID_PARAMETERS);
+        }
         let selection = method::select(&request, response);
-        if !selection.secure_connections {
+        self.legacy = !selection.secure_connections;
+        if self.legacy && self.config.sc_only {
             return self.fail(Reason::AUTHENTICATION_REQUIREMENTS);
         }
+        let mut step = Step::default();
         match selection.method {
             Method::JustWorks if self.config.mitm => {
                 return self.fail(Reason::AUTHENTICATION_REQUIREMENTS)
             }
-            Method::JustWorks => {}
-            Method::NumericComparison => self.compare = true,
+            Method::JustWorks => {
+                self.kind = Kind::JustWorks;
+                self.passkey = Some(0);
+            }
+            Method::NumericComparison => self.kind = Kind::NumericComparison,
             Method::OutOfBand => return self.fail(Reason::OOB_NOT_AVAILABLE),
-            Method::PasskeyEntry(_) => return self.fail(Reason::AUTHENTICATION_REQUIREMENTS),
+            Method::PasskeyEntry(who) => {
+                self.kind = Kind::Passkey;
+                if who == Passkey::InitiatorDisplays {
+                    let p = display_passkey(&self.config, &self.derive());
+                    self.passkey = Some(p);
+                    step.display_passkey = Some(p);
+                } else {
+                    step.enter_passkey = true;
+                }
+            }
         }
         self.pres = response.to_pdu(PAIRING_RESPONSE);
-        self.state = State::WaitPublicKey;
-        send(Pdu::PairingPublicKey(*self.keys.public()))
+        self.ours = response.initiator_keys;
+        self.peer_keys = PeerKeys::expecting(response.responder_keys, self.legacy);
+        if !self.legacy {
+            self.state = State::WaitPublicKey;
+            let _ = step.send.push(Pdu::PairingPublicKey(*self.keys.public()));
+            return step;
+        }
+        let first = self.send_confirm();
+        step.send = first.send;
+        step
     }
 
     fn on_public_key(&mut self, key: &PublicKey) -> Step {
@@ -185,34 +292,117 @@ impl Initiator {
             Err(reason) => return self.fail(reason),
         };
         self.peer_x = key.x;
+        if self.kind == Kind::Passkey {
+            // Ca1 once the passkey is known (C.2.3).
+            return self.send_confirm();
+        }
+        // Just Works and Numeric Comparison: the responder's Cb first.
         self.state = State::WaitConfirm;
         Step::default()
     }
 
-    fn on_random(&mut self, nb: &U128) -> Step {
-        // Cb = f4(PKbx, PKax, Nb, 0) (2.3.5.6.2): the responder committed
-        // to Nb before it saw Na.
-        let expected = f4(&self.peer_x, &self.keys.public().x, nb, 0);
-        if !ct_eq(&expected, &self.cb) {
-            return self.fail(Reason::CONFIRM_VALUE_FAILED);
-        }
-        self.nb = *nb;
-        if self.compare {
-            self.state = State::WaitUser;
-            let v = g2(&self.keys.public().x, &self.peer_x, &self.na, &self.nb);
-            Step {
-                compare: Some(v % 1_000_000),
-                ..Step::default()
-            }
+    /// c1 of legacy pairing (2.2.3) with TK = the passkey, for nonce `r`.
+    fn legacy_confirm(&self, passkey: u32, r: &U128) -> U128 {
+        let (ia, ra) = (self.initiator, self.responder);
+        c1(
+            &passkey_value(passkey),
+            r,
+            &self.preq,
+            &self.pres,
+            ia.kind,
+            &ia.addr,
+            ra.kind,
+            &ra.addr,
+        )
+    }
+
+    /// Our confirm value, once the passkey is known: Mconfirm (legacy) or
+    /// Cai of this round (Passkey Entry); until then, wait for our user.
+    fn send_confirm(&mut self) -> Step {
+        let Some(passkey) = self.passkey else {
+            self.state = State::WaitPasskey;
+            return Step::default();
+        };
+        let confirm = if self.legacy {
+            self.legacy_confirm(passkey, &self.na)
         } else {
-            self.send_check()
+            // A fresh Nai each round (2.3.5.6.3).
+            self.na = self.derive().nonce(self.round);
+            let z = passkey_z(passkey, self.round);
+            f4(&self.keys.public().x, &self.peer_x, &self.na, z)
+        };
+        self.state = State::WaitConfirm;
+        send(Pdu::PairingConfirm(confirm))
+    }
+
+    /// The key size both sides accept (2.3.4), once the Pairing
+    /// Response is known.
+    pub fn key_size(&self) -> u8 {
+        self.preq[4].min(self.pres[4])
+    }
+
+    /// Whether the method gives MITM protection (all but Just Works), as
+    /// the key of [`Step::encrypt`] will have it.
+    pub fn authenticated(&self) -> bool {
+        self.kind != Kind::JustWorks
+    }
+
+    fn on_random(&mut self, nb: &U128) -> Step {
+        match (self.kind, self.legacy, self.passkey) {
+            (_, true, Some(passkey)) => {
+                // Sconfirm must be c1 of Srand (2.3.5.5).
+                let expected = self.legacy_confirm(passkey, nb);
+                if !ct_eq(&expected, &self.cb) {
+                    return self.fail(Reason::CONFIRM_VALUE_FAILED);
+                }
+                self.nb = *nb;
+                // STK = s1(TK, Srand, Mrand), cut to the key size.
+                let stk = s1(&passkey_value(passkey), &self.nb, &self.na);
+                self.key = cut(stk, self.key_size());
+                self.start_encryption(Step::default())
+            }
+            (Kind::Passkey, false, Some(passkey)) => {
+                // Cbi = f4(PKbx, PKax, Nbi, rai) (2.3.5.6.3).
+                let z = passkey_z(passkey, self.round);
+                let expected = f4(&self.peer_x, &self.keys.public().x, nb, z);
+                if !ct_eq(&expected, &self.cb) {
+                    return self.fail(Reason::CONFIRM_VALUE_FAILED);
+                }
+                self.nb = *nb;
+                self.round += 1;
+                if self.round == PASSKEY_ROUNDS {
+                    self.send_check()
+                } else {
+                    self.send_confirm()
+                }
+            }
+            (_, false, _) => {
+                // Cb = f4(PKbx, PKax, Nb, 0) (2.3.5.6.2): the responder
+                // committed to Nb before it saw Na.
+                let expected = f4(&self.peer_x, &self.keys.public().x, nb, 0);
+                if !ct_eq(&expected, &self.cb) {
+                    return self.fail(Reason::CONFIRM_VALUE_FAILED);
+                }
+                self.nb = *nb;
+                if self.kind == Kind::NumericComparison {
+                    self.state = State::WaitUser;
+                    let v = g2(&self.keys.public().x, &self.peer_x, &self.na, &self.nb);
+                    Step {
+                        compare: Some(v % 1_000_000),
+                        ..Step::default()
+                    }
+                } else {
+                    self.send_check()
+                }
+            }
+            _ => self.fail(Reason::UNSPECIFIED_REASON),
         }
     }
 
     /// The SMP timer ran out ([`SMP_TIMEOUT_MS`]): the pairing fails
     /// without a Pairing Failed (3.4). Nothing happens if it has ended.
     pub fn timed_out(&mut self) -> Step {
-        if matches!(self.state, State::Paired | State::Failed) {
+        if self.ended() {
             return Step::default();
         }
         self.state = State::Failed;
@@ -235,6 +425,31 @@ impl Initiator {
         self.send_check()
     }
 
+    /// Our user typed the passkey the responder shows (`Some(0..=999999)`)
+    /// or gave up (`None`, or a value out of range): Pairing Failed /
+    /// Passkey Entry Failed (3.5.5). Ignored unless [`Step::enter_passkey`]
+    /// asked for it and it is still pending.
+    pub fn passkey_entered(&mut self, passkey: Option<u32>) -> Step {
+        if self.kind != Kind::Passkey
+            || self.passkey.is_some()
+            || !matches!(self.state, State::WaitPublicKey | State::WaitPasskey)
+        {
+            return Step::default();
+        }
+        match passkey.filter(|p| *p <= PASSKEY_MAX) {
+            None => self.fail(Reason::PASSKEY_ENTRY_FAILED),
+            Some(p) => {
+                self.passkey = Some(p);
+                if self.state == State::WaitPasskey {
+                    self.send_confirm()
+                } else {
+                    // The responder's public key has not come yet.
+                    Step::default()
+                }
+            }
+        }
+    }
+
     /// MacKey and LTK (f5) for this pairing.
     fn keys_f5(&self) -> (U128, U128) {
         f5(
@@ -246,6 +461,14 @@ impl Initiator {
         )
     }
 
+    /// r of f6: the passkey for Passkey Entry, zero otherwise (2.3.5.6.5).
+    fn f6_r(&self) -> U128 {
+        match (self.kind, self.passkey) {
+            (Kind::Passkey, Some(p)) => passkey_value(p),
+            _ => [0; 16],
+        }
+    }
+
     fn send_check(&mut self) -> Step {
         let (mac_key, _) = self.keys_f5();
         let io_a = [self.preq[1], self.preq[2], self.preq[3]];
@@ -253,7 +476,7 @@ impl Initiator {
             &mac_key,
             &self.na,
             &self.nb,
-            &[0; 16],
+            &self.f6_r(),
             &io_a,
             self.initiator,
             self.responder,
@@ -269,7 +492,7 @@ impl Initiator {
             &mac_key,
             &self.nb,
             &self.na,
-            &[0; 16],
+            &self.f6_r(),
             &io_b,
             self.responder,
             self.initiator,
@@ -277,11 +500,68 @@ impl Initiator {
         if !ct_eq(&expected, eb) {
             return self.fail(Reason::DHKEY_CHECK_FAILED);
         }
-        self.state = State::Paired;
-        Step {
-            outcome: Some(paired(&self.preq, &self.pres, ltk, self.compare)),
-            ..Step::default()
+        self.key = cut(ltk, self.key_size());
+        self.start_encryption(Step::default())
+    }
+
+    /// Hands the key to the host to encrypt the link; Secure Connections
+    /// with no keys either way ends here.
+    fn start_encryption(&mut self, mut step: Step) -> Step {
+        step.encrypt = Some(self.key);
+        self.state = State::WaitEncryption;
+        if !self.legacy && self.peer_keys.done() && !self.ours.contains(KeyDistribution::ID_KEY) {
+            return self.finish(step);
         }
+        step
+    }
+
+    /// The link is encrypted (`on`) with the key of [`Step::encrypt`], or
+    /// encryption failed. The responder's keys come first (3.6.1), then we
+    /// send ours. Ignored in any other state.
+    pub fn encryption_changed(&mut self, on: bool) -> Step {
+        if self.state != State::WaitEncryption {
+            return Step::default();
+        }
+        if !on {
+            return self.fail(Reason::UNSPECIFIED_REASON);
+        }
+        if self.peer_keys.done() {
+            return self.send_keys();
+        }
+        self.state = State::WaitKeys;
+        Step::default()
+    }
+
+    /// Our keys (after the responder's), and the end.
+    fn send_keys(&mut self) -> Step {
+        // We never agree to distribute an LTK as initiator (`start`).
+        let step = our_keys(
+            self.ours,
+            self.legacy,
+            ([0; 16], 0, [0; 8]),
+            &self.irk,
+            self.initiator,
+        );
+        self.finish(step)
+    }
+
+    fn finish(&mut self, mut step: Step) -> Step {
+        self.state = State::Paired;
+        let (key, storable) = match (self.legacy, self.peer_keys.ltk) {
+            (false, _) => ((self.key, 0, [0; 8]), true),
+            (true, Some(ltk)) => ((ltk, self.peer_keys.ediv, self.peer_keys.rand), true),
+            (true, None) => ((self.key, 0, [0; 8]), false),
+        };
+        step.outcome = Some(paired(
+            &self.preq,
+            &self.pres,
+            key,
+            self.kind != Kind::JustWorks,
+            storable,
+            self.legacy,
+            &self.peer_keys,
+        ));
+        step
     }
 
     fn fail(&mut self, reason: Reason) -> Step {
@@ -297,24 +577,17 @@ mod tests {
     //! address 0xa713702dcfc1). Ea, Eb and g2 for these Pairing
     //! Request/Response octets were computed with Bumble's crypto
     //! (bumble.crypto f4/f5/f6/g2, EccKey), an independent implementation.
-    //! Then both of our roles pair with each other.
+    //! Our two roles pairing with each other: `smp::tests`.
     use super::*;
     use crate::smp::pdu::IoCapability;
-    use crate::smp::responder::Responder;
     use crate::smp::testdata::{
         hex, le, ADDRESS_A as A, ADDRESS_B as B, NA, NB, PRIVATE_A, PRIVATE_B,
     };
 
     const CB: &str = "6bab385318d9cea1ba9fc6b57775ff3a";
     const LTK: &str = "69867911 69d7cd23 980522b5 94750a38";
-    const JUST_WORKS: Config = Config {
-        io_capability: IoCapability::NoInputNoOutput,
-        mitm: false,
-    };
-    const YES_NO: Config = Config {
-        io_capability: IoCapability::DisplayYesNo,
-        mitm: true,
-    };
+    const JUST_WORKS: Config = Config::new(IoCapability::NoInputNoOutput, false);
+    const YES_NO: Config = Config::new(IoCapability::DisplayYesNo, true);
 
     fn key(private: &str) -> KeyPair {
         KeyPair::from_private_key(&le(private)).unwrap()
@@ -363,6 +636,11 @@ mod tests {
                 key_size: 16,
                 authenticated,
                 bonded: true,
+                ediv: 0,
+                rand: [0; 8],
+                peer_identity: None,
+                peer_irk: None,
+                secure_connections: true,
             })
         );
     }
@@ -387,7 +665,7 @@ mod tests {
     fn session_size() {
         let n = core::mem::size_of::<Initiator>();
         std::println!("Initiator: {n} bytes");
-        assert!(n <= 272, "{n}");
+        assert!(n <= 352, "{n}");
     }
 
     #[test]
@@ -395,7 +673,7 @@ mod tests {
         // NoInputNoOutput, no OOB, Bonding | SC, 16, no keys (both).
         let mut s = to_random(
             JUST_WORKS,
-            [0x01, 0x03, 0x00, 0x09, 0x10, 0x00, 0x00],
+            [0x01, 0x03, 0x00, 0x09, 0x10, 0x02, 0x03],
             [0x02, 0x03, 0x00, 0x09, 0x10, 0x00, 0x00],
         );
         let step = s.on_pdu(&bytes(&Pdu::PairingRandom(le(NB))));
@@ -417,7 +695,7 @@ mod tests {
         // DisplayYesNo, no OOB, Bonding | MITM | SC, 16, no keys (both).
         let mut s = to_random(
             YES_NO,
-            [0x01, 0x01, 0x00, 0x0D, 0x10, 0x00, 0x00],
+            [0x01, 0x01, 0x00, 0x0D, 0x10, 0x02, 0x03],
             [0x02, 0x01, 0x00, 0x0D, 0x10, 0x00, 0x00],
         );
         let step = s.on_pdu(&bytes(&Pdu::PairingRandom(le(NB))));
@@ -437,7 +715,7 @@ mod tests {
     #[test]
     fn failures() {
         let jw_pres = [0x02, 0x03, 0x00, 0x09, 0x10, 0x00, 0x00];
-        let jw_preq = [0x01, 0x03, 0x00, 0x09, 0x10, 0x00, 0x00];
+        let jw_preq = [0x01, 0x03, 0x00, 0x09, 0x10, 0x02, 0x03];
         // Nb that does not match Cb.
         let mut s = to_random(JUST_WORKS, jw_preq, jw_pres);
         let mut nb: U128 = le(NB);
@@ -454,23 +732,45 @@ mod tests {
             Reason::DHKEY_CHECK_FAILED,
         );
         // The user says no.
-        let yn_preq = [0x01, 0x01, 0x00, 0x0D, 0x10, 0x00, 0x00];
+        let yn_preq = [0x01, 0x01, 0x00, 0x0D, 0x10, 0x02, 0x03];
         let mut s = to_random(YES_NO, yn_preq, [0x02, 0x01, 0x00, 0x0D, 0x10, 0x00, 0x00]);
         s.on_pdu(&bytes(&Pdu::PairingRandom(le(NB))));
         failed(&s.user_confirm(false), Reason::NUMERIC_COMPARISON_FAILED);
-        // A legacy responder; a 6-octet key; a responder with no IO when we
-        // need MITM.
-        for (pres, reason) in [
+        // A legacy responder in Secure Connections Only mode; a 6-octet
+        // key; a 17-octet one; keys we did not ask for; a responder with
+        // no IO when we need MITM.
+        let sc_only = Config {
+            sc_only: true,
+            ..JUST_WORKS
+        };
+        for (config, pres, reason) in [
             (
+                sc_only,
                 [0x02, 0x03, 0x00, 0x01, 0x10, 0, 0],
                 Reason::AUTHENTICATION_REQUIREMENTS,
             ),
             (
+                JUST_WORKS,
                 [0x02, 0x03, 0x00, 0x09, 0x06, 0, 0],
                 Reason::ENCRYPTION_KEY_SIZE,
             ),
+            (
+                JUST_WORKS,
+                [0x02, 0x03, 0x00, 0x09, 0x11, 0, 0],
+                Reason::INVALID_PARAMETERS,
+            ),
+            (
+                JUST_WORKS,
+                [0x02, 0x03, 0x00, 0x09, 0x10, 0x04, 0],
+                Reason::INVALID_PARAMETERS,
+            ),
+            (
+                JUST_WORKS,
+                [0x02, 0x03, 0x00, 0x09, 0x10, 0, 0x04],
+                Reason::INVALID_PARAMETERS,
+            ),
         ] {
-            let mut s = Initiator::new(JUST_WORKS, key(PRIVATE_A), le(NA), A, B);
+            let mut s = Initiator::new(config, key(PRIVATE_A), le(NA), A, B);
             s.start(true);
             failed(&s.on_pdu(&pres), reason);
         }
@@ -492,95 +792,5 @@ mod tests {
         // Before start, a response is out of place.
         let mut s = Initiator::new(JUST_WORKS, key(PRIVATE_A), le(NA), A, B);
         failed(&s.on_pdu(&jw_pres), Reason::UNSPECIFIED_REASON);
-    }
-
-    /// Our initiator pairs with our responder, every PDU through its
-    /// octets; both end with the same LTK.
-    fn pair_with_ourselves(ic: Config, rc: Config, user_yes: bool) -> (Outcome, Outcome) {
-        let mut i = Initiator::new(ic, key(PRIVATE_A), le(NA), A, B);
-        let mut r = Responder::new(rc, key(PRIVATE_B), le(NB), A, B);
-        let mut to_r: heapless::Deque<Pdu, 8> = heapless::Deque::new();
-        let mut to_i: heapless::Deque<Pdu, 8> = heapless::Deque::new();
-        let (mut io, mut ro) = (None, None);
-        let mut shown: (Option<u32>, Option<u32>) = (None, None);
-        for p in i.start(true).send {
-            to_r.push_back(p).unwrap();
-        }
-        for _ in 0..20 {
-            while let Some(p) = to_r.pop_front() {
-                let step = r.on_pdu(&bytes(&p));
-                ro = ro.or(step.outcome);
-                shown.1 = shown.1.or(step.compare);
-                for q in step.send {
-                    to_i.push_back(q).unwrap();
-                }
-            }
-            while let Some(p) = to_i.pop_front() {
-                let step = i.on_pdu(&bytes(&p));
-                io = io.or(step.outcome);
-                shown.0 = shown.0.or(step.compare);
-                for q in step.send {
-                    to_r.push_back(q).unwrap();
-                }
-            }
-            // Both users answer once the numbers are up (the responder's
-            // first: its Eb then waits for Ea).
-            let step = r.user_confirm(user_yes);
-            ro = ro.or(step.outcome);
-            for q in step.send {
-                to_i.push_back(q).unwrap();
-            }
-            let step = i.user_confirm(user_yes);
-            io = io.or(step.outcome);
-            for q in step.send {
-                to_r.push_back(q).unwrap();
-            }
-            if to_r.is_empty() && to_i.is_empty() {
-                break;
-            }
-        }
-        assert_eq!(shown.0, shown.1, "both show the same number");
-        (io.expect("initiator ended"), ro.expect("responder ended"))
-    }
-
-    #[test]
-    fn our_roles_pair_with_each_other() {
-        let (i, r) = pair_with_ourselves(JUST_WORKS, JUST_WORKS, true);
-        assert_eq!(i, r);
-        assert!(matches!(
-            i,
-            Outcome::Paired {
-                authenticated: false,
-                ..
-            }
-        ));
-        let (i, r) = pair_with_ourselves(YES_NO, YES_NO, true);
-        assert_eq!(i, r);
-        assert!(matches!(
-            i,
-            Outcome::Paired {
-                authenticated: true,
-                ..
-            }
-        ));
-        // Both users say no: each side fails with Numeric Comparison
-        // Failed; each one's Pairing Failed reaches a session that has
-        // already ended, which stays silent.
-        let (i, r) = pair_with_ourselves(YES_NO, YES_NO, false);
-        let reason = Reason::NUMERIC_COMPARISON_FAILED;
-        assert_eq!(
-            r,
-            Outcome::Failed {
-                reason,
-                local: true
-            }
-        );
-        assert_eq!(
-            i,
-            Outcome::Failed {
-                reason,
-                local: true
-            }
-        );
     }
 }

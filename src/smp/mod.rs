@@ -6,18 +6,23 @@
 //!   and P-256 ECDH with the on-curve check;
 //! - `pdu`: every SMP PDU parsed and written (3.3-3.6);
 //! - `method`: the pairing method from both sides' parameters (2.3.5.1);
-//! - `responder`, `initiator` (shared types in `session`): one LE Secure
-//!   Connections pairing, Just Works or Numeric Comparison, per role,
-//!   sans-IO (2.3.5.6, C.2.2).
+//! - `responder`, `initiator` (shared types in `session`): one pairing per
+//!   role, sans-IO: LE Secure Connections Just Works, Numeric Comparison
+//!   and Passkey Entry (2.3.5.6), LE legacy Just Works and Passkey Entry
+//!   (2.3.5.2-2.3.5.5), then the key distribution phase (3.6.1);
+//! - `attempts`: the repeated-attempts back-off (2.3.6) the host consults.
 //!
 //! Where no session runs and none starts (we are central, or the PDU is
 //! not a Pairing Request), the host answers with [`handle`], which refuses
 //! cleanly so that the peer does not wait for the 30 s SMP timeout (Vol 3
 //! Part H 3.4).
 
+pub mod attempts;
 pub mod crypto;
 pub mod initiator;
 pub mod method;
+#[cfg(test)]
+mod pairing_tests;
 pub mod pdu;
 pub mod responder;
 pub mod session;

@@ -34,7 +34,7 @@ use crate::config;
 use crate::gatt::client::ClientEvent;
 use crate::gatt::queue::{Procedure, Request, Span};
 use crate::gatt::server::{GattServer, CLIENT_CHARACTERISTIC_CONFIGURATION};
-use crate::host::{ConnSlot, HostCore, HostError, HostEvent, Role};
+use crate::host::{ConnSlot, HostCore, HostError, HostEvent, Role, SecurityConfig};
 use crate::time::Instant;
 use crate::uuid::Uuid;
 use adv::{AdvEntry, AdvFifo, Advertisement};
@@ -215,6 +215,12 @@ pub enum ClientOp<'a> {
 pub struct Pycom {
     /// `Bluetooth()` was called (and not `deinit()`): Pycom hears events.
     active: bool,
+    /// Security is on (`Bluetooth(pin=)` or `set_pin`): pairing with the
+    /// PIN as a static passkey, and new characteristics default to
+    /// encrypted permissions (reference §2.16, §6).
+    secure: bool,
+    /// `secure_connections=False` was given with the PIN: legacy bonding.
+    legacy_pairing: bool,
     bt_events: u8,
     bt_trigger: u8,
     pub fifo: AdvFifo,
@@ -347,6 +353,8 @@ impl Pycom {
     pub const fn new() -> Self {
         Pycom {
             active: false,
+            secure: false,
+            legacy_pairing: false,
             bt_events: 0,
             bt_trigger: 0,
             fifo: AdvFifo::new(),
@@ -401,6 +409,31 @@ impl Pycom {
     }
 
     /// `deinit()`: everything is forgotten (the port stops the stack).
+    /// `Bluetooth(pin=, secure_connections=)` / `set_pin(pin)`: security
+    /// on (reference §2.1, §2.16): the PIN is the static passkey we show
+    /// (IO capability DisplayOnly), with MITM and bonding, LE Secure
+    /// Connections unless `secure_connections` is false (then LE legacy
+    /// pairing); `None` keeps the last choice (`set_pin`). Characteristics
+    /// made from now on default to `PERM_READ_ENCRYPTED |
+    /// PERM_WRITE_ENCRYPTED`.
+    pub fn set_pin(&mut self, core: &mut HostCore, pin: u32, secure_connections: Option<bool>) {
+        if let Some(sc) = secure_connections {
+            self.legacy_pairing = !sc;
+        }
+        core.set_security_config(SecurityConfig {
+            io_capability: 0,
+            auth_req: if self.legacy_pairing { 0x05 } else { 0x0D },
+            passkey: pin,
+            timeout: 300,
+        });
+        self.secure = true;
+    }
+
+    /// Security is on ([`Pycom::set_pin`]).
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
     pub fn deactivate(&mut self) {
         *self = Pycom::new();
     }

@@ -828,8 +828,8 @@ impl QuecPython {
 
     /// `smpUserConfirm(connect_id, pair_operation, pin)`: 0 cancels (the
     /// pairing fails and the link drops), 1 accepts, 2 accepts with `pin`
-    /// (0..=999999; Passkey Entry, which the core does not run yet, so it
-    /// counts as an acceptance).
+    /// (0..=999999): the passkey our user typed when event 64 asked for it
+    /// (pair_mode 3 or 8); with no passkey asked, an acceptance.
     pub fn smp_user_confirm(
         &mut self,
         host: &mut HostCore,
