@@ -32,13 +32,22 @@ pub struct ByteRing<const N: usize> {
 #[derive(Debug, Clone, Copy)]
 struct Cursor {
     /// Index in the buffer of logical offset 0; always < its length (or
-    /// 0 when it is empty).
-    head: usize,
+    /// 0 when it is empty). (u16: every ring of the stack is shorter than
+    /// 64 KiB, see `ByteRing::FITS`, and two u16 cost less static RAM.)
+    head: u16,
     /// Bytes stored; always <= the buffer's length.
-    len: usize,
+    len: u16,
 }
 
 impl Cursor {
+    const fn head(&self) -> usize {
+        self.head as usize
+    }
+
+    const fn len(&self) -> usize {
+        self.len as usize
+    }
+
     /// Buffer index of `i`, for `i < 2 * cap`.
     fn wrap(i: usize, cap: usize) -> usize {
         if i >= cap {
@@ -53,12 +62,12 @@ impl Cursor {
         for p in parts {
             need = need.checked_add(p.len()).ok_or(RingFull)?;
         }
-        if need > buf.len() - self.len {
+        if need > buf.len() - self.len() {
             return Err(RingFull);
         }
         for data in parts {
             let cap = buf.len();
-            let tail = Self::wrap(self.head + self.len, cap);
+            let tail = Self::wrap(self.head() + self.len(), cap);
             let first = data.len().min(cap - tail);
             let (a, b) = data.split_at(first);
             if let Some(dst) = buf.get_mut(tail..tail + first) {
@@ -69,17 +78,17 @@ impl Cursor {
                     dst.copy_from_slice(b);
                 }
             }
-            self.len += data.len();
+            self.len += data.len() as u16;
         }
         Ok(())
     }
 
     fn slices<'a>(&self, buf: &'a [u8], offset: usize, n: usize) -> (&'a [u8], &'a [u8]) {
-        if offset >= self.len {
+        if offset >= self.len() {
             return (&[], &[]);
         }
-        let n = n.min(self.len - offset);
-        let start = Self::wrap(self.head + offset, buf.len());
+        let n = n.min(self.len() - offset);
+        let start = Self::wrap(self.head() + offset, buf.len());
         let first = n.min(buf.len() - start);
         let a = buf.get(start..start + first).unwrap_or(&[]);
         let b = buf.get(..n - first).unwrap_or(&[]);
@@ -105,8 +114,8 @@ impl Cursor {
     /// (the second is empty unless the free space wraps).
     fn free_slices_mut<'a>(&self, buf: &'a mut [u8]) -> (&'a mut [u8], &'a mut [u8]) {
         let cap = buf.len();
-        let tail = Self::wrap(self.head + self.len, cap);
-        let free = cap - self.len;
+        let tail = Self::wrap(self.head() + self.len(), cap);
+        let free = cap - self.len();
         let first = free.min(cap - tail);
         let (front, back) = buf.split_at_mut(tail);
         let a = back.get_mut(..first).unwrap_or(&mut []);
@@ -115,9 +124,9 @@ impl Cursor {
     }
 
     fn discard(&mut self, cap: usize, n: usize) -> usize {
-        let n = n.min(self.len);
-        self.head = Self::wrap(self.head + n, cap);
-        self.len -= n;
+        let n = n.min(self.len());
+        self.head = Self::wrap(self.head() + n, cap) as u16;
+        self.len -= n as u16;
         if self.len == 0 {
             self.head = 0;
         }
@@ -230,8 +239,14 @@ impl<const N: usize> Default for ByteRing<N> {
 }
 
 impl<const N: usize> ByteRing<N> {
+    /// The ring's offsets are u16 (`Cursor`): a build with a ring of
+    /// 64 KiB or more fails here.
+    const FITS: () = assert!(N <= u16::MAX as usize, "ByteRing longer than 64 KiB");
+
     /// An empty ring; all fields are zero.
     pub const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::FITS;
         Self {
             buf: [0; N],
             at: Cursor { head: 0, len: 0 },
@@ -245,7 +260,7 @@ impl<const N: usize> ByteRing<N> {
 
     /// Bytes stored.
     pub const fn len(&self) -> usize {
-        self.at.len
+        self.at.len()
     }
 
     pub const fn is_empty(&self) -> bool {
@@ -254,7 +269,7 @@ impl<const N: usize> ByteRing<N> {
 
     /// Bytes that can still be pushed.
     pub const fn free(&self) -> usize {
-        N - self.at.len
+        N - self.at.len()
     }
 
     /// Forgets every byte.
@@ -283,7 +298,7 @@ impl<const N: usize> ByteRing<N> {
 
     /// Every stored byte, oldest first, in two contiguous pieces.
     pub fn as_slices(&self) -> (&[u8], &[u8]) {
-        self.slices(0, self.at.len)
+        self.slices(0, self.at.len())
     }
 
     /// The byte at logical `offset`, if stored.
@@ -321,7 +336,7 @@ impl<const N: usize> ByteRing<N> {
     /// Stores the first `n` bytes of [`ByteRing::free_slices_mut`] (at most
     /// the free space).
     pub fn commit(&mut self, n: usize) {
-        self.at.len += n.min(N - self.at.len);
+        self.at.len += n.min(N - self.at.len()) as u16;
     }
 
     /// Removes up to `n` bytes from the front; returns how many.
