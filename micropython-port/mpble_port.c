@@ -600,8 +600,13 @@ static mp_obj_t port_process_scheduled(mp_obj_t arg) {
     // prompt comes back. The events wait for the next pass (new input or
     // an API call, which also ends this). A script that caught the
     // interrupt goes on as usual.
+    // Until then every pass at the prompt is skipped, not only the first:
+    // on bare metal controller input arriving late asks for more passes,
+    // and one of them would start the queued slow callbacks at the prompt.
     bool skip = port_script_interrupted && !script;
-    port_script_interrupted = false;
+    if (!skip) {
+        port_script_interrupted = false;
+    }
     if (skip) {
         return mp_const_none;
     }
