@@ -15,14 +15,14 @@
 //! the outcome comes. Secure Connections with no keys to distribute ends
 //! at once, with `encrypt` and the outcome in one step.
 
-use super::crypto::{c1, f4, f5, f6, g2, s1, KeyPair, LeAddress, PublicKey, U128};
+use super::crypto::{f4, f5, f6, g2, s1, KeyPair, LeAddress, PublicKey, U128};
 use super::method::{self, Method, Passkey};
 use super::pdu::{
     AuthReq, KeyDistribution, PairingParams, Pdu, Reason, PAIRING_REQUEST, PAIRING_RESPONSE,
 };
 use super::session::{
-    ct_eq, cut, dh_key_with, display_passkey, failed, is_key_pdu, our_keys, paired, passkey_value,
-    passkey_z, send, Derive, PeerKeys, PASSKEY_MAX, PASSKEY_ROUNDS,
+    ct_eq, cut, dh_key_with, display_passkey, failed, is_key_pdu, legacy_confirm, our_keys, paired,
+    passkey_value, passkey_z, send, Derive, PeerKeys, PASSKEY_MAX, PASSKEY_ROUNDS,
 };
 pub use super::session::{
     Config, Outcome, Step, MAX_KEY_SIZE, MIN_KEY_SIZE, RANDOM_LEN, SMP_TIMEOUT_MS,
@@ -301,21 +301,6 @@ impl Initiator {
         Step::default()
     }
 
-    /// c1 of legacy pairing (2.2.3) with TK = the passkey, for nonce `r`.
-    fn legacy_confirm(&self, passkey: u32, r: &U128) -> U128 {
-        let (ia, ra) = (self.initiator, self.responder);
-        c1(
-            &passkey_value(passkey),
-            r,
-            &self.preq,
-            &self.pres,
-            ia.kind,
-            &ia.addr,
-            ra.kind,
-            &ra.addr,
-        )
-    }
-
     /// Our confirm value, once the passkey is known: Mconfirm (legacy) or
     /// Cai of this round (Passkey Entry); until then, wait for our user.
     fn send_confirm(&mut self) -> Step {
@@ -324,7 +309,12 @@ impl Initiator {
             return Step::default();
         };
         let confirm = if self.legacy {
-            self.legacy_confirm(passkey, &self.na)
+            legacy_confirm(
+                passkey,
+                &self.na,
+                [&self.preq, &self.pres],
+                [self.initiator, self.responder],
+            )
         } else {
             // A fresh Nai each round (2.3.5.6.3).
             self.na = self.derive().nonce(self.round);
@@ -351,7 +341,12 @@ impl Initiator {
         match (self.kind, self.legacy, self.passkey) {
             (_, true, Some(passkey)) => {
                 // Sconfirm must be c1 of Srand (2.3.5.5).
-                let expected = self.legacy_confirm(passkey, nb);
+                let expected = legacy_confirm(
+                    passkey,
+                    nb,
+                    [&self.preq, &self.pres],
+                    [self.initiator, self.responder],
+                );
                 if !ct_eq(&expected, &self.cb) {
                     return self.fail(Reason::CONFIRM_VALUE_FAILED);
                 }

@@ -25,12 +25,12 @@
 //! back-off (the host keeps [`super::attempts::Attempts`]). The 30 s SMP
 //! timer (3.4) is the host's; it calls [`Responder::timed_out`].
 
-use super::crypto::{c1, f4, f5, f6, g2, s1, KeyPair, LeAddress, PublicKey, U128};
+use super::crypto::{f4, f5, f6, g2, s1, KeyPair, LeAddress, PublicKey, U128};
 use super::method::{self, Method, Passkey};
 use super::pdu::{AuthReq, KeyDistribution, PairingParams, Pdu, Reason};
 use super::session::{
-    ct_eq, cut, dh_key_with, display_passkey, failed, is_key_pdu, our_keys, paired, passkey_value,
-    passkey_z, send, Derive, PeerKeys, PASSKEY_MAX, PASSKEY_ROUNDS,
+    ct_eq, cut, dh_key_with, display_passkey, failed, is_key_pdu, legacy_confirm, our_keys, paired,
+    passkey_value, passkey_z, send, Derive, PeerKeys, PASSKEY_MAX, PASSKEY_ROUNDS,
 };
 pub use super::session::{
     Config, Outcome, Step, MAX_KEY_SIZE, MIN_KEY_SIZE, RANDOM_LEN, SMP_TIMEOUT_MS,
@@ -322,21 +322,6 @@ impl Responder {
         step
     }
 
-    /// c1 of legacy pairing (2.2.3) with TK = the passkey, for nonce `r`.
-    fn legacy_confirm(&self, passkey: u32, r: &U128) -> U128 {
-        let (ia, ra) = (self.initiator, self.responder);
-        c1(
-            &passkey_value(passkey),
-            r,
-            &self.preq,
-            &self.pres,
-            ia.kind,
-            &ia.addr,
-            ra.kind,
-            &ra.addr,
-        )
-    }
-
     /// Answers the initiator's confirm value (in `held`) with ours:
     /// Sconfirm (legacy) or Cbi (Passkey Entry).
     fn send_confirm(&mut self) -> Step {
@@ -344,7 +329,12 @@ impl Responder {
             return Step::default();
         };
         let confirm = if self.legacy {
-            self.legacy_confirm(passkey, &self.nb)
+            legacy_confirm(
+                passkey,
+                &self.nb,
+                [&self.preq, &self.pres],
+                [self.initiator, self.responder],
+            )
         } else {
             // A fresh Nbi each round (2.3.5.6.3).
             self.nb = self.derive().nonce(self.round);
@@ -360,7 +350,12 @@ impl Responder {
         match (self.kind, self.legacy, self.passkey) {
             (_, true, Some(passkey)) => {
                 // Mconfirm must be c1 of Mrand (2.3.5.5).
-                let expected = self.legacy_confirm(passkey, n);
+                let expected = legacy_confirm(
+                    passkey,
+                    n,
+                    [&self.preq, &self.pres],
+                    [self.initiator, self.responder],
+                );
                 if !self.held.is_some_and(|c| ct_eq(&c, &expected)) {
                     return self.fail(Reason::CONFIRM_VALUE_FAILED);
                 }

@@ -2,7 +2,7 @@
 //! pairing, what one input produced, our configuration, and the checks on
 //! the peer's public key.
 
-use super::crypto::{aes_cmac, e, KeyPair, LeAddress, PublicKey, U128};
+use super::crypto::{aes_cmac, c1, e, KeyPair, LeAddress, PublicKey, U128};
 use super::pdu::{AuthReq, IoCapability, KeyDistribution, Pdu, Reason};
 use heapless::Vec;
 
@@ -207,6 +207,29 @@ pub(super) fn passkey_value(passkey: u32) -> U128 {
     let mut r = [0u8; 16];
     r[..4].copy_from_slice(&passkey.to_le_bytes());
     r
+}
+
+/// c1 of legacy pairing (2.2.3) with TK = the passkey, for nonce `r`,
+/// over the Pairing Request and Response (`pairing`) and the initiator's
+/// and responder's addresses (`addresses`): Mconfirm/Sconfirm (2.3.5.5).
+pub(super) fn legacy_confirm(
+    passkey: u32,
+    r: &U128,
+    pairing: [&[u8; 7]; 2],
+    addresses: [LeAddress; 2],
+) -> U128 {
+    let [preq, pres] = pairing;
+    let [ia, ra] = addresses;
+    c1(
+        &passkey_value(passkey),
+        r,
+        preq,
+        pres,
+        ia.kind,
+        &ia.addr,
+        ra.kind,
+        &ra.addr,
+    )
 }
 
 /// z of round `round` in Secure Connections Passkey Entry: 0x80 | bit
