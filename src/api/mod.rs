@@ -244,7 +244,16 @@ impl Firmware {
     }
 
     /// Hands the host's new events to every adapter.
+    #[inline]
     fn dispatch(&mut self) {
+        // Most ticks and many packets (credits, command answers) raise no
+        // host event: tested here, the loop below costs a frame to enter.
+        if self.stack.host.core.has_events() {
+            self.dispatch_events();
+        }
+    }
+
+    fn dispatch_events(&mut self) {
         let Firmware {
             stack, qpy, pycom, ..
         } = self;

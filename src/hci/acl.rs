@@ -296,7 +296,18 @@ impl AclTxQueue {
     /// Send as many ACL fragments as controller credits and `tx` room
     /// allow: PB=00 for a PDU's first fragment, PB=01 after (Vol 4 Part E
     /// 5.4.2). Stops mid-PDU when out of credits and resumes there.
+    #[inline]
     pub fn pump(&mut self, flow: &mut AclFlow, tx: &mut H4Tx) {
+        // The usual case (the host pumps after every input and call), tested
+        // where it is called: the loop below costs a frame to enter.
+        if self.ring.is_empty() || !flow.can_send() {
+            return;
+        }
+        self.send_queued(flow, tx);
+    }
+
+    /// [`AclTxQueue::pump`] with PDUs queued and a credit.
+    fn send_queued(&mut self, flow: &mut AclFlow, tx: &mut H4Tx) {
         while !self.ring.is_empty() && flow.can_send() {
             let (handle, pdu_len) = self.front_record();
             if pdu_len == 0 {

@@ -582,11 +582,18 @@ impl CommandQueue {
     /// Move queued commands into `tx` while credit, room to track them and
     /// room in `tx` remain. Each sent command must be answered by
     /// `now_ms + HCI_CMD_TIMEOUT_MS`. Returns whether it sent one.
+    #[inline]
     pub fn pump(&mut self, tx: &mut H4Tx, now_ms: u32) -> bool {
+        // The usual case (the host pumps after every input and call), tested
+        // where it is called: the loop below costs a frame to enter.
         if self.queue.is_empty() {
-            // The usual case (the host pumps after every input and call).
             return false;
         }
+        self.send_queued(tx, now_ms)
+    }
+
+    /// [`CommandQueue::pump`] with commands queued.
+    fn send_queued(&mut self, tx: &mut H4Tx, now_ms: u32) -> bool {
         let mut sent = false;
         while self.credit() > 0 && !self.outstanding.is_full() {
             let Some(cmd) = self.queue.front() else {

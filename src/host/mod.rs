@@ -352,6 +352,11 @@ impl HostCore {
         self.info.as_ref()
     }
 
+    /// Whether [`HostCore::pop_event`] has an event to give.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     pub fn pop_event(&mut self) -> Option<HostEvent> {
         self.events.pop_front()
     }

@@ -1198,15 +1198,48 @@ impl Pycom {
 }
 
 impl Adapter for Pycom {
+    #[inline]
     fn on_host_event(
         &mut self,
         ev: &HostEvent,
         core: &HostCore,
         emit: &mut dyn FnMut(&MpbleEvent) -> bool,
     ) {
+        // As in `poll`: one test on a board that never initialised it.
         if !self.active {
             return;
         }
+        self.on_host_event_active(ev, core, emit);
+    }
+
+    #[inline]
+    fn poll(&mut self, core: &mut HostCore, now: u32) -> bool {
+        // A board that never initialised Pycom's Bluetooth pays this test
+        // only (the firmware polls after every host event and tick).
+        if !self.active {
+            return false;
+        }
+        self.poll_active(core, now)
+    }
+
+    fn next_timeout_ms(&self, now: u32) -> Option<u32> {
+        let d = self.scan_deadline?;
+        Some(d.ms_until(Instant::from_ms(now)))
+    }
+
+    fn reset(&mut self) {
+        *self = Pycom::new();
+    }
+}
+
+impl Pycom {
+    /// [`Adapter::on_host_event`] once Bluetooth was initialised.
+    fn on_host_event_active(
+        &mut self,
+        ev: &HostEvent,
+        core: &HostCore,
+        emit: &mut dyn FnMut(&MpbleEvent) -> bool,
+    ) {
         match *ev {
             HostEvent::Connected { conn } => {
                 let Some(c) = core.connection(conn) else {
@@ -1356,10 +1389,8 @@ impl Adapter for Pycom {
         }
     }
 
-    fn poll(&mut self, core: &mut HostCore, now: u32) -> bool {
-        if !self.active {
-            return false;
-        }
+    /// [`Adapter::poll`] once Bluetooth was initialised.
+    fn poll_active(&mut self, core: &mut HostCore, now: u32) -> bool {
         while let Some(conn) = self.auto_reply.pop() {
             let _ = core.gatt_read_reply(conn, Ok(None));
         }
@@ -1391,14 +1422,5 @@ impl Adapter for Pycom {
         }
         // Any of the above may have started something timed.
         true
-    }
-
-    fn next_timeout_ms(&self, now: u32) -> Option<u32> {
-        let d = self.scan_deadline?;
-        Some(d.ms_until(Instant::from_ms(now)))
-    }
-
-    fn reset(&mut self) {
-        *self = Pycom::new();
     }
 }
