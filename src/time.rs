@@ -69,6 +69,15 @@ impl Instant {
             self
         }
     }
+
+    /// The earlier of two timers, either of which may not run (`None`).
+    pub const fn earliest_of(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.earliest(b)),
+            (Some(d), None) | (None, Some(d)) => Some(d),
+            (None, None) => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -369,11 +369,11 @@ impl Firmware {
         let host = self
             .host_deadline()
             .map_or(u32::MAX, |d| d.ms_until(Instant::from_ms(now)));
-        let adapters = [
-            self.qpy.next_timeout_ms(now),
-            self.pycom.next_timeout_ms(now),
-        ];
-        adapters.into_iter().flatten().fold(host, u32::min)
+        // Plain calls, no iterator over the adapters: the port asks after
+        // every call.
+        let qpy = self.qpy.next_timeout_ms(now).unwrap_or(u32::MAX);
+        let pycom = self.pycom.next_timeout_ms(now).unwrap_or(u32::MAX);
+        host.min(qpy).min(pycom)
     }
 
     pub fn public_addr(&self) -> Option<[u8; 6]> {

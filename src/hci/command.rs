@@ -647,11 +647,11 @@ impl CommandQueue {
 
     /// The earliest deadline of an outstanding command.
     pub fn next_deadline(&self) -> Option<u32> {
-        self.outstanding
-            .iter()
-            .map(|o| o.deadline)
-            .reduce(Instant::earliest)
-            .map(Instant::as_ms)
+        let mut best = None;
+        for o in self.outstanding.iter() {
+            best = Instant::earliest_of(best, Some(o.deadline));
+        }
+        best.map(Instant::as_ms)
     }
 
     /// Commands sent and not yet answered.

@@ -62,10 +62,11 @@ impl HostCore {
             if c.att_dead {
                 continue;
             }
-            let ind = c.att.indication_pending().then_some(c.indication_deadline);
-            let req = c.client.busy().then_some(c.client_deadline);
-            for d in [ind, req].into_iter().flatten() {
-                best = Some(best.map_or(d, |b| b.earliest(d)));
+            if c.att.indication_pending() {
+                best = Instant::earliest_of(best, Some(c.indication_deadline));
+            }
+            if c.client.busy() {
+                best = Instant::earliest_of(best, Some(c.client_deadline));
             }
         }
         best

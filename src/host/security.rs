@@ -393,11 +393,13 @@ impl Smp {
 
     /// When the next SMP timer runs out.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.sessions
-            .iter()
-            .filter(|s| s.phase != Phase::Free)
-            .map(|s| s.deadline)
-            .reduce(Instant::earliest)
+        let mut best = None;
+        for s in self.sessions.iter() {
+            if s.phase != Phase::Free {
+                best = Instant::earliest_of(best, Some(s.deadline));
+            }
+        }
+        best
     }
 }
 
