@@ -101,6 +101,31 @@ impl Reassembler {
         Err(err)
     }
 
+    /// A first fragment that is a whole B-frame by itself (the usual case:
+    /// a PDU no longer than the controller's ACL packets) as [`push`]
+    /// would return it, but read in place: nothing is copied into the
+    /// buffer. `None`, with nothing changed, for any other packet, which
+    /// then goes to [`push`].
+    ///
+    /// [`push`]: Reassembler::push
+    pub fn whole<'a>(&mut self, pb: u8, data: &'a [u8]) -> Option<BasicFrame<'a>> {
+        if !matches!(pb, PB_FIRST_NON_FLUSHABLE | PB_FIRST_FLUSHABLE) {
+            return None;
+        }
+        let total = BASIC_HEADER_LEN + usize::from(le_u16_at(data, 0)?);
+        if data.len() != total || total > REASSEMBLY_BUF {
+            return None;
+        }
+        let cid = le_u16_at(data, 2)?;
+        let payload = data.get(BASIC_HEADER_LEN..)?;
+        if self.in_progress {
+            // As in `push`: the unfinished frame is discarded.
+            self.dropped = self.dropped.wrapping_add(1);
+        }
+        self.reset();
+        Some(BasicFrame { cid, payload })
+    }
+
     /// Feeds the payload of one ACL data packet. `pb` is its
     /// Packet_Boundary_Flag: 0b00 / 0b10 start a new frame, 0b01 continues
     /// the current one. Returns the frame once it is complete.
@@ -457,6 +482,54 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((f.cid, f.payload), (CID_SMP, &[0x05u8][..]));
+    }
+
+    #[test]
+    fn whole_reads_in_place_what_push_would_return_and_nothing_else() {
+        let max = frame(CID_ATT, &std::vec![0x5Au8; config::L2CAP_PDU_MAX]);
+        let big = frame(CID_ATT, &std::vec![0u8; config::L2CAP_PDU_MAX + 1]);
+        let cases: [(u8, &[u8]); 9] = [
+            (0b10, &[0x03, 0x00, 0x04, 0x00, 0x02, 0x05, 0x02]),
+            (0b00, &[0x01, 0x00, 0x06, 0x00, 0x05]),
+            (0b00, &[0x00, 0x00, 0x05, 0x00]),
+            (0b00, &max),
+            // A first fragment only, an extra byte, a short header, a
+            // continuation, a bad boundary flag, too long: all to `push`.
+            (0b00, &[0x03, 0x00, 0x04, 0x00, 0x02]),
+            (0b00, &[0x01, 0x00, 0x04, 0x00, 0x02, 0x03]),
+            (0b00, &[0x01, 0x00]),
+            (0b01, &[0x01, 0x00, 0x04, 0x00, 0x02]),
+            (0b11, &[0x01, 0x00, 0x04, 0x00, 0x02]),
+        ];
+        for (pb, data) in cases.iter().copied().chain([(0b00, &big[..])]) {
+            // From idle, and with a frame in progress (which both drop).
+            for pending in [false, true] {
+                let mut a = Reassembler::new();
+                let mut b = Reassembler::new();
+                if pending {
+                    a.push(0b00, &[0x10, 0x00, 0x04, 0x00]).unwrap();
+                    b.push(0b00, &[0x10, 0x00, 0x04, 0x00]).unwrap();
+                }
+                let fast = a.whole(pb, data).map(|f| (f.cid, f.payload.to_vec()));
+                let slow = b
+                    .push(pb, data)
+                    .map(|f| f.map(|f| (f.cid, f.payload.to_vec())));
+                match fast {
+                    Some(f) => {
+                        assert_eq!(slow, Ok(Some(f)), "{pb} {data:?}");
+                        assert_eq!(a.dropped(), b.dropped());
+                        assert_eq!(a.in_progress(), b.in_progress());
+                    }
+                    // Untouched: `push` then does the work, and finds no
+                    // whole frame either.
+                    None => {
+                        assert_eq!(a.dropped(), 0);
+                        assert_eq!(a.in_progress(), pending);
+                        assert!(!matches!(slow, Ok(Some(_))), "{pb} {data:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -329,6 +329,12 @@ impl HostCore {
         let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
+        if let Some(frame) = c.reassembler.whole(header.pb, data) {
+            // A frame in one packet is read where it is, in the H4
+            // parser's buffer: nothing to copy out of the host.
+            self.on_l2cap(conn, frame.cid, frame.payload);
+            return;
+        }
         // Copy the frame out of the reassembler so the channel handlers
         // may borrow the rest of the host.
         let mut pdu = [0u8; config::L2CAP_PDU_MAX];
