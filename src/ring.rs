@@ -161,6 +161,24 @@ impl RingWriter<'_> {
         Ok(())
     }
 
+    /// Writes a record header (a few bytes, their number known when
+    /// compiled): stored in place when they come before the wrap (nearly
+    /// always), else byte by byte.
+    #[inline]
+    pub fn put_array<const K: usize>(&mut self, src: [u8; K]) -> Result<(), RingFull> {
+        // As an array, not a slice: K stores, no call to copy K bytes.
+        let dst = self.a.get_mut(self.at..self.at + K);
+        if let Some(dst) = dst.and_then(|d| <&mut [u8; K]>::try_from(d).ok()) {
+            *dst = src;
+            self.at += K;
+            return Ok(());
+        }
+        for v in src {
+            self.byte(v)?;
+        }
+        Ok(())
+    }
+
     pub fn put(&mut self, src: &[u8]) -> Result<(), RingFull> {
         if src.is_empty() {
             // (The usual second piece of a payload: no call for nothing.)
@@ -212,6 +230,21 @@ impl RingReader<'_> {
         };
         self.at += 1;
         Some(v)
+    }
+
+    /// Reads a record header (see [`RingWriter::put_array`]).
+    #[inline]
+    pub fn read_array<const K: usize>(&mut self) -> Option<[u8; K]> {
+        let src = self.a.get(self.at..self.at + K);
+        if let Some(&v) = src.and_then(|s| <&[u8; K]>::try_from(s).ok()) {
+            self.at += K;
+            return Some(v);
+        }
+        let mut out = [0u8; K];
+        for v in out.iter_mut() {
+            *v = self.byte()?;
+        }
+        Some(out)
     }
 
     /// Fills `dst` whole, or returns None.
@@ -364,6 +397,31 @@ mod tests {
     fn contents<const N: usize>(r: &ByteRing<N>) -> Vec<u8> {
         let (a, b) = r.as_slices();
         [a, b].concat()
+    }
+
+    #[test]
+    fn headers_by_array_in_place_and_across_the_wrap() {
+        for head in 0..8 {
+            let mut r = ByteRing::<8>::new();
+            r.push_slice(&[0xEE; 8]).unwrap();
+            r.discard(head);
+            r.push_slice(&[0xEE; 8][..head]).unwrap();
+            // Full: a header finds no room and nothing is stored.
+            assert_eq!(r.writer().put_array([1]), Err(RingFull));
+            r.discard(5);
+            let mut w = r.writer();
+            w.put_array([1, 2, 3, 4, 5]).unwrap();
+            assert_eq!(w.put_array([6]), Err(RingFull));
+            let n = w.written();
+            r.commit(n);
+            assert_eq!(contents(&r), [0xEE, 0xEE, 0xEE, 1, 2, 3, 4, 5], "{head}");
+            let mut rd = r.reader();
+            assert_eq!(rd.read_array(), Some([0xEE, 0xEE, 0xEE, 1]));
+            assert_eq!(rd.read_array(), Some([2, 3, 4, 5]));
+            assert_eq!(rd.read_array::<1>(), None);
+            let mut rd = r.reader();
+            assert_eq!(rd.read_array::<9>(), None);
+        }
     }
 
     #[test]

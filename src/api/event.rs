@@ -258,10 +258,9 @@ impl<const N: usize> EventQueue<N> {
     pub fn push(&mut self, ev: &MpbleEvent) -> Result<(), QueueFull> {
         let values = ev.values();
         let mut w = self.ring.writer();
-        // Byte by byte but the payload: a call to copy 1 to 3 bytes costs
-        // more than the bytes.
-        w.byte(ev.target as u8)?;
-        w.byte(values.len() as u8)?;
+        // Headers in place (`put_array`) or byte by byte, the payload by
+        // copy: a call to copy 1 to 3 bytes costs more than the bytes.
+        w.put_array([ev.target as u8, values.len() as u8])?;
         for v in values {
             let kind = v.kind as u8;
             match v.kind {
@@ -282,9 +281,7 @@ impl<const N: usize> EventQueue<N> {
                 MpbleValueKind::Bytes | MpbleValueKind::Str => {
                     let data = ev.data_of(v);
                     let [l0, l1] = (data.len() as u16).to_le_bytes();
-                    w.byte(kind)?;
-                    w.byte(l0)?;
-                    w.byte(l1)?;
+                    w.put_array([kind, l0, l1])?;
                     w.put(data)?;
                 }
                 MpbleValueKind::None => w.byte(kind)?,
@@ -330,13 +327,13 @@ impl<const N: usize> EventQueue<N> {
 
 /// Rebuilds the record at the front of `r` into `ev`.
 fn decode(r: &mut RingReader<'_>, ev: &mut MpbleEvent) -> Option<()> {
-    ev.target = match r.byte()? {
+    let [target, n_args] = r.read_array()?;
+    ev.target = match target {
         1 => MpbleTarget::QpyServer,
         2 => MpbleTarget::QpyClient,
         3 => MpbleTarget::PycomBluetooth,
         _ => return None,
     };
-    let n_args = r.byte()?;
     let MpbleEvent { args, data, .. } = &mut *ev;
     let mut data_len = 0usize;
     // Straight into the slots: the record was checked when it was pushed.
@@ -361,7 +358,7 @@ fn decode(r: &mut RingReader<'_>, ev: &mut MpbleEvent) -> Option<()> {
                 }
             }
             k @ (1 | 2) => {
-                let len = usize::from(u16::from_le_bytes([r.byte()?, r.byte()?]));
+                let len = usize::from(u16::from_le_bytes(r.read_array()?));
                 let start = data_len;
                 r.read(data.get_mut(start..start + len)?)?;
                 data_len = start + len;

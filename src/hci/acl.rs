@@ -250,11 +250,9 @@ impl AclTxQueue {
         }
         let [h0, h1] = (handle & HANDLE_MASK).to_le_bytes();
         let [l0, l1] = (l2cap_pdu.len() as u16).to_le_bytes();
-        // In place, the record header byte by byte: one commit.
+        // In place: one commit.
         let mut w = self.ring.writer();
-        for b in [h0, h1, l0, l1] {
-            w.byte(b)?;
-        }
+        w.put_array([h0, h1, l0, l1])?;
         w.put(l2cap_pdu)?;
         let n = w.written();
         self.ring.commit(n);
@@ -263,11 +261,11 @@ impl AclTxQueue {
 
     /// (handle, pdu length) of the record at the front.
     fn front_record(&self) -> (u16, usize) {
-        let mut r = self.ring.reader();
-        let mut b = || r.byte().unwrap_or(0);
-        let handle = u16::from_le_bytes([b(), b()]);
-        let len = u16::from_le_bytes([b(), b()]);
-        (handle, usize::from(len))
+        let [h0, h1, l0, l1] = self.ring.reader().read_array().unwrap_or([0; 4]);
+        (
+            u16::from_le_bytes([h0, h1]),
+            usize::from(u16::from_le_bytes([l0, l1])),
+        )
     }
 
     fn pop_record(&mut self, pdu_len: usize) {

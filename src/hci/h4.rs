@@ -389,12 +389,10 @@ impl H4Tx {
             len,
         }
         .encode();
-        // In place, the header byte by byte: a packet is one commit.
+        // In place: a packet is one commit.
+        let [h0, h1, h2, h3] = hdr;
         let mut w = self.ring.writer();
-        w.byte(H4_ACL)?;
-        for h in hdr {
-            w.byte(h)?;
-        }
+        w.put_array([H4_ACL, h0, h1, h2, h3])?;
         w.put(a)?;
         w.put(b)?;
         let n = w.written();
