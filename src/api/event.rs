@@ -84,6 +84,16 @@ const NONE_VALUE: MpbleValue = MpbleValue {
     len: 0,
 };
 
+/// What the slots past `n_args` hold in a new event: never read (neither
+/// `values` nor the port looks past `n_args`), and all zeros so that a new
+/// event is one `memset`, not one store per field of every slot.
+const UNUSED_VALUE: MpbleValue = MpbleValue {
+    kind: MpbleValueKind::Int,
+    int_value: 0,
+    offset: 0,
+    len: 0,
+};
+
 /// The event's payload did not fit (`MPBLE_EVENT_DATA_MAX` or the number
 /// of values); the adapter reports it instead of truncating silently.
 #[derive(Debug, PartialEq, Eq)]
@@ -94,7 +104,7 @@ impl MpbleEvent {
         MpbleEvent {
             target,
             n_args: 0,
-            args: [NONE_VALUE; MPBLE_EVENT_MAX_ARGS],
+            args: [UNUSED_VALUE; MPBLE_EVENT_MAX_ARGS],
             data_len: 0,
             data: [0; MPBLE_EVENT_DATA_MAX],
         }
