@@ -282,9 +282,15 @@ impl Firmware {
     /// caused to the adapters.
     pub fn call<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
         let r = f(self);
+        self.after_call();
+        r
+    }
+
+    /// What follows every API call, out of line: `call` is instantiated
+    /// once per call of the C ABI.
+    fn after_call(&mut self) {
         self.dispatch();
         self.timers_changed();
-        r
     }
 
     /// Takes controller bytes while the tuple queue has room for what the
