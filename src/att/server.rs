@@ -876,6 +876,19 @@ fn write_handle_value(opcode: u8, handle: u16, value: &[u8], mtu: u16, out: &mut
     w.len
 }
 
+/// Opcode and handle of a Handle Value Notification, or Indication when
+/// `indicate` (Vol 3 Part F 3.4.7.1, 3.4.7.2): the PDU is this and the
+/// value, for a caller that has checked the value fits (ATT_MTU-3).
+pub fn handle_value_header(indicate: bool, handle: u16) -> [u8; 3] {
+    let opcode = if indicate {
+        pdu::ATT_HANDLE_VALUE_IND
+    } else {
+        pdu::ATT_HANDLE_VALUE_NTF
+    };
+    let [h0, h1] = handle.to_le_bytes();
+    [opcode, h0, h1]
+}
+
 /// Handle Value Notification (Vol 3 Part F 3.4.7.1), value cut to MTU-3;
 /// returns the PDU length (0 if `out` is shorter than 3 bytes).
 pub fn write_notification(handle: u16, value: &[u8], mtu: u16, out: &mut [u8]) -> usize {
@@ -944,6 +957,20 @@ mod tests {
 
         fn rsp(&mut self, pdu: &[u8]) -> Vec<u8> {
             self.req(pdu).0
+        }
+    }
+
+    #[test]
+    fn handle_value_header_and_the_value_are_the_written_pdu() {
+        for indicate in [false, true] {
+            let mut out = [0u8; 23];
+            let n = if indicate {
+                write_indication(0x0203, b"abc", 23, &mut out)
+            } else {
+                write_notification(0x0203, b"abc", 23, &mut out)
+            };
+            let header = handle_value_header(indicate, 0x0203);
+            assert_eq!([&header[..], b"abc"].concat(), &out[..n]);
         }
     }
 

@@ -194,6 +194,8 @@ impl AclFlow {
 /// is a byte ring with a 4-byte record header per PDU.
 pub const ACL_TX_QUEUE_PDUS: usize = 4;
 const RECORD_HDR: usize = 4;
+/// The B-frame's basic header: Length and Channel ID (Vol 3 Part A 3.1).
+const L2CAP_HEADER: usize = 4;
 const PDU_MAX: usize = 4 + config::L2CAP_PDU_MAX;
 const RING: usize = ACL_TX_QUEUE_PDUS * (RECORD_HDR + PDU_MAX);
 
@@ -254,6 +256,29 @@ impl AclTxQueue {
         let mut w = self.ring.writer();
         w.put_array([h0, h1, l0, l1])?;
         w.put(l2cap_pdu)?;
+        let n = w.written();
+        self.ring.commit(n);
+        Ok(())
+    }
+
+    /// Queues the B-frame (Vol 3 Part A 3.1) carrying `a` then `b` on
+    /// channel `cid` for `handle`, its basic header written here: the
+    /// payload is copied once, straight into the queue. Refused as
+    /// [`AclTxQueue::push`] refuses the whole frame.
+    pub fn push_frame(&mut self, handle: u16, cid: u16, a: &[u8], b: &[u8]) -> Result<(), TxFull> {
+        let payload_len = a.len() + b.len();
+        let pdu_len = L2CAP_HEADER + payload_len;
+        if !self.can_push(pdu_len) {
+            return Err(TxFull);
+        }
+        let [h0, h1] = (handle & HANDLE_MASK).to_le_bytes();
+        let [l0, l1] = (pdu_len as u16).to_le_bytes();
+        let [p0, p1] = (payload_len as u16).to_le_bytes();
+        let [c0, c1] = cid.to_le_bytes();
+        let mut w = self.ring.writer();
+        w.put_array([h0, h1, l0, l1, p0, p1, c0, c1])?;
+        w.put(a)?;
+        w.put(b)?;
         let n = w.written();
         self.ring.commit(n);
         Ok(())
@@ -406,6 +431,36 @@ mod tests {
         assert_eq!(h.encode(), [0x40, 0x20, 0x07, 0x00]);
         assert!(AclHeader::parse(&pkt[..10]).is_none());
         assert!(AclHeader::parse(&[0x40, 0x20, 0x00]).is_none());
+    }
+
+    #[test]
+    fn push_frame_queues_what_push_queues_for_the_framed_pdu() {
+        let value: Vec<u8> = (0..100).collect();
+        let pieces: [(&[u8], &[u8]); 4] = [
+            (&[0x1B, 0x03, 0x00], &value),
+            (&value, &[]),
+            (&[], &[]),
+            (&[0x01], &[0x02, 0x03]),
+        ];
+        for (a, b) in pieces {
+            let mut framed = vec![0u8; 4 + a.len() + b.len()];
+            let payload = [a, b].concat();
+            let n = crate::l2cap::write_basic_frame(0x0004, &payload, &mut framed).unwrap();
+            let (mut q1, mut q2) = (AclTxQueue::new(), AclTxQueue::new());
+            q1.push(0x41, &framed[..n]).unwrap();
+            q2.push_frame(0x41, 0x0004, a, b).unwrap();
+            assert_eq!(q1.ring.as_slices(), q2.ring.as_slices());
+        }
+        // Refused whole, as `push` refuses the framed PDU.
+        let mut q = AclTxQueue::new();
+        let big = vec![0u8; config::L2CAP_PDU_MAX];
+        assert_eq!(q.push_frame(0x41, 4, &big, &[0]), Err(TxFull));
+        let mut n = 0;
+        while q.push_frame(0x41, 4, &big, &[]).is_ok() {
+            n += 1;
+        }
+        assert_eq!(n, ACL_TX_QUEUE_PDUS);
+        assert_eq!(q.push_frame(0x41, 4, &[1], &[]), Err(TxFull));
     }
 
     #[test]

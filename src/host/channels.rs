@@ -100,13 +100,10 @@ impl HostCore {
             return Err(HostError::Busy);
         }
         let link = c.handle;
-        let mut pdu = [0u8; config::ATT_MTU_MAX];
-        let n = if indicate {
-            att_server::write_indication(handle.0, value, mtu, &mut pdu)
-        } else {
-            att_server::write_notification(handle.0, value, mtu, &mut pdu)
-        };
-        self.send_l2cap(link, l2cap::CID_ATT, pdu.get(..n).unwrap_or(&[]))?;
+        // The whole value fits (checked above): opcode and handle, then
+        // the value, go straight into the transmit queue.
+        let header = att_server::handle_value_header(indicate, handle.0);
+        self.send_l2cap_parts(link, l2cap::CID_ATT, &header, value)?;
         if indicate {
             if let Some(c) = self.conns.get_mut(conn) {
                 let _ = c.att.begin_indication();
@@ -301,9 +298,22 @@ impl HostCore {
     /// Queues one frame for the controller; a full queue refuses it (the
     /// caller tells whoever asked).
     fn send_l2cap(&mut self, link: ConnHandle, cid: u16, payload: &[u8]) -> Result<(), HostError> {
-        let n =
-            l2cap::write_basic_frame(cid, payload, &mut self.frame).ok_or(HostError::TooLong)?;
-        let res = self.acl_tx.push(link.0, self.frame.get(..n).unwrap_or(&[]));
+        self.send_l2cap_parts(link, cid, payload, &[])
+    }
+
+    /// [`HostCore::send_l2cap`] with the payload in two pieces (a header
+    /// and a value), framed in the transmit queue itself.
+    fn send_l2cap_parts(
+        &mut self,
+        link: ConnHandle,
+        cid: u16,
+        a: &[u8],
+        b: &[u8],
+    ) -> Result<(), HostError> {
+        if a.len() + b.len() > config::L2CAP_PDU_MAX {
+            return Err(HostError::TooLong);
+        }
+        let res = self.acl_tx.push_frame(link.0, cid, a, b);
         self.pump();
         res.map_err(|_| HostError::QueueFull)
     }

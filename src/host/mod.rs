@@ -232,8 +232,6 @@ pub struct HostCore {
     /// the port imports them from its store again).
     pub bonds: Bonds,
     pub stats: HostStats,
-    /// Scratch for one outbound L2CAP frame (header + ATT_MTU_MAX).
-    frame: [u8; 4 + config::L2CAP_PDU_MAX],
     /// The last ATT PDU our GATT client received (see `client_pdu`).
     client_rx: [u8; config::ATT_MTU_MAX],
     client_rx_len: usize,
@@ -281,7 +279,6 @@ impl Host {
                     att_events_dropped: 0,
                     gatt_client_unexpected: 0,
                 },
-                frame: [0; 4 + config::L2CAP_PDU_MAX],
                 client_rx: [0; config::ATT_MTU_MAX],
                 client_rx_len: 0,
             },
