@@ -160,9 +160,8 @@ impl HostCore {
         if c.att_dead {
             return Err(HostError::NoConnection);
         }
-        let mut pdu = [0u8; config::ATT_MTU_MAX];
         let was_busy = c.client.busy();
-        let n = start(&mut c.client, &mut pdu).map_err(|e| match e {
+        let n = start(&mut c.client, &mut self.pdu_out).map_err(|e| match e {
             ClientError::Busy => HostError::Busy,
             ClientError::TooLong => HostError::TooLong,
             ClientError::InvalidArgument => HostError::InvalidArgument,
@@ -177,7 +176,10 @@ impl HostCore {
         }
         let link = c.handle;
         if n > 0 {
-            self.send_l2cap(link, l2cap::CID_ATT, pdu.get(..n).unwrap_or(&[]))?;
+            let pdu = self.pdu_out.get(..n).unwrap_or(&[]);
+            let res = self.acl_tx.push_frame(link.0, l2cap::CID_ATT, pdu, &[]);
+            self.pump();
+            res.map_err(|_| HostError::QueueFull)?;
         }
         Ok(())
     }
@@ -224,46 +226,22 @@ impl HostCore {
         conn: ConnSlot,
         request: Request,
     ) -> Result<(), HostError> {
-        let mut data = [0u8; config::ATT_VALUE_MAX];
-        let value = self.procedures.data(&request);
-        let n = value.len().min(data.len());
-        data[..n].copy_from_slice(&value[..n]);
-        let data = &data[..n];
-        self.gatt_client_request(conn, |c, out| match request.procedure {
-            Procedure::ExchangeMtu { mtu } => c.exchange_mtu(mtu, out),
-            Procedure::DiscoverAllPrimaryServices => c.discover_all_primary_services(out),
-            Procedure::DiscoverPrimaryServiceByUuid { uuid } => {
-                c.discover_primary_service_by_uuid(uuid, out)
-            }
-            Procedure::FindIncludedServices { start, end } => {
-                c.find_included_services(start, end, out)
-            }
-            Procedure::DiscoverAllCharacteristics { start, end } => {
-                c.discover_all_characteristics(start, end, out)
-            }
-            Procedure::DiscoverAllDescriptors { start, end } => {
-                c.discover_all_descriptors(start, end, out)
-            }
-            Procedure::Read {
-                handle,
-                offset,
-                long,
-            } => c.read_by_handle(handle, offset, long, out),
-            Procedure::ReadByUuid { start, end, uuid } => c.read_by_uuid(start, end, uuid, out),
-            Procedure::ReadMultiple { .. } => c.read_multiple(data, out),
-            Procedure::Write {
-                handle,
-                offset,
-                long,
-                ..
-            } => {
-                if long || offset != 0 {
-                    c.write_long(handle, offset, data, out)
-                } else {
-                    c.write(handle, data, out)
-                }
-            }
-        })?;
+        // Only a write and Read Multiple carry data: the others start
+        // without copying it out of the pool (onto a zeroed stack array).
+        let procedure = request.procedure;
+        if matches!(
+            procedure,
+            Procedure::ReadMultiple { .. } | Procedure::Write { .. }
+        ) {
+            let mut data = [0u8; config::ATT_VALUE_MAX];
+            let value = self.procedures.data(&request);
+            let n = value.len().min(data.len());
+            data[..n].copy_from_slice(&value[..n]);
+            let data = &data[..n];
+            self.gatt_client_request(conn, |c, out| first_request(c, procedure, data, out))?;
+        } else {
+            self.gatt_client_request(conn, |c, out| first_request(c, procedure, &[], out))?;
+        }
         self.procedures.set_running(conn.index(), request);
         Ok(())
     }
@@ -321,6 +299,15 @@ impl HostCore {
     /// Queues a frame the host sends on its own (a response, a
     /// confirmation, our client's next request): no one can be told if it
     /// finds no room, so it is counted in `stats.tx_dropped`.
+    /// [`HostCore::send_reply`] of the first `n` bytes of `pdu_out`.
+    fn send_pdu_out(&mut self, link: ConnHandle, cid: u16, n: usize) {
+        let pdu = self.pdu_out.get(..n).unwrap_or(&[]);
+        if self.acl_tx.push_frame(link.0, cid, pdu, &[]).is_err() {
+            self.stats.tx_dropped = self.stats.tx_dropped.wrapping_add(1);
+        }
+        self.pump();
+    }
+
     pub(super) fn send_reply(&mut self, link: ConnHandle, cid: u16, payload: &[u8]) {
         if self.send_l2cap(link, cid, payload).is_err() {
             self.stats.tx_dropped = self.stats.tx_dropped.wrapping_add(1);
@@ -370,7 +357,7 @@ impl HostCore {
             return;
         };
         let link = c.handle;
-        let mut rsp = [0u8; config::ATT_MTU_MAX];
+        // Responses are written into `pdu_out` (see `send_pdu_out`).
         match cid {
             l2cap::CID_ATT
                 if pdu
@@ -384,7 +371,7 @@ impl HostCore {
                 let value = running
                     .as_ref()
                     .map_or(&[][..], |r| self.procedures.data(r));
-                let step = c.client.on_pdu(pdu, value, &mut rsp);
+                let step = c.client.on_pdu(pdu, value, &mut self.pdu_out);
                 let ignored = c.client.unexpected().wrapping_sub(unexpected);
                 self.stats.gatt_client_unexpected =
                     self.stats.gatt_client_unexpected.wrapping_add(ignored);
@@ -398,15 +385,11 @@ impl HostCore {
                     // transaction and its 30 s; a Handle Value Confirmation
                     // is not a request and leaves the outstanding one's
                     // timer alone (Vol 3 Part F 3.3.3).
-                    if rsp[0] != ATT_HANDLE_VALUE_CFM {
+                    if self.pdu_out[0] != ATT_HANDLE_VALUE_CFM {
                         c.client_deadline = Instant::from_ms(self.now_ms)
                             .add_ms(config::ATT_TRANSACTION_TIMEOUT_MS);
                     }
-                    self.send_reply(
-                        link,
-                        l2cap::CID_ATT,
-                        rsp.get(..step.request_len).unwrap_or(&[]),
-                    );
+                    self.send_pdu_out(link, l2cap::CID_ATT, step.request_len);
                 }
                 for &event in step.events.iter() {
                     if let ClientEvent::Done {
@@ -452,16 +435,12 @@ impl HostCore {
                     conn.index(),
                     security,
                     pdu,
-                    &mut rsp,
+                    &mut self.pdu_out,
                 );
                 self.stats.att_events_dropped =
                     self.stats.att_events_dropped.wrapping_add(outcome.dropped);
                 if outcome.response_len > 0 {
-                    self.send_reply(
-                        link,
-                        l2cap::CID_ATT,
-                        rsp.get(..outcome.response_len).unwrap_or(&[]),
-                    );
+                    self.send_pdu_out(link, l2cap::CID_ATT, outcome.response_len);
                 }
                 for ev in outcome.events.iter() {
                     let ev = match *ev {
@@ -495,13 +474,9 @@ impl HostCore {
             }
             l2cap::CID_LE_SIGNALING => {
                 let role = c.role;
-                let outcome = signaling::handle(pdu, &mut rsp);
+                let outcome = signaling::handle(pdu, &mut self.pdu_out);
                 if outcome.response_len > 0 {
-                    self.send_reply(
-                        link,
-                        l2cap::CID_LE_SIGNALING,
-                        rsp.get(..outcome.response_len).unwrap_or(&[]),
-                    );
+                    self.send_pdu_out(link, l2cap::CID_LE_SIGNALING, outcome.response_len);
                 }
                 if let Some(signaling::SignalingEvent::ConnectionParameterUpdateRequest {
                     identifier,
@@ -563,6 +538,49 @@ impl HostCore {
                 ConnectionParameters::requested(interval_min, interval_max, latency, timeout);
             let cmd = command::le_connection_update(link.0, &params);
             let _ = self.cmds.submit(Issuer::Host, cmd);
+        }
+    }
+}
+
+/// Writes the first request of `procedure` (`data`: its value or handle
+/// list) into `out`.
+fn first_request(
+    c: &mut GattClient,
+    procedure: Procedure,
+    data: &[u8],
+    out: &mut [u8],
+) -> Result<usize, ClientError> {
+    match procedure {
+        Procedure::ExchangeMtu { mtu } => c.exchange_mtu(mtu, out),
+        Procedure::DiscoverAllPrimaryServices => c.discover_all_primary_services(out),
+        Procedure::DiscoverPrimaryServiceByUuid { uuid } => {
+            c.discover_primary_service_by_uuid(uuid, out)
+        }
+        Procedure::FindIncludedServices { start, end } => c.find_included_services(start, end, out),
+        Procedure::DiscoverAllCharacteristics { start, end } => {
+            c.discover_all_characteristics(start, end, out)
+        }
+        Procedure::DiscoverAllDescriptors { start, end } => {
+            c.discover_all_descriptors(start, end, out)
+        }
+        Procedure::Read {
+            handle,
+            offset,
+            long,
+        } => c.read_by_handle(handle, offset, long, out),
+        Procedure::ReadByUuid { start, end, uuid } => c.read_by_uuid(start, end, uuid, out),
+        Procedure::ReadMultiple { .. } => c.read_multiple(data, out),
+        Procedure::Write {
+            handle,
+            offset,
+            long,
+            ..
+        } => {
+            if long || offset != 0 {
+                c.write_long(handle, offset, data, out)
+            } else {
+                c.write(handle, data, out)
+            }
         }
     }
 }

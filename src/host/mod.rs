@@ -232,6 +232,10 @@ pub struct HostCore {
     /// the port imports them from its store again).
     pub bonds: Bonds,
     pub stats: HostStats,
+    /// One outbound ATT or signaling PDU (a response, our client's
+    /// request), written in place and then framed into the ACL queue:
+    /// no zeroed array on the stack per packet.
+    pdu_out: [u8; config::ATT_MTU_MAX],
     /// The last ATT PDU our GATT client received (see `client_pdu`).
     client_rx: [u8; config::ATT_MTU_MAX],
     client_rx_len: usize,
@@ -279,6 +283,7 @@ impl Host {
                     att_events_dropped: 0,
                     gatt_client_unexpected: 0,
                 },
+                pdu_out: [0; config::ATT_MTU_MAX],
                 client_rx: [0; config::ATT_MTU_MAX],
                 client_rx_len: 0,
             },
