@@ -422,8 +422,13 @@ impl Client {
                 emit(&ev);
             }
             ClientEvent::Done { att_error, .. } => {
-                let mut ev = MpbleEvent::new(target);
-                if end_event(request, att_error, host, conn, &mut ev)? {
+                // The event is built only when there is one: a read or a
+                // discovery that ends well raises none.
+                if let Some(ints) = end_event(request, att_error, host, conn) {
+                    let mut ev = MpbleEvent::new(target);
+                    for &v in ints.iter() {
+                        ev.int(v)?;
+                    }
                     emit(&ev);
                 }
             }
@@ -474,45 +479,38 @@ fn service_events(
     Ok(())
 }
 
-/// The event that ends `request`, if any (see the module doc). Returns
-/// whether `ev` was filled.
+/// The ints of the event that ends `request` (its id first), if any (see
+/// the module doc).
 fn end_event(
     request: Request,
     att_error: u8,
     host: &HostCore,
     conn: ConnSlot,
-    ev: &mut MpbleEvent,
-) -> Result<bool, EventFull> {
+) -> Option<heapless::Vec<i64, 4>> {
     let code = att_error as i64;
-    match request.procedure {
+    let ints: &[i64] = match request.procedure {
         Procedure::DiscoverAllCharacteristics { .. } | Procedure::FindIncludedServices { .. } => {
             let code = if att_error == 0 {
                 ATTRIBUTE_NOT_FOUND
             } else {
                 code
             };
-            ev.int(event_id::BLE_GATT_ATT_ERROR_IND)?
-                .int(0)?
-                .int(code)?;
+            &[event_id::BLE_GATT_ATT_ERROR_IND, 0, code]
         }
         Procedure::DiscoverAllPrimaryServices | Procedure::DiscoverPrimaryServiceByUuid { .. } => {
             if att_error == 0 || code == ATTRIBUTE_NOT_FOUND {
-                return Ok(false);
+                return None;
             }
-            ev.int(event_id::BLE_GATT_ATT_ERROR_IND)?
-                .int(0)?
-                .int(code)?;
+            &[event_id::BLE_GATT_ATT_ERROR_IND, 0, code]
         }
         Procedure::DiscoverAllDescriptors { .. }
         | Procedure::Read { .. }
         | Procedure::ReadByUuid { .. }
         | Procedure::ReadMultiple { .. } => {
             if att_error == 0 {
-                return Ok(false);
+                return None;
             }
-            ev.int(event_id::BLE_GATT_ATT_ERROR_IND)?
-                .int(0)?
-                .int(code)?;
+            &[event_id::BLE_GATT_ATT_ERROR_IND, 0, code]
         }
         Procedure::Write { .. } => {
             let id = if request.tag == TAG_DESC {
@@ -520,7 +518,7 @@ fn end_event(
             } else {
                 event_id::BLE_GATT_CHARA_WRITE_WITH_RSP_IND
             };
-            ev.int(id)?.int(code)?;
+            &[id, code]
         }
         Procedure::ExchangeMtu { .. } => {
             // Refused: the MTU stays what it was.
@@ -528,11 +526,8 @@ fn end_event(
                 .connection(conn)
                 .map(|c| (c.handle, c.att.mtu()))
                 .unwrap_or((ConnHandle(0), config::ATT_MTU_DEFAULT as u16));
-            ev.int(event_id::BLE_GATT_MTU)?
-                .int(code)?
-                .int(handle.0 as i64)?
-                .int(mtu as i64)?;
+            &[event_id::BLE_GATT_MTU, code, handle.0 as i64, mtu as i64]
         }
-    }
-    Ok(true)
+    };
+    heapless::Vec::from_slice(ints).ok()
 }
