@@ -26,6 +26,7 @@
 
 #include "py/mphal.h"
 #include "py/objint.h"
+#include "py/objstr.h"
 #include "py/smallint.h"
 #include "py/mpprint.h"
 #include "py/mpthread.h"
@@ -299,7 +300,7 @@ static mp_obj_t port_value(const MpbleEvent *ev, const MpbleValue *v) {
             if (v->kind == MPBLE_VALUE_KIND_STR) {
                 return mp_obj_new_str((const char *)p, len);
             }
-            return mp_obj_new_bytes(p, len);
+            return mpble_port_new_bytes(p, len);
         }
         default:
             return mp_const_none;
@@ -731,6 +732,26 @@ void mpble_port_set_callback(mpble_port_cb_t slot, mp_obj_t cb) {
     if (slot < MPBLE_PORT_CB_COUNT) {
         MP_STATE_PORT(mpble_callbacks)[slot] = cb;
     }
+}
+
+mp_obj_t mpble_port_new_bytes(const uint8_t *data, size_t len) {
+    if (len == 0) {
+        return mp_const_empty_bytes;
+    }
+    // mp_obj_new_bytes hashes every byte up front (qstr_compute_hash: about
+    // 700 instructions for a 100-byte value, a twentieth of a client read),
+    // yet a callback's value is hardly ever hashed. A hash of 0 means "not
+    // computed": py/objstr.c's equality skips the comparison of hashes and
+    // mp_unary_op(MP_UNARY_OP_HASH) computes it when asked, as py/objexcept.c
+    // does for its messages.
+    mp_obj_str_t *o = mp_obj_malloc(mp_obj_str_t, &mp_type_bytes);
+    byte *p = m_new(byte, len + 1);
+    memcpy(p, data, len);
+    p[len] = '\0'; // as mp_obj_new_str_copy: C code may read it as ASCIIZ
+    o->data = p;
+    o->len = len;
+    o->hash = 0;
+    return MP_OBJ_FROM_PTR(o);
 }
 
 int64_t mpble_port_arg_int(mp_obj_t arg, qstr name) {
