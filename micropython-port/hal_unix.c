@@ -14,8 +14,9 @@
  *   and drains received bytes (mpble_hal_read).
  * - One reader thread blocks in poll() on the descriptor and on a wake pipe,
  *   with the core's next timer deadline as timeout (no busy polling). It
- *   appends received bytes to a mutex-protected ring and pumps the core
- *   itself (mpble_port_pump, under the port lock); when that leaves events
+ *   appends received bytes to a lock-free ring (one producer, one
+ *   consumer) and pumps the core itself (mpble_port_pump, under the port
+ *   lock); when that leaves events
  *   for Python it asks mpble_port.c to deliver them in the VM
  *   (mp_sched_schedule), which wakes the main thread if it is blocked (the
  *   REPL's read, the sleeps, a blocking API call) through an eventfd that
@@ -77,7 +78,9 @@ static pthread_mutex_t hal_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t hal_open_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t hal_reader;
 
-// Guarded by hal_mutex.
+// Guarded by hal_mutex (hal_state, hal_tx_len, hal_tx_err and hal_stop are
+// written with atomic stores under it, and read without it where a stale
+// value is safe; see mpble_hal_tx_room and hal_reader_main).
 static hal_state_t hal_state;
 static int hal_fd = -1;
 // The transport that opened hal_fd (NULL while closed).
@@ -86,15 +89,26 @@ static const hal_unix_transport_t *hal_transport;
 // SIGPIPE); anything else is written with write().
 static bool hal_fd_is_socket;
 static int hal_wake_pipe[2] = { -1, -1 };
+// The receive ring has one producer (the reader thread) and one consumer
+// at a time (whoever holds the port lock), so it needs no lock: each side
+// owns its counter (bytes ever written, bytes ever read; the difference is
+// the fill), publishes it with release and reads the other's with acquire
+// (a client read passed 3 lock pairs here). When the ring is full the
+// reader stops reading the descriptor and sets hal_ring_was_full; a
+// consumer that then frees room pokes it. Both sides store, then load the
+// other's variable, sequentially consistent: either the consumer sees the
+// flag or the reader sees the room, so the reader never sleeps on a ring
+// that has room.
 static uint8_t hal_ring[HAL_RING_SIZE];
-static size_t hal_ring_head; // next byte to read
-static size_t hal_ring_len;
+static size_t hal_ring_wr; // written by the reader
+static size_t hal_ring_rd; // written by the port lock's holder
 static bool hal_ring_was_full;
-// mp_hal_ticks_us() of the reader's latest read() (guarded by hal_mutex),
-// and its value when mpble_hal_read() last returned bytes (port lock).
+// mp_hal_ticks_us() of the reader's latest read() (atomic), and its value
+// when mpble_hal_read() last returned bytes (port lock).
 static uint32_t hal_rx_time_us;
 static uint32_t hal_rx_time_read_us;
-static uint64_t hal_deadline_ms = UINT64_MAX; // CLOCK_MONOTONIC ms
+// CLOCK_MONOTONIC ms; atomic: the VM publishes, the reader consumes.
+static uint64_t hal_deadline_ms = UINT64_MAX;
 static uint8_t hal_tx[HAL_TX_SIZE];
 static size_t hal_tx_head; // next byte to send
 static size_t hal_tx_len;
@@ -124,8 +138,9 @@ uint64_t hal_unix_now_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-// Wakes the reader out of poll() (new deadline, ring drained). Called with
-// hal_mutex held; the pipe is non-blocking, a full pipe already wakes it.
+// Wakes the reader out of poll() (new deadline, ring drained). The pipe is
+// made once per process and never closed, so no lock is needed; it is
+// non-blocking, and a full pipe already wakes the reader.
 static void hal_poke_reader(void) {
     if (hal_wake_pipe[1] >= 0) {
         uint8_t b = 0;
@@ -163,14 +178,14 @@ static bool hal_tx_flush_locked(void) {
             }
             if (errno != EAGAIN && errno != EWOULDBLOCK) {
                 // The link is dead: drop what is queued; later writes fail.
-                hal_tx_err = errno;
-                hal_tx_len = 0;
+                __atomic_store_n(&hal_tx_err, errno, __ATOMIC_RELAXED);
+                __atomic_store_n(&hal_tx_len, 0, __ATOMIC_RELAXED);
                 sent = true;
             }
             break;
         }
         hal_tx_head = (hal_tx_head + (size_t)n) % HAL_TX_SIZE;
-        hal_tx_len -= (size_t)n;
+        __atomic_store_n(&hal_tx_len, hal_tx_len - (size_t)n, __ATOMIC_RELAXED);
         sent = sent || n > 0;
     }
     return sent;
@@ -186,18 +201,20 @@ static void *hal_reader_main(void *arg) {
     (void)arg;
     uint8_t buf[2048];
     bool retry_sched = false;
+    // Set before this thread starts and cleared after it ends.
+    int fd = hal_fd;
+    int wake_fd = hal_wake_pipe[0];
     for (;;) {
-        pthread_mutex_lock(&hal_mutex);
-        if (hal_stop) {
-            pthread_mutex_unlock(&hal_mutex);
+        // Without the lock: whoever changes these pokes the wake pipe after
+        // the change, so a stale value costs one more turn of the loop.
+        if (__atomic_load_n(&hal_stop, __ATOMIC_SEQ_CST)) {
             return NULL;
         }
-        int fd = hal_fd;
-        int wake_fd = hal_wake_pipe[0];
-        size_t room = HAL_RING_SIZE - hal_ring_len;
-        uint64_t deadline = hal_deadline_ms;
-        bool tx_pending = hal_tx_len > 0 && hal_tx_err == 0;
-        pthread_mutex_unlock(&hal_mutex);
+        size_t wr = hal_ring_wr;
+        size_t room = HAL_RING_SIZE - (wr - __atomic_load_n(&hal_ring_rd, __ATOMIC_SEQ_CST));
+        uint64_t deadline = __atomic_load_n(&hal_deadline_ms, __ATOMIC_SEQ_CST);
+        bool tx_pending = __atomic_load_n(&hal_tx_len, __ATOMIC_SEQ_CST) > 0
+            && __atomic_load_n(&hal_tx_err, __ATOMIC_RELAXED) == 0;
 
         int timeout = -1;
         uint64_t now = hal_unix_now_ms();
@@ -251,7 +268,7 @@ static void *hal_reader_main(void *arg) {
             }
             if (got <= 0) {
                 pthread_mutex_lock(&hal_mutex);
-                hal_state = HAL_PEER_CLOSED;
+                __atomic_store_n(&hal_state, HAL_PEER_CLOSED, __ATOMIC_RELEASE);
                 pthread_mutex_unlock(&hal_mutex);
                 int err = got < 0 ? errno : 0;
                 fprintf(stderr, "mpble: the controller (%s=%s) %s%s%s\n",
@@ -269,24 +286,22 @@ static void *hal_reader_main(void *arg) {
             }
             // The capture frames what arrived (this thread only).
             hal_unix_snoop_rx(buf, (size_t)got);
-            pthread_mutex_lock(&hal_mutex);
-            hal_ring_put(hal_ring, HAL_RING_SIZE, (hal_ring_head + hal_ring_len) % HAL_RING_SIZE,
-                buf, (size_t)got);
-            hal_rx_time_us = got_us;
-            __atomic_store_n(&hal_ring_len, hal_ring_len + (size_t)got, __ATOMIC_RELEASE);
-            if (hal_ring_len == HAL_RING_SIZE) {
-                hal_ring_was_full = true;
+            hal_ring_put(hal_ring, HAL_RING_SIZE, wr % HAL_RING_SIZE, buf, (size_t)got);
+            __atomic_store_n(&hal_rx_time_us, got_us, __ATOMIC_RELAXED);
+            __atomic_store_n(&hal_ring_wr, wr + (size_t)got, __ATOMIC_RELEASE);
+            if ((size_t)got == room) {
+                // Full (as of the room read above): the next turn reads the
+                // consumer's counter again after this store.
+                __atomic_store_n(&hal_ring_was_full, true, __ATOMIC_SEQ_CST);
             }
-            pthread_mutex_unlock(&hal_mutex);
             want_process = true;
         }
         if (deadline != UINT64_MAX && hal_unix_now_ms() >= deadline) {
-            // The deadline is consumed; the processing pass publishes the next.
-            pthread_mutex_lock(&hal_mutex);
-            if (hal_deadline_ms == deadline) {
-                hal_deadline_ms = UINT64_MAX;
-            }
-            pthread_mutex_unlock(&hal_mutex);
+            // The deadline is consumed (unless a new one came meanwhile);
+            // the processing pass publishes the next.
+            uint64_t seen = deadline;
+            __atomic_compare_exchange_n(&hal_deadline_ms, &seen, UINT64_MAX, false,
+                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
             want_process = true;
         }
         if (want_process) {
@@ -326,7 +341,7 @@ static void hal_close_locked(void) {
         pthread_mutex_unlock(&hal_mutex);
         return;
     }
-    hal_stop = true;
+    __atomic_store_n(&hal_stop, true, __ATOMIC_SEQ_CST);
     hal_poke_reader();
     pthread_mutex_unlock(&hal_mutex);
     pthread_join(hal_reader, NULL);
@@ -334,11 +349,12 @@ static void hal_close_locked(void) {
     close(hal_fd);
     hal_fd = -1;
     hal_transport = NULL;
-    hal_state = HAL_CLOSED;
+    __atomic_store_n(&hal_state, HAL_CLOSED, __ATOMIC_RELAXED);
     hal_stop = false;
-    hal_tx_len = 0;
-    hal_ring_len = 0;
-    hal_deadline_ms = UINT64_MAX;
+    __atomic_store_n(&hal_tx_len, 0, __ATOMIC_RELAXED);
+    hal_ring_wr = 0;
+    hal_ring_rd = 0;
+    __atomic_store_n(&hal_deadline_ms, UINT64_MAX, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&hal_mutex);
 }
 
@@ -579,14 +595,14 @@ static int hal_open_locked(const char **msg) {
     hal_fd_is_socket = is_socket;
     // A new byte stream: the capture's framers start at a packet boundary.
     hal_unix_snoop_restart();
-    hal_ring_head = 0;
-    hal_ring_len = 0;
+    hal_ring_wr = 0;
+    hal_ring_rd = 0;
     hal_ring_was_full = false;
     hal_tx_head = 0;
-    hal_tx_len = 0;
-    hal_tx_err = 0;
+    __atomic_store_n(&hal_tx_len, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&hal_tx_err, 0, __ATOMIC_RELAXED);
     hal_stop = false;
-    hal_state = HAL_OPEN;
+    __atomic_store_n(&hal_state, HAL_OPEN, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&hal_mutex);
 
     // The reader blocks every signal: Ctrl-C must reach the main thread,
@@ -598,7 +614,7 @@ static int hal_open_locked(const char **msg) {
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err != 0) {
         pthread_mutex_lock(&hal_mutex);
-        hal_state = HAL_CLOSED;
+        __atomic_store_n(&hal_state, HAL_CLOSED, __ATOMIC_RELAXED);
         hal_fd = -1;
         hal_transport = NULL;
         pthread_mutex_unlock(&hal_mutex);
@@ -618,24 +634,24 @@ bool mpble_hal_is_open(void) {
 }
 
 size_t mpble_hal_read(uint8_t *buf, size_t cap) {
-    if (__atomic_load_n(&hal_ring_len, __ATOMIC_ACQUIRE) == 0) {
+    // The port lock's holder is the only consumer: hal_ring_rd is ours.
+    size_t rd = hal_ring_rd;
+    size_t len = __atomic_load_n(&hal_ring_wr, __ATOMIC_ACQUIRE) - rd;
+    if (len == 0) {
         // Nothing (the common answer: the port asks after every packet
-        // until the ring is empty), without the lock. Bytes the reader adds
-        // right now are not missed: it pumps the core after adding them.
+        // until the ring is empty). Bytes the reader adds right now are not
+        // missed: it pumps the core after adding them.
         return 0;
     }
-    pthread_mutex_lock(&hal_mutex);
-    size_t n = cap < hal_ring_len ? cap : hal_ring_len;
-    hal_ring_get(hal_ring, HAL_RING_SIZE, hal_ring_head, buf, n);
-    hal_ring_head = (hal_ring_head + n) % HAL_RING_SIZE;
-    hal_ring_len -= n;
-    hal_rx_time_read_us = hal_rx_time_us;
-    if (n > 0 && hal_ring_was_full) {
+    size_t n = cap < len ? cap : len;
+    hal_ring_get(hal_ring, HAL_RING_SIZE, rd % HAL_RING_SIZE, buf, n);
+    hal_rx_time_read_us = __atomic_load_n(&hal_rx_time_us, __ATOMIC_RELAXED);
+    __atomic_store_n(&hal_ring_rd, rd + n, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&hal_ring_was_full, __ATOMIC_SEQ_CST)
+        && __atomic_exchange_n(&hal_ring_was_full, false, __ATOMIC_SEQ_CST)) {
         // The reader stopped reading the descriptor while the ring was full.
-        hal_ring_was_full = false;
         hal_poke_reader();
     }
-    pthread_mutex_unlock(&hal_mutex);
     return n;
 }
 
@@ -646,10 +662,16 @@ uint32_t mpble_hal_rx_time_us(void) {
 }
 
 size_t mpble_hal_tx_room(void) {
-    pthread_mutex_lock(&hal_mutex);
-    size_t room = hal_state == HAL_OPEN && hal_tx_err == 0 ? HAL_TX_SIZE - hal_tx_len : SIZE_MAX;
-    pthread_mutex_unlock(&hal_mutex);
-    return room;
+    // Without the lock (asked once per flush, before mpble_hal_write): only
+    // its caller, the port lock's holder, adds to the transmit ring, so the
+    // room read here can only grow before that write (the reader sends
+    // meanwhile); a state or error that turns bad meanwhile is what the
+    // write then returns.
+    if (__atomic_load_n(&hal_state, __ATOMIC_ACQUIRE) != HAL_OPEN
+        || __atomic_load_n(&hal_tx_err, __ATOMIC_RELAXED) != 0) {
+        return SIZE_MAX;
+    }
+    return HAL_TX_SIZE - __atomic_load_n(&hal_tx_len, __ATOMIC_RELAXED);
 }
 
 int mpble_hal_write(const uint8_t *buf, size_t len) {
@@ -664,7 +686,7 @@ int mpble_hal_write(const uint8_t *buf, size_t len) {
         return err;
     }
     hal_ring_put(hal_tx, HAL_TX_SIZE, (hal_tx_head + hal_tx_len) % HAL_TX_SIZE, buf, len);
-    hal_tx_len += len;
+    __atomic_store_n(&hal_tx_len, hal_tx_len + len, __ATOMIC_SEQ_CST);
     // The capture frames what the core sends, in the order it is queued.
     hal_unix_snoop_tx(buf, len);
     hal_tx_flush_locked();
@@ -679,14 +701,11 @@ int mpble_hal_write(const uint8_t *buf, size_t len) {
 
 void mpble_hal_set_timeout(uint32_t timeout_ms) {
     uint64_t deadline = timeout_ms == UINT32_MAX ? UINT64_MAX : hal_unix_now_ms() + timeout_ms;
-    pthread_mutex_lock(&hal_mutex);
-    uint64_t old = hal_deadline_ms;
-    hal_deadline_ms = deadline;
+    uint64_t old = __atomic_exchange_n(&hal_deadline_ms, deadline, __ATOMIC_SEQ_CST);
     if (deadline < old) {
         // The reader may sleep in poll() with a later (or no) deadline.
         hal_poke_reader();
     }
-    pthread_mutex_unlock(&hal_mutex);
 }
 
 void mpble_hal_wait_rx(uint32_t timeout_ms) {

@@ -498,11 +498,11 @@ static mp_obj_t network_bt_resolve_adv_data(mp_obj_t self_in, mp_obj_t data_in, 
             // A name is a str, as on the firmware; one that is not UTF-8
             // (which a MicroPython str must be) comes back as bytes.
             if (!utf8_check(p, len)) {
-                return mp_obj_new_bytes(p, len);
+                return mpble_port_new_bytes(p, len);
             }
             return mp_obj_new_str((const char *)p, len);
         case 3:
-            return mp_obj_new_bytes(p, len);
+            return mpble_port_new_bytes(p, len);
         default:
             return mp_const_none;
     }

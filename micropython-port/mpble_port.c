@@ -26,6 +26,7 @@
 
 #include "py/mphal.h"
 #include "py/objint.h"
+#include "py/objstr.h"
 #include "py/smallint.h"
 #include "py/mpprint.h"
 #include "py/mpthread.h"
@@ -37,6 +38,13 @@
 
 // The callback of each MpbleTarget (index MpbleTarget - 1).
 MP_REGISTER_ROOT_POINTER(mp_obj_t mpble_callbacks[3]);
+// The short bytes values made last (mpble_port_new_bytes), to hand out
+// again: a QuecPython write event carries its attribute's 16-byte UUID,
+// the same one every time.
+#define PORT_BYTES_CACHE (4)
+#define PORT_BYTES_CACHE_MAX_LEN (16)
+MP_REGISTER_ROOT_POINTER(mp_obj_t mpble_bytes_cache[4]);
+static unsigned port_bytes_cache_next;
 
 #if MICROPY_PY_THREAD
 static mp_thread_mutex_t port_mutex;
@@ -147,6 +155,10 @@ void mpble_port_deinit(void) {
     // A soft reset empties the scheduler's queue (mp_init): a pass that was
     // pending is gone, and must not block the next request.
     __atomic_store_n(&port_scheduled, false, __ATOMIC_SEQ_CST);
+    // The heap goes away on a soft reset (bare metal): so do these.
+    for (size_t i = 0; i < PORT_BYTES_CACHE; i++) {
+        MP_STATE_PORT(mpble_bytes_cache)[i] = MP_OBJ_NULL;
+    }
     for (size_t i = 0; i < MPBLE_PORT_CB_COUNT; i++) {
         MP_STATE_PORT(mpble_callbacks)[i] = MP_OBJ_NULL;
     }
@@ -299,7 +311,7 @@ static mp_obj_t port_value(const MpbleEvent *ev, const MpbleValue *v) {
             if (v->kind == MPBLE_VALUE_KIND_STR) {
                 return mp_obj_new_str((const char *)p, len);
             }
-            return mp_obj_new_bytes(p, len);
+            return mpble_port_new_bytes(p, len);
         }
         default:
             return mp_const_none;
@@ -731,6 +743,47 @@ void mpble_port_set_callback(mpble_port_cb_t slot, mp_obj_t cb) {
     if (slot < MPBLE_PORT_CB_COUNT) {
         MP_STATE_PORT(mpble_callbacks)[slot] = cb;
     }
+}
+
+mp_obj_t mpble_port_new_bytes(const uint8_t *data, size_t len) {
+    if (len == 0) {
+        return mp_const_empty_bytes;
+    }
+    // A short value made recently is handed out again: bytes are immutable,
+    // so one object serves every event that carries the same value (the
+    // UUID of each write event: two allocations saved per write). Callbacks
+    // run on one thread at a time; a Pycom read() on another thread may
+    // race for a slot, and either object it finds there is a whole bytes.
+    mp_obj_t *cache = MP_STATE_PORT(mpble_bytes_cache);
+    if (len <= PORT_BYTES_CACHE_MAX_LEN) {
+        for (size_t i = 0; i < PORT_BYTES_CACHE; i++) {
+            mp_obj_t b = __atomic_load_n(&cache[i], __ATOMIC_RELAXED);
+            if (b != MP_OBJ_NULL) {
+                const mp_obj_str_t *o = MP_OBJ_TO_PTR(b);
+                if (o->len == len && memcmp(o->data, data, len) == 0) {
+                    return b;
+                }
+            }
+        }
+    }
+    // mp_obj_new_bytes hashes every byte up front (qstr_compute_hash: about
+    // 700 instructions for a 100-byte value, a twentieth of a client read),
+    // yet a callback's value is hardly ever hashed. A hash of 0 means "not
+    // computed": py/objstr.c's equality skips the comparison of hashes and
+    // mp_unary_op(MP_UNARY_OP_HASH) computes it when asked, as py/objexcept.c
+    // does for its messages.
+    mp_obj_str_t *o = mp_obj_malloc(mp_obj_str_t, &mp_type_bytes);
+    byte *p = m_new(byte, len + 1);
+    memcpy(p, data, len);
+    p[len] = '\0'; // as mp_obj_new_str_copy: C code may read it as ASCIIZ
+    o->data = p;
+    o->len = len;
+    o->hash = 0;
+    if (len <= PORT_BYTES_CACHE_MAX_LEN) {
+        unsigned slot = port_bytes_cache_next++ % PORT_BYTES_CACHE;
+        __atomic_store_n(&cache[slot], MP_OBJ_FROM_PTR(o), __ATOMIC_RELAXED);
+    }
+    return MP_OBJ_FROM_PTR(o);
 }
 
 int64_t mpble_port_arg_int(mp_obj_t arg, qstr name) {

@@ -116,6 +116,11 @@ void mpble_port_set_callback(mpble_port_cb_t slot, mp_obj_t cb);
 int64_t mpble_port_arg_int(mp_obj_t arg, qstr name);
 void mpble_port_arg_buf(mp_obj_t arg, qstr name, mp_buffer_info_t *bufinfo);
 
+// VM: a bytes object holding a copy of a payload (an event's value, a
+// characteristic read), like mp_obj_new_bytes but with its hash left to be
+// computed when first asked for.
+mp_obj_t mpble_port_new_bytes(const uint8_t *data, size_t len);
+
 // VM: every drop counter of the core (MpbleStats, read under the port
 // lock) as a dict of counter name -> int: QuecPython ble.mpbleStats() and
 // Pycom Bluetooth().mpble_stats() return it (README "Diagnostics").

@@ -281,7 +281,7 @@ static mp_obj_t gattc_read_handle(network_bt_gattc_conn_obj_t *conn, uint16_t ha
     mpble_port_lock();
     size_t len = mpble_pycom_client_value(buf, sizeof(buf));
     mpble_port_unlock();
-    return mp_obj_new_bytes(buf, len);
+    return mpble_port_new_bytes(buf, len);
 }
 
 static mp_obj_t gattc_char_read(mp_obj_t self_in) {

@@ -158,7 +158,7 @@ static mp_obj_t gatts_char_value(size_t n_args, const mp_obj_t *args) {
         mpble_port_lock();
         size_t len = mpble_pycom_char_value(self->index, buf, sizeof(buf));
         mpble_port_unlock();
-        return mp_obj_new_bytes(buf, len);
+        return mpble_port_new_bytes(buf, len);
     }
     uint8_t scratch[4];
     size_t len;

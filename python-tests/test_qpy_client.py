@@ -649,6 +649,33 @@ def test_read_chara_by_handle_short(board, peer):
     assert_no_traceback(board)
 
 
+def test_a_read_value_hashes_and_compares_like_any_bytes(board, peer):
+    # The port builds an event's bytes with its hash left to be computed
+    # when asked (mpble_port_new_bytes): as a dict key, in a set, against
+    # an equal and an unequal bytes, it must behave as b'...' does.
+    rig = Rig(board, peer)
+    rig.connect()
+    _pos, evs = rig.request(f"ble.readCharaByHandle(0, {RO_VALUE_H}, 0, 0)", 32)
+    assert evs == [(32, 0, len(RO_VALUE), RO_VALUE)], evs
+    v = "[e for e in evs if e[0] == 32][-1][3]"
+    assert rig.c.call(f"type({v}) is bytes and {v} == {RO_VALUE!r}") == "True"
+    assert rig.c.call(f"hash({v}) == hash({RO_VALUE!r}) and hash({v}) == hash({v})") == "True"
+    assert rig.c.call(f"{{{RO_VALUE!r}: 7}}[{v}] + ({v} in {{{RO_VALUE!r}}})") == 8
+    assert rig.c.call(f"{{{v}: 7}}.get({RO_VALUE!r}, 0) + ({v} != {RO_VALUE[:-1] + b'?'!r})") == 8
+    assert rig.c.call(f"{v}.decode() == {RO_VALUE.decode()!r}") == "True"
+    # Short values made recently are handed out again (bytes are
+    # immutable): a new value of the same length must still come as itself,
+    # the old event keep the old one, and the same value twice be equal.
+    other = b"RO-43"
+    for want in (other, other, RO_VALUE):
+        peer.air.call(lambda: setattr(rig.chars["ro"], "value", want))
+        _pos, evs = rig.request(f"ble.readCharaByHandle(0, {RO_VALUE_H}, 0, 0)", 32)
+        assert evs == [(32, 0, len(want), want)], evs
+    reads = "[e[3] for e in evs if e[0] == 32]"
+    assert rig.c.call(f"{reads}[-4:]") == repr([RO_VALUE, other, other, RO_VALUE])
+    assert_no_traceback(board)
+
+
 def test_read_chara_by_handle_long(board, peer):
     rig = Rig(board, peer)
     rig.connect()

@@ -124,72 +124,44 @@ def paired_and_readable(board, peer, conn, task, mark) -> None:
     assert_no_traceback(board)
 
 
-def test_peripheral_sc_passkey_bumble_types_the_boards_passkey(board, peer):
-    # DisplayOnly, bonding + MITM + SC, passkey 654321.
-    conn = peripheral(board, peer, f"{DISPLAY_ONLY}, {SC_MITM_BOND}, 654321, 600")
-    keypad = bumble_pairs_with(peer, sc=True, mitm=True, io=IO.KEYBOARD_INPUT_ONLY)
+# One pairing per method, as peripheral and as central: (board's IO
+# capability, auth_req, passkey; Bumble's SC, MITM, IO capability; the
+# pair_mode of event 64, Table 2.8; who types the passkey the other shows).
+METHODS = {
+    "sc-passkey-bumble-types": (DISPLAY_ONLY, SC_MITM_BOND, 654321, True, True, IO.KEYBOARD_INPUT_ONLY, 7, "bumble"),
+    "sc-passkey-board-types": (KEYBOARD_ONLY, SC_MITM_BOND, 0, True, True, IO.DISPLAY_OUTPUT_ONLY, 8, "board"),
+    "legacy-just-works": (NO_IO, LEGACY_BOND, 0, False, False, IO.NO_OUTPUT_NO_INPUT, 1, None),
+    "legacy-passkey-bumble-types": (DISPLAY_ONLY, LEGACY_MITM_BOND, 123456, False, True, IO.KEYBOARD_INPUT_ONLY, 2, "bumble"),
+    "legacy-passkey-board-types": (KEYBOARD_ONLY, LEGACY_MITM_BOND, 0, False, True, IO.DISPLAY_OUTPUT_ONLY, 3, "board"),
+}
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_peripheral_pairs(board, peer, method):
+    io, auth, passkey, sc, mitm, bumble_io, pair_mode, typist = METHODS[method]
+    conn = peripheral(board, peer, f"{io}, {auth}, {passkey}, 600")
+    keypad = bumble_pairs_with(peer, sc=sc, mitm=mitm, io=bumble_io)
     mark = board.mark()
     task = start_pairing(peer, conn)
-    # Event 64, pair_mode 7 (SC passkey, we display), the configured passkey.
-    m = board.expect(r"PROMPT 0 7 (\d+)", 15, since=mark)
-    assert int(m.group(1)) == 654321
-    time.sleep(0.3)
-    assert not conn.is_encrypted
-    keypad.typed = int(m.group(1))
+    # Event 64: the method's pair_mode, and the passkey the board shows (the
+    # configured one) or 0.
+    m = board.expect(rf"PROMPT 0 {pair_mode} (\d+)\r", 15, since=mark)
+    assert int(m.group(1)) == (passkey if typist == "bumble" else 0)
+    if typist is not None:
+        if typist == "board":
+            assert wait_until(lambda: keypad.shown), "Bumble showed no passkey"
+        time.sleep(0.3)
+        assert not conn.is_encrypted, "encrypted before the passkey was typed"
+        if typist == "bumble":
+            keypad.typed = passkey
+        else:
+            assert board.exec(f"print(ble.smpUserConfirm(0, 2, {keypad.shown[0]}))").strip().endswith("0")
     paired_and_readable(board, peer, conn, task, mark)
-    assert keypad.asked == 1
-
-
-def test_peripheral_sc_passkey_the_board_types_bumbles_passkey(board, peer):
-    # KeyboardOnly, bonding + MITM + SC.
-    conn = peripheral(board, peer, f"{KEYBOARD_ONLY}, {SC_MITM_BOND}, 0, 600")
-    keypad = bumble_pairs_with(peer, sc=True, mitm=True, io=IO.DISPLAY_OUTPUT_ONLY)
-    mark = board.mark()
-    task = start_pairing(peer, conn)
-    # Event 64, pair_mode 8 (SC passkey, we enter): the board's user types
-    # what Bumble shows.
-    board.expect(r"PROMPT 0 8 0\r", 15, since=mark)
-    assert wait_until(lambda: keypad.shown), "Bumble showed no passkey"
-    time.sleep(0.3)
-    assert not conn.is_encrypted, "encrypted before our user typed"
-    assert board.exec(f"print(ble.smpUserConfirm(0, 2, {keypad.shown[0]}))").strip().endswith("0")
-    paired_and_readable(board, peer, conn, task, mark)
-
-
-def test_peripheral_legacy_just_works(board, peer):
-    # NoInputNoOutput, bonding, no SC: LE legacy pairing.
-    conn = peripheral(board, peer, f"{NO_IO}, {LEGACY_BOND}, 0, 600")
-    bumble_pairs_with(peer, sc=False, mitm=False, io=IO.NO_OUTPUT_NO_INPUT)
-    mark = board.mark()
-    task = start_pairing(peer, conn)
-    board.expect(r"PROMPT 0 1 0\r", 15, since=mark)  # legacy Just Works
-    paired_and_readable(board, peer, conn, task, mark)
-    # The LTK Request got the STK (EDIV 0, Rand 0).
+    assert keypad.asked == (1 if typist == "bumble" else 0)
+    # One LTK Request, answered with the STK (legacy) or the LTK (SC).
     assert len(hci_commands(board.slot, HCI_LE_LTK_REQUEST_REPLY)) == 1
-    # Bonded: Bumble's legacy LTK (ours, distributed) is in the list.
-    assert "1" in board.exec("print(len(ble.smpGetPairedDevInfo()))")
-
-
-def test_peripheral_legacy_passkey_bumble_types_the_boards_passkey(board, peer):
-    conn = peripheral(board, peer, f"{DISPLAY_ONLY}, {LEGACY_MITM_BOND}, 123456, 600")
-    keypad = bumble_pairs_with(peer, sc=False, mitm=True, io=IO.KEYBOARD_INPUT_ONLY)
-    mark = board.mark()
-    task = start_pairing(peer, conn)
-    m = board.expect(r"PROMPT 0 2 (\d+)", 15, since=mark)  # legacy passkey, we display
-    assert int(m.group(1)) == 123456
-    keypad.typed = 123456
-    paired_and_readable(board, peer, conn, task, mark)
-
-
-def test_peripheral_legacy_passkey_the_board_types_bumbles_passkey(board, peer):
-    conn = peripheral(board, peer, f"{KEYBOARD_ONLY}, {LEGACY_MITM_BOND}, 0, 600")
-    keypad = bumble_pairs_with(peer, sc=False, mitm=True, io=IO.DISPLAY_OUTPUT_ONLY)
-    mark = board.mark()
-    task = start_pairing(peer, conn)
-    board.expect(r"PROMPT 0 3 0\r", 15, since=mark)  # legacy passkey, we enter
-    assert wait_until(lambda: keypad.shown), "Bumble showed no passkey"
-    assert board.exec(f"print(ble.smpUserConfirm(0, 2, {keypad.shown[0]}))").strip().endswith("0")
-    paired_and_readable(board, peer, conn, task, mark)
+    # Bonded: the peer is in the list.
+    assert board.exec("print(len(ble.smpGetPairedDevInfo()))").strip().endswith("1")
 
 
 def smp_reason(task) -> int | None:
@@ -271,55 +243,26 @@ def central_paired_and_reads(rig, handle, pos) -> None:
     assert_no_traceback(rig.board)
 
 
-def test_central_sc_passkey_the_board_types_bumbles_passkey(board, peer):
-    keypad = bumble_pairs_with(peer, sc=True, mitm=True, io=IO.DISPLAY_OUTPUT_ONLY)
+@pytest.mark.parametrize("method", list(METHODS))
+def test_central_pairs(board, peer, method):
+    io, auth, passkey, sc, mitm, bumble_io, pair_mode, typist = METHODS[method]
+    keypad = bumble_pairs_with(peer, sc=sc, mitm=mitm, io=bumble_io)
     rig, handle = central(board, peer)
-    assert rig.c.call(f"ble.smpSetConfig({KEYBOARD_ONLY}, {SC_MITM_BOND}, 0, 600)") == 0
+    assert rig.c.call(f"ble.smpSetConfig({io}, {auth}, {passkey}, 600)") == 0
     pos = rig.c.pos()
     assert rig.c.call("ble.smpStartPair(0)") == 0
     evs = rig.c.wait_ids(pos, 64, timeout=15)
-    assert (64, 0, 0, 8, 0) in evs, evs
-    assert wait_until(lambda: keypad.shown), "Bumble showed no passkey"
-    assert rig.c.call(f"ble.smpUserConfirm(0, 2, {keypad.shown[0]})") == 0
+    assert (64, 0, 0, pair_mode, passkey if typist == "bumble" else 0) in evs, evs
+    if typist == "board":
+        assert wait_until(lambda: keypad.shown), "Bumble showed no passkey"
+        time.sleep(0.3)
+        assert not rig.conn.is_encrypted, "encrypted before our user typed"
+        assert rig.c.call(f"ble.smpUserConfirm(0, 2, {keypad.shown[0]})") == 0
+    elif typist == "bumble":
+        keypad.typed = passkey
     central_paired_and_reads(rig, handle, pos)
-
-
-def test_central_sc_passkey_bumble_types_the_boards_passkey(board, peer):
-    keypad = bumble_pairs_with(peer, sc=True, mitm=True, io=IO.KEYBOARD_INPUT_ONLY)
-    rig, handle = central(board, peer)
-    assert rig.c.call(f"ble.smpSetConfig({DISPLAY_ONLY}, {SC_MITM_BOND}, 246810, 600)") == 0
-    pos = rig.c.pos()
-    assert rig.c.call("ble.smpStartPair(0)") == 0
-    evs = rig.c.wait_ids(pos, 64, timeout=15)
-    assert (64, 0, 0, 7, 246810) in evs, evs
-    keypad.typed = 246810
-    central_paired_and_reads(rig, handle, pos)
-
-
-def test_central_legacy_just_works(board, peer):
-    bumble_pairs_with(peer, sc=False, mitm=False, io=IO.NO_OUTPUT_NO_INPUT)
-    rig, handle = central(board, peer)
-    assert rig.c.call(f"ble.smpSetConfig({NO_IO}, {LEGACY_BOND}, 0, 600)") == 0
-    pos = rig.c.pos()
-    assert rig.c.call("ble.smpStartPair(0)") == 0
-    evs = rig.c.wait_ids(pos, 64, timeout=15)
-    assert (64, 0, 0, 1, 0) in evs, evs
-    central_paired_and_reads(rig, handle, pos)
-    # Bonded with Bumble's distributed LTK.
+    # Bonded with the keys Bumble distributed.
     assert rig.c.call("ble.smpGetPairedDevInfo()") == repr([rig.peer_addr])
-
-
-def test_central_legacy_passkey_the_board_types_bumbles_passkey(board, peer):
-    keypad = bumble_pairs_with(peer, sc=False, mitm=True, io=IO.DISPLAY_OUTPUT_ONLY)
-    rig, handle = central(board, peer)
-    assert rig.c.call(f"ble.smpSetConfig({KEYBOARD_ONLY}, {LEGACY_MITM_BOND}, 0, 600)") == 0
-    pos = rig.c.pos()
-    assert rig.c.call("ble.smpStartPair(0)") == 0
-    evs = rig.c.wait_ids(pos, 64, timeout=15)
-    assert (64, 0, 0, 3, 0) in evs, evs
-    assert wait_until(lambda: keypad.shown), "Bumble showed no passkey"
-    assert rig.c.call(f"ble.smpUserConfirm(0, 2, {keypad.shown[0]})") == 0
-    central_paired_and_reads(rig, handle, pos)
 
 
 def test_central_wrong_passkey_fails_and_the_value_stays_locked(board, peer):

@@ -12,7 +12,14 @@
  * - mpble_reset (called only by mpble_port_deinit, at exit) says so on
  *   stderr.
  * - A Command Complete for HCI_Reset once READY queues server event
- *   (98, 0) (check_port_tx.py's controller sends it when it has everything).
+ *   (98, <n>, <first bad>) (check_port_tx.py's controller sends it when it
+ *   has everything). Every byte received once READY before it should be
+ *   byte n % 251 of a pattern the controller sends: n counts them, and
+ *   <first bad> is the index of the first that was not (n if none), so a
+ *   byte the port's receive ring lost, doubled or reordered shows. Once
+ *   READY the fake core takes at most RX_PER_MS bytes per millisecond (a
+ *   core whose event queue is full takes nothing either): the rest waits
+ *   in the port, so its receive ring fills and drains many times.
  * - sendNotification(77, k, ...) also queues k KiB of transmit data after
  *   what is queued already: byte i of it is i % 251, so the controller can
  *   see a byte lost, doubled or reordered. Like the real core, it hands out
@@ -35,6 +42,11 @@ static int64_t calls;
 static uint64_t bulk_left; // bulk bytes still to hand out
 static uint64_t bulk_seq; // index of the next bulk byte
 static size_t rx_seen;
+#define RX_PER_MS (4096)
+static uint32_t rx_ms; // the millisecond of rx_taken
+static size_t rx_taken;
+static size_t pattern_seen; // bytes received once READY
+static size_t pattern_bad = SIZE_MAX; // index of the first off-pattern one
 
 static void push_tx(const uint8_t *b, size_t n) {
     if (tx_len + n <= sizeof(tx)) {
@@ -68,6 +80,8 @@ void mpble_reset(void) {
     // exit, after the transport's reader has stopped.
     fprintf(stderr, "fake core: reset (%zu bytes of input seen since the last)\n", rx_seen);
     rx_seen = 0;
+    pattern_seen = 0;
+    pattern_bad = SIZE_MAX;
     state = MPBLE_STATE_OFF;
     tx_len = rx_len = q_len = 0;
     bulk_left = 0;
@@ -89,24 +103,42 @@ MpbleState mpble_state(void) {
 }
 
 size_t mpble_h4_rx(const uint8_t *data, size_t len, uint32_t now_ms) {
-    (void)now_ms;
+    if (state == MPBLE_STATE_READY) {
+        if (now_ms != rx_ms) {
+            rx_ms = now_ms;
+            rx_taken = 0;
+        }
+        if (len > RX_PER_MS - rx_taken) {
+            len = RX_PER_MS - rx_taken;
+        }
+        rx_taken += len;
+    }
     rx_seen += len;
     for (size_t i = 0; i < len; i++) {
         if (rx_len == sizeof(rx)) {
             rx_len = 0;
         }
         rx[rx_len++] = data[i];
+        if (state == MPBLE_STATE_READY) {
+            if (pattern_bad == SIZE_MAX && data[i] != (uint8_t)(pattern_seen % 251)) {
+                pattern_bad = pattern_seen;
+            }
+            pattern_seen++;
+        }
         // Command Complete for HCI_Reset: 04 0e 04 <n> 03 0c <status>.
         bool reset_complete = rx_len >= 7 && rx[rx_len - 7] == 0x04 && rx[rx_len - 6] == 0x0e
             && rx[rx_len - 3] == 0x03 && rx[rx_len - 2] == 0x0c;
         if (reset_complete && state == MPBLE_STATE_READY) {
             // The controller's "all received" signal in check_port_tx.py.
             rx_len = 0;
+            // The Command Complete itself (7 bytes) is not the pattern.
+            size_t n = pattern_seen - 7;
             MpbleEvent *e = new_event();
             if (e) {
-                e->n_args = 2;
+                e->n_args = 3;
                 e->args[0] = (MpbleValue) { MPBLE_VALUE_KIND_INT, 98, 0, 0 };
-                e->args[1] = (MpbleValue) { MPBLE_VALUE_KIND_INT, 0, 0, 0 };
+                e->args[1] = (MpbleValue) { MPBLE_VALUE_KIND_INT, (int64_t)n, 0, 0 };
+                e->args[2] = (MpbleValue) { MPBLE_VALUE_KIND_INT, (int64_t)(pattern_bad < n ? pattern_bad : n), 0, 0 };
             }
         }
         if (reset_complete && state == MPBLE_STATE_STARTING) {
