@@ -201,6 +201,10 @@ fn handle(r: &mut Reader<'_>) -> Result<u16, EventError> {
 }
 
 /// Parse one event: event code, Parameter_Total_Length, parameters.
+/// Inline: the host's one call site then matches on the fields as they
+/// are read, instead of on an `Event` written out and read back (this
+/// runs for every Number Of Completed Packets, one per ACL packet sent).
+#[inline]
 pub fn parse(packet: &[u8]) -> Result<Event<'_>, EventError> {
     let [code, len, params @ ..] = packet else {
         return Err(EventError::NoHeader);
