@@ -142,7 +142,9 @@ impl AclFlow {
             .position(|l| l.count > 0 && l.handle == handle)
     }
 
-    /// One ACL packet was handed to the controller on `handle`.
+    /// One ACL packet was handed to the controller on `handle`. (Inline,
+    /// as `on_completed`: one call site, once per ACL packet.)
+    #[inline]
     pub fn on_sent(&mut self, handle: u16) {
         self.free = self.free.saturating_sub(1);
         let handle = handle & HANDLE_MASK;
@@ -161,6 +163,7 @@ impl AclFlow {
     /// Number Of Completed Packets reported `count` for `handle`
     /// (Vol 4 Part E 7.7.19). Only packets we know are in flight are
     /// credited back, so a confused controller cannot inflate the credit.
+    #[inline]
     pub fn on_completed(&mut self, handle: u16, count: u16) {
         let Some(i) = self.slot(handle) else {
             return;
@@ -285,6 +288,7 @@ impl AclTxQueue {
     }
 
     /// (handle, pdu length) of the record at the front.
+    #[inline]
     fn front_record(&self) -> (u16, usize) {
         let [h0, h1, l0, l1] = self.ring.reader().read_array().unwrap_or([0; 4]);
         (
