@@ -179,29 +179,35 @@ impl RingWriter<'_> {
         Ok(())
     }
 
+    /// Copies `src` in. Inline: where it is called the usual cases (an
+    /// empty second piece, a record that does not wrap) cost a test and
+    /// the copy, not a call with the wrapping case's frame.
+    #[inline]
     pub fn put(&mut self, src: &[u8]) -> Result<(), RingFull> {
         if src.is_empty() {
-            // (The usual second piece of a payload: no call for nothing.)
             return Ok(());
         }
         let end = self.at + src.len();
-        if end <= self.a.len() {
-            // The usual case: the record does not wrap.
-            self.a
-                .get_mut(self.at..end)
-                .ok_or(RingFull)?
-                .copy_from_slice(src);
-        } else {
-            let first = self.a.len().saturating_sub(self.at);
-            let (x, y) = src.split_at(first);
-            let boff = self.at + first - self.a.len();
-            self.b
-                .get_mut(boff..boff + y.len())
-                .ok_or(RingFull)?
-                .copy_from_slice(y);
-            if let Some(dst) = self.a.get_mut(self.at..) {
-                dst.copy_from_slice(x);
-            }
+        if let Some(dst) = self.a.get_mut(self.at..end) {
+            dst.copy_from_slice(src);
+            self.at = end;
+            return Ok(());
+        }
+        self.put_wrapped(src)
+    }
+
+    /// [`RingWriter::put`] past the end of the first piece.
+    fn put_wrapped(&mut self, src: &[u8]) -> Result<(), RingFull> {
+        let end = self.at + src.len();
+        let first = self.a.len().saturating_sub(self.at);
+        let (x, y) = src.split_at(first);
+        let boff = self.at + first - self.a.len();
+        self.b
+            .get_mut(boff..boff + y.len())
+            .ok_or(RingFull)?
+            .copy_from_slice(y);
+        if let Some(dst) = self.a.get_mut(self.at..) {
+            dst.copy_from_slice(x);
         }
         self.at = end;
         Ok(())
