@@ -302,22 +302,21 @@ fn fixed_passkey_and_both_input() {
     }
 }
 
+/// The pairing failed with `reason` found by one side (the responder when
+/// `at_responder`), and the other learned it from its Pairing Failed.
+fn failed_at(run: &Run, at_responder: bool, reason: Reason) {
+    let (failing, other) = if at_responder {
+        (&run.r, &run.i)
+    } else {
+        (&run.i, &run.r)
+    };
+    let failed = |local| Some(Outcome::Failed { reason, local });
+    assert_eq!(failing.outcome, failed(true));
+    assert_eq!(other.outcome, failed(false));
+}
+
 fn confirm_value_failed_at_responder(run: &Run) {
-    let reason = Reason::CONFIRM_VALUE_FAILED;
-    assert_eq!(
-        run.r.outcome,
-        Some(Outcome::Failed {
-            reason,
-            local: true
-        })
-    );
-    assert_eq!(
-        run.i.outcome,
-        Some(Outcome::Failed {
-            reason,
-            local: false
-        })
-    );
+    failed_at(run, true, Reason::CONFIRM_VALUE_FAILED);
     assert_eq!(run.r.sent.last(), Some(&0x05));
     assert_eq!(run.i.key, None, "no key came out of it");
     assert_eq!(run.r.key, None);
@@ -355,26 +354,8 @@ fn refused_passkey() {
             };
             let users = Users { types, ..HONEST };
             let run = pair(cfg(iio, true, sc), cfg(rio, true, sc), true, users);
-            let reason = Reason::PASSKEY_ENTRY_FAILED;
-            let (refused, other) = if i_shows {
-                (&run.r, &run.i)
-            } else {
-                (&run.i, &run.r)
-            };
-            assert_eq!(
-                refused.outcome,
-                Some(Outcome::Failed {
-                    reason,
-                    local: true
-                })
-            );
-            assert_eq!(
-                other.outcome,
-                Some(Outcome::Failed {
-                    reason,
-                    local: false
-                })
-            );
+            // The side whose user refused to type fails it.
+            failed_at(&run, i_shows, Reason::PASSKEY_ENTRY_FAILED);
         }
     }
 }
@@ -537,26 +518,7 @@ fn sc_on_one_side_only() {
                 continue;
             }
             let run = pair(ic, rc, true, HONEST);
-            let reason = Reason::AUTHENTICATION_REQUIREMENTS;
-            let (failing, other) = if local_r {
-                (&run.r, &run.i)
-            } else {
-                (&run.i, &run.r)
-            };
-            assert_eq!(
-                failing.outcome,
-                Some(Outcome::Failed {
-                    reason,
-                    local: true
-                })
-            );
-            assert_eq!(
-                other.outcome,
-                Some(Outcome::Failed {
-                    reason,
-                    local: false
-                })
-            );
+            failed_at(&run, local_r, Reason::AUTHENTICATION_REQUIREMENTS);
         }
     }
 }
