@@ -1264,11 +1264,11 @@ fn as_central_legacy_passkey_the_host_types() {
     assert_eq!(enable_encryption(&ctrl), std::vec![expected]);
 }
 
-/// A wrong passkey typed by the host's user (as central, SC): the peer
-/// finds the confirm value wrong; no key, no bond, and the peer must wait
-/// before pairing again is no concern of ours (we are central).
-#[test]
-fn as_central_sc_wrong_passkey_fails_without_a_key() {
+/// The host as central (KeyboardOnly, SC, MITM, bonding) pairs with a
+/// DisplayOnly peripheral showing 111111, its user typing `typed`.
+fn as_central_sc_typing_wrong_passkey(
+    typed: u32,
+) -> (Box<Host>, ScriptedController, Option<Outcome>) {
     let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
     host.core.set_security_config(crate::host::SecurityConfig {
         io_capability: 2,
@@ -1289,8 +1289,17 @@ fn as_central_sc_wrong_passkey_fails_without_a_key() {
         &mut peer,
         from_host,
         true,
-        Some(111_110),
+        Some(typed),
     );
+    (host, ctrl, outcome)
+}
+
+/// A wrong passkey typed by the host's user (as central, SC): the peer
+/// finds the confirm value wrong; no key, no bond, and the peer must wait
+/// before pairing again is no concern of ours (we are central).
+#[test]
+fn as_central_sc_wrong_passkey_fails_without_a_key() {
+    let (host, ctrl, outcome) = as_central_sc_typing_wrong_passkey(111_110);
     assert_eq!(
         outcome,
         Some(Outcome::Failed {
@@ -1463,21 +1472,7 @@ fn a_pairing_on_an_encrypted_link_completes_at_the_key_refresh_once() {
 /// pair again (a Pairing Request).
 #[test]
 fn as_central_a_security_request_after_a_failure_waits() {
-    let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
-    host.core.set_security_config(crate::host::SecurityConfig {
-        io_capability: 2,
-        auth_req: 0x0D,
-        passkey: 0,
-        timeout: 600,
-    });
-    host.core.smp_start_pair(slot0()).unwrap();
-    ctrl.settle(&mut host, 2_000);
-    let from_host = ctrl.take_l2cap(CID_SMP);
-    let mut peer = peripheral(Config {
-        passkey: Some(111_111),
-        ..Config::new(IoCapability::DisplayOnly, true)
-    });
-    let outcome = pair_as_central_typing(&mut host, &mut ctrl, &mut peer, from_host, true, Some(5));
+    let (mut host, mut ctrl, outcome) = as_central_sc_typing_wrong_passkey(5);
     assert!(
         matches!(outcome, Some(Outcome::Failed { .. })),
         "{outcome:?}"
