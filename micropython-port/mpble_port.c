@@ -41,9 +41,9 @@ MP_REGISTER_ROOT_POINTER(mp_obj_t mpble_callbacks[3]);
 // The short bytes values made last (mpble_port_new_bytes), to hand out
 // again: a QuecPython write event carries its attribute's 16-byte UUID,
 // the same one every time.
-#define PORT_BYTES_CACHE (4)
 #define PORT_BYTES_CACHE_MAX_LEN (16)
 MP_REGISTER_ROOT_POINTER(mp_obj_t mpble_bytes_cache[4]);
+#define PORT_BYTES_CACHE MP_ARRAY_SIZE(MP_STATE_PORT(mpble_bytes_cache))
 static unsigned port_bytes_cache_next;
 
 #if MICROPY_PY_THREAD
