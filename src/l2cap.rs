@@ -7,7 +7,7 @@
 //! Vol 3 Part A 3.1) that the controller may cut into several ACL packets;
 //! [`Reassembler`] puts them back together (Vol 3 Part A 7.2).
 
-use crate::bytes::{le_u16_at, Writer};
+use crate::bytes::le_u16_at;
 use crate::config;
 
 /// Attribute protocol fixed channel (Vol 3 Part A 2.1, table 2.3).
@@ -201,8 +201,12 @@ impl Reassembler {
 }
 
 /// Writes a B-frame (basic header + payload) into `out`; `None` if `out` is
-/// too short or the payload does not fit the 16-bit length field.
+/// too short or the payload does not fit the 16-bit length field. The
+/// host frames in its transmit queue (`AclTxQueue::push_frame`); this
+/// reference encoder is what the tests frame with.
+#[cfg(test)]
 pub fn write_basic_frame(cid: u16, payload: &[u8], out: &mut [u8]) -> Option<usize> {
+    use crate::bytes::Writer;
     let len = u16::try_from(payload.len()).ok()?;
     let total = BASIC_HEADER_LEN.checked_add(payload.len())?;
     // Checked first so that nothing is written when the frame does not fit.

@@ -5,6 +5,7 @@
 use super::h4::{H4Tx, TxFull};
 use crate::bytes::Reader;
 use crate::config;
+use crate::l2cap::BASIC_HEADER_LEN;
 use crate::ring::ByteRing;
 
 /// Packet_Boundary_Flag 0b00: first non-automatically-flushable packet of a
@@ -197,9 +198,7 @@ impl AclFlow {
 /// is a byte ring with a 4-byte record header per PDU.
 pub const ACL_TX_QUEUE_PDUS: usize = 4;
 const RECORD_HDR: usize = 4;
-/// The B-frame's basic header: Length and Channel ID (Vol 3 Part A 3.1).
-const L2CAP_HEADER: usize = 4;
-const PDU_MAX: usize = 4 + config::L2CAP_PDU_MAX;
+const PDU_MAX: usize = BASIC_HEADER_LEN + config::L2CAP_PDU_MAX;
 const RING: usize = ACL_TX_QUEUE_PDUS * (RECORD_HDR + PDU_MAX);
 
 /// Outbound L2CAP PDUs waiting for controller buffers, fragmented into ACL
@@ -250,18 +249,7 @@ impl AclTxQueue {
     /// Refused, with nothing queued, when it is longer than
     /// 4 + `config::L2CAP_PDU_MAX` or there is no room.
     pub fn push(&mut self, handle: u16, l2cap_pdu: &[u8]) -> Result<(), TxFull> {
-        if !self.can_push(l2cap_pdu.len()) {
-            return Err(TxFull);
-        }
-        let [h0, h1] = (handle & HANDLE_MASK).to_le_bytes();
-        let [l0, l1] = (l2cap_pdu.len() as u16).to_le_bytes();
-        // In place: one commit.
-        let mut w = self.ring.writer();
-        w.put_array([h0, h1, l0, l1])?;
-        w.put(l2cap_pdu)?;
-        let n = w.written();
-        self.ring.commit(n);
-        Ok(())
+        self.push_record(handle, [], l2cap_pdu, &[])
     }
 
     /// Queues the B-frame (Vol 3 Part A 3.1) carrying `a` then `b` on
@@ -269,17 +257,30 @@ impl AclTxQueue {
     /// payload is copied once, straight into the queue. Refused as
     /// [`AclTxQueue::push`] refuses the whole frame.
     pub fn push_frame(&mut self, handle: u16, cid: u16, a: &[u8], b: &[u8]) -> Result<(), TxFull> {
-        let payload_len = a.len() + b.len();
-        let pdu_len = L2CAP_HEADER + payload_len;
+        // (A length beyond u16 is cut here, and refused by `push_record`.)
+        let [p0, p1] = ((a.len() + b.len()) as u16).to_le_bytes();
+        let [c0, c1] = cid.to_le_bytes();
+        self.push_record(handle, [p0, p1, c0, c1], a, b)
+    }
+
+    /// One record: its header, then the PDU `head`, `a`, `b`, written in
+    /// place and committed at once (all or nothing).
+    fn push_record<const K: usize>(
+        &mut self,
+        handle: u16,
+        head: [u8; K],
+        a: &[u8],
+        b: &[u8],
+    ) -> Result<(), TxFull> {
+        let pdu_len = K + a.len() + b.len();
         if !self.can_push(pdu_len) {
             return Err(TxFull);
         }
         let [h0, h1] = (handle & HANDLE_MASK).to_le_bytes();
         let [l0, l1] = (pdu_len as u16).to_le_bytes();
-        let [p0, p1] = (payload_len as u16).to_le_bytes();
-        let [c0, c1] = cid.to_le_bytes();
         let mut w = self.ring.writer();
-        w.put_array([h0, h1, l0, l1, p0, p1, c0, c1])?;
+        w.put_array([h0, h1, l0, l1])?;
+        w.put_array(head)?;
         w.put(a)?;
         w.put(b)?;
         let n = w.written();
