@@ -15,6 +15,7 @@ use crate::gatt::client::{self as gatt_client, ClientError, ClientEvent, GattCli
 use crate::gatt::queue::{Procedure, QueueError, Request};
 use crate::hci::acl::AclHeader;
 use crate::hci::command::{self, ConnectionParameters};
+use crate::hci::h4::TxFull;
 use crate::hci::ConnHandle;
 use crate::l2cap::{self, signaling};
 use crate::time::Instant;
@@ -176,10 +177,8 @@ impl HostCore {
         }
         let link = c.handle;
         if n > 0 {
-            let pdu = self.pdu_out.get(..n).unwrap_or(&[]);
-            let res = self.acl_tx.push_frame(link.0, l2cap::CID_ATT, pdu, &[]);
-            self.pump();
-            res.map_err(|_| HostError::QueueFull)?;
+            self.queue_pdu_out(link, l2cap::CID_ATT, n)
+                .map_err(|_| HostError::QueueFull)?;
         }
         Ok(())
     }
@@ -296,18 +295,25 @@ impl HostCore {
         res.map_err(|_| HostError::QueueFull)
     }
 
+    /// [`HostCore::send_l2cap`] of the first `n` bytes of `pdu_out` (which
+    /// always fit a frame).
+    fn queue_pdu_out(&mut self, link: ConnHandle, cid: u16, n: usize) -> Result<(), TxFull> {
+        let pdu = self.pdu_out.get(..n).unwrap_or(&[]);
+        let res = self.acl_tx.push_frame(link.0, cid, pdu, &[]);
+        self.pump();
+        res
+    }
+
+    /// [`HostCore::send_reply`] of the first `n` bytes of `pdu_out`.
+    fn send_pdu_out(&mut self, link: ConnHandle, cid: u16, n: usize) {
+        if self.queue_pdu_out(link, cid, n).is_err() {
+            self.stats.tx_dropped = self.stats.tx_dropped.wrapping_add(1);
+        }
+    }
+
     /// Queues a frame the host sends on its own (a response, a
     /// confirmation, our client's next request): no one can be told if it
     /// finds no room, so it is counted in `stats.tx_dropped`.
-    /// [`HostCore::send_reply`] of the first `n` bytes of `pdu_out`.
-    fn send_pdu_out(&mut self, link: ConnHandle, cid: u16, n: usize) {
-        let pdu = self.pdu_out.get(..n).unwrap_or(&[]);
-        if self.acl_tx.push_frame(link.0, cid, pdu, &[]).is_err() {
-            self.stats.tx_dropped = self.stats.tx_dropped.wrapping_add(1);
-        }
-        self.pump();
-    }
-
     pub(super) fn send_reply(&mut self, link: ConnHandle, cid: u16, payload: &[u8]) {
         if self.send_l2cap(link, cid, payload).is_err() {
             self.stats.tx_dropped = self.stats.tx_dropped.wrapping_add(1);
