@@ -864,11 +864,17 @@ fn execute_write(
     Ok(AttPdu::ExecuteWriteRsp.encode(resp).unwrap_or(0))
 }
 
-fn write_handle_value(opcode: u8, handle: u16, value: &[u8], mtu: u16, out: &mut [u8]) -> usize {
+fn write_handle_value(
+    indicate: bool,
+    handle: u16,
+    value: &[u8],
+    mtu: u16,
+    out: &mut [u8],
+) -> usize {
     // At most ATT_MTU-3 octets of value (Vol 3 Part F 3.4.7.1).
     let n = value.len().min(usize::from(mtu).saturating_sub(3));
     let mut w = Writer { out, len: 0 };
-    if w.u8(opcode).is_none() || w.u16(handle).is_none() {
+    if w.bytes(&handle_value_header(indicate, handle)).is_none() {
         return 0;
     }
     let room = w.out.len().saturating_sub(3);
@@ -892,13 +898,13 @@ pub fn handle_value_header(indicate: bool, handle: u16) -> [u8; 3] {
 /// Handle Value Notification (Vol 3 Part F 3.4.7.1), value cut to MTU-3;
 /// returns the PDU length (0 if `out` is shorter than 3 bytes).
 pub fn write_notification(handle: u16, value: &[u8], mtu: u16, out: &mut [u8]) -> usize {
-    write_handle_value(pdu::ATT_HANDLE_VALUE_NTF, handle, value, mtu, out)
+    write_handle_value(false, handle, value, mtu, out)
 }
 
 /// Handle Value Indication (Vol 3 Part F 3.4.7.2), value cut to MTU-3. The
 /// caller must hold [`AttBearer::begin_indication`].
 pub fn write_indication(handle: u16, value: &[u8], mtu: u16, out: &mut [u8]) -> usize {
-    write_handle_value(pdu::ATT_HANDLE_VALUE_IND, handle, value, mtu, out)
+    write_handle_value(true, handle, value, mtu, out)
 }
 
 #[cfg(test)]
