@@ -328,35 +328,37 @@ fn confirm_value_failed_at_responder(run: &Run) {
 /// initiator learns it from the Pairing Failed.
 #[test]
 fn wrong_passkey_is_confirm_value_failed() {
-    for sc in [true, false] {
-        for (iio, rio, i_shows, _) in PASSKEY_CASES {
-            let types = if i_shows {
-                (Types::Shown, Types::Wrong)
-            } else {
-                (Types::Wrong, Types::Shown)
-            };
-            let users = Users { types, ..HONEST };
-            let run = pair(cfg(iio, true, sc), cfg(rio, true, sc), true, users);
-            confirm_value_failed_at_responder(&run);
-        }
+    for (run, _) in passkey_runs_where_the_typist(Types::Wrong) {
+        confirm_value_failed_at_responder(&run);
     }
+}
+
+/// Every case of [`PASSKEY_CASES`], Secure Connections and legacy, with
+/// the user who types (the one who does not show) doing `typist`: each
+/// run, and whether the initiator showed.
+fn passkey_runs_where_the_typist(typist: Types) -> impl Iterator<Item = (Run, bool)> {
+    [true, false].into_iter().flat_map(move |sc| {
+        PASSKEY_CASES
+            .into_iter()
+            .map(move |(iio, rio, i_shows, _)| {
+                let types = if i_shows {
+                    (Types::Shown, typist)
+                } else {
+                    (typist, Types::Shown)
+                };
+                let users = Users { types, ..HONEST };
+                let run = pair(cfg(iio, true, sc), cfg(rio, true, sc), true, users);
+                (run, i_shows)
+            })
+    })
 }
 
 /// A user who gives up: Passkey Entry Failed from that side.
 #[test]
 fn refused_passkey() {
-    for sc in [true, false] {
-        for (iio, rio, i_shows, _) in PASSKEY_CASES {
-            let types = if i_shows {
-                (Types::Shown, Types::Refuses)
-            } else {
-                (Types::Refuses, Types::Shown)
-            };
-            let users = Users { types, ..HONEST };
-            let run = pair(cfg(iio, true, sc), cfg(rio, true, sc), true, users);
-            // The side whose user refused to type fails it.
-            failed_at(&run, i_shows, Reason::PASSKEY_ENTRY_FAILED);
-        }
+    for (run, i_shows) in passkey_runs_where_the_typist(Types::Refuses) {
+        // The side whose user refused to type fails it.
+        failed_at(&run, i_shows, Reason::PASSKEY_ENTRY_FAILED);
     }
 }
 
