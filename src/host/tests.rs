@@ -29,6 +29,29 @@ fn events(host: &mut Host) -> Vec<HostEvent> {
 
 /// A started host with one link in `role` (HCI role byte), at time 1000,
 /// everything sent so far and every event forgotten.
+/// The security configuration of `smpSetConfig` (io_capability,
+/// auth_req, passkey), with the 600 s timeout every test here uses.
+fn configure_security(host: &mut Host, io_capability: u8, auth_req: u8, passkey: u32) {
+    host.core.set_security_config(crate::host::SecurityConfig {
+        io_capability,
+        auth_req,
+        passkey,
+        timeout: 600,
+    });
+}
+
+/// The host's next events are exactly: security on the first link is
+/// complete, status 0.
+fn assert_security_complete(host: &mut Host) {
+    assert_eq!(
+        events(host),
+        std::vec![HostEvent::SecurityComplete {
+            conn: slot0(),
+            status: 0
+        }]
+    );
+}
+
 fn connected(role: u8) -> (Box<Host>, ScriptedController) {
     let mut host = Box::new(Host::new());
     let mut ctrl = ScriptedController::new(BD_ADDR);
@@ -918,24 +941,13 @@ fn as_peripheral_the_bond_answers_the_ltk_request_of_a_later_link() {
     assert_eq!(ctrl.commands(), std::vec![(LTK_REPLY, expected)]);
     let _ = events(&mut host);
     host.h4_rx(&encryption_change(LINK, 0, 1), 5_200);
-    assert_eq!(
-        events(&mut host),
-        std::vec![HostEvent::SecurityComplete {
-            conn: slot0(),
-            status: 0
-        }]
-    );
+    assert_security_complete(&mut host);
 }
 
 #[test]
 fn numeric_comparison_waits_for_the_user_and_a_no_drops_the_link() {
     let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
-    host.core.set_security_config(crate::host::SecurityConfig {
-        io_capability: 4,
-        auth_req: 0x0D,
-        passkey: 123_456,
-        timeout: 600,
-    });
+    configure_security(&mut host, 4, 0x0D, 123_456);
     host.core.smp_start_pair(slot0()).unwrap();
     ctrl.settle(&mut host, 2_000);
     let from_host = ctrl.take_l2cap(CID_SMP);
@@ -963,12 +975,7 @@ fn numeric_comparison_waits_for_the_user_and_a_no_drops_the_link() {
 #[test]
 fn numeric_comparison_accepted_shows_the_peers_number_and_bonds() {
     let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
-    host.core.set_security_config(crate::host::SecurityConfig {
-        io_capability: 4,
-        auth_req: 0x0D,
-        passkey: 123_456,
-        timeout: 600,
-    });
+    configure_security(&mut host, 4, 0x0D, 123_456);
     host.core.smp_start_pair(slot0()).unwrap();
     ctrl.settle(&mut host, 2_000);
     let from_host = ctrl.take_l2cap(CID_SMP);
@@ -1108,12 +1115,7 @@ fn pairings_run_side_by_side_up_to_the_session_pool() {
 #[test]
 fn as_peripheral_sc_passkey_the_host_displays() {
     let (mut host, mut ctrl) = connected(ROLE_PERIPHERAL);
-    host.core.set_security_config(crate::host::SecurityConfig {
-        io_capability: 0,
-        auth_req: 0x0D,
-        passkey: 654_321,
-        timeout: 600,
-    });
+    configure_security(&mut host, 0, 0x0D, 654_321);
     let mut private = [0u8; 32];
     private[0] = 0x3F;
     private[31] = 0x1D;
@@ -1216,12 +1218,7 @@ fn as_peripheral_legacy_just_works_distributes_an_ltk_for_the_next_link() {
 #[test]
 fn as_central_legacy_passkey_the_host_types() {
     let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
-    host.core.set_security_config(crate::host::SecurityConfig {
-        io_capability: 2,
-        auth_req: 0x05,
-        passkey: 0,
-        timeout: 600,
-    });
+    configure_security(&mut host, 2, 0x05, 0);
     host.core.smp_start_pair(slot0()).unwrap();
     ctrl.settle(&mut host, 2_000);
     let from_host = ctrl.take_l2cap(CID_SMP);
@@ -1270,12 +1267,7 @@ fn as_central_sc_typing_wrong_passkey(
     typed: u32,
 ) -> (Box<Host>, ScriptedController, Option<Outcome>) {
     let (mut host, mut ctrl) = connected(ROLE_CENTRAL);
-    host.core.set_security_config(crate::host::SecurityConfig {
-        io_capability: 2,
-        auth_req: 0x0D,
-        passkey: 0,
-        timeout: 600,
-    });
+    configure_security(&mut host, 2, 0x0D, 0);
     host.core.smp_start_pair(slot0()).unwrap();
     ctrl.settle(&mut host, 2_000);
     let from_host = ctrl.take_l2cap(CID_SMP);
@@ -1411,13 +1403,7 @@ fn a_key_refresh_ends_a_pairing_on_an_encrypted_link_like_an_encryption_change()
     let mut refresh = std::vec![0x04, 0x30, 3, 0x00];
     refresh.extend_from_slice(&LINK.to_le_bytes());
     host.h4_rx(&refresh, 3_100);
-    assert_eq!(
-        events(&mut host),
-        std::vec![HostEvent::SecurityComplete {
-            conn: slot0(),
-            status: 0
-        }]
-    );
+    assert_security_complete(&mut host);
     assert!(host.core.connection(slot0()).unwrap().security.encrypted);
 }
 
@@ -1457,13 +1443,7 @@ fn a_pairing_on_an_encrypted_link_completes_at_the_key_refresh_once() {
     let mut refresh = std::vec![0x04, 0x30, 3, 0x00];
     refresh.extend_from_slice(&LINK.to_le_bytes());
     host.h4_rx(&refresh, 3_500);
-    assert_eq!(
-        events(&mut host),
-        std::vec![HostEvent::SecurityComplete {
-            conn: slot0(),
-            status: 0
-        }]
-    );
+    assert_security_complete(&mut host);
 }
 
 /// Repeated attempts as central (Vol 3 Part H 2.3.6): after a pairing with
