@@ -170,6 +170,18 @@ def smp_reason(task) -> int | None:
     return getattr(e, "error_code", None)
 
 
+def pairing_failed_and_locked(peer, conn, task, reason, timeout, handle=VALUE_HANDLE) -> None:
+    """Bumble's pairing ended within `timeout` s with Pairing Failed
+    `reason`, its link is not encrypted, and the protected value is still
+    refused with Insufficient Authentication."""
+    assert wait_until(lambda: task.done(), timeout)
+    assert smp_reason(task) == reason, task.exception()
+    assert not conn.is_encrypted
+    assert peer.att_raw(conn, read_request(handle)) == err_rsp(
+        ATT_READ_REQ, handle, INSUFFICIENT_AUTHENTICATION
+    )
+
+
 def test_peripheral_wrong_passkey_fails_and_the_value_stays_locked(board, peer):
     conn = peripheral(board, peer, f"{DISPLAY_ONLY}, {SC_MITM_BOND}, 654321, 600")
     keypad = bumble_pairs_with(peer, sc=True, mitm=True, io=IO.KEYBOARD_INPUT_ONLY)
@@ -180,23 +192,13 @@ def test_peripheral_wrong_passkey_fails_and_the_value_stays_locked(board, peer):
     # The board (responder) checks Bumble's first confirm value against its
     # nonce: Pairing Failed, Confirm Value Failed, also in event 63.
     board.expect(rf"EVENT 63 {CONFIRM_VALUE_FAILED}\r", 15, since=mark)
-    assert wait_until(lambda: task.done(), 10)
-    assert smp_reason(task) == CONFIRM_VALUE_FAILED, task.exception()
-    assert not conn.is_encrypted
-    assert peer.att_raw(conn, read_request(VALUE_HANDLE)) == err_rsp(
-        ATT_READ_REQ, VALUE_HANDLE, INSUFFICIENT_AUTHENTICATION
-    )
+    pairing_failed_and_locked(peer, conn, task, CONFIRM_VALUE_FAILED, 10)
     assert hci_commands(board.slot, HCI_LE_LTK_REQUEST_REPLY) == []
     assert board.exec("print(ble.smpGetPairedDevInfo())").strip().endswith("[]")
     # 2.3.6: a new Pairing Request at once is refused with Repeated
     # Attempts; the link stays up and locked.
     task = start_pairing(peer, conn)
-    assert wait_until(lambda: task.done(), 10)
-    assert smp_reason(task) == REPEATED_ATTEMPTS, task.exception()
-    assert not conn.is_encrypted
-    assert peer.att_raw(conn, read_request(VALUE_HANDLE)) == err_rsp(
-        ATT_READ_REQ, VALUE_HANDLE, INSUFFICIENT_AUTHENTICATION
-    )
+    pairing_failed_and_locked(peer, conn, task, REPEATED_ATTEMPTS, 10)
     assert_no_traceback(board)
 
 
@@ -329,12 +331,7 @@ def test_pycom_wrong_pin_fails_and_the_value_stays_locked(board, peer):
     keypad = bumble_pairs_with(peer, sc=True, mitm=True, io=IO.KEYBOARD_INPUT_ONLY)
     keypad.typed = 123457
     task = start_pairing(peer, conn)
-    assert wait_until(lambda: task.done(), 15)
-    assert smp_reason(task) == CONFIRM_VALUE_FAILED, task.exception()
-    assert not conn.is_encrypted
-    assert peer.att_raw(conn, read_request(handle)) == err_rsp(
-        ATT_READ_REQ, handle, INSUFFICIENT_AUTHENTICATION
-    )
+    pairing_failed_and_locked(peer, conn, task, CONFIRM_VALUE_FAILED, 15, handle)
     assert_no_traceback(board)
 
 
