@@ -174,10 +174,13 @@ static void snoop_feed(snoop_framer_t *f, const uint8_t *p, size_t n, bool recei
                 n--;
                 continue;
             }
-            if (n < 1 + header || n < 1 + header + snoop_payload_len(p)) {
-                break; // a packet that continues in a later buffer
+            if (n < 1 + header) {
+                break; // a header that continues in a later buffer
             }
             size_t whole = 1 + header + snoop_payload_len(p);
+            if (n < whole) {
+                break; // a packet that continues in a later buffer
+            }
             p += whole;
             n -= whole;
         }
