@@ -162,11 +162,37 @@ def assert_no_traceback(board) -> None:
     assert "Traceback (most recent call last)" not in text, "the board printed a traceback"
 
 
+# QuecPython's client demos print from two threads: the main loop's
+# "[hh:mm:ss] BLE Client running, count = N......" and the event handler's
+# "[hh:mm:ss]event handler running.....". MicroPython's print() writes the
+# text and its end ("\n") in two writes (py/modbuiltins.c), so on a board
+# (theirs or ours) one thread's whole line can land between the other's text
+# and its newline: "[13:41:30]event handler running.....ble open successful."
+# A line we wait for may therefore sit right after, or right before, one of
+# those two texts. Lookbehinds must be fixed-width: one per count width.
+_OTHER_THREAD_BEFORE = (
+    r"(?<=\]event handler running\.{5})"
+    r"|(?<=running, count = \d\.{6})"
+    r"|(?<=running, count = \d\d\.{6})"
+    r"|(?<=running, count = \d\d\d\.{6})"
+)
+_OTHER_THREAD_AFTER = r"\[\d\d:\d\d:\d\d\](?:event handler running\.{5}| BLE Client running, count = \d+\.{6})"
+
+
+def line_re(body: str) -> re.Pattern:
+    """A regex matching the regex `body` as one whole output line. A
+    script's first line may follow the prompt it was started from: the raw
+    REPL's `>OK` (qemu and serial boards) or the friendly `>>> `; a line of
+    the client demos may share its line with the other thread's text (see
+    above)."""
+    start = r"(?:^|(?<=>OK)|(?<=>>> )|" + _OTHER_THREAD_BEFORE + ")"
+    end = r"(?:\r?$|(?=" + _OTHER_THREAD_AFTER + "))"
+    return re.compile(r"(?m)" + start + body + end)
+
+
 def line(text: str) -> re.Pattern:
-    """A regex matching `text` as one whole output line. A script's first
-    line may follow the prompt it was started from: the raw REPL's `>OK`
-    (qemu and serial boards) or the friendly `>>> `."""
-    return re.compile(r"(?m)(?:^|(?<=>OK)|(?<=>>> ))" + re.escape(text) + r"\r?$")
+    """A regex matching `text` as one whole output line (see `line_re`)."""
+    return line_re(re.escape(text))
 
 
 def lines_in_order(board, patterns: list, since: int, timeout: float = 5.0) -> list[re.Match]:

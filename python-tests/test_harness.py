@@ -158,3 +158,21 @@ def test_user(board, board_kind):
     result = pytester.runpytest_subprocess("-p", "mpble_harness", "-p", "no:cacheprovider", "--board", "usb")
     result.assert_outcomes(errors=1)
     assert "expected unix, qemu or serial:DEVICE[:BAUD]" in result.stdout.str()
+
+
+def test_demo_lines_may_share_a_line_with_the_other_threads_text():
+    """QuecPython's client demo prints from two threads and print() writes
+    its text and newline separately, so a CI run saw "[13:41:30]event handler
+    running.....ble open successful." (stop 15). `line` accepts the other
+    thread's text right before or after a line, and nothing else."""
+    from qpy_common import line, line_re
+
+    ok = line("ble open successful.")
+    assert ok.search("task.\r\n[13:41:30]event handler running.....ble open successful.\r\n\r\n")
+    assert ok.search("ble open successful.[13:41:30]event handler running.....\r\n")
+    assert ok.search("[13:41:35] BLE Client running, count = 105......ble open successful.\r\n")
+    assert ok.search(">>> ble open successful.\r\n") and ok.search(">OKble open successful.\n")
+    for bad in ("xble open successful.\r\n", "ble open successful.x\r\n", "running.....ble open successful.\r\n"):
+        assert not ok.search(bad), bad
+    m = line_re(r"pin_code = (\d+)").search("[10:00:05]event handler running.....pin_code = 123456\r\n")
+    assert m and m.group(1) == "123456"

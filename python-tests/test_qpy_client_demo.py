@@ -35,6 +35,7 @@ from qpy_common import (
     board_address,
     demo_client_path,
     line,
+    line_re,
     lines_in_order,
     lsb_text,
     peer_serve,
@@ -58,7 +59,7 @@ def start_client_demo(board) -> int:
             line("=================================================="),
             line("PROJECT_NAME     : QuecPython_BLE_Client_Example"),
             line("PROJECT_VERSION  : 1.0.0"),
-            re.compile(r"(?m)^FIRMWARE_VERSION : .+\r?$"),
+            line_re(r"FIRMWARE_VERSION : .+?"),
             line("=================================================="),
             line("create client event handler task."),
             line("ble open successful."),
@@ -193,7 +194,7 @@ def test_client_demo_against_server_demo(two_boards):
     # Read by UUID of the 244-byte value: a Read By Type Response carries at
     # most ATT_MTU - 4 bytes of it (Vol 3 Part F 3.4.4.2): 19 at the default
     # MTU 23, unless an MTU exchange happened (the demo prints event 20).
-    m = re.compile(r"(?m)^handle = 0x[0-9a-f]{4}, ble_mtu = (\d+)\r?$").search(client.transcript, cpos)
+    m = line_re(r"handle = 0x[0-9a-f]{4}, ble_mtu = (\d+)").search(client.transcript, cpos)
     mtu = int(m.group(1)) if m else 23
     vlen = min(244, mtu - 4)
     body = bytes([2 + vlen]) + u16(3) + bytes(vlen)

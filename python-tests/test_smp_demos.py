@@ -33,7 +33,7 @@ import re
 import time
 from pathlib import Path
 
-from qpy_common import assert_no_traceback, demos_dir, line, lines_in_order
+from qpy_common import assert_no_traceback, demos_dir, line, line_re, lines_in_order
 
 CID_SMP = 0x0006
 PAIRING_REQUEST = 0x01
@@ -124,7 +124,7 @@ def test_smp_demos_pair_with_numeric_comparison_then_reencrypt_from_the_bond(air
             line("event_id : BLE_GATT_SMP_USER_CONFIRM_IND, status = 0"),
             line("connect_id = 0x0000"),
             line("pair_mode = 0x0006"),
-            re.compile(r"(?m)^pin_code = (\d+)\r?$"),
+            line_re(r"pin_code = (\d+)"),
             line("[callback] ble client will execute 'ble.smpUserConfirm(connect_id, 1, 0)' to Confirm pairing"),
             line("event_id : BLE_GATT_SMP_COMPLETE_IND, status = 0"),
             line("[callback] ble smp pairing complete."),
@@ -139,7 +139,7 @@ def test_smp_demos_pair_with_numeric_comparison_then_reencrypt_from_the_bond(air
             line("[ble_callback]event_id: BLE_GATT_SMP_USER_CONFIRM_IND"),
             line("connect_id = 0x0000"),
             line("pair_mode = 0x0006"),
-            re.compile(r"(?m)^pin_code = (\d+)\r?$"),
+            line_re(r"pin_code = (\d+)"),
             line("[callback] ble server will execute 'ble.smpUserConfirm(connect_id, 1, 0)' to Confirm pairing"),
             line("[ble_callback]event_id: BLE_GATT_SMP_COMPLETE_IND"),
             line("[callback] ble smp pairing complete."),
