@@ -90,6 +90,24 @@ def test_expect_and_mark(make_board):
     assert "alpha" in b.transcript and "beta 12" in b.text
 
 
+def test_expect_waits_for_the_rest_of_a_line_still_being_printed(make_board):
+    """A match that ends where the output so far ends is not taken while the
+    board is still printing that line: a qemu board's UART sends a byte at
+    a time, and CI once read "PROMPT 0 7 3" of "PROMPT 0 7 314159"."""
+    b = make_board(hci=None)
+    b.mark()
+    # (The text is put together on the board: the paste's echo must not match.)
+    b.exec_nowait("import sys, time\n_ = sys.stdout.write('PROMPT 0' + ' 7 3')\ntime.sleep_ms(150)\nprint('14159')\n")
+    assert b.expect(r"PROMPT 0 7 (\d+)", 5).group(1) == "314159"
+    b.wait_prompt(5)
+    # Nothing more coming: the match is taken after SETTLE_S s of quiet.
+    b.mark()
+    b.exec_nowait("import sys\n_ = sys.stdout.write('LEVEL' + ' 42')\n")
+    t0 = time.monotonic()
+    assert b.expect(r"LEVEL (\d+)", 5).group(1) == "42"
+    assert time.monotonic() - t0 < 5
+
+
 def test_close_reaps_the_process(make_board):
     b = make_board(hci=None)
     b.exec_nowait("while True:\n    pass\n")

@@ -355,7 +355,37 @@ class Board:
         The match is against the raw transcript (lines end in \\r\\n; use
         `\\r?$` with re.M, or plain substrings). Returns the match."""
         pattern = re.compile(regex) if isinstance(regex, str) else regex
-        return self._wait_for(pattern, self._mark if since is None else since, timeout, f"/{pattern.pattern}/")
+        m = self._wait_for(pattern, self._mark if since is None else since, timeout, f"/{pattern.pattern}/")
+        return self._settled(pattern, m)
+
+    # How long output must pause before a match that ends where the output
+    # so far ends is taken as whole (see _settled).
+    SETTLE_S = 0.25
+
+    def _settled(self, pattern: re.Pattern, m: re.Match) -> re.Match:
+        """`m`, or the longer match the rest of its line makes. A match that
+        ends where the output received so far ends, inside a line, may be the
+        start of what the board is still printing: a qemu board's UART sends
+        a byte at a time, and CI once matched `PROMPT 0 7 (\\d+)` on "PROMPT 0
+        7 3" of "PROMPT 0 7 314159" (greedy groups and `$` stop at the end of
+        the text). Such a match is searched again once more output arrives,
+        and taken as it is after SETTLE_S s without any."""
+        with self._cond:
+            while m.end() > m.start() and m.end() == len(m.string) and not m.string.endswith("\n"):
+                n = len(m.string)
+                quiet_until = time.monotonic() + self.SETTLE_S
+                while len(self._decoded()) == n and not self._eof:
+                    left = quiet_until - time.monotonic()
+                    if left <= 0:
+                        return m
+                    self._cond.wait(left)
+                text = self._decoded()
+                if len(text) == n:
+                    return m
+                # The text only grew, so this search finds a match again,
+                # starting where this one did or earlier.
+                m = pattern.search(text, m.pos) or m
+        return m
 
     # -- REPL protocols --------------------------------------------------------
 
