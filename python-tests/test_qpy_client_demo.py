@@ -193,20 +193,14 @@ def test_client_demo_against_server_demo(two_boards):
 
     # Read by UUID of the 244-byte value: a Read By Type Response carries at
     # most ATT_MTU - 4 bytes of it (Vol 3 Part F 3.4.4.2): 19 at the default
-    # MTU 23, unless an MTU exchange happened (the demo prints event 20).
-    m = line_re(r"handle = 0x[0-9a-f]{4}, ble_mtu = (\d+)").search(client.transcript, cpos)
+    # MTU 23, unless an MTU exchange happened (the demo prints event 20,
+    # which comes before the read's event: looked for once that is in).
+    read = client.expect(line("event_id : BLE_GATT_CHARA_READ_BY_UUID_IND, status = 0"), 5, since=ms[-1].end())
+    m = line_re(r"handle = 0x[0-9a-f]{4}, ble_mtu = (\d+)").search(client.transcript, cpos, read.start())
     mtu = int(m.group(1)) if m else 23
     vlen = min(244, mtu - 4)
     body = bytes([2 + vlen]) + u16(3) + bytes(vlen)
-    lines_in_order(
-        client,
-        [
-            line("event_id : BLE_GATT_CHARA_READ_BY_UUID_IND, status = 0"),
-            line(f"data_len = {len(body)}, data : {body!r}"),
-            line("handle = 0x0003"),
-        ],
-        ms[-1].end(),
-    )
+    lines_in_order(client, [line(f"data_len = {len(body)}, data : {body!r}"), line("handle = 0x0003")], read.end())
 
     # The server notified b'99999' on handle 3 as soon as it was connected
     # (before the client could have enabled the CCCD); a client prints every
