@@ -89,7 +89,10 @@ print('SUBSCRIBED')
 
     # four notifications in the two-argument handler (the REPL is idle:
     # callbacks run there)
-    wait_until(lambda: client.transcript.count("NTF2 ") >= 4, 10, "four notifications")
+    # Whole lines only: a handler may still be printing the last one.
+    NTF2_RE = re.compile(r"NTF2 (\d+) b'(N\d{3})' (\w+) (\w+)\r?\n")
+    NTF1_RE = re.compile(r"NTF1 (\w+) b'(N\d{3})'\r?\n")
+    wait_until(lambda: len(NTF2_RE.findall(client.transcript)) >= 4, 10, "four notifications")
     pos = client.mark()
     # then the one-argument form
     client.exec(
@@ -100,13 +103,13 @@ ch.callback(trigger=Bluetooth.CHAR_NOTIFY_EVENT, handler=h1)
 """,
         10,
     )
-    wait_until(lambda: client.transcript.count("NTF1 ", pos) >= 2, 10, "two notifications in the one-argument handler")
+    wait_until(lambda: len(NTF1_RE.findall(client.transcript, pos)) >= 2, 10, "two notifications in the one-argument handler")
     server.expect(line("DONE"), 15, since=spos)
 
     sent = re.findall(r"SENT bytearray\(b'(N\d{3})'\)", server.transcript[spos:])
     assert "NOT SENT" not in server.transcript[spos:]
-    ntf2 = re.findall(r"NTF2 (\d+) b'(N\d{3})' (\w+) (\w+)", client.transcript)
-    ntf1 = re.findall(r"NTF1 (\w+) b'(N\d{3})'", client.transcript)
+    ntf2 = NTF2_RE.findall(client.transcript)
+    ntf1 = NTF1_RE.findall(client.transcript)
     assert len(ntf2) >= 4 and len(ntf1) >= 2, (ntf2, ntf1)
     assert all(e == "32" and same == "True" and fresh == "True" for e, _v, same, fresh in ntf2), ntf2
     assert all(same == "True" for same, _v in ntf1), ntf1
