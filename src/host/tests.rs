@@ -27,8 +27,6 @@ fn events(host: &mut Host) -> Vec<HostEvent> {
     core::iter::from_fn(|| host.core.pop_event()).collect()
 }
 
-/// A started host with one link in `role` (HCI role byte), at time 1000,
-/// everything sent so far and every event forgotten.
 /// The security configuration of `smpSetConfig` (io_capability,
 /// auth_req, passkey), with the 600 s timeout every test here uses.
 fn configure_security(host: &mut Host, io_capability: u8, auth_req: u8, passkey: u32) {
@@ -52,6 +50,8 @@ fn assert_security_complete(host: &mut Host) {
     );
 }
 
+/// A started host with one link in `role` (HCI role byte), at time 1000,
+/// everything sent so far and every event forgotten.
 fn connected(role: u8) -> (Box<Host>, ScriptedController) {
     let mut host = Box::new(Host::new());
     let mut ctrl = ScriptedController::new(BD_ADDR);
