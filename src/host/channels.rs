@@ -296,7 +296,8 @@ impl HostCore {
     }
 
     /// [`HostCore::send_l2cap`] of the first `n` bytes of `pdu_out` (which
-    /// always fit a frame).
+    /// always fit a frame). Written out rather than a call: the bytes are
+    /// borrowed from `self`, which `send_l2cap` takes mutably.
     fn queue_pdu_out(&mut self, link: ConnHandle, cid: u16, n: usize) -> Result<(), TxFull> {
         let pdu = self.pdu_out.get(..n).unwrap_or(&[]);
         let res = self.acl_tx.push_frame(link.0, cid, pdu, &[]);
